@@ -1,0 +1,66 @@
+//! The alert as it leaves the pipeline: subject, text and routing attributes.
+
+use serde::Serialize;
+
+/// SNS's limit for one published message, attributes included.
+pub const SNS_MESSAGE_LIMIT: usize = 262_144;
+/// SNS subjects must be shorter than 100 characters.
+pub const SUBJECT_LIMIT: usize = 99;
+
+pub const ATTR_SEVERITY: &str = "severity";
+pub const ATTR_REPOSITORY: &str = "repository";
+pub const ATTR_ACCOUNT: &str = "account";
+pub const ATTR_REGION: &str = "region";
+pub const ATTR_ALERT_KIND: &str = "alert_kind";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Findings,
+    ScanFailed,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Findings => "findings",
+            AlertKind::ScanFailed => "scan_failed",
+        }
+    }
+}
+
+/// One message for the alert topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: AlertKind,
+    pub subject: String,
+    pub body: String,
+    /// String message attributes for subscription filter policies.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+impl Alert {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Bytes SNS counts against the message limit for the attributes:
+    /// name, data type and value of each.
+    pub fn attributes_size(&self) -> usize {
+        attributes_size(&self.attributes)
+    }
+
+    pub fn publish_size(&self) -> usize {
+        self.body.len() + self.attributes_size()
+    }
+}
+
+pub fn attributes_size(attributes: &[(&'static str, String)]) -> usize {
+    attributes
+        .iter()
+        .map(|(name, value)| name.len() + "String".len() + value.len())
+        .sum()
+}

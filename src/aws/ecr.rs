@@ -1,0 +1,134 @@
+//! Findings from ECR's DescribeImageScanFindings, one page per call.
+
+use super::service_failure;
+use crate::finding::{Finding, FixAvailable};
+use crate::image::ImageRef;
+use crate::ports::{FindingsPage, FindingsSource, ScanStatus, SourceError};
+use crate::severity::Severity;
+use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
+use aws_sdk_ecr::types::{EnhancedImageScanFinding, ImageIdentifier, ImageScanFinding};
+use aws_sdk_ecr::Client;
+
+/// ECR's maximum page size for basic findings; enhanced findings come 100 a
+/// page whatever this says.
+const MAX_RESULTS: i32 = 1000;
+
+pub struct EcrFindings {
+    client: Client,
+}
+
+impl EcrFindings {
+    pub fn new(client: Client) -> EcrFindings {
+        EcrFindings { client }
+    }
+}
+
+impl FindingsSource for EcrFindings {
+    async fn page(
+        &self,
+        image: &ImageRef,
+        next_token: Option<&str>,
+    ) -> Result<FindingsPage, SourceError> {
+        let output = self
+            .client
+            .describe_image_scan_findings()
+            .registry_id(&image.account)
+            .repository_name(&image.repository)
+            .image_id(ImageIdentifier::builder().image_digest(&image.digest).build())
+            .max_results(MAX_RESULTS)
+            .set_next_token(next_token.map(str::to_string))
+            .send()
+            .await
+            .map_err(|error| {
+                let failure = service_failure("ECR", &error);
+                match error.as_service_error() {
+                    Some(DescribeImageScanFindingsError::ImageNotFoundException(_)) => {
+                        SourceError::ImageNotFound(failure)
+                    }
+                    Some(DescribeImageScanFindingsError::ScanNotFoundException(_)) => {
+                        SourceError::ScanNotFound(failure)
+                    }
+                    _ => SourceError::Failed(failure),
+                }
+            })?;
+        let status = output.image_scan_status.map(|s| ScanStatus {
+            status: s
+                .status
+                .map(|st| st.as_str().to_string())
+                .unwrap_or_default(),
+            description: s.description,
+        });
+        let mut findings = Vec::new();
+        if let Some(scan) = output.image_scan_findings {
+            let basic = scan.findings.unwrap_or_default();
+            let enhanced = scan.enhanced_findings.unwrap_or_default();
+            findings.reserve(basic.len() + enhanced.len());
+            findings.extend(basic.into_iter().map(from_basic));
+            findings.extend(enhanced.into_iter().map(from_enhanced));
+        }
+        Ok(FindingsPage {
+            status,
+            findings,
+            next_token: output.next_token,
+        })
+    }
+}
+
+/// A basic finding: the package and CVSS score hide in free-form attributes.
+pub fn from_basic(finding: ImageScanFinding) -> Finding {
+    let severity = finding
+        .severity
+        .as_ref()
+        .map_or(Severity::Undefined, |s| Severity::from_aws(s.as_str()));
+    let mut out = Finding::new(
+        finding.name.unwrap_or_else(|| "(unnamed finding)".into()),
+        severity,
+    );
+    let (mut cvss3, mut cvss2) = (None, None);
+    for attribute in finding.attributes.unwrap_or_default() {
+        let Some(value) = attribute.value else { continue };
+        match attribute.key.as_str() {
+            "package_name" => out.package_name = Some(value),
+            "package_version" => out.package_version = Some(value),
+            "CVSS3_SCORE" => cvss3 = value.trim().parse::<f64>().ok(),
+            "CVSS2_SCORE" => cvss2 = value.trim().parse::<f64>().ok(),
+            _ => {}
+        }
+    }
+    out.score = cvss3.or(cvss2);
+    out.title = finding.description;
+    out.link = finding.uri;
+    out
+}
+
+/// An enhanced (Inspector) finding.
+pub fn from_enhanced(finding: EnhancedImageScanFinding) -> Finding {
+    let severity = finding
+        .severity
+        .as_deref()
+        .map_or(Severity::Undefined, Severity::from_aws);
+    let details = finding.package_vulnerability_details;
+    let id = details
+        .as_ref()
+        .and_then(|d| d.vulnerability_id.clone())
+        .or_else(|| finding.title.clone())
+        .unwrap_or_else(|| "(unnamed finding)".into());
+    let mut out = Finding::new(id, severity);
+    if let Some(details) = details {
+        if let Some(pkg) = details.vulnerable_packages.unwrap_or_default().into_iter().next() {
+            out.package_name = pkg.name;
+            out.package_version = pkg.version;
+            out.fixed_in = pkg
+                .fixed_in_version
+                .filter(|v| !v.is_empty() && v != "NotAvailable");
+        }
+        out.link = details
+            .source_url
+            .or_else(|| details.reference_urls.unwrap_or_default().into_iter().next());
+    }
+    // The SDK reads an absent score as 0.0.
+    out.score = (finding.score > 0.0).then_some(finding.score);
+    out.fix_available = finding.fix_available.as_deref().and_then(FixAvailable::from_aws);
+    out.title = finding.title;
+    out
+}

@@ -1,0 +1,174 @@
+//! Start-up configuration, read and checked once at cold start.
+
+use crate::severity::Severity;
+
+pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const SEVERITY_THRESHOLD: &str = "SEVERITY_THRESHOLD";
+pub const ALERT_ON_SCAN_FAILURE: &str = "ALERT_ON_SCAN_FAILURE";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub alert_topic_arn: String,
+    pub threshold: Severity,
+    pub alert_on_scan_failure: bool,
+}
+
+/// A variable that is missing or has a value it may not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let alert_topic_arn = get(ALERT_TOPIC_ARN).ok_or_else(|| ConfigError {
+            variable: ALERT_TOPIC_ARN,
+            problem: "missing; set it to the ARN of the SNS topic that receives alerts".into(),
+        })?;
+        check_topic_arn(ALERT_TOPIC_ARN, &alert_topic_arn)?;
+        let threshold = match get(SEVERITY_THRESHOLD) {
+            None => Severity::High,
+            Some(value) => value
+                .parse::<Severity>()
+                .ok()
+                .filter(|sev| sev.is_ranked())
+                .ok_or_else(|| ConfigError {
+                    variable: SEVERITY_THRESHOLD,
+                    problem: format!(
+                        "`{value}` is not allowed; use one of {}",
+                        Severity::RANKED.map(|s| s.as_str()).join(", ")
+                    ),
+                })?,
+        };
+        let alert_on_scan_failure = match get(ALERT_ON_SCAN_FAILURE) {
+            None => true,
+            Some(value) => parse_bool(&value).ok_or_else(|| ConfigError {
+                variable: ALERT_ON_SCAN_FAILURE,
+                problem: format!("`{value}` is not allowed; use true or false"),
+            })?,
+        };
+        Ok(Config {
+            alert_topic_arn,
+            threshold,
+            alert_on_scan_failure,
+        })
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<name>` of a standard topic.
+fn check_topic_arn(variable: &'static str, arn: &str) -> Result<(), ConfigError> {
+    let bad = |problem: String| ConfigError { variable, problem };
+    let parts: Vec<&str> = arn.split(':').collect();
+    let shape_ok = parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty()
+        && parts[5].len() <= 256
+        && parts[5]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !shape_ok {
+        return Err(bad(format!(
+            "`{arn}` is not an SNS topic ARN (expected arn:aws:sns:<region>:<account>:<topic>)"
+        )));
+    }
+    if parts[5].ends_with(".fifo") {
+        return Err(bad(format!(
+            "`{arn}` is a FIFO topic; FIFO topics deliver only to SQS, so use a standard topic"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:scan-alerts";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_to_high_and_alerting_on_failed_scans() {
+        let cfg = config(&[(ALERT_TOPIC_ARN, TOPIC)]).unwrap();
+        assert_eq!(cfg.threshold, Severity::High);
+        assert!(cfg.alert_on_scan_failure);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let cfg = config(&[
+            (ALERT_TOPIC_ARN, TOPIC),
+            (SEVERITY_THRESHOLD, "medium"),
+            (ALERT_ON_SCAN_FAILURE, "false"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.threshold, Severity::Medium);
+        assert!(!cfg.alert_on_scan_failure);
+    }
+
+    #[test]
+    fn a_missing_topic_names_the_variable() {
+        let err = config(&[]).unwrap_err();
+        assert_eq!(err.variable, ALERT_TOPIC_ARN);
+        assert!(err.to_string().contains("ALERT_TOPIC_ARN"));
+    }
+
+    #[test]
+    fn malformed_or_fifo_topics_are_rejected() {
+        for arn in [
+            "scan-alerts",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "arn:aws:sns:us-east-1:1234:t",
+            "arn:aws:sns:us-east-1:123456789012:alerts.fifo",
+        ] {
+            let err = config(&[(ALERT_TOPIC_ARN, arn)]).unwrap_err();
+            assert_eq!(err.variable, ALERT_TOPIC_ARN, "{arn}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_threshold_lists_the_allowed_values() {
+        for value in ["SEVERE", "UNDEFINED", "UNTRIAGED"] {
+            let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (SEVERITY_THRESHOLD, value)]).unwrap_err();
+            assert_eq!(err.variable, SEVERITY_THRESHOLD);
+            assert!(err
+                .problem
+                .contains("INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL"));
+        }
+    }
+
+    #[test]
+    fn a_bad_boolean_names_the_variable() {
+        let err =
+            config(&[(ALERT_TOPIC_ARN, TOPIC), (ALERT_ON_SCAN_FAILURE, "yes")]).unwrap_err();
+        assert_eq!(err.variable, ALERT_ON_SCAN_FAILURE);
+    }
+}

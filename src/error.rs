@@ -1,0 +1,64 @@
+//! Errors the handler returns to Lambda, each with a stable `error_type`.
+//!
+//! Lambda retries a failed asynchronous invocation whatever the type, then
+//! sends the event to the failure destination; the type tells people (and
+//! metric filters) whether waiting helps: `Transient.*` types do.
+
+use crate::event::EventError;
+use crate::ports::ServiceFailure;
+use lambda_runtime::Diagnostic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    InvalidEvent(#[from] EventError),
+    #[error("reading the scan findings of {image}: {failure}")]
+    Findings { image: String, failure: ServiceFailure },
+    #[error("ECR has no scan for {image} although the event reported one: {failure}")]
+    ScanNotFound { image: String, failure: ServiceFailure },
+    #[error("the scan of {image} is still {status}; try again later")]
+    ScanNotReady { image: String, status: String },
+    #[error("publishing the alert for {image} to {destination}: {failure}")]
+    Publish {
+        image: String,
+        destination: String,
+        failure: ServiceFailure,
+    },
+}
+
+impl HandlerError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandlerError::InvalidEvent(_) | HandlerError::ScanNotFound { .. } => false,
+            HandlerError::ScanNotReady { .. } => true,
+            HandlerError::Findings { failure, .. } | HandlerError::Publish { failure, .. } => {
+                failure.transient
+            }
+        }
+    }
+
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::InvalidEvent(_) => "InvalidEvent",
+            HandlerError::ScanNotFound { .. } => "ScanNotFound",
+            HandlerError::ScanNotReady { .. } => "Transient.ScanInProgress",
+            HandlerError::Findings { failure, .. } if failure.transient => {
+                "Transient.EcrUnavailable"
+            }
+            HandlerError::Findings { .. } => "EcrRequestRejected",
+            HandlerError::Publish { failure, .. } if failure.transient => {
+                "Transient.SnsUnavailable"
+            }
+            HandlerError::Publish { .. } => "SnsPublishRejected",
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Diagnostic {
+        Diagnostic {
+            error_type: error.error_type().to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}

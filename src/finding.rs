@@ -1,0 +1,67 @@
+//! One vulnerability finding, the same shape for basic and enhanced scanning.
+
+use crate::severity::Severity;
+use serde::Serialize;
+
+/// Whether Inspector knows a fix (enhanced scanning only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FixAvailable {
+    Yes,
+    No,
+    Partial,
+}
+
+impl FixAvailable {
+    pub fn from_aws(value: &str) -> Option<FixAvailable> {
+        match value {
+            "YES" => Some(FixAvailable::Yes),
+            "NO" => Some(FixAvailable::No),
+            "PARTIAL" => Some(FixAvailable::Partial),
+            _ => None,
+        }
+    }
+}
+
+/// A finding as the pipeline sees it; no SDK types, so policy and rendering
+/// stay plain functions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// CVE or other vulnerability id (or the title when there is none).
+    pub id: String,
+    pub severity: Severity,
+    pub package_name: Option<String>,
+    pub package_version: Option<String>,
+    /// Unknown for basic scanning, which reports no fixed-in versions.
+    pub fixed_in: Option<String>,
+    pub fix_available: Option<FixAvailable>,
+    /// CVSS (basic) or Inspector score.
+    pub score: Option<f64>,
+    pub title: Option<String>,
+    pub link: Option<String>,
+}
+
+impl Finding {
+    pub fn new(id: impl Into<String>, severity: Severity) -> Finding {
+        Finding {
+            id: id.into(),
+            severity,
+            package_name: None,
+            package_version: None,
+            fixed_in: None,
+            fix_available: None,
+            score: None,
+            title: None,
+            link: None,
+        }
+    }
+
+    /// `name@version`, `name`, or `None` when the scanner named no package.
+    pub fn package_label(&self) -> Option<String> {
+        match (&self.package_name, &self.package_version) {
+            (Some(name), Some(version)) => Some(format!("{name}@{version}")),
+            (Some(name), None) => Some(name.clone()),
+            _ => None,
+        }
+    }
+}

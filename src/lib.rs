@@ -1,0 +1,26 @@
+//! ecr-scan-alerts: turns Amazon ECR image scan results into alerts people
+//! act on.
+//!
+//! Pipeline: [`event`] (what arrived) -> [`ports::FindingsSource`] (findings,
+//! page by page) -> [`policy`] (what is alert-worthy) -> [`tally`] (folded
+//! results) -> [`render`] (subject, text, attributes) -> [`ports::AlertSink`].
+//! [`app`] wires them; [`aws`] holds the SDK adapters; [`config`] the
+//! start-up settings.
+
+pub mod alert;
+pub mod app;
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod finding;
+pub mod image;
+pub mod policy;
+pub mod ports;
+pub mod render;
+pub mod severity;
+pub mod tally;
+
+pub use app::{App, Outcome};
+pub use config::Config;
+pub use error::HandlerError;

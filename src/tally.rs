@@ -1,0 +1,229 @@
+//! Findings folded page by page: counts, the most severe alert-worthy
+//! findings (bounded), and per-package aggregates. Nothing here grows with
+//! the number of findings beyond `cap` listed ones and one entry per package.
+
+use crate::finding::Finding;
+use crate::policy::Verdict;
+use crate::severity::{Severity, SeverityCounts};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+/// How many alert-worthy findings are kept for listing. More than fit in one
+/// SNS message, so the renderer, not the tally, decides where the list stops.
+pub const DEFAULT_LISTED_CAP: usize = 2_000;
+
+/// Alert-worthy findings of one package (name and installed version).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PackageTally {
+    pub counts: SeverityCounts,
+    /// Distinct fixed-in versions reported for its findings.
+    pub fixed_in: BTreeSet<String>,
+    pub worst_score: Option<f64>,
+    /// Findings with no known fix.
+    pub unfixed: u64,
+}
+
+#[derive(Debug)]
+pub struct Tally {
+    /// Every finding, whatever the policy said.
+    pub counts: SeverityCounts,
+    /// Findings the policy judged alert-worthy.
+    pub alert_counts: SeverityCounts,
+    /// Per package `(name, version)`, alert-worthy findings only.
+    pub packages: BTreeMap<(String, String), PackageTally>,
+    /// Pages folded in.
+    pub pages: u32,
+    top: BinaryHeap<Reverse<Ranked>>,
+    cap: usize,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally::with_cap(DEFAULT_LISTED_CAP)
+    }
+}
+
+impl Tally {
+    pub fn with_cap(cap: usize) -> Tally {
+        Tally {
+            counts: SeverityCounts::default(),
+            alert_counts: SeverityCounts::default(),
+            packages: BTreeMap::new(),
+            pages: 0,
+            top: BinaryHeap::with_capacity(cap.min(4096) + 1),
+            cap,
+        }
+    }
+
+    pub fn add(&mut self, finding: Finding, verdict: Verdict) {
+        self.counts.add(finding.severity, 1);
+        if verdict != Verdict::Alert {
+            return;
+        }
+        self.alert_counts.add(finding.severity, 1);
+        if let Some(name) = &finding.package_name {
+            let key = (
+                name.clone(),
+                finding.package_version.clone().unwrap_or_default(),
+            );
+            let pkg = self.packages.entry(key).or_default();
+            pkg.counts.add(finding.severity, 1);
+            match &finding.fixed_in {
+                Some(v) => {
+                    pkg.fixed_in.insert(v.clone());
+                }
+                None => pkg.unfixed += 1,
+            }
+            pkg.worst_score = max_score(pkg.worst_score, finding.score);
+        }
+        if self.cap == 0 {
+            return;
+        }
+        let ranked = Reverse(Ranked(finding));
+        if self.top.len() < self.cap {
+            self.top.push(ranked);
+        } else if let Some(least) = self.top.peek() {
+            // `least` is the least severe kept; replace it only by a worse finding.
+            if ranked < *least {
+                self.top.pop();
+                self.top.push(ranked);
+            }
+        }
+    }
+
+    pub fn alert_worthy(&self) -> u64 {
+        self.alert_counts.total()
+    }
+
+    /// The highest severity among alert-worthy findings.
+    pub fn highest_alert_severity(&self) -> Option<Severity> {
+        self.alert_counts.highest_ranked()
+    }
+
+    /// The kept alert-worthy findings, most severe first, then by score.
+    pub fn listed(&self) -> Vec<&Finding> {
+        let mut kept: Vec<&Ranked> = self.top.iter().map(|r| &r.0).collect();
+        kept.sort_by(|a, b| b.cmp(a));
+        kept.into_iter().map(|r| &r.0).collect()
+    }
+}
+
+fn max_score(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// A finding ordered by how much it matters: severity, then score, then (for
+/// a stable order) the smaller id first.
+#[derive(Debug)]
+struct Ranked(Finding);
+
+impl Ranked {
+    fn key(&self) -> (Severity, Option<ScoreKey>, Reverse<&str>) {
+        (
+            self.0.severity,
+            self.0.score.map(ScoreKey),
+            Reverse(self.0.id.as_str()),
+        )
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ScoreKey(f64);
+impl PartialEq for ScoreKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0) == Ordering::Equal
+    }
+}
+impl Eq for ScoreKey {}
+impl PartialOrd for ScoreKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ScoreKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(id: &str, sev: Severity, score: Option<f64>) -> Finding {
+        let mut f = Finding::new(id, sev);
+        f.score = score;
+        f.package_name = Some("openssl".into());
+        f.package_version = Some("3.0.2".into());
+        f
+    }
+
+    #[test]
+    fn lists_alert_worthy_findings_by_severity_then_score() {
+        let mut tally = Tally::default();
+        tally.add(finding("CVE-A", Severity::High, Some(7.5)), Verdict::Alert);
+        tally.add(finding("CVE-B", Severity::Critical, Some(9.1)), Verdict::Alert);
+        tally.add(finding("CVE-C", Severity::High, Some(8.8)), Verdict::Alert);
+        tally.add(finding("CVE-D", Severity::Low, None), Verdict::BelowThreshold);
+        tally.add(finding("CVE-E", Severity::High, None), Verdict::Alert);
+        let ids: Vec<_> = tally.listed().iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["CVE-B", "CVE-C", "CVE-A", "CVE-E"]);
+        assert_eq!(tally.counts.total(), 5);
+        assert_eq!(tally.alert_worthy(), 4);
+        assert_eq!(tally.highest_alert_severity(), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn keeps_only_the_most_severe_when_over_the_cap() {
+        let mut tally = Tally::with_cap(3);
+        for i in 0..100 {
+            tally.add(finding(&format!("CVE-L{i:03}"), Severity::High, Some(1.0)), Verdict::Alert);
+        }
+        tally.add(finding("CVE-CRIT", Severity::Critical, None), Verdict::Alert);
+        let ids: Vec<_> = tally.listed().iter().map(|f| f.id.clone()).collect();
+        assert_eq!(ids, ["CVE-CRIT", "CVE-L000", "CVE-L001"]);
+        assert_eq!(tally.alert_worthy(), 101);
+    }
+
+    #[test]
+    fn aggregates_alert_worthy_findings_per_package() {
+        let mut tally = Tally::default();
+        let mut a = finding("CVE-1", Severity::Critical, Some(9.8));
+        a.fixed_in = Some("3.0.15".into());
+        let mut b = finding("CVE-2", Severity::High, Some(7.0));
+        b.fixed_in = Some("3.0.8".into());
+        let c = finding("CVE-3", Severity::High, None);
+        tally.add(a, Verdict::Alert);
+        tally.add(b, Verdict::Alert);
+        tally.add(c, Verdict::Alert);
+        tally.add(finding("CVE-4", Severity::Low, None), Verdict::BelowThreshold);
+        let pkg = &tally.packages[&("openssl".to_string(), "3.0.2".to_string())];
+        assert_eq!(pkg.counts.get(Severity::Critical), 1);
+        assert_eq!(pkg.counts.get(Severity::High), 2);
+        assert_eq!(pkg.counts.get(Severity::Low), 0);
+        assert_eq!(pkg.unfixed, 1);
+        assert_eq!(pkg.worst_score, Some(9.8));
+        assert_eq!(pkg.fixed_in.len(), 2);
+    }
+}
