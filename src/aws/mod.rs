@@ -34,12 +34,14 @@ where
             let err = context.err();
             let status = context.raw().status().as_u16();
             let code = err.code().unwrap_or("UnknownError").to_string();
+            let shown = err.to_string();
             let transient = status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str());
             ServiceFailure {
                 service,
                 message: err
                     .message()
                     .map(str::to_string)
+                    .or_else(|| (!shown.is_empty() && shown != "unhandled error").then_some(shown))
                     .unwrap_or_else(|| format!("HTTP status {status}")),
                 code,
                 transient,
