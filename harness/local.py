@@ -1,0 +1,215 @@
+"""Starts and stops the local stack: moto server, the paging proxy, the
+Lambda Runtime API emulator (cargo-lambda) and the function binary."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .paging_proxy import PagingProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+FUNCTION_NAME = "ecr-scan-alerts"
+
+# Dummy credentials: nothing here ever leaves 127.0.0.1.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, what, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready in {timeout:.0f}s (last error: {last})")
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Process:
+    """A child process in its own process group, logging to a file."""
+
+    def __init__(self, name, args, log_dir, env=None, cwd=ROOT):
+        self.name = name
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.alive():
+            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self.log.close()
+
+    def tail(self, lines=40):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class LocalStack:
+    """moto + paging proxy + Runtime API emulator + the function."""
+
+    def __init__(self, binary, log_dir, function_env=None):
+        self.binary = Path(binary)
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.function_env = dict(function_env or {})
+        self.moto = self.proxy = self.emulator = self.function = None
+        self.moto_port = self.runtime_port = None
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self):
+        if not self.binary.exists():
+            raise RuntimeError(f"function binary {self.binary} not found: build it first (cargo build)")
+        self.moto_port = free_port()
+        self.moto = Process("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)],
+                            self.log_dir, env={**os.environ, **AWS_ENV})
+        wait_until(lambda: urllib.request.urlopen(f"{self.moto_url}/moto-api/", timeout=2).status == 200, "moto server")
+        self.proxy = PagingProxy(self.moto_port).start()
+        self.runtime_port = free_port()
+        self.emulator = Process(
+            "runtime-emulator",
+            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
+             "-A", "127.0.0.1", "-P", str(self.runtime_port)],
+            self.log_dir, env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
+        )
+        wait_until(lambda: port_open(self.runtime_port), "cargo-lambda runtime emulator")
+        return self
+
+    def start_function(self, **overrides):
+        """(Re)starts the function process with the base env plus overrides."""
+        self.stop_function()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **AWS_ENV,
+            "AWS_ENDPOINT_URL": self.proxy.url,
+            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.runtime_port}/.rt/{FUNCTION_NAME}",
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "AWS_LAMBDA_FUNCTION_VERSION": "1",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            **self.function_env,
+            **overrides,
+        }
+        env = {k: v for k, v in env.items() if v is not None}
+        self.function = Process("function", [str(self.binary)], self.log_dir, env=env)
+        return self.function
+
+    def stop_function(self):
+        if self.function is not None:
+            self.function.stop()
+            self.function = None
+
+    def stop(self):
+        self.stop_function()
+        for part in (self.emulator, self.moto):
+            if part is not None:
+                part.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- use -------------------------------------------------------------
+    @property
+    def moto_url(self):
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def endpoint_url(self):
+        """Where AWS clients (ours and the function's) send requests."""
+        return self.proxy.url
+
+    def client(self, service):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def invoke(self, event, timeout=60):
+        """Invokes the function through the emulator's Invoke API, as the
+        Lambda service would. Returns (ok, payload)."""
+        if self.function is None or not self.function.alive():
+            raise RuntimeError(f"the function process is not running:\n{self.logs()}")
+        url = f"http://127.0.0.1:{self.runtime_port}/2015-03-31/functions/{FUNCTION_NAME}/invocations"
+        data = event if isinstance(event, (bytes, str)) else json.dumps(event)
+        if isinstance(data, str):
+            data = data.encode()
+        req = urllib.request.Request(url, data=data, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return True, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            body = err.read()
+            try:
+                return False, json.loads(body)
+            except ValueError:
+                return False, {"errorType": f"HTTP {err.code}", "errorMessage": body.decode(errors="replace")}
+
+    def logs(self):
+        parts = []
+        for proc in (self.function, self.emulator, self.moto):
+            if proc is not None:
+                parts.append(f"--- {proc.name} ---\n{proc.tail()}")
+        return "\n".join(parts)
+
+
+def die(message):
+    print(message, file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,137 @@
+"""An HTTP proxy in front of moto that pages DescribeImageScanFindings the way
+ECR does: moto returns every finding at once and ignores maxResults and
+nextToken, so without this nothing would prove that the function pages.
+
+- basic findings: maxResults per page (1..1000, default 100);
+- enhanced findings: 100 per page whatever maxResults says;
+- nextToken: opaque; a token that was not issued is rejected like ECR does.
+
+It also counts the calls it paged and can be switched off (every request
+then fails to connect), for fault tests.
+"""
+
+import base64
+import http.client
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TARGET = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings"
+ENHANCED_PAGE = 100
+BASIC_DEFAULT = 100
+BASIC_MAX = 1000
+
+
+def encode_token(offset, digest):
+    raw = json.dumps({"o": offset, "d": digest}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_token(token):
+    data = json.loads(base64.urlsafe_b64decode(token.encode()))
+    return int(data["o"]), data["d"]
+
+
+def page_response(full, request):
+    """Cuts one page out of moto's full answer. Returns (status, body dict)."""
+    findings = full.get("imageScanFindings") or {}
+    basic = findings.get("findings") or []
+    enhanced = findings.get("enhancedFindings") or []
+    digest = (request.get("imageId") or {}).get("imageDigest") or ""
+    offset = 0
+    token = request.get("nextToken")
+    if token:
+        try:
+            offset, token_digest = decode_token(token)
+        except Exception:  # noqa: BLE001 - any undecodable token is invalid
+            return 400, {"__type": "InvalidParameterException", "message": "Invalid NextToken"}
+        if token_digest != digest:
+            return 400, {"__type": "InvalidParameterException", "message": "NextToken is for another image"}
+    max_results = request.get("maxResults")
+    if max_results is not None and not 1 <= int(max_results) <= BASIC_MAX:
+        return 400, {"__type": "ValidationException", "message": "maxResults must be 1..1000"}
+    if enhanced:
+        size, items, key = ENHANCED_PAGE, enhanced, "enhancedFindings"
+    else:
+        size, items, key = int(max_results or BASIC_DEFAULT), basic, "findings"
+    page = dict(full)
+    page_findings = dict(findings)
+    page_findings[key] = items[offset:offset + size]
+    page["imageScanFindings"] = page_findings
+    page.pop("nextToken", None)
+    if offset + size < len(items):
+        page["nextToken"] = encode_token(offset + size, digest)
+    return 200, page
+
+
+class PagingProxy:
+    def __init__(self, upstream_port, host="127.0.0.1"):
+        self.upstream_port = upstream_port
+        self.host = host
+        self.describe_calls = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _relay(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target = self.headers.get("X-Amz-Target", "")
+                if target == TARGET:
+                    with proxy.lock:
+                        proxy.describe_calls += 1
+                    request = json.loads(body or b"{}")
+                    upstream_request = {k: v for k, v in request.items() if k not in ("nextToken", "maxResults")}
+                    status, headers, data = proxy.forward(self, json.dumps(upstream_request).encode())
+                    if status == 200:
+                        status, page = page_response(json.loads(data), request)
+                        data = json.dumps(page).encode()
+                        headers = {"Content-Type": "application/x-amz-json-1.1"}
+                    self._answer(status, headers, data)
+                    return
+                status, headers, data = proxy.forward(self, body)
+                self._answer(status, headers, data)
+
+            def _answer(self, status, headers, data):
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def forward(self, handler, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        headers["Host"] = f"127.0.0.1:{self.upstream_port}"
+        conn.request(handler.command, handler.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        result = resp.status, dict(resp.getheaders()), data
+        conn.close()
+        return result
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

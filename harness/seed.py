@@ -1,0 +1,134 @@
+"""Puts repositories, images, scan findings, a topic and a queue into the
+local emulator, and reads back the alerts that arrived."""
+
+import hashlib
+import json
+import urllib.request
+from pathlib import Path
+
+from .local import ACCOUNT, REGION, ROOT
+
+EVENTS = ROOT / "events"
+
+
+def push_image(ecr, repository, tag=None, seed=None):
+    """Pushes a small image and returns its digest. moto derives the digest
+    from the layer digests, so each seed gives a distinct image."""
+    seed = seed or f"{repository}:{tag}"
+    layer = "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+    config = "sha256:" + hashlib.sha256(f"config-{seed}".encode()).hexdigest()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1000, "digest": config},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2000, "digest": layer}],
+    }
+    kwargs = {"repositoryName": repository, "imageManifest": json.dumps(manifest)}
+    if tag:
+        kwargs["imageTag"] = tag
+    return ecr.put_image(**kwargs)["image"]["imageId"]["imageDigest"]
+
+
+def ensure_repository(ecr, name):
+    try:
+        ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+
+
+def store_scan(moto_url, repository, digest, status="COMPLETE", description=None, basic=(), enhanced=()):
+    """Makes moto answer DescribeImageScanFindings for this image with these findings."""
+    counts = {}
+    for finding in list(basic) + list(enhanced):
+        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+    result = {
+        "registryId": ACCOUNT,
+        "repositoryName": repository,
+        "imageId": {"imageDigest": digest},
+        "imageScanStatus": {"status": status, "description": description or f"The scan status is {status}."},
+        "imageScanFindings": {"findingSeverityCounts": counts, "findings": list(basic), "enhancedFindings": list(enhanced)},
+    }
+    body = json.dumps({"results": [result], "region": REGION}).encode()
+    req = urllib.request.Request(f"{moto_url}/moto-api/static/ecr/scan-finding-results", data=body,
+                                 method="POST", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def scanned_image(stack, repository, tag=None, seed=None, **scan):
+    """Repository + image + started scan + stored findings. Returns the digest."""
+    ecr = stack.client("ecr")
+    ensure_repository(ecr, repository)
+    digest = push_image(ecr, repository, tag, seed)
+    ecr.start_image_scan(repositoryName=repository, imageId={"imageDigest": digest})
+    store_scan(stack.moto_url, repository, digest, **scan)
+    return digest
+
+
+def basic_finding(cve, severity, package="openssl", version="3.0.2", score=None):
+    attributes = [{"key": "package_name", "value": package}, {"key": "package_version", "value": version}]
+    if score is not None:
+        attributes.append({"key": "CVSS3_SCORE", "value": str(score)})
+    return {
+        "name": cve,
+        "description": f"{cve} in {package}",
+        "uri": f"https://security-tracker.debian.org/tracker/{cve}",
+        "severity": severity,
+        "attributes": attributes,
+    }
+
+
+def enhanced_finding(cve, severity, package="libcurl", version="7.88.1", fixed_in="8.5.0", score=7.5):
+    return {
+        "title": f"{cve} - {package}",
+        "description": f"{cve} affects {package}",
+        "severity": severity,
+        "score": score,
+        "status": "ACTIVE",
+        "type": "PACKAGE_VULNERABILITY",
+        "fixAvailable": "YES" if fixed_in else "NO",
+        "exploitAvailable": "NO",
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": cve,
+            "source": "NVD",
+            "sourceUrl": f"https://nvd.nist.gov/vuln/detail/{cve}",
+            "vulnerablePackages": [dict(name=package, version=version, **({"fixedInVersion": fixed_in} if fixed_in else {}))],
+        },
+    }
+
+
+def alert_queue(stack, name="scan-alerts"):
+    """An SNS topic with an SQS queue subscribed. Returns (topic_arn, queue_url)."""
+    sns, sqs = stack.client("sns"), stack.client("sqs")
+    topic_arn = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return topic_arn, queue_url
+
+
+def received_alerts(stack, queue_url, wait_seconds=1):
+    """Every alert waiting on the queue, removed from it, as dicts with
+    subject, message and attributes (as SNS delivered them)."""
+    sqs = stack.client("sqs")
+    alerts = []
+    while True:
+        resp = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
+        messages = resp.get("Messages", [])
+        if not messages:
+            return alerts
+        for msg in messages:
+            envelope = json.loads(msg["Body"])
+            alerts.append({
+                "subject": envelope.get("Subject"),
+                "message": envelope.get("Message"),
+                "attributes": {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()},
+            })
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+        wait_seconds = 0
+
+
+def event_for(name, digest):
+    """A sample event from events/, pointed at the digest moto gave the image."""
+    event = json.loads((EVENTS / name).read_text())
+    event["detail"]["image-digest"] = digest
+    return event

@@ -1,0 +1,41 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.local import ROOT, LocalStack
+from harness.seed import alert_queue, received_alerts
+
+
+def function_binary():
+    if os.environ.get("FUNCTION_BINARY"):
+        return Path(os.environ["FUNCTION_BINARY"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target / "debug" / "ecr-scan-alerts"
+
+
+@pytest.fixture(scope="session")
+def stack():
+    local = LocalStack(function_binary(), ROOT / ".local" / "e2e-logs")
+    with local:
+        topic_arn, queue_url = alert_queue(local)
+        local.topic_arn, local.queue_url = topic_arn, queue_url
+        local.function_env["ALERT_TOPIC_ARN"] = topic_arn
+        local.start_function()
+        yield local
+
+
+@pytest.fixture
+def inbox(stack):
+    """The alert queue, emptied before the test."""
+    received_alerts(stack, stack.queue_url, wait_seconds=0)
+    return stack.queue_url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    local = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if report.failed and local is not None:
+        report.sections.append(("local stack logs", local.logs()))

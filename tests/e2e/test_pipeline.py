@@ -1,0 +1,221 @@
+"""Layer 3: the built function under cargo-lambda's Runtime API emulator,
+talking over HTTP to moto behind a paging proxy that pages like ECR.
+Assertions are on what arrived on the SQS queue subscribed to the topic."""
+
+import time
+
+from harness.seed import (
+    basic_finding,
+    enhanced_finding,
+    event_for,
+    received_alerts,
+    scanned_image,
+)
+
+
+def one_alert(stack, queue_url):
+    alerts = received_alerts(stack, queue_url)
+    assert len(alerts) == 1, alerts
+    return alerts[0]
+
+
+def test_basic_scan_with_criticals_only_on_the_last_of_three_pages(stack, inbox):
+    findings = [basic_finding(f"CVE-2019-{i:05d}", "LOW", package=f"lib{i % 40}", version="1.0") for i in range(2000)]
+    findings += [
+        basic_finding("CVE-2026-10001", "CRITICAL", score=9.8),
+        basic_finding("CVE-2026-10002", "CRITICAL", package="zlib", version="1.2.13", score=9.1),
+        basic_finding("CVE-2026-10003", "HIGH", package="curl", version="7.88.1", score=7.5),
+        basic_finding("CVE-2026-10004", "HIGH", package="curl", version="7.88.1"),
+        basic_finding("CVE-2026-10005", "HIGH", package="bash", version="5.2"),
+    ]
+    digest = scanned_image(stack, "demo/web", "3f2c1ab", basic=findings)
+    calls_before = stack.proxy.describe_calls
+
+    ok, result = stack.invoke(event_for("basic-scan-complete.json", digest))
+
+    assert ok, result
+    assert stack.proxy.describe_calls - calls_before == 3, "1000 + 1000 + 5 findings: three pages"
+    assert result["outcome"] == "alerted"
+    assert result["pages"] == 3
+    assert result["counts"] == {"CRITICAL": 2, "HIGH": 3, "LOW": 2000}
+    alert = one_alert(stack, inbox)
+    assert alert["subject"] == "CRITICAL: 2 critical, 3 high in demo/web:3f2c1ab"
+    assert alert["attributes"] == {
+        "severity": "CRITICAL",
+        "repository": "demo/web",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "alert_kind": "findings",
+    }
+    body = alert["message"]
+    for cve in ("CVE-2026-10001", "CVE-2026-10002", "CVE-2026-10003", "CVE-2026-10004", "CVE-2026-10005"):
+        assert cve in body
+    assert "CVE-2019-00001" not in body, "LOW is below the HIGH threshold: counted, not listed"
+    assert body.index("CVE-2026-10001") < body.index("CVE-2026-10002") < body.index("CVE-2026-10003")
+    assert f"Digest      {digest}" in body
+    assert "  LOW              2000" in body
+    assert f"https://us-east-1.console.aws.amazon.com/ecr/repositories/private/123456789012/demo/web/_/image/{digest}/scan-results?region=us-east-1" in body
+    assert "openssl@3.0.2 -> fixed-in version not reported" in body
+
+
+def test_enhanced_scan_names_the_repository_by_arn_and_pages_by_100(stack, inbox):
+    findings = [enhanced_finding(f"CVE-2024-{i:05d}", "MEDIUM", package=f"pkg{i}") for i in range(247)]
+    findings += [
+        enhanced_finding("CVE-2026-20001", "HIGH", package="glibc", version="2.36", fixed_in="2.36-9+deb12u4", score=8.1),
+        enhanced_finding("CVE-2026-20002", "HIGH", package="perl", version="5.36", fixed_in=None, score=7.0),
+        enhanced_finding("CVE-2026-20003", "CRITICAL", package="openssl", version="3.0.11", fixed_in="3.0.15", score=9.8),
+    ]
+    digest = scanned_image(stack, "demo/api", "v2.4.1", basic=(), enhanced=findings, status="ACTIVE")
+    calls_before = stack.proxy.describe_calls
+
+    ok, result = stack.invoke(event_for("enhanced-scan-complete.json", digest))
+
+    assert ok, result
+    assert stack.proxy.describe_calls - calls_before == 3, "250 enhanced findings: three pages of 100"
+    assert result["pages"] == 3
+    alert = one_alert(stack, inbox)
+    assert alert["subject"] == "CRITICAL: 1 critical, 2 high in demo/api:v2.4.1"
+    assert alert["attributes"]["repository"] == "demo/api"
+    assert alert["attributes"]["severity"] == "CRITICAL"
+    body = alert["message"]
+    assert "Tags        v2.4.1, 9c1e5d2" in body
+    assert "Scan        enhanced, ACTIVE" in body
+    assert "openssl@3.0.11 -> fixed in 3.0.15" in body
+    assert "glibc@2.36 -> fixed in 2.36-9+deb12u4" in body
+    assert "perl@5.36 -> no fix available yet" in body
+    assert "  MEDIUM            247" in body
+
+
+def test_untagged_image_is_named_by_its_digest(stack, inbox):
+    digest = scanned_image(stack, "demo/worker", None, basic=[
+        basic_finding("CVE-2026-30001", "HIGH", package="busybox", version="1.36.1"),
+        basic_finding("CVE-2026-30002", "MEDIUM"),
+    ])
+
+    ok, result = stack.invoke(event_for("basic-scan-untagged.json", digest))
+
+    assert ok, result
+    alert = one_alert(stack, inbox)
+    assert alert["subject"] == f"HIGH: 1 high in demo/worker@{digest[:19]}"
+    assert "Tags        (untagged)" in alert["message"]
+    assert "CVE-2026-30001" in alert["message"]
+
+
+def test_failed_scan_publishes_a_scan_failed_alert_with_ecrs_description(stack, inbox):
+    digest = scanned_image(stack, "demo/legacy", "1.0.0", status="FAILED",
+                           description="UnsupportedImageError: The operating system and/or package manager are not supported.")
+
+    ok, result = stack.invoke(event_for("basic-scan-failed.json", digest))
+
+    assert ok, result
+    assert result["alert_kind"] == "scan_failed"
+    alert = one_alert(stack, inbox)
+    assert alert["subject"] == "Scan FAILED: demo/legacy:1.0.0"
+    assert alert["attributes"]["alert_kind"] == "scan_failed"
+    assert alert["attributes"]["repository"] == "demo/legacy"
+    assert "ECR says: UnsupportedImageError: The operating system and/or package manager are not supported." in alert["message"]
+
+
+def test_findings_below_the_threshold_publish_nothing(stack, inbox):
+    digest = scanned_image(stack, "demo/web", "below", basic=[
+        basic_finding("CVE-2026-40001", "MEDIUM"),
+        basic_finding("CVE-2026-40002", "LOW"),
+        basic_finding("CVE-2026-40003", "UNDEFINED"),
+    ])
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"]["image-tags"] = ["below"]
+
+    ok, result = stack.invoke(event)
+
+    assert ok, result
+    assert result["outcome"] == "not_alerted"
+    assert result["reason"] == "no finding at or above HIGH"
+    assert result["counts"] == {"MEDIUM": 1, "LOW": 1, "UNDEFINED": 1}
+    assert received_alerts(stack, inbox) == []
+
+
+def test_a_malformed_event_is_rejected_by_name_and_the_process_serves_the_next(stack, inbox):
+    pid = stack.function.pid
+    bad = event_for("basic-scan-complete.json", "sha256:00")
+    bad["detail"]["image-digest"] = 12345
+
+    ok, error = stack.invoke(bad)
+
+    assert not ok
+    assert error["errorType"] == "InvalidEvent"
+    assert "detail.image-digest" in error["errorMessage"]
+    assert received_alerts(stack, inbox, wait_seconds=0) == []
+
+    digest = scanned_image(stack, "demo/web", "after-bad", basic=[basic_finding("CVE-2026-50001", "CRITICAL")])
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"]["image-tags"] = ["after-bad"]
+    ok, result = stack.invoke(event)
+
+    assert ok, result
+    assert stack.function.alive() and stack.function.pid == pid, "same process served both events"
+    assert one_alert(stack, inbox)["subject"] == "CRITICAL: 1 critical in demo/web:after-bad"
+
+
+def test_an_event_without_detail_names_the_missing_field(stack, inbox):
+    event = event_for("basic-scan-complete.json", "sha256:00")
+    del event["detail"]
+
+    ok, error = stack.invoke(event)
+
+    assert not ok
+    assert error["errorType"] == "InvalidEvent"
+    assert "missing field `detail`" in error["errorMessage"]
+
+
+def test_other_events_are_acknowledged_without_alert(stack, inbox):
+    ok, result = stack.invoke({
+        "version": "0", "id": "x", "detail-type": "ECR Image Action", "source": "aws.ecr",
+        "account": "123456789012", "region": "us-east-1", "time": "2026-11-27T10:32:00Z",
+        "resources": [], "detail": {"action-type": "PUSH"},
+    })
+
+    assert ok, result
+    assert result["outcome"] == "ignored"
+    assert received_alerts(stack, inbox) == []
+
+
+def test_an_image_deleted_before_the_call_finishes_quietly(stack, inbox):
+    digest = scanned_image(stack, "demo/web", "deleted", basic=[basic_finding("CVE-2026-60001", "CRITICAL")])
+    stack.client("ecr").batch_delete_image(repositoryName="demo/web", imageIds=[{"imageDigest": digest}])
+
+    ok, result = stack.invoke(event_for("basic-scan-complete.json", digest))
+
+    assert ok, result
+    assert result["outcome"] == "not_alerted"
+    assert result["reason"] == "the image no longer exists"
+    assert received_alerts(stack, inbox) == []
+
+
+def test_an_invalid_setting_fails_the_cold_start_naming_the_variable(stack, inbox):
+    try:
+        proc = stack.start_function(SEVERITY_THRESHOLD="SEVERE")
+        deadline = time.monotonic() + 30
+        while proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not proc.alive(), "the function must not start with an invalid threshold"
+        log = proc.log_path.read_text()
+        assert "SEVERITY_THRESHOLD" in log
+        assert "INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL" in log
+    finally:
+        stack.start_function()
+
+
+def test_scan_failure_alerts_can_be_switched_off(stack, inbox):
+    digest = scanned_image(stack, "demo/legacy", "quiet", status="FAILED", description="UnsupportedImageError")
+    event = event_for("basic-scan-failed.json", digest)
+    event["detail"]["image-tags"] = ["quiet"]
+    try:
+        stack.start_function(ALERT_ON_SCAN_FAILURE="false")
+        ok, result = stack.invoke(event)
+    finally:
+        stack.start_function()
+
+    assert ok, result
+    assert result["outcome"] == "not_alerted"
+    assert "ALERT_ON_SCAN_FAILURE=false" in result["reason"]
+    assert received_alerts(stack, inbox) == []
