@@ -198,10 +198,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 o.message_id = Some(message_id);
                 o
             }
-            None => Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
-                "no finding at or above {}",
-                self.config.threshold
-            )),
+            None => Outcome::new(OutcomeKind::NotAlerted, Some(image))
+                .because(format!("no finding at or above {}", self.config.threshold)),
         };
         outcome.scan_status = Some(scan_status);
         outcome.alert_worthy = Some(tally.alert_worthy());

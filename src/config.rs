@@ -167,8 +167,7 @@ mod tests {
 
     #[test]
     fn a_bad_boolean_names_the_variable() {
-        let err =
-            config(&[(ALERT_TOPIC_ARN, TOPIC), (ALERT_ON_SCAN_FAILURE, "yes")]).unwrap_err();
+        let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (ALERT_ON_SCAN_FAILURE, "yes")]).unwrap_err();
         assert_eq!(err.variable, ALERT_ON_SCAN_FAILURE);
     }
 }

@@ -13,9 +13,15 @@ pub enum HandlerError {
     #[error(transparent)]
     InvalidEvent(#[from] EventError),
     #[error("reading the scan findings of {image}: {failure}")]
-    Findings { image: String, failure: ServiceFailure },
+    Findings {
+        image: String,
+        failure: ServiceFailure,
+    },
     #[error("ECR has no scan for {image} although the event reported one: {failure}")]
-    ScanNotFound { image: String, failure: ServiceFailure },
+    ScanNotFound {
+        image: String,
+        failure: ServiceFailure,
+    },
     #[error("the scan of {image} is still {status}; try again later")]
     ScanNotReady { image: String, status: String },
     #[error("publishing the alert for {image} to {destination}: {failure}")]

@@ -22,7 +22,10 @@ pub const ENHANCED_DETAIL_TYPE: &str = "Inspector2 Scan";
 pub enum Incoming {
     Scan(ScanEvent),
     /// Some other event: acknowledged and logged, never alerted on.
-    Ignored { source: String, detail_type: String },
+    Ignored {
+        source: String,
+        detail_type: String,
+    },
 }
 
 /// A finished (or failed) scan of one image.
@@ -46,11 +49,19 @@ impl ScanEvent {
 
 /// An event that cannot be read, with the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid event: {field}: {problem}")]
+#[error("invalid event: {}{problem}", field_prefix(field))]
 pub struct EventError {
     /// Path of the offending field, e.g. `detail.image-digest` (`event` for the whole).
     pub field: String,
     pub problem: String,
+}
+
+fn field_prefix(field: &str) -> String {
+    if field == "event" {
+        String::new()
+    } else {
+        format!("{field}: ")
+    }
 }
 
 impl EventError {
@@ -181,7 +192,10 @@ fn non_empty(field: &str, value: String) -> Result<String, EventError> {
 }
 
 fn envelope_field(field: &str, value: Option<String>) -> Result<String, EventError> {
-    non_empty(field, value.ok_or_else(|| EventError::new(field, "missing"))?)
+    non_empty(
+        field,
+        value.ok_or_else(|| EventError::new(field, "missing"))?,
+    )
 }
 
 /// The parts of `arn:<partition>:ecr:<region>:<account>:repository/<name>`.
@@ -204,8 +218,7 @@ pub fn parse_repository_arn(arn: &str) -> Option<RepositoryArn> {
     );
     let name = resource.strip_prefix("repository/")?;
     let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    if prefix != "arn" || service != "ecr" || region.is_empty() || !account_ok || name.is_empty()
-    {
+    if prefix != "arn" || service != "ecr" || region.is_empty() || !account_ok || name.is_empty() {
         return None;
     }
     Some(RepositoryArn {
@@ -334,12 +347,16 @@ mod tests {
         assert_eq!(error(bad_arn).field, "detail.repository-name");
 
         assert_eq!(error(json!([1, 2])).field, "event");
-        assert_eq!(error(json!({"detail-type": "ECR Image Scan"})).field, "event");
+        assert_eq!(
+            error(json!({"detail-type": "ECR Image Scan"})).field,
+            "event"
+        );
     }
 
     #[test]
     fn repository_arns_keep_slashes_in_names() {
-        let arn = parse_repository_arn("arn:aws:ecr:eu-west-1:111122223333:repository/a/b/c").unwrap();
+        let arn =
+            parse_repository_arn("arn:aws:ecr:eu-west-1:111122223333:repository/a/b/c").unwrap();
         assert_eq!(arn.name, "a/b/c");
         assert_eq!(arn.account, "111122223333");
         assert_eq!(arn.region, "eu-west-1");

@@ -61,7 +61,8 @@ pub trait FindingsSource: Send + Sync {
 
 pub trait AlertSink: Send + Sync {
     /// Publishes the alert and returns the message id.
-    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<String, ServiceFailure>> + Send;
+    fn publish(&self, alert: &Alert)
+        -> impl Future<Output = Result<String, ServiceFailure>> + Send;
 
     /// Where alerts go, for logs and error messages.
     fn destination(&self) -> &str;

@@ -38,7 +38,10 @@ pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
     let budget = SNS_MESSAGE_LIMIT - alert::attributes_size(&attributes) - SAFETY_MARGIN;
 
     let counts = counts_phrase(&tally.alert_counts);
-    let subject = subject(&format!("{highest}: {counts} in "), &report.image.short_name());
+    let subject = subject(
+        &format!("{highest}: {counts} in "),
+        &report.image.short_name(),
+    );
 
     let mut body = String::new();
     let _ = writeln!(
@@ -52,7 +55,11 @@ pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
     body.push('\n');
     image_section(&mut body, report.image, report.kind, report.status);
     body.push('\n');
-    let _ = writeln!(body, "All findings by severity ({} in all)", tally.counts.total());
+    let _ = writeln!(
+        body,
+        "All findings by severity ({} in all)",
+        tally.counts.total()
+    );
     for (sev, n) in tally.counts.non_zero() {
         let _ = writeln!(body, "  {:<14}{:>7}", sev.as_str(), n);
     }
@@ -326,10 +333,16 @@ mod tests {
         let mut tally = Tally::default();
         tally.add(finding("CVE-2026-0001", Severity::Critical), Verdict::Alert);
         tally.add(finding("CVE-2026-0002", Severity::High), Verdict::Alert);
-        tally.add(finding("CVE-2026-0003", Severity::Low), Verdict::BelowThreshold);
+        tally.add(
+            finding("CVE-2026-0003", Severity::Low),
+            Verdict::BelowThreshold,
+        );
         let img = image("team/web", &["3f2c1ab"]);
         let alert = report_alert(&img, &tally, ScanKind::Basic).unwrap();
-        assert_eq!(alert.subject, "CRITICAL: 1 critical, 1 high in team/web:3f2c1ab");
+        assert_eq!(
+            alert.subject,
+            "CRITICAL: 1 critical, 1 high in team/web:3f2c1ab"
+        );
         assert_eq!(alert.attribute("severity"), Some("CRITICAL"));
         assert_eq!(alert.attribute("repository"), Some("team/web"));
         assert_eq!(alert.attribute("account"), Some("123456789012"));
@@ -341,7 +354,10 @@ mod tests {
         let crit = body.find("CVE-2026-0001").unwrap();
         let high = body.find("CVE-2026-0002").unwrap();
         assert!(crit < high, "most severe first");
-        assert!(!body.contains("CVE-2026-0003"), "below threshold is counted, not listed");
+        assert!(
+            !body.contains("CVE-2026-0003"),
+            "below threshold is counted, not listed"
+        );
         assert!(body.contains("openssl@3.0.2 -> fixed-in version not reported"));
         assert!(body.contains("Basic scanning does not report fixed-in versions"));
     }
@@ -377,7 +393,10 @@ mod tests {
         }
         let alert = report_alert(&image("big", &["v1"]), &tally, ScanKind::Enhanced).unwrap();
         assert!(alert.publish_size() <= SNS_MESSAGE_LIMIT);
-        assert!(alert.publish_size() > SNS_MESSAGE_LIMIT / 2, "fills the room it has");
+        assert!(
+            alert.publish_size() > SNS_MESSAGE_LIMIT / 2,
+            "fills the room it has"
+        );
         let listed = alert.body.matches("\n  CRITICAL  CVE-2026-").count() as u64;
         let more = 5_000 - listed;
         assert!(alert
@@ -409,6 +428,8 @@ mod tests {
         assert_eq!(alert.subject, "Scan UNSUPPORTED_IMAGE: legacy:1.0.0");
         assert_eq!(alert.attribute("alert_kind"), Some("scan_failed"));
         assert_eq!(alert.attribute("severity"), Some("NONE"));
-        assert!(alert.body.contains("ECR says: The operating system 'x' is not supported"));
+        assert!(alert
+            .body
+            .contains("ECR says: The operating system 'x' is not supported"));
     }
 }

@@ -115,7 +115,9 @@ impl SeverityCounts {
 
     /// The most severe ranked severity with a non-zero count.
     pub fn highest_ranked(&self) -> Option<Severity> {
-        self.non_zero().map(|(sev, _)| sev).find(|sev| sev.is_ranked())
+        self.non_zero()
+            .map(|(sev, _)| sev)
+            .find(|sev| sev.is_ranked())
     }
 }
 

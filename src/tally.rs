@@ -183,9 +183,15 @@ mod tests {
     fn lists_alert_worthy_findings_by_severity_then_score() {
         let mut tally = Tally::default();
         tally.add(finding("CVE-A", Severity::High, Some(7.5)), Verdict::Alert);
-        tally.add(finding("CVE-B", Severity::Critical, Some(9.1)), Verdict::Alert);
+        tally.add(
+            finding("CVE-B", Severity::Critical, Some(9.1)),
+            Verdict::Alert,
+        );
         tally.add(finding("CVE-C", Severity::High, Some(8.8)), Verdict::Alert);
-        tally.add(finding("CVE-D", Severity::Low, None), Verdict::BelowThreshold);
+        tally.add(
+            finding("CVE-D", Severity::Low, None),
+            Verdict::BelowThreshold,
+        );
         tally.add(finding("CVE-E", Severity::High, None), Verdict::Alert);
         let ids: Vec<_> = tally.listed().iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["CVE-B", "CVE-C", "CVE-A", "CVE-E"]);
@@ -198,9 +204,15 @@ mod tests {
     fn keeps_only_the_most_severe_when_over_the_cap() {
         let mut tally = Tally::with_cap(3);
         for i in 0..100 {
-            tally.add(finding(&format!("CVE-L{i:03}"), Severity::High, Some(1.0)), Verdict::Alert);
+            tally.add(
+                finding(&format!("CVE-L{i:03}"), Severity::High, Some(1.0)),
+                Verdict::Alert,
+            );
         }
-        tally.add(finding("CVE-CRIT", Severity::Critical, None), Verdict::Alert);
+        tally.add(
+            finding("CVE-CRIT", Severity::Critical, None),
+            Verdict::Alert,
+        );
         let ids: Vec<_> = tally.listed().iter().map(|f| f.id.clone()).collect();
         assert_eq!(ids, ["CVE-CRIT", "CVE-L000", "CVE-L001"]);
         assert_eq!(tally.alert_worthy(), 101);
@@ -217,7 +229,10 @@ mod tests {
         tally.add(a, Verdict::Alert);
         tally.add(b, Verdict::Alert);
         tally.add(c, Verdict::Alert);
-        tally.add(finding("CVE-4", Severity::Low, None), Verdict::BelowThreshold);
+        tally.add(
+            finding("CVE-4", Severity::Low, None),
+            Verdict::BelowThreshold,
+        );
         let pkg = &tally.packages[&("openssl".to_string(), "3.0.2".to_string())];
         assert_eq!(pkg.counts.get(Severity::Critical), 1);
         assert_eq!(pkg.counts.get(Severity::High), 2);

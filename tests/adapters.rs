@@ -38,9 +38,27 @@ fn basic(id: &str, severity: FindingSeverity) -> ImageScanFinding {
         .name(id)
         .severity(severity)
         .uri(format!("https://security-tracker.debian.org/tracker/{id}"))
-        .attributes(Attribute::builder().key("package_name").value("openssl").build().unwrap())
-        .attributes(Attribute::builder().key("package_version").value("3.0.2").build().unwrap())
-        .attributes(Attribute::builder().key("CVSS3_SCORE").value("9.8").build().unwrap())
+        .attributes(
+            Attribute::builder()
+                .key("package_name")
+                .value("openssl")
+                .build()
+                .unwrap(),
+        )
+        .attributes(
+            Attribute::builder()
+                .key("package_version")
+                .value("3.0.2")
+                .build()
+                .unwrap(),
+        )
+        .attributes(
+            Attribute::builder()
+                .key("CVSS3_SCORE")
+                .value("9.8")
+                .build()
+                .unwrap(),
+        )
         .build()
 }
 
@@ -67,13 +85,22 @@ fn enhanced(id: &str, severity: &str) -> EnhancedImageScanFinding {
 }
 
 fn complete() -> ImageScanStatus {
-    ImageScanStatus::builder().status(ScanStatus::Complete).build()
+    ImageScanStatus::builder()
+        .status(ScanStatus::Complete)
+        .build()
 }
 
-fn basic_page(findings: Vec<ImageScanFinding>, next: Option<&str>) -> DescribeImageScanFindingsOutput {
+fn basic_page(
+    findings: Vec<ImageScanFinding>,
+    next: Option<&str>,
+) -> DescribeImageScanFindingsOutput {
     DescribeImageScanFindingsOutput::builder()
         .image_scan_status(complete())
-        .image_scan_findings(ImageScanFindings::builder().set_findings(Some(findings)).build())
+        .image_scan_findings(
+            ImageScanFindings::builder()
+                .set_findings(Some(findings))
+                .build(),
+        )
         .set_next_token(next.map(str::to_string))
         .build()
 }
@@ -83,7 +110,11 @@ fn enhanced_page(
     next: Option<&str>,
 ) -> DescribeImageScanFindingsOutput {
     DescribeImageScanFindingsOutput::builder()
-        .image_scan_status(ImageScanStatus::builder().status(ScanStatus::Active).build())
+        .image_scan_status(
+            ImageScanStatus::builder()
+                .status(ScanStatus::Active)
+                .build(),
+        )
         .image_scan_findings(
             ImageScanFindings::builder()
                 .set_enhanced_findings(Some(findings))
@@ -133,7 +164,11 @@ async fn run(
         .retry_config(retry()));
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns_rules, |c| c
         .retry_config(retry()));
-    let app = App::new(config(threshold), EcrFindings::new(ecr), SnsAlerts::new(sns, TOPIC));
+    let app = App::new(
+        config(threshold),
+        EcrFindings::new(ecr),
+        SnsAlerts::new(sns, TOPIC),
+    );
     app.handle(event(text)).await
 }
 
@@ -155,7 +190,8 @@ async fn basic_findings_over_three_pages_alert_on_the_last_page_critical() {
                 req.next_token().map(str::to_string),
                 req.max_results(),
                 req.registry_id().map(str::to_string),
-                req.image_id().and_then(|i| i.image_digest().map(str::to_string)),
+                req.image_id()
+                    .and_then(|i| i.image_digest().map(str::to_string)),
             ));
             true
         })
@@ -174,14 +210,21 @@ async fn basic_findings_over_three_pages_alert_on_the_last_page_critical() {
     let sent: Vec<_> = tokens.iter().map(|t| t.0.clone()).collect();
     assert_eq!(sent, [None, Some("t2".into()), Some("t3".into())]);
     assert!(tokens.iter().all(|t| t.1 == Some(1000)));
-    assert!(tokens.iter().all(|t| t.2.as_deref() == Some("123456789012")));
-    assert!(tokens.iter().all(|t| t.3.as_deref().is_some_and(|d| d.starts_with("sha256:"))));
+    assert!(tokens
+        .iter()
+        .all(|t| t.2.as_deref() == Some("123456789012")));
+    assert!(tokens
+        .iter()
+        .all(|t| t.3.as_deref().is_some_and(|d| d.starts_with("sha256:"))));
 
     let published = published.all();
     assert_eq!(published.len(), 1);
     let msg = &published[0];
     assert_eq!(msg.topic_arn(), Some(TOPIC));
-    assert_eq!(msg.subject(), Some("CRITICAL: 1 critical in demo/web:3f2c1ab"));
+    assert_eq!(
+        msg.subject(),
+        Some("CRITICAL: 1 critical in demo/web:3f2c1ab")
+    );
     let body = msg.message().unwrap();
     assert!(body.contains("CVE-2026-9999"));
     assert!(body.contains("  LOW              2010"));
@@ -196,7 +239,9 @@ async fn basic_findings_over_three_pages_alert_on_the_last_page_critical() {
 #[tokio::test]
 async fn enhanced_findings_over_three_pages_of_100() {
     let page = |p: usize, sev: &'static str| -> Vec<_> {
-        (0..100).map(|i| enhanced(&format!("CVE-2025-{p}{i:03}"), sev)).collect()
+        (0..100)
+            .map(|i| enhanced(&format!("CVE-2025-{p}{i:03}"), sev))
+            .collect()
     };
     let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
         .sequence()
@@ -205,9 +250,14 @@ async fn enhanced_findings_over_three_pages_of_100() {
         .output(move || enhanced_page(page(3, "UNTRIAGED"), None))
         .build();
     let published = Published::default();
-    let outcome = run(&[&pages], &[&published.rule()], Severity::High, ENHANCED_EVENT)
-        .await
-        .unwrap();
+    let outcome = run(
+        &[&pages],
+        &[&published.rule()],
+        Severity::High,
+        ENHANCED_EVENT,
+    )
+    .await
+    .unwrap();
     assert_eq!(pages.num_calls(), 3);
     assert_eq!(outcome.alert_worthy, Some(100));
     let msg = &published.all()[0];
@@ -215,21 +265,29 @@ async fn enhanced_findings_over_three_pages_of_100() {
     let body = msg.message().unwrap();
     assert!(body.contains("libcurl@7.88.1 -> fixed in 8.5.0"));
     assert!(body.contains("  UNTRIAGED         100"));
-    assert!(!body.contains("CVE-2025-1000"), "MEDIUM is below HIGH: not listed");
+    assert!(
+        !body.contains("CVE-2025-1000"),
+        "MEDIUM is below HIGH: not listed"
+    );
 }
 
 #[tokio::test]
 async fn image_deleted_before_the_call_finishes_without_alert() {
     let gone = mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_error(|| {
         DescribeImageScanFindingsError::ImageNotFoundException(
-            ImageNotFoundException::builder().message("no such image").build(),
+            ImageNotFoundException::builder()
+                .message("no such image")
+                .build(),
         )
     });
     let published = Published::default();
     let outcome = run(&[&gone], &[&published.rule()], Severity::High, BASIC_EVENT)
         .await
         .unwrap();
-    assert_eq!(outcome.reason.as_deref(), Some("the image no longer exists"));
+    assert_eq!(
+        outcome.reason.as_deref(),
+        Some("the image no longer exists")
+    );
     assert!(published.all().is_empty());
 }
 
@@ -237,14 +295,22 @@ async fn image_deleted_before_the_call_finishes_without_alert() {
 async fn throttled_twice_then_success_is_retried_by_the_sdk() {
     let throttled = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
         .sequence()
-        .http_status(400, Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()))
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        )
         .times(2)
         .output(|| basic_page(vec![basic("CVE-2026-0001", FindingSeverity::High)], None))
         .build();
     let published = Published::default();
-    run(&[&throttled], &[&published.rule()], Severity::High, BASIC_EVENT)
-        .await
-        .unwrap();
+    run(
+        &[&throttled],
+        &[&published.rule()],
+        Severity::High,
+        BASIC_EVENT,
+    )
+    .await
+    .unwrap();
     assert_eq!(throttled.num_calls(), 3);
     assert_eq!(published.all().len(), 1);
 }
@@ -253,13 +319,21 @@ async fn throttled_twice_then_success_is_retried_by_the_sdk() {
 async fn throttling_that_outlasts_the_retries_is_a_transient_error() {
     let throttled = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
         .sequence()
-        .http_status(400, Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()))
+        .http_status(
+            400,
+            Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()),
+        )
         .repeatedly()
         .build();
     let published = Published::default();
-    let err = run(&[&throttled], &[&published.rule()], Severity::High, BASIC_EVENT)
-        .await
-        .unwrap_err();
+    let err = run(
+        &[&throttled],
+        &[&published.rule()],
+        Severity::High,
+        BASIC_EVENT,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.error_type(), "Transient.EcrUnavailable");
     assert!(err.to_string().contains("ThrottlingException"), "{err}");
     assert!(err.to_string().contains("Rate exceeded"), "{err}");
@@ -268,8 +342,12 @@ async fn throttling_that_outlasts_the_retries_is_a_transient_error() {
 
 #[tokio::test]
 async fn sns_unavailable_is_a_transient_error_naming_the_topic() {
-    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
-        .then_output(|| basic_page(vec![basic("CVE-2026-0001", FindingSeverity::Critical)], None));
+    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_output(|| {
+        basic_page(
+            vec![basic("CVE-2026-0001", FindingSeverity::Critical)],
+            None,
+        )
+    });
     let down = mock!(aws_sdk_sns::Client::publish)
         .sequence()
         .http_status(503, None)
@@ -285,8 +363,12 @@ async fn sns_unavailable_is_a_transient_error_naming_the_topic() {
 
 #[tokio::test]
 async fn sns_rejecting_the_message_is_a_permanent_error() {
-    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
-        .then_output(|| basic_page(vec![basic("CVE-2026-0001", FindingSeverity::Critical)], None));
+    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_output(|| {
+        basic_page(
+            vec![basic("CVE-2026-0001", FindingSeverity::Critical)],
+            None,
+        )
+    });
     let rejected = mock!(aws_sdk_sns::Client::publish).then_error(|| {
         PublishError::InvalidParameterException(
             aws_sdk_sns::types::error::InvalidParameterException::builder()
@@ -314,11 +396,19 @@ async fn a_failed_scan_alert_quotes_ecrs_description() {
             .build()
     });
     let published = Published::default();
-    run(&[&status], &[&published.rule()], Severity::High, FAILED_EVENT)
-        .await
-        .unwrap();
+    run(
+        &[&status],
+        &[&published.rule()],
+        Severity::High,
+        FAILED_EVENT,
+    )
+    .await
+    .unwrap();
     let msg = &published.all()[0];
-    assert_eq!(msg.subject(), Some("Scan UNSUPPORTED_IMAGE: demo/legacy:1.0.0"));
+    assert_eq!(
+        msg.subject(),
+        Some("Scan UNSUPPORTED_IMAGE: demo/legacy:1.0.0")
+    );
     assert!(msg
         .message()
         .unwrap()
@@ -349,13 +439,22 @@ async fn a_failed_scan_still_alerts_when_ecr_cannot_be_asked() {
 async fn a_scan_still_in_progress_is_retried_later() {
     let pending = mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_output(|| {
         DescribeImageScanFindingsOutput::builder()
-            .image_scan_status(ImageScanStatus::builder().status(ScanStatus::InProgress).build())
+            .image_scan_status(
+                ImageScanStatus::builder()
+                    .status(ScanStatus::InProgress)
+                    .build(),
+            )
             .build()
     });
     let published = Published::default();
-    let err = run(&[&pending], &[&published.rule()], Severity::High, BASIC_EVENT)
-        .await
-        .unwrap_err();
+    let err = run(
+        &[&pending],
+        &[&published.rule()],
+        Severity::High,
+        BASIC_EVENT,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.error_type(), "Transient.ScanInProgress");
     assert!(published.all().is_empty());
 }

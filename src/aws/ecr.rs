@@ -34,7 +34,11 @@ impl FindingsSource for EcrFindings {
             .describe_image_scan_findings()
             .registry_id(&image.account)
             .repository_name(&image.repository)
-            .image_id(ImageIdentifier::builder().image_digest(&image.digest).build())
+            .image_id(
+                ImageIdentifier::builder()
+                    .image_digest(&image.digest)
+                    .build(),
+            )
             .max_results(MAX_RESULTS)
             .set_next_token(next_token.map(str::to_string))
             .send()
@@ -86,7 +90,9 @@ pub fn from_basic(finding: ImageScanFinding) -> Finding {
     );
     let (mut cvss3, mut cvss2) = (None, None);
     for attribute in finding.attributes.unwrap_or_default() {
-        let Some(value) = attribute.value else { continue };
+        let Some(value) = attribute.value else {
+            continue;
+        };
         match attribute.key.as_str() {
             "package_name" => out.package_name = Some(value),
             "package_version" => out.package_version = Some(value),
@@ -115,20 +121,32 @@ pub fn from_enhanced(finding: EnhancedImageScanFinding) -> Finding {
         .unwrap_or_else(|| "(unnamed finding)".into());
     let mut out = Finding::new(id, severity);
     if let Some(details) = details {
-        if let Some(pkg) = details.vulnerable_packages.unwrap_or_default().into_iter().next() {
+        if let Some(pkg) = details
+            .vulnerable_packages
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+        {
             out.package_name = pkg.name;
             out.package_version = pkg.version;
             out.fixed_in = pkg
                 .fixed_in_version
                 .filter(|v| !v.is_empty() && v != "NotAvailable");
         }
-        out.link = details
-            .source_url
-            .or_else(|| details.reference_urls.unwrap_or_default().into_iter().next());
+        out.link = details.source_url.or_else(|| {
+            details
+                .reference_urls
+                .unwrap_or_default()
+                .into_iter()
+                .next()
+        });
     }
     // The SDK reads an absent score as 0.0.
     out.score = (finding.score > 0.0).then_some(finding.score);
-    out.fix_available = finding.fix_available.as_deref().and_then(FixAvailable::from_aws);
+    out.fix_available = finding
+        .fix_available
+        .as_deref()
+        .and_then(FixAvailable::from_aws);
     out.title = finding.title;
     out
 }

@@ -35,7 +35,8 @@ where
             let status = context.raw().status().as_u16();
             let code = err.code().unwrap_or("UnknownError").to_string();
             let shown = err.to_string();
-            let transient = status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str());
+            let transient =
+                status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str());
             ServiceFailure {
                 service,
                 message: err

@@ -1,0 +1,113 @@
+"""`make demo`: the whole pipeline on this machine, no AWS account.
+
+Starts moto (behind a paging proxy that pages like ECR) and cargo-lambda's
+Runtime API emulator on 127.0.0.1, seeds the images the sample events in
+events/ talk about, runs the function, invokes it with each event through
+`cargo lambda invoke`, prints every alert that arrived on the SQS queue
+subscribed to the alert topic, and stops everything it started.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .local import ROOT, VENV_BIN, FUNCTION_NAME, LocalStack
+from .seed import alert_queue, basic_finding, enhanced_finding, event_for, received_alerts, scanned_image
+
+RULE = "-" * 78
+
+
+def seed_images(stack):
+    """One image per sample event; returns {event file: digest}."""
+    web = [basic_finding(f"CVE-2019-{i:05d}", "LOW", package=f"lib{i % 40}", version="1.0") for i in range(1195)]
+    web += [basic_finding(f"CVE-2018-{i:05d}", "INFORMATIONAL", package="tzdata", version="2024a") for i in range(800)]
+    web += [basic_finding("CVE-2026-31001", "MEDIUM", package="gzip", version="1.12")]
+    web += [
+        basic_finding("CVE-2026-10001", "CRITICAL", package="openssl", version="3.0.2", score=9.8),
+        basic_finding("CVE-2026-10002", "CRITICAL", package="zlib", version="1.2.13", score=9.1),
+        basic_finding("CVE-2026-10003", "HIGH", package="curl", version="7.88.1", score=7.5),
+        basic_finding("CVE-2026-10004", "HIGH", package="curl", version="7.88.1", score=7.1),
+        basic_finding("CVE-2026-10005", "HIGH", package="bash", version="5.2"),
+    ]
+    api = [enhanced_finding(f"CVE-2024-{i:05d}", "MEDIUM", package=f"pkg{i}") for i in range(40)]
+    api += [enhanced_finding(f"CVE-2023-{i:05d}", "UNTRIAGED", package=f"pkg{i}", fixed_in=None) for i in range(207)]
+    api += [
+        enhanced_finding("CVE-2026-20001", "HIGH", package="glibc", version="2.36", fixed_in="2.36-9+deb12u4", score=8.1),
+        enhanced_finding("CVE-2026-20002", "HIGH", package="perl", version="5.36", fixed_in=None, score=7.0),
+        enhanced_finding("CVE-2026-20003", "CRITICAL", package="openssl", version="3.0.11", fixed_in="3.0.15", score=9.8),
+    ]
+    worker = [
+        basic_finding("CVE-2026-30001", "HIGH", package="busybox", version="1.36.1", score=7.8),
+        basic_finding("CVE-2026-30002", "MEDIUM"),
+        basic_finding("CVE-2026-30003", "MEDIUM", package="musl", version="1.2.4"),
+    ]
+    return {
+        "basic-scan-complete.json": scanned_image(stack, "demo/web", "3f2c1ab", basic=web),
+        "enhanced-scan-complete.json": scanned_image(stack, "demo/api", "v2.4.1", enhanced=api, status="ACTIVE"),
+        "basic-scan-untagged.json": scanned_image(stack, "demo/worker", None, basic=worker),
+        "basic-scan-failed.json": scanned_image(
+            stack, "demo/legacy", "1.0.0", status="FAILED",
+            description="UnsupportedImageError: The operating system and/or package manager are not supported."),
+    }
+
+
+def invoke_with_cargo_lambda(stack, event_file):
+    result = subprocess.run(
+        [str(VENV_BIN / "cargo-lambda"), "lambda", "invoke", FUNCTION_NAME,
+         "--invoke-address", "127.0.0.1", "--invoke-port", str(stack.runtime_port),
+         "--data-file", str(event_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def main():
+    binary = Path(os.environ.get("FUNCTION_BINARY") or ROOT / "target" / "debug" / "ecr-scan-alerts")
+    events_dir = ROOT / ".local" / "demo-events"
+    events_dir.mkdir(parents=True, exist_ok=True)
+    with LocalStack(binary, ROOT / ".local" / "demo-logs") as stack:
+        print(f"moto server on {stack.moto_url}, paging proxy on {stack.endpoint_url}, "
+              f"Lambda runtime emulator on 127.0.0.1:{stack.runtime_port}")
+        topic_arn, queue_url = alert_queue(stack)
+        print(f"alert topic {topic_arn} -> queue {queue_url}")
+        digests = seed_images(stack)
+        stack.function_env.update({"ALERT_TOPIC_ARN": topic_arn, "SEVERITY_THRESHOLD": "HIGH"})
+        stack.start_function()
+        print(RULE)
+        failures = 0
+        for name, digest in digests.items():
+            event_file = events_dir / name
+            event_file.write_text(json.dumps(event_for(name, digest), indent=2))
+            calls = stack.proxy.describe_calls
+            rc, output = invoke_with_cargo_lambda(stack, event_file)
+            pages = stack.proxy.describe_calls - calls
+            print(f"event events/{name} (digest {digest[:19]}...): "
+                  f"{'ok' if rc == 0 else 'FAILED'}, {pages} DescribeImageScanFindings page(s)")
+            print(f"  function returned: {output}")
+            failures += rc != 0
+        # A malformed event: the function names the field and keeps serving.
+        rc, output = invoke_with_cargo_lambda(stack, ROOT / "tests" / "fixtures" / "malformed-digest-type.json")
+        print(f"event tests/fixtures/malformed-digest-type.json: {'rejected as expected' if rc else 'UNEXPECTEDLY ACCEPTED'}")
+        print("  " + output.replace("\n", "\n  "))
+        failures += rc == 0
+        print(RULE)
+        alerts = received_alerts(stack, queue_url)
+        print(f"{len(alerts)} alert(s) arrived on the queue:\n")
+        for alert in alerts:
+            print(f"Subject:    {alert['subject']}")
+            print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(alert["attributes"].items())))
+            print()
+            print(alert["message"])
+            print(RULE)
+        if len(alerts) != 3 + 1:
+            print(f"expected 4 alerts (three findings alerts and one scan-failed alert), got {len(alerts)}",
+                  file=sys.stderr)
+            failures += 1
+    print("local stack stopped")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
