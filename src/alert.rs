@@ -34,7 +34,10 @@ impl AlertKind {
 pub struct Alert {
     pub kind: AlertKind,
     pub subject: String,
+    /// Human text for the alert topic (email, SQS).
     pub body: String,
+    /// The Slack custom notification (JSON) for the chat topic.
+    pub chat: String,
     /// String message attributes for subscription filter policies.
     pub attributes: Vec<(&'static str, String)>,
 }
@@ -53,8 +56,14 @@ impl Alert {
         attributes_size(&self.attributes)
     }
 
+    /// What SNS counts for the alert-topic message.
     pub fn publish_size(&self) -> usize {
         self.body.len() + self.attributes_size()
+    }
+
+    /// What SNS counts for the chat-topic message.
+    pub fn chat_publish_size(&self) -> usize {
+        self.chat.len() + self.attributes_size()
     }
 }
 

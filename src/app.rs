@@ -5,7 +5,7 @@ use crate::error::HandlerError;
 use crate::event::{self, Incoming, ScanEvent};
 use crate::image::ImageRef;
 use crate::policy::Policy;
-use crate::ports::{AlertSink, FindingsSource, ScanStatus, SourceError};
+use crate::ports::{AlertSink, FindingsSource, Published, ScanStatus, SourceError};
 use crate::render::{self, FailureReport, FindingsReport};
 use crate::severity::SeverityCounts;
 use crate::tally::Tally;
@@ -54,6 +54,8 @@ pub struct Outcome {
     pub pages: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_message_id: Option<String>,
 }
 
 impl Outcome {
@@ -69,6 +71,7 @@ impl Outcome {
             alert_worthy: None,
             pages: None,
             message_id: None,
+            chat_message_id: None,
         }
     }
 
@@ -189,13 +192,15 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             status: &scan_status,
             threshold: self.config.threshold,
             tally: &tally,
+            event_id: scan.event_id.as_deref(),
         };
         let mut outcome = match render::findings_alert(&report) {
             Some(alert) => {
-                let message_id = self.publish(image, &alert).await?;
+                let published = self.publish(image, &alert).await?;
                 let mut o = Outcome::new(OutcomeKind::Alerted, Some(image));
                 o.alert_kind = Some(alert.kind.as_str());
-                o.message_id = Some(message_id);
+                o.message_id = Some(published.message_id);
+                o.chat_message_id = published.chat_message_id;
                 o
             }
             None => Outcome::new(OutcomeKind::NotAlerted, Some(image))
@@ -248,12 +253,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             status: &status_code,
             description: description.as_deref(),
             lookup_problem: lookup_problem.as_deref(),
+            event_id: scan.event_id.as_deref(),
         });
-        let message_id = self.publish(image, &alert).await?;
+        let published = self.publish(image, &alert).await?;
         let mut o = Outcome::new(OutcomeKind::Alerted, Some(image));
         o.alert_kind = Some(alert.kind.as_str());
         o.scan_status = Some(status_code);
-        o.message_id = Some(message_id);
+        o.message_id = Some(published.message_id);
+        o.chat_message_id = published.chat_message_id;
         Ok(o)
     }
 
@@ -261,14 +268,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         &self,
         image: &ImageRef,
         alert: &crate::alert::Alert,
-    ) -> Result<String, HandlerError> {
+    ) -> Result<Published, HandlerError> {
         self.sink
             .publish(alert)
             .await
-            .map_err(|failure| HandlerError::Publish {
+            .map_err(|e| HandlerError::Publish {
                 image: image.short_name(),
-                destination: self.sink.destination().to_string(),
-                failure,
+                destination: e.destination,
+                failure: e.failure,
             })
     }
 }

@@ -5,12 +5,15 @@ use crate::severity::Severity;
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SEVERITY_THRESHOLD: &str = "SEVERITY_THRESHOLD";
 pub const ALERT_ON_SCAN_FAILURE: &str = "ALERT_ON_SCAN_FAILURE";
+pub const CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub alert_topic_arn: String,
     pub threshold: Severity,
     pub alert_on_scan_failure: bool,
+    /// Topic for Slack custom notifications; `None` sends no chat messages.
+    pub chat_topic_arn: Option<String>,
 }
 
 /// A variable that is missing or has a value it may not have.
@@ -55,10 +58,15 @@ impl Config {
                 problem: format!("`{value}` is not allowed; use true or false"),
             })?,
         };
+        let chat_topic_arn = get(CHAT_TOPIC_ARN);
+        if let Some(arn) = &chat_topic_arn {
+            check_topic_arn(CHAT_TOPIC_ARN, arn)?;
+        }
         Ok(Config {
             alert_topic_arn,
             threshold,
             alert_on_scan_failure,
+            chat_topic_arn,
         })
     }
 }
@@ -120,6 +128,16 @@ mod tests {
         let cfg = config(&[(ALERT_TOPIC_ARN, TOPIC)]).unwrap();
         assert_eq!(cfg.threshold, Severity::High);
         assert!(cfg.alert_on_scan_failure);
+        assert_eq!(cfg.chat_topic_arn, None);
+    }
+
+    #[test]
+    fn the_chat_topic_is_optional_but_checked() {
+        let chat = "arn:aws:sns:us-east-1:123456789012:scan-chat";
+        let cfg = config(&[(ALERT_TOPIC_ARN, TOPIC), (CHAT_TOPIC_ARN, chat)]).unwrap();
+        assert_eq!(cfg.chat_topic_arn.as_deref(), Some(chat));
+        let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (CHAT_TOPIC_ARN, "slack")]).unwrap_err();
+        assert_eq!(err.variable, CHAT_TOPIC_ARN);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Pipeline: [`event`] (what arrived) -> [`ports::FindingsSource`] (findings,
 //! page by page) -> [`policy`] (what is alert-worthy) -> [`tally`] (folded
 //! results) -> [`render`] (subject, text, attributes) -> [`ports::AlertSink`].
-//! [`app`] wires them; [`aws`] holds the SDK adapters; [`config`] the
+//! [`text`] keeps untrusted text safe in each format; [`app`] wires them; [`aws`] holds the SDK adapters; [`config`] the
 //! start-up settings.
 
 pub mod alert;
@@ -20,6 +20,7 @@ pub mod ports;
 pub mod render;
 pub mod severity;
 pub mod tally;
+pub mod text;
 
 pub use app::{App, Outcome};
 pub use config::Config;

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
     let sink = SnsAlerts::new(
         aws_sdk_sns::Client::new(&aws),
         config.alert_topic_arn.clone(),
+        config.chat_topic_arn.clone(),
     );
     let app = App::new(config, source, sink);
     let app = &app;

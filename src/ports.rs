@@ -59,11 +59,26 @@ pub trait FindingsSource: Send + Sync {
     ) -> impl Future<Output = Result<FindingsPage, SourceError>> + Send;
 }
 
-pub trait AlertSink: Send + Sync {
-    /// Publishes the alert and returns the message id.
-    fn publish(&self, alert: &Alert)
-        -> impl Future<Output = Result<String, ServiceFailure>> + Send;
+/// Message ids of a published alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub message_id: String,
+    /// Set when a chat destination is configured.
+    pub chat_message_id: Option<String>,
+}
 
-    /// Where alerts go, for logs and error messages.
-    fn destination(&self) -> &str;
+/// A publish that failed, and where it was going.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{destination}: {failure}")]
+pub struct PublishError {
+    pub destination: String,
+    pub failure: ServiceFailure,
+}
+
+pub trait AlertSink: Send + Sync {
+    /// Publishes the alert to every configured destination.
+    fn publish(
+        &self,
+        alert: &Alert,
+    ) -> impl Future<Output = Result<Published, PublishError>> + Send;
 }

@@ -147,6 +147,7 @@ fn config(threshold: Severity) -> Config {
         alert_topic_arn: TOPIC.into(),
         threshold,
         alert_on_scan_failure: true,
+        chat_topic_arn: None,
     }
 }
 
@@ -167,7 +168,7 @@ async fn run(
     let app = App::new(
         config(threshold),
         EcrFindings::new(ecr),
-        SnsAlerts::new(sns, TOPIC),
+        SnsAlerts::new(sns, TOPIC, None),
     );
     app.handle(event(text)).await
 }
@@ -412,7 +413,7 @@ async fn a_failed_scan_alert_quotes_ecrs_description() {
     assert!(msg
         .message()
         .unwrap()
-        .contains("ECR says: UnsupportedImageError: The operating system is not supported"));
+        .contains("WHAT ECR SAYS\n  UnsupportedImageError: The operating system is not supported"));
     assert_eq!(
         msg.message_attributes().unwrap()["alert_kind"].string_value(),
         Some("scan_failed")

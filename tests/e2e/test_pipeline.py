@@ -52,7 +52,7 @@ def test_basic_scan_with_criticals_only_on_the_last_of_three_pages(stack, inbox)
         assert cve in body
     assert "CVE-2019-00001" not in body, "LOW is below the HIGH threshold: counted, not listed"
     assert body.index("CVE-2026-10001") < body.index("CVE-2026-10002") < body.index("CVE-2026-10003")
-    assert f"Digest      {digest}" in body
+    assert f"  Digest      {digest}" in body
     assert "  LOW              2000" in body
     assert f"https://us-east-1.console.aws.amazon.com/ecr/repositories/private/123456789012/demo/web/_/image/{digest}/scan-results?region=us-east-1" in body
     assert "openssl@3.0.2 -> fixed-in version not reported" in body
@@ -78,8 +78,8 @@ def test_enhanced_scan_names_the_repository_by_arn_and_pages_by_100(stack, inbox
     assert alert["attributes"]["repository"] == "demo/api"
     assert alert["attributes"]["severity"] == "CRITICAL"
     body = alert["message"]
-    assert "Tags        v2.4.1, 9c1e5d2" in body
-    assert "Scan        enhanced, ACTIVE" in body
+    assert "  Tags        v2.4.1, 9c1e5d2" in body
+    assert "  Scan        enhanced, ACTIVE" in body
     assert "openssl@3.0.11 -> fixed in 3.0.15" in body
     assert "glibc@2.36 -> fixed in 2.36-9+deb12u4" in body
     assert "perl@5.36 -> no fix available yet" in body
@@ -97,7 +97,7 @@ def test_untagged_image_is_named_by_its_digest(stack, inbox):
     assert ok, result
     alert = one_alert(stack, inbox)
     assert alert["subject"] == f"HIGH: 1 high in demo/worker@{digest[:19]}"
-    assert "Tags        (untagged)" in alert["message"]
+    assert "  Tags        (untagged)" in alert["message"]
     assert "CVE-2026-30001" in alert["message"]
 
 
@@ -113,7 +113,7 @@ def test_failed_scan_publishes_a_scan_failed_alert_with_ecrs_description(stack, 
     assert alert["subject"] == "Scan FAILED: demo/legacy:1.0.0"
     assert alert["attributes"]["alert_kind"] == "scan_failed"
     assert alert["attributes"]["repository"] == "demo/legacy"
-    assert "ECR says: UnsupportedImageError: The operating system and/or package manager are not supported." in alert["message"]
+    assert "WHAT ECR SAYS\n  UnsupportedImageError: The operating system and/or package manager are not supported." in alert["message"]
 
 
 def test_findings_below_the_threshold_publish_nothing(stack, inbox):

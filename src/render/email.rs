@@ -1,84 +1,67 @@
-//! Alert text for people: the subject line and an email-readable body that
-//! fits SNS's limits whatever the number of findings.
+//! The alert as email text: fixed sections, aligned columns, the console
+//! link near the top, and never more than SNS takes in one message.
 
-use crate::alert::{self, Alert, AlertKind, SNS_MESSAGE_LIMIT, SUBJECT_LIMIT};
+use super::{counts_phrase, FailureReport, FindingsReport};
+use crate::alert::SNS_MESSAGE_LIMIT;
 use crate::finding::{Finding, FixAvailable};
 use crate::image::{ImageRef, ScanKind};
-use crate::severity::{Severity, SeverityCounts};
-use crate::tally::Tally;
+use crate::text::{one_line, truncate_bytes};
 use std::fmt::Write;
 
 /// Room kept free below SNS's limit for what SNS adds or counts differently.
 const SAFETY_MARGIN: usize = 1024;
 
-/// What a findings alert is built from.
-pub struct FindingsReport<'a> {
-    pub image: &'a ImageRef,
-    pub kind: ScanKind,
-    pub status: &'a str,
-    pub threshold: Severity,
-    pub tally: &'a Tally,
-}
-
-/// What a scan-failed alert is built from.
-pub struct FailureReport<'a> {
-    pub image: &'a ImageRef,
-    pub kind: ScanKind,
-    pub status: &'a str,
-    pub description: Option<&'a str>,
-    /// Why ECR's own account of the failure is missing, when it is.
-    pub lookup_problem: Option<&'a str>,
-}
-
-/// The alert for a scan's findings, or `None` when nothing is alert-worthy.
-pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
+pub(super) fn findings(
+    report: &FindingsReport<'_>,
+    subject: &str,
+    attributes_size: usize,
+) -> String {
     let tally = report.tally;
-    let highest = tally.highest_alert_severity()?;
-    let attributes = attributes(report.image, highest.as_str(), AlertKind::Findings);
-    let budget = SNS_MESSAGE_LIMIT - alert::attributes_size(&attributes) - SAFETY_MARGIN;
-
-    let counts = counts_phrase(&tally.alert_counts);
-    let subject = subject(
-        &format!("{highest}: {counts} in "),
-        &report.image.short_name(),
-    );
+    let budget = SNS_MESSAGE_LIMIT - attributes_size - SAFETY_MARGIN;
+    let image = report.image;
 
     let mut body = String::new();
+    let _ = writeln!(body, "{subject}");
     let _ = writeln!(
         body,
-        "{} finding(s) at or above {} in {}: {}.",
+        "{} finding(s) at or above {}: {}.",
         tally.alert_worthy(),
         report.threshold,
-        one_line(&report.image.short_name()),
-        counts
+        counts_phrase(&tally.alert_counts)
     );
     body.push('\n');
-    image_section(&mut body, report.image, report.kind, report.status);
+    let _ = writeln!(body, "Scan results in the ECR console:");
+    let _ = writeln!(body, "{}", one_line(&image.console_url()));
+    body.push('\n');
+    image_section(&mut body, image, report.kind, report.status);
     body.push('\n');
     let _ = writeln!(
         body,
-        "All findings by severity ({} in all)",
+        "SEVERITY COUNTS ({} findings in all)",
         tally.counts.total()
     );
     for (sev, n) in tally.counts.non_zero() {
-        let _ = writeln!(body, "  {:<14}{:>7}", sev.as_str(), n);
+        let marker = if tally.alert_counts.get(sev) > 0 {
+            "  <- alert"
+        } else {
+            ""
+        };
+        let _ = writeln!(body, "  {:<14}{:>7}{marker}", sev.as_str(), n);
     }
     body.push('\n');
     let _ = writeln!(
         body,
-        "Findings at or above {} ({}), most severe first",
+        "FINDINGS AT OR ABOVE {} ({}, most severe first)",
         report.threshold,
         tally.alert_worthy()
     );
 
     let footer = footer(report.kind);
-    let listed = tally.listed();
     let mut shown: u64 = 0;
-    for finding in &listed {
+    for finding in tally.listed() {
         let entry = finding_entry(finding, report.kind);
         // Keep room for the "more not listed" line and the footer.
-        let reserve = 160 + footer.len();
-        if body.len() + entry.len() + reserve > budget {
+        if body.len() + entry.len() + 200 + footer.len() > budget {
             break;
         }
         body.push_str(&entry);
@@ -88,25 +71,16 @@ pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
     if more > 0 {
         let _ = writeln!(
             body,
-            "\n  ... and {more} more not listed here (message size limit); all findings are in the console."
+            "\n  ... and {more} more not listed here (message size limit); all are in the console."
         );
     }
     body.push_str(&footer);
-    Some(Alert {
-        kind: AlertKind::Findings,
-        subject,
-        body,
-        attributes,
-    })
+    body
 }
 
-/// The alert for a scan that did not produce findings.
-pub fn scan_failed_alert(report: &FailureReport<'_>) -> Alert {
-    let subject = subject(
-        &format!("Scan {}: ", printable_ascii(report.status)),
-        &report.image.short_name(),
-    );
+pub(super) fn scan_failed(report: &FailureReport<'_>, subject: &str) -> String {
     let mut body = String::new();
+    let _ = writeln!(body, "{subject}");
     let _ = writeln!(
         body,
         "The {} scan of {} did not complete: {}.",
@@ -116,45 +90,35 @@ pub fn scan_failed_alert(report: &FailureReport<'_>) -> Alert {
     );
     let _ = writeln!(
         body,
-        "Until it is scanned, its vulnerabilities are unknown.\n"
+        "Until it is scanned, its vulnerabilities are unknown."
     );
+    body.push('\n');
+    let _ = writeln!(body, "Scan results in the ECR console:");
+    let _ = writeln!(body, "{}", one_line(&report.image.console_url()));
+    body.push('\n');
     image_section(&mut body, report.image, report.kind, report.status);
     body.push('\n');
+    let _ = writeln!(body, "WHAT ECR SAYS");
     match report.description {
         Some(description) => {
-            let _ = writeln!(body, "ECR says: {}", one_line(description));
+            let _ = writeln!(body, "  {}", one_line(description));
         }
         None => {
-            let _ = writeln!(body, "ECR gave no description of the failure.");
+            let _ = writeln!(body, "  (no description of the failure)");
         }
     }
     if let Some(problem) = report.lookup_problem {
         let _ = writeln!(
             body,
-            "(ECR could not be asked for details: {}; this alert is based on the event alone.)",
+            "  ECR could not be asked for details ({}); this alert is based on the event alone.",
             one_line(problem)
         );
     }
-    let mut body = truncate_utf8(body, SNS_MESSAGE_LIMIT - SAFETY_MARGIN - 512);
+    let mut body = truncate_bytes(body, SNS_MESSAGE_LIMIT - SAFETY_MARGIN - 512);
     if !body.ends_with('\n') {
         body.push('\n');
     }
-    Alert {
-        kind: AlertKind::ScanFailed,
-        subject,
-        body,
-        attributes: attributes(report.image, "NONE", AlertKind::ScanFailed),
-    }
-}
-
-fn attributes(image: &ImageRef, severity: &str, kind: AlertKind) -> Vec<(&'static str, String)> {
-    vec![
-        (alert::ATTR_SEVERITY, severity.to_string()),
-        (alert::ATTR_REPOSITORY, image.repository.clone()),
-        (alert::ATTR_ACCOUNT, image.account.clone()),
-        (alert::ATTR_REGION, image.region.clone()),
-        (alert::ATTR_ALERT_KIND, kind.as_str().to_string()),
-    ]
+    body
 }
 
 fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &str) {
@@ -163,41 +127,59 @@ fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &s
     } else {
         one_line(&image.tags.join(", "))
     };
-    let _ = writeln!(body, "Repository  {}", one_line(&image.repository));
-    let _ = writeln!(body, "Tags        {tags}");
-    let _ = writeln!(body, "Digest      {}", one_line(&image.digest));
-    let _ = writeln!(body, "Account     {}", one_line(&image.account));
-    let _ = writeln!(body, "Region      {}", one_line(&image.region));
-    let _ = writeln!(body, "Scan        {}, {}", kind.as_str(), one_line(status));
-    let _ = writeln!(body, "Pull        {}", one_line(&image.pinned_reference()));
-    let _ = writeln!(body, "Console     {}", one_line(&image.console_url()));
+    let _ = writeln!(body, "IMAGE");
+    let _ = writeln!(body, "  Repository  {}", one_line(&image.repository));
+    let _ = writeln!(body, "  Tags        {tags}");
+    let _ = writeln!(body, "  Digest      {}", one_line(&image.digest));
+    let _ = writeln!(
+        body,
+        "  Account     {} ({})",
+        one_line(&image.account),
+        one_line(&image.region)
+    );
+    let _ = writeln!(
+        body,
+        "  Scan        {}, {}",
+        kind.as_str(),
+        one_line(status)
+    );
+    let _ = writeln!(
+        body,
+        "  Pull        {}",
+        one_line(&image.pinned_reference())
+    );
 }
 
 fn finding_entry(finding: &Finding, kind: ScanKind) -> String {
-    let mut line = format!(
-        "  {:<9} {}",
+    let score = finding
+        .score
+        .map(|s| format!("score {s:.1}"))
+        .unwrap_or_default();
+    let mut entry = format!(
+        "  {:<9} {:<28} {}\n",
         finding.severity.as_str(),
-        one_line(&finding.id)
+        one_line(&finding.id),
+        score
     );
-    if let Some(score) = finding.score {
-        let _ = write!(line, "  (score {score:.1})");
-    }
-    line.push('\n');
     let package = finding
         .package_label()
         .map(|p| one_line(&p))
-        .unwrap_or_else(|| "package not named".to_string());
+        .unwrap_or_else(|| "(package not named)".to_string());
     let fix = match (&finding.fixed_in, finding.fix_available, kind) {
         (Some(version), _, _) => format!("fixed in {}", one_line(version)),
         (None, Some(FixAvailable::No), _) => "no fix available yet".to_string(),
         (None, _, ScanKind::Basic) => "fixed-in version not reported".to_string(),
         (None, _, ScanKind::Enhanced) => "fixed-in version unknown".to_string(),
     };
-    let _ = writeln!(line, "            {package} -> {fix}");
+    let _ = writeln!(entry, "            {package} -> {fix}");
     if let Some(link) = &finding.link {
-        let _ = writeln!(line, "            {}", one_line(link));
+        let _ = writeln!(entry, "            {}", one_line(link));
     }
-    line
+    // Trailing spaces from the padding help nobody.
+    entry
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect()
 }
 
 fn footer(kind: ScanKind) -> String {
@@ -209,87 +191,15 @@ fn footer(kind: ScanKind) -> String {
     }
 }
 
-/// `2 critical, 3 high`
-fn counts_phrase(counts: &SeverityCounts) -> String {
-    counts
-        .non_zero()
-        .map(|(sev, n)| format!("{n} {}", sev.as_str().to_ascii_lowercase()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `prefix` + `name`, printable ASCII only, at most 99 characters: the name
-/// is shortened in the middle (keeping its tag) when it does not fit.
-pub fn subject(prefix: &str, name: &str) -> String {
-    let prefix = printable_ascii(prefix);
-    let name = printable_ascii(name);
-    const MIN_NAME: usize = 24;
-    let prefix = if prefix.len() + MIN_NAME > SUBJECT_LIMIT {
-        shorten_end(&prefix, SUBJECT_LIMIT - MIN_NAME)
-    } else {
-        prefix
-    };
-    let room = SUBJECT_LIMIT - prefix.len();
-    let subject = format!("{prefix}{}", shorten_middle(&name, room));
-    // SNS wants a letter, digit or punctuation first; never a space.
-    let trimmed = subject.trim_start().to_string();
-    if trimmed.is_empty() {
-        "ECR scan alert".to_string()
-    } else {
-        trimmed
-    }
-}
-
-/// Every character outside printable ASCII becomes `?`.
-pub fn printable_ascii(text: &str) -> String {
-    text.chars()
-        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
-        .collect()
-}
-
-fn shorten_middle(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    if max <= 3 {
-        return ".".repeat(max);
-    }
-    let keep = max - 3;
-    let head = keep / 3;
-    let tail = keep - head;
-    format!("{}...{}", &text[..head], &text[text.len() - tail..])
-}
-
-fn shorten_end(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    format!("{}... ", &text[..max.saturating_sub(4)])
-}
-
-/// Text from findings and events on one line: control characters (line
-/// breaks, tabs, escapes) become spaces so they cannot break the layout.
-pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-fn truncate_utf8(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::alert::{Alert, SNS_MESSAGE_LIMIT};
+    use crate::finding::Finding;
+    use crate::image::{ImageRef, ScanKind};
     use crate::policy::Verdict;
+    use crate::render::{findings_alert, scan_failed_alert, FailureReport, FindingsReport};
+    use crate::severity::Severity;
+    use crate::tally::Tally;
 
     fn image(repository: &str, tags: &[&str]) -> ImageRef {
         ImageRef {
@@ -318,6 +228,7 @@ mod tests {
             status: "COMPLETE",
             threshold: Severity::High,
             tally,
+            event_id: None,
         })
     }
 
@@ -349,8 +260,15 @@ mod tests {
         assert_eq!(alert.attribute("region"), Some("us-east-1"));
         assert_eq!(alert.attribute("alert_kind"), Some("findings"));
         let body = &alert.body;
-        assert!(body.contains("Console     https://us-east-1.console.aws.amazon.com/ecr/"));
-        assert!(body.contains("  LOW                 1"));
+        let console = body
+            .find("https://us-east-1.console.aws.amazon.com/ecr/")
+            .unwrap();
+        assert!(
+            console < body.find("IMAGE").unwrap(),
+            "console link near the top"
+        );
+        assert!(body.contains("  LOW                 1\n"));
+        assert!(body.contains("  CRITICAL            1  <- alert\n"));
         let crit = body.find("CVE-2026-0001").unwrap();
         let high = body.find("CVE-2026-0002").unwrap();
         assert!(crit < high, "most severe first");
@@ -360,6 +278,22 @@ mod tests {
         );
         assert!(body.contains("openssl@3.0.2 -> fixed-in version not reported"));
         assert!(body.contains("Basic scanning does not report fixed-in versions"));
+    }
+
+    #[test]
+    fn email_lines_stay_short_except_for_links() {
+        let mut tally = Tally::default();
+        tally.add(finding("CVE-2026-0001", Severity::Critical), Verdict::Alert);
+        let alert =
+            report_alert(&image("team/web", &["3f2c1ab"]), &tally, ScanKind::Basic).unwrap();
+        for line in alert.body.lines() {
+            let is_link = line.trim_start().starts_with("https://") || line.contains(".dkr.ecr.");
+            assert!(
+                line.len() <= 100 || is_link,
+                "line over 100 characters: {line}"
+            );
+            assert_eq!(line, line.trim_end(), "no trailing spaces");
+        }
     }
 
     #[test]
@@ -383,12 +317,13 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_scan_fits_the_sns_limit_and_says_how_many_are_not_listed() {
+    fn fifty_thousand_findings_with_long_text_fit_the_sns_limit() {
         let mut tally = Tally::default();
-        for i in 0..5_000 {
+        for i in 0..50_000 {
             let mut f = finding(&format!("CVE-2026-{i:05}"), Severity::Critical);
-            f.title = Some("x".repeat(500));
+            f.title = Some("d".repeat(2048));
             f.link = Some(format!("https://example.com/{}", "y".repeat(200)));
+            f.package_name = Some(format!("package-with-a-long-name-{i}"));
             tally.add(f, Verdict::Alert);
         }
         let alert = report_alert(&image("big", &["v1"]), &tally, ScanKind::Enhanced).unwrap();
@@ -398,10 +333,15 @@ mod tests {
             "fills the room it has"
         );
         let listed = alert.body.matches("\n  CRITICAL  CVE-2026-").count() as u64;
-        let more = 5_000 - listed;
+        let more = 50_000 - listed;
         assert!(alert
             .body
             .contains(&format!("... and {more} more not listed here")));
+        let chat: serde_json::Value = serde_json::from_str(&alert.chat).unwrap();
+        assert!(chat["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("more"));
     }
 
     #[test]
@@ -409,10 +349,13 @@ mod tests {
         let mut tally = Tally::default();
         let mut f = finding("CVE-1\nSubject: forged", Severity::High);
         f.package_name = Some("pkg\r\nInjected: line".into());
+        f.link = Some("https://a.example/\u{2028}Bcc: x".into());
         tally.add(f, Verdict::Alert);
         let alert = report_alert(&image("web", &["v1"]), &tally, ScanKind::Basic).unwrap();
         assert!(!alert.body.contains("\nSubject: forged"));
         assert!(!alert.body.contains("\nInjected"));
+        assert!(!alert.body.contains('\u{2028}'));
+        assert!(!alert.body.contains('\r'));
     }
 
     #[test]
@@ -424,12 +367,13 @@ mod tests {
             status: "UNSUPPORTED_IMAGE",
             description: Some("The operating system 'x' is not supported"),
             lookup_problem: None,
+            event_id: None,
         });
         assert_eq!(alert.subject, "Scan UNSUPPORTED_IMAGE: legacy:1.0.0");
         assert_eq!(alert.attribute("alert_kind"), Some("scan_failed"));
         assert_eq!(alert.attribute("severity"), Some("NONE"));
         assert!(alert
             .body
-            .contains("ECR says: The operating system 'x' is not supported"));
+            .contains("WHAT ECR SAYS\n  The operating system 'x' is not supported"));
     }
 }

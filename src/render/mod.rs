@@ -1,0 +1,150 @@
+//! Rendering alerts for people: the subject and routing attributes shared by
+//! every format, the email text ([`email`]) and the Slack custom notification
+//! ([`chat`]). Plain functions of plain data: no SDK types, no I/O.
+
+pub mod chat;
+pub mod email;
+
+use crate::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
+use crate::image::{ImageRef, ScanKind};
+use crate::severity::{Severity, SeverityCounts};
+use crate::tally::Tally;
+use crate::text::printable_ascii;
+
+/// What a findings alert is built from.
+pub struct FindingsReport<'a> {
+    pub image: &'a ImageRef,
+    pub kind: ScanKind,
+    pub status: &'a str,
+    pub threshold: Severity,
+    pub tally: &'a Tally,
+    /// The EventBridge event id, when the event had one.
+    pub event_id: Option<&'a str>,
+}
+
+/// What a scan-failed alert is built from.
+pub struct FailureReport<'a> {
+    pub image: &'a ImageRef,
+    pub kind: ScanKind,
+    pub status: &'a str,
+    pub description: Option<&'a str>,
+    /// Why ECR's own account of the failure is missing, when it is.
+    pub lookup_problem: Option<&'a str>,
+    pub event_id: Option<&'a str>,
+}
+
+/// The alert for a scan's findings, or `None` when nothing is alert-worthy.
+pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
+    let highest = report.tally.highest_alert_severity()?;
+    let attributes = attributes(report.image, highest.as_str(), AlertKind::Findings);
+    let subject = findings_subject(highest, &report.tally.alert_counts, report.image);
+    let body = email::findings(report, &subject, alert::attributes_size(&attributes));
+    let chat = chat::findings(report, highest);
+    Some(Alert {
+        kind: AlertKind::Findings,
+        subject,
+        body,
+        chat,
+        attributes,
+    })
+}
+
+/// The alert for a scan that did not produce findings.
+pub fn scan_failed_alert(report: &FailureReport<'_>) -> Alert {
+    let subject = subject(
+        &format!("Scan {}: ", printable_ascii(report.status)),
+        &report.image.short_name(),
+    );
+    Alert {
+        kind: AlertKind::ScanFailed,
+        body: email::scan_failed(report, &subject),
+        chat: chat::scan_failed(report),
+        subject,
+        attributes: attributes(report.image, "NONE", AlertKind::ScanFailed),
+    }
+}
+
+fn attributes(image: &ImageRef, severity: &str, kind: AlertKind) -> Vec<(&'static str, String)> {
+    vec![
+        (alert::ATTR_SEVERITY, severity.to_string()),
+        (alert::ATTR_REPOSITORY, image.repository.clone()),
+        (alert::ATTR_ACCOUNT, image.account.clone()),
+        (alert::ATTR_REGION, image.region.clone()),
+        (alert::ATTR_ALERT_KIND, kind.as_str().to_string()),
+    ]
+}
+
+fn findings_subject(highest: Severity, counts: &SeverityCounts, image: &ImageRef) -> String {
+    subject(
+        &format!("{highest}: {} in ", counts_phrase(counts)),
+        &image.short_name(),
+    )
+}
+
+/// `2 critical, 3 high`
+pub(crate) fn counts_phrase(counts: &SeverityCounts) -> String {
+    counts
+        .non_zero()
+        .map(|(sev, n)| format!("{n} {}", sev.as_str().to_ascii_lowercase()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `prefix` + `name`, printable ASCII only, at most 99 characters: the name
+/// is shortened in the middle (keeping its tag) when it does not fit.
+pub fn subject(prefix: &str, name: &str) -> String {
+    let prefix = printable_ascii(prefix);
+    let name = printable_ascii(name);
+    const MIN_NAME: usize = 24;
+    let prefix = if prefix.len() + MIN_NAME > SUBJECT_LIMIT {
+        format!("{}... ", &prefix[..SUBJECT_LIMIT - MIN_NAME - 4])
+    } else {
+        prefix
+    };
+    let room = SUBJECT_LIMIT - prefix.len();
+    let subject = format!("{prefix}{}", shorten_middle(&name, room));
+    // SNS wants a letter, digit or punctuation first; never a space.
+    let trimmed = subject.trim_start().to_string();
+    if trimmed.is_empty() {
+        "ECR scan alert".to_string()
+    } else {
+        trimmed
+    }
+}
+
+/// ASCII `text` shortened to `max` bytes by cutting out its middle.
+fn shorten_middle(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    if max <= 3 {
+        return ".".repeat(max);
+    }
+    let keep = max - 3;
+    let head = keep / 3;
+    let tail = keep - head;
+    format!("{}...{}", &text[..head], &text[text.len() - tail..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_fit_even_with_every_severity_counted() {
+        let mut counts = SeverityCounts::default();
+        for sev in Severity::RANKED {
+            counts.add(sev, 123_456_789);
+        }
+        let image = ImageRef {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            repository: "r".repeat(256),
+            digest: "sha256:00".into(),
+            tags: vec!["t".repeat(128)],
+        };
+        let s = findings_subject(Severity::Critical, &counts, &image);
+        assert!(s.len() <= SUBJECT_LIMIT, "{s}");
+        assert!(s.starts_with("CRITICAL: 123456789 critical"));
+    }
+}
