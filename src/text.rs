@@ -60,6 +60,16 @@ pub fn slack_link(url: Option<&str>, label: &str) -> String {
     }
 }
 
+/// A link whose label is our own words (escaped, not code); the URL alone
+/// when the URL is not a plain http(s) URL, the label alone.
+pub fn slack_link_words(url: &str, label: &str) -> String {
+    if is_plain_http_url(url) {
+        format!("<{}|{}>", url.replace('&', "&amp;"), slack_escape(label))
+    } else {
+        slack_escape(label)
+    }
+}
+
 /// http(s), no whitespace, no characters that end or split Slack's link syntax.
 pub fn is_plain_http_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))

@@ -10,7 +10,9 @@ use super::{counts_phrase, FailureReport, FindingsReport};
 use crate::finding::Finding;
 use crate::image::{ImageRef, ScanKind};
 use crate::severity::Severity;
-use crate::text::{one_line, slack_code, slack_escape, slack_link, truncate_chars};
+use crate::text::{
+    one_line, slack_code, slack_escape, slack_link, slack_link_words, truncate_chars,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -155,7 +157,7 @@ pub(super) fn scan_failed(report: &FailureReport<'_>) -> String {
         vec![
             "Check that the image's operating system and package manager are supported by the scanner."
                 .to_string(),
-            format!("Open the {}.", slack_link(Some(&image.console_url()), "scan results")),
+            format!("Open the {}.", slack_link_words(&image.console_url(), "scan results in the ECR console")),
         ],
         "SCAN_FAILED",
         "ecr-scan-failed",

@@ -1,0 +1,116 @@
+//! Golden files: each format rendered from each sample event in `events/`
+//! with its findings fixture (`tests/fixtures/findings/`, a real
+//! DescribeImageScanFindings response body, read by the real SDK
+//! deserializer and adapter). Snapshots live in `tests/snapshots/`; a change
+//! fails the test until it is reviewed (`INSTA_UPDATE=always cargo test
+//! --test golden` rewrites them, then read the diff).
+
+use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use ecr_scan_alerts::aws::ecr::EcrFindings;
+use ecr_scan_alerts::aws::sns::SnsAlerts;
+use ecr_scan_alerts::config::Config;
+use ecr_scan_alerts::severity::Severity;
+use ecr_scan_alerts::App;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+const ALERT_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:scan-alerts";
+const CHAT_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:scan-chat";
+
+fn fixture(path: &str) -> String {
+    let file = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// Runs one sample event against its findings fixture; returns what was
+/// published to the alert topic and to the chat topic.
+async fn render(event_file: &str) -> (PublishInput, PublishInput) {
+    let findings = fixture(&format!("tests/fixtures/findings/{event_file}"));
+    let event: serde_json::Value =
+        serde_json::from_str(&fixture(&format!("events/{event_file}"))).unwrap();
+    let ecr_rule =
+        mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_http_response(move || {
+            HttpResponse::new(
+                StatusCode::try_from(200).unwrap(),
+                SdkBody::from(findings.clone()),
+            )
+        });
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let store = published.clone();
+    let sns_rule: Rule = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |req| {
+        store.lock().unwrap().push(req.clone());
+        PublishOutput::builder().message_id("m").build()
+    });
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&ecr_rule]);
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&sns_rule]);
+    let config = Config {
+        alert_topic_arn: ALERT_TOPIC.into(),
+        threshold: Severity::High,
+        alert_on_scan_failure: true,
+        chat_topic_arn: Some(CHAT_TOPIC.into()),
+    };
+    let app = App::new(
+        config,
+        EcrFindings::new(ecr),
+        SnsAlerts::new(sns, ALERT_TOPIC, Some(CHAT_TOPIC.into())),
+    );
+    app.handle(event)
+        .await
+        .expect("the sample event is handled");
+    let published = published.lock().unwrap().clone();
+    assert_eq!(published.len(), 2, "one message per topic");
+    let (alert, chat) = (published[0].clone(), published[1].clone());
+    assert_eq!(alert.topic_arn(), Some(ALERT_TOPIC));
+    assert_eq!(chat.topic_arn(), Some(CHAT_TOPIC));
+    assert_eq!(
+        alert.message_attributes(),
+        chat.message_attributes(),
+        "both topics route on the same attributes"
+    );
+    (alert, chat)
+}
+
+fn email_snapshot(msg: &PublishInput) -> String {
+    let mut out = format!("Subject: {}\n", msg.subject().unwrap_or(""));
+    let mut attrs: Vec<_> = msg.message_attributes().unwrap().iter().collect();
+    attrs.sort_by_key(|(k, _)| k.as_str());
+    for (name, value) in attrs {
+        let _ = writeln!(
+            out,
+            "Attribute: {name}={}",
+            value.string_value().unwrap_or("")
+        );
+    }
+    out.push('\n');
+    out.push_str(msg.message().unwrap());
+    out
+}
+
+fn chat_snapshot(msg: &PublishInput) -> String {
+    assert_eq!(msg.subject(), None, "chat messages carry no subject");
+    let value: serde_json::Value =
+        serde_json::from_str(msg.message().unwrap()).expect("chat payload is JSON");
+    assert_eq!(value["version"], "1.0");
+    assert_eq!(value["source"], "custom");
+    serde_json::to_string_pretty(&value).unwrap()
+}
+
+macro_rules! golden {
+    ($name:ident, $file:literal) => {
+        #[tokio::test]
+        async fn $name() {
+            let (alert, chat) = render($file).await;
+            insta::assert_snapshot!(concat!(stringify!($name), "_email"), email_snapshot(&alert));
+            insta::assert_snapshot!(concat!(stringify!($name), "_chat"), chat_snapshot(&chat));
+        }
+    };
+}
+
+golden!(basic_scan_complete, "basic-scan-complete.json");
+golden!(enhanced_scan_complete, "enhanced-scan-complete.json");
+golden!(basic_scan_untagged, "basic-scan-untagged.json");
+golden!(basic_scan_failed, "basic-scan-failed.json");
