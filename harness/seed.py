@@ -96,14 +96,21 @@ def enhanced_finding(cve, severity, package="libcurl", version="7.88.1", fixed_i
     }
 
 
+def subscribe_queue(stack, topic_arn, queue_name, filter_policy=None):
+    """An SQS queue subscribed to the topic (optionally with a filter policy
+    on the message attributes). Returns the queue URL."""
+    sns, sqs = stack.client("sns"), stack.client("sqs")
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+    return queue_url
+
+
 def alert_queue(stack, name="scan-alerts"):
     """An SNS topic with an SQS queue subscribed. Returns (topic_arn, queue_url)."""
-    sns, sqs = stack.client("sns"), stack.client("sqs")
-    topic_arn = sns.create_topic(Name=name)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return topic_arn, queue_url
+    topic_arn = stack.client("sns").create_topic(Name=name)["TopicArn"]
+    return topic_arn, subscribe_queue(stack, topic_arn, f"{name}-inbox")
 
 
 def received_alerts(stack, queue_url, wait_seconds=1):

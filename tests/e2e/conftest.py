@@ -4,7 +4,10 @@ from pathlib import Path
 import pytest
 
 from harness.local import ROOT, LocalStack
-from harness.seed import alert_queue, received_alerts
+from harness.seed import alert_queue, received_alerts, subscribe_queue
+
+# The filter policy the README offers for a pager: CRITICAL findings only.
+CRITICAL_ONLY = {"severity": ["CRITICAL"], "alert_kind": ["findings"]}
 
 
 def function_binary():
@@ -20,15 +23,20 @@ def stack():
     with local:
         topic_arn, queue_url = alert_queue(local)
         local.topic_arn, local.queue_url = topic_arn, queue_url
+        local.critical_queue_url = subscribe_queue(local, topic_arn, "pager-critical", CRITICAL_ONLY)
+        chat_topic_arn, chat_queue_url = alert_queue(local, "scan-chat")
+        local.chat_queue_url = chat_queue_url
         local.function_env["ALERT_TOPIC_ARN"] = topic_arn
+        local.function_env["CHAT_TOPIC_ARN"] = chat_topic_arn
         local.start_function()
         yield local
 
 
 @pytest.fixture
 def inbox(stack):
-    """The alert queue, emptied before the test."""
-    received_alerts(stack, stack.queue_url, wait_seconds=0)
+    """The alert queue, emptied before the test (the pager and chat queues too)."""
+    for url in (stack.queue_url, stack.critical_queue_url, stack.chat_queue_url):
+        received_alerts(stack, url, wait_seconds=0)
     return stack.queue_url
 
 

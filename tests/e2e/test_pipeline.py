@@ -2,6 +2,7 @@
 talking over HTTP to moto behind a paging proxy that pages like ECR.
 Assertions are on what arrived on the SQS queue subscribed to the topic."""
 
+import json
 import time
 
 from harness.seed import (
@@ -219,3 +220,54 @@ def test_scan_failure_alerts_can_be_switched_off(stack, inbox):
     assert result["outcome"] == "not_alerted"
     assert "ALERT_ON_SCAN_FAILURE=false" in result["reason"]
     assert received_alerts(stack, inbox) == []
+
+
+def test_a_critical_only_filter_policy_receives_only_critical_alerts(stack, inbox):
+    high = scanned_image(stack, "demo/web", "route-high", basic=[basic_finding("CVE-2026-70001", "HIGH")])
+    crit = scanned_image(stack, "demo/web", "route-crit", basic=[
+        basic_finding("CVE-2026-70002", "CRITICAL"), basic_finding("CVE-2026-70003", "HIGH")])
+    failed = scanned_image(stack, "demo/legacy", "route-failed", status="FAILED", description="UnsupportedImageError")
+    for digest, tag, sample in ((high, "route-high", "basic-scan-complete.json"),
+                                (crit, "route-crit", "basic-scan-complete.json"),
+                                (failed, "route-failed", "basic-scan-failed.json")):
+        event = event_for(sample, digest)
+        event["detail"]["image-tags"] = [tag]
+        ok, result = stack.invoke(event)
+        assert ok, result
+
+    everything = received_alerts(stack, inbox)
+    paged = received_alerts(stack, stack.critical_queue_url)
+
+    assert sorted(a["subject"] for a in everything) == [
+        "CRITICAL: 1 critical, 1 high in demo/web:route-crit",
+        "HIGH: 1 high in demo/web:route-high",
+        "Scan FAILED: demo/legacy:route-failed",
+    ]
+    assert [a["subject"] for a in paged] == ["CRITICAL: 1 critical, 1 high in demo/web:route-crit"]
+
+
+def test_the_chat_topic_gets_a_custom_notification_for_slack(stack, inbox):
+    digest = scanned_image(stack, "demo/api", "chat", enhanced=[
+        enhanced_finding("CVE-2026-80001", "CRITICAL", package="openssl", version="3.0.11", fixed_in="3.0.15", score=9.8),
+        enhanced_finding("<!channel> CVE-2026-80002", "HIGH", package="<@U123> *pkg*", version="1"),
+    ], status="ACTIVE")
+    event = event_for("enhanced-scan-complete.json", digest)
+    event["detail"]["image-tags"] = ["chat"]
+
+    ok, result = stack.invoke(event)
+
+    assert ok, result
+    assert result["chat_message_id"]
+    [chat] = received_alerts(stack, stack.chat_queue_url)
+    assert chat["subject"] is None
+    assert chat["attributes"]["severity"] == "CRITICAL"
+    assert chat["attributes"]["repository"] == "demo/api"
+    payload = json.loads(chat["message"])
+    assert payload["version"] == "1.0" and payload["source"] == "custom"
+    assert payload["content"]["textType"] == "client-markdown"
+    assert payload["content"]["title"] == ":rotating_light: CRITICAL: 1 critical, 1 high in demo/api:chat"
+    assert payload["metadata"]["threadId"] == f"123456789012/demo/api@{digest[:19]}"
+    description = payload["content"]["description"]
+    assert "<https://nvd.nist.gov/vuln/detail/CVE-2026-80001|`CVE-2026-80001`> `openssl@3.0.11` → `3.0.15`" in description
+    assert "<!channel>" not in chat["message"] and "<@U123>" not in chat["message"]
+    assert "`&lt;!channel&gt; CVE-2026-80002`" in description
