@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from .local import ROOT, VENV_BIN, FUNCTION_NAME, LocalStack
-from .seed import alert_queue, basic_finding, enhanced_finding, event_for, received_alerts, scanned_image
+from .seed import (alert_queue, basic_finding, enhanced_finding, event_for, received_alerts, scanned_image,
+                   subscribe_queue)
 
 RULE = "-" * 78
 
@@ -71,9 +72,14 @@ def main():
         print(f"moto server on {stack.moto_url}, paging proxy on {stack.endpoint_url}, "
               f"Lambda runtime emulator on 127.0.0.1:{stack.runtime_port}")
         topic_arn, queue_url = alert_queue(stack)
+        pager_url = subscribe_queue(stack, topic_arn, "pager-critical", {"severity": ["CRITICAL"]})
+        chat_topic_arn, chat_queue_url = alert_queue(stack, "scan-chat")
         print(f"alert topic {topic_arn} -> queue {queue_url}")
+        print("  and -> queue pager-critical with filter policy {\"severity\": [\"CRITICAL\"]}")
+        print(f"chat topic {chat_topic_arn} -> queue {chat_queue_url}")
         digests = seed_images(stack)
-        stack.function_env.update({"ALERT_TOPIC_ARN": topic_arn, "SEVERITY_THRESHOLD": "HIGH"})
+        stack.function_env.update({"ALERT_TOPIC_ARN": topic_arn, "CHAT_TOPIC_ARN": chat_topic_arn,
+                                   "SEVERITY_THRESHOLD": "HIGH"})
         stack.start_function()
         print(RULE)
         failures = 0
@@ -101,6 +107,19 @@ def main():
             print()
             print(alert["message"])
             print(RULE)
+        paged = received_alerts(stack, pager_url)
+        print(f"The CRITICAL-only pager queue received {len(paged)} of them: "
+              + "; ".join(a["subject"] for a in paged))
+        print(RULE)
+        chats = received_alerts(stack, chat_queue_url)
+        print(f"{len(chats)} Slack custom notification(s) arrived on the chat queue; the first:\n")
+        if chats:
+            print(json.dumps(json.loads(chats[0]["message"]), indent=2, ensure_ascii=False))
+        print(RULE)
+        if len(chats) != len(alerts) or len(paged) != 2:
+            print(f"expected one chat message per alert and 2 paged alerts, got {len(chats)} and {len(paged)}",
+                  file=sys.stderr)
+            failures += 1
         if len(alerts) != 3 + 1:
             print(f"expected 4 alerts (three findings alerts and one scan-failed alert), got {len(alerts)}",
                   file=sys.stderr)

@@ -119,7 +119,7 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
             fix_step.to_string(),
             format!(
                 "Open the {}.",
-                slack_link(Some(&image.console_url()), "scan results")
+                slack_link_words(&image.console_url(), "scan results in the ECR console")
             ),
         ],
         highest.as_str(),
