@@ -69,6 +69,10 @@ class PagingProxy:
         self.upstream_port = upstream_port
         self.host = host
         self.describe_calls = 0
+        # digest -> a full DescribeImageScanFindings answer served instead of
+        # moto's: moto keeps the first result it served for an image forever,
+        # so a rescan with new findings is simulated here.
+        self.overrides = {}
         self.lock = threading.Lock()
         proxy = self
 
@@ -86,6 +90,11 @@ class PagingProxy:
                     with proxy.lock:
                         proxy.describe_calls += 1
                     request = json.loads(body or b"{}")
+                    override = proxy.overrides.get((request.get("imageId") or {}).get("imageDigest"))
+                    if override is not None:
+                        status, page = page_response(override, request)
+                        self._answer(status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(page).encode())
+                        return
                     upstream_request = {k: v for k, v in request.items() if k not in ("nextToken", "maxResults")}
                     status, headers, data = proxy.forward(self, json.dumps(upstream_request).encode())
                     if status == 200:

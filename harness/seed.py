@@ -36,8 +36,8 @@ def ensure_repository(ecr, name):
         pass
 
 
-def store_scan(moto_url, repository, digest, status="COMPLETE", description=None, basic=(), enhanced=()):
-    """Makes moto answer DescribeImageScanFindings for this image with these findings."""
+def scan_result(repository, digest, status="COMPLETE", description=None, basic=(), enhanced=()):
+    """A DescribeImageScanFindings answer for this image with these findings."""
     counts = {}
     for finding in list(basic) + list(enhanced):
         counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
@@ -48,6 +48,12 @@ def store_scan(moto_url, repository, digest, status="COMPLETE", description=None
         "imageScanStatus": {"status": status, "description": description or f"The scan status is {status}."},
         "imageScanFindings": {"findingSeverityCounts": counts, "findings": list(basic), "enhancedFindings": list(enhanced)},
     }
+    return result
+
+
+def store_scan(moto_url, repository, digest, **scan):
+    """Makes moto answer DescribeImageScanFindings for this image with these findings."""
+    result = scan_result(repository, digest, **scan)
     body = json.dumps({"results": [result], "region": REGION}).encode()
     req = urllib.request.Request(f"{moto_url}/moto-api/static/ecr/scan-finding-results", data=body,
                                  method="POST", headers={"Content-Type": "application/json"})
@@ -132,6 +138,27 @@ def received_alerts(stack, queue_url, wait_seconds=1):
             })
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
         wait_seconds = 0
+
+
+def rescan(stack, repository, digest, **scan):
+    """The same image scanned again with other findings (served by the proxy)."""
+    stack.proxy.overrides[digest] = scan_result(repository, digest, **scan)
+
+
+def dedup_table(stack, name="scan-alerts-dedup"):
+    """The DynamoDB table the function remembers alerts in (as the template creates it)."""
+    ddb = stack.client("dynamodb")
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    return name
+
+
+def put_policy(stack, document, name="/scan-alerts/policy"):
+    """Writes the policy document to SSM Parameter Store."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    stack.client("ssm").put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
+    return name
 
 
 def event_for(name, digest):

@@ -1,28 +1,32 @@
-//! The pipeline: event -> findings (page by page) -> policy -> alert -> publish.
+//! The pipeline: event -> policy -> findings (page by page) -> alert ->
+//! publish, remembering what was alerted when dedup is on.
 
+use crate::alert::Alert;
 use crate::config::Config;
+use crate::dedup::{self, fingerprint, Known, Lease, Record};
 use crate::error::HandlerError;
 use crate::event::{self, Incoming, ScanEvent};
-use crate::image::ImageRef;
-use crate::policy::Policy;
-use crate::ports::{AlertSink, FindingsSource, Published, ScanStatus, SourceError};
+use crate::finding::Finding;
+use crate::fold::{fold_findings, FoldError, FAILED_STATUSES};
+use crate::image::{ImageRef, ScanKind};
+use crate::policy::{ImagePolicy, Policy};
+use crate::policy_store::PolicyProvider;
+use crate::ports::{
+    AlertSink, Claim, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
+};
 use crate::render::{self, FailureReport, FindingsReport};
-use crate::severity::SeverityCounts;
+use crate::severity::{Severity, SeverityCounts};
 use crate::tally::Tally;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// Scan statuses that mean "no findings will come": alerted as failures.
-const FAILED_STATUSES: [&str; 4] = [
-    "FAILED",
-    "UNSUPPORTED_IMAGE",
-    "FINDINGS_UNAVAILABLE",
-    "LIMIT_EXCEEDED",
-];
-/// Scan statuses that mean "not finished yet": retried later.
-const PENDING_STATUSES: [&str; 2] = ["IN_PROGRESS", "PENDING"];
-/// A guard against a registry that never stops paging.
-const MAX_PAGES: u32 = 100_000;
+/// How long an invocation may hold an image's alert lease: longer than the
+/// function's timeout, so a live publisher is never overtaken.
+const LEASE_SECONDS: i64 = 120;
+/// How long what was alerted is remembered.
+const DEDUP_RETENTION_DAYS: i64 = 180;
 
 /// What happened to one event; returned to Lambda and logged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +55,8 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert_worthy: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -69,6 +75,7 @@ impl Outcome {
             scan_status: None,
             counts: None,
             alert_worthy: None,
+            suppressed: None,
             pages: None,
             message_id: None,
             chat_message_id: None,
@@ -79,24 +86,75 @@ impl Outcome {
         self.reason = Some(reason.into());
         self
     }
+
+    fn published(mut self, alert: &Alert, published: Published) -> Outcome {
+        self.alert_kind = Some(alert.kind.as_str());
+        self.message_id = Some(published.message_id);
+        self.chat_message_id = published.chat_message_id;
+        self
+    }
 }
 
 pub struct App<S, A> {
     config: Config,
-    policy: Policy,
+    policy: PolicyProvider,
+    dedup: Option<Box<dyn DedupStore>>,
     source: S,
     sink: A,
+    today: fn() -> chrono::NaiveDate,
+}
+
+fn utc_today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+fn now_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A lease owner unique to this process and call.
+fn lease_owner() -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl<S: FindingsSource, A: AlertSink> App<S, A> {
+    /// The pipeline under the environment's threshold, without dedup.
     pub fn new(config: Config, source: S, sink: A) -> App<S, A> {
-        let policy = Policy::new(config.threshold);
+        let policy = PolicyProvider::fixed(Policy::new(config.threshold));
         App {
             config,
             policy,
+            dedup: None,
             source,
             sink,
+            today: utc_today,
         }
+    }
+
+    /// Reads the policy document from `source` (cached for the configured
+    /// time) instead of using the threshold alone.
+    pub fn with_policy_source(mut self, source: Box<dyn PolicySource>) -> App<S, A> {
+        let ttl = Duration::from_secs(self.config.policy_cache_seconds);
+        self.policy = PolicyProvider::parameter(source, ttl);
+        self
+    }
+
+    /// Alerts only what was not alerted before for the image.
+    pub fn with_dedup(mut self, store: Box<dyn DedupStore>) -> App<S, A> {
+        self.dedup = Some(store);
+        self
+    }
+
+    /// Fixes "today" for allow-list expiry (tests).
+    pub fn with_today(mut self, today: fn() -> chrono::NaiveDate) -> App<S, A> {
+        self.today = today;
+        self
     }
 
     /// Handles one event and logs one summary line for it.
@@ -115,99 +173,102 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     }
 
     async fn process(&self, event: Value) -> Result<Outcome, HandlerError> {
-        match event::parse(event)? {
+        let scan = match event::parse(event)? {
             Incoming::Ignored {
                 source,
                 detail_type,
-            } => Ok(Outcome::new(OutcomeKind::Ignored, None).because(format!(
-                "not a scan event: source `{source}`, detail-type `{detail_type}`"
-            ))),
-            Incoming::Scan(scan) if scan.reports_failure() => self.scan_failed(&scan, None).await,
-            Incoming::Scan(scan) => self.scan_complete(&scan).await,
+            } => {
+                return Ok(Outcome::new(OutcomeKind::Ignored, None).because(format!(
+                    "not a scan event: source `{source}`, detail-type `{detail_type}`"
+                )))
+            }
+            Incoming::Scan(scan) => scan,
+        };
+        let policy = self.policy.current().await?;
+        if let Some(reason) = policy.skip_reason(&scan.image) {
+            return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(&scan.image)).because(reason));
+        }
+        let image_policy = policy.for_image(&scan.image, (self.today)());
+        if scan.reports_failure() {
+            self.scan_failed(&scan, None).await
+        } else {
+            self.scan_complete(&scan, &policy, &image_policy).await
         }
     }
 
-    async fn scan_complete(&self, scan: &ScanEvent) -> Result<Outcome, HandlerError> {
+    async fn scan_complete(
+        &self,
+        scan: &ScanEvent,
+        policy: &Policy,
+        image_policy: &ImagePolicy<'_>,
+    ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
-        let mut tally = Tally::default();
-        let mut token: Option<String> = None;
-        let mut status: Option<ScanStatus> = None;
-        loop {
-            let page = match self.source.page(image, token.as_deref()).await {
-                Ok(page) => page,
-                Err(SourceError::ImageNotFound(failure)) => {
-                    tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");
-                    return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image))
-                        .because("the image no longer exists"));
-                }
-                Err(SourceError::ScanNotFound(failure)) => {
-                    return Err(HandlerError::ScanNotFound {
-                        image: image.short_name(),
-                        failure,
-                    })
-                }
-                Err(SourceError::Failed(failure)) => {
-                    return Err(HandlerError::Findings {
-                        image: image.short_name(),
-                        failure,
-                    })
-                }
-            };
-            if tally.pages == 0 {
-                if let Some(first) = &page.status {
-                    let code = first.status.as_str();
-                    if FAILED_STATUSES.contains(&code) {
-                        return self.scan_failed(scan, Some(first.clone())).await;
-                    }
-                    if PENDING_STATUSES.contains(&code) {
-                        return Err(HandlerError::ScanNotReady {
-                            image: image.short_name(),
-                            status: code.to_string(),
-                        });
-                    }
-                }
-                status = page.status.clone();
+        let record = self.load_record(image).await?;
+        let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
+        let folded = match fold_findings(&self.source, image, image_policy, &known).await {
+            Ok(folded) => folded,
+            Err(FoldError::ImageGone(failure)) => {
+                tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");
+                return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image))
+                    .because("the image no longer exists"));
             }
-            for finding in page.findings {
-                let verdict = self.policy.judge(image, &finding);
-                tally.add(finding, verdict);
+            Err(FoldError::ScanNotFound(failure)) => {
+                return Err(HandlerError::ScanNotFound {
+                    image: image.short_name(),
+                    failure,
+                })
             }
-            tally.pages += 1;
-            match page.next_token {
-                Some(next) if !next.is_empty() && tally.pages < MAX_PAGES => {
-                    if token.as_deref() == Some(next.as_str()) {
-                        tracing::warn!(repository = %image.repository, "ECR repeated a nextToken; stopping paging");
-                        break;
-                    }
-                    token = Some(next);
-                }
-                _ => break,
+            Err(FoldError::Source(failure)) => {
+                return Err(HandlerError::Findings {
+                    image: image.short_name(),
+                    failure,
+                })
             }
-        }
-
-        let scan_status = status.map_or_else(|| scan.status.clone(), |s| s.status);
+            Err(FoldError::ScanFailed(status)) => {
+                return self.scan_failed(scan, Some(status)).await
+            }
+            Err(FoldError::Pending(status)) => {
+                return Err(HandlerError::ScanNotReady {
+                    image: image.short_name(),
+                    status,
+                })
+            }
+        };
+        let tally = folded.tally;
+        let scan_status = folded
+            .status
+            .map_or_else(|| scan.status.clone(), |s| s.status);
+        let notes = policy_notes(policy, image_policy, &tally, scan.kind);
         let report = FindingsReport {
             image,
             kind: scan.kind,
             status: &scan_status,
-            threshold: self.config.threshold,
+            threshold: image_policy.threshold,
             tally: &tally,
             event_id: scan.event_id.as_deref(),
+            notes: &notes,
         };
         let mut outcome = match render::findings_alert(&report) {
             Some(alert) => {
-                let published = self.publish(image, &alert).await?;
-                let mut o = Outcome::new(OutcomeKind::Alerted, Some(image));
-                o.alert_kind = Some(alert.kind.as_str());
-                o.message_id = Some(published.message_id);
-                o.chat_message_id = published.chat_message_id;
-                o
+                let published = self
+                    .publish_once(image, record.as_ref(), &known, &tally.fingerprints, &alert)
+                    .await?;
+                Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published)
             }
-            None => Outcome::new(OutcomeKind::NotAlerted, Some(image))
-                .because(format!("no finding at or above {}", self.config.threshold)),
+            None if tally.suppressed.already_alerted > 0 => {
+                Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
+                    "nothing new since the last alert for this image ({} already alerted)",
+                    tally.suppressed.already_alerted
+                ))
+            }
+            None => Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
+                "no finding at or above {} left by the policy",
+                image_policy.threshold
+            )),
         };
         outcome.scan_status = Some(scan_status);
         outcome.alert_worthy = Some(tally.alert_worthy());
+        outcome.suppressed = tally.suppressed.phrase();
         outcome.counts = Some(tally.counts.clone());
         outcome.pages = Some(tally.pages);
         Ok(outcome)
@@ -218,16 +279,16 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     async fn scan_failed(
         &self,
         scan: &ScanEvent,
-        known: Option<ScanStatus>,
+        known_status: Option<ScanStatus>,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
         if !self.config.alert_on_scan_failure {
             let mut o = Outcome::new(OutcomeKind::NotAlerted, Some(image))
                 .because("scan failure alerts are off (ALERT_ON_SCAN_FAILURE=false)");
-            o.scan_status = Some(known.map_or_else(|| scan.status.clone(), |s| s.status));
+            o.scan_status = Some(known_status.map_or_else(|| scan.status.clone(), |s| s.status));
             return Ok(o);
         }
-        let (status, lookup_problem) = match known {
+        let (status, lookup_problem) = match known_status {
             Some(status) => (Some(status), None),
             None => match self.source.page(image, None).await {
                 Ok(page) => (page.status, None),
@@ -247,6 +308,20 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             Some(s) => (scan.status.clone(), s.description.clone()),
             None => (scan.status.clone(), None),
         };
+        // A failure is remembered like a finding, so a redelivered event
+        // does not alert twice.
+        let marker = fingerprint(&Finding::new(
+            format!("scan-status:{status_code}"),
+            Severity::Undefined,
+        ));
+        let record = self.load_record(image).await?;
+        let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
+        if known.covers(marker) {
+            let mut o = Outcome::new(OutcomeKind::NotAlerted, Some(image))
+                .because("this scan failure was already alerted");
+            o.scan_status = Some(status_code);
+            return Ok(o);
+        }
         let alert = render::scan_failed_alert(&FailureReport {
             image,
             kind: scan.kind,
@@ -255,20 +330,100 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             lookup_problem: lookup_problem.as_deref(),
             event_id: scan.event_id.as_deref(),
         });
-        let published = self.publish(image, &alert).await?;
-        let mut o = Outcome::new(OutcomeKind::Alerted, Some(image));
-        o.alert_kind = Some(alert.kind.as_str());
+        let published = self
+            .publish_once(image, record.as_ref(), &known, &[marker], &alert)
+            .await?;
+        let mut o = Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published);
         o.scan_status = Some(status_code);
-        o.message_id = Some(published.message_id);
-        o.chat_message_id = published.chat_message_id;
         Ok(o)
     }
 
-    async fn publish(
+    async fn load_record(&self, image: &ImageRef) -> Result<Option<Record>, HandlerError> {
+        let Some(store) = &self.dedup else {
+            return Ok(None);
+        };
+        let record = store
+            .load(&dedup::image_key(image))
+            .await
+            .map_err(|failure| HandlerError::Dedup {
+                image: image.short_name(),
+                failure,
+            })?;
+        if let Some(lease) = record.as_ref().and_then(|r| r.lease.as_ref()) {
+            if lease.until > now_seconds() {
+                return Err(HandlerError::AlertInProgress {
+                    image: image.short_name(),
+                });
+            }
+        }
+        Ok(record)
+    }
+
+    /// Publishes under the image's lease when dedup is on: two concurrent
+    /// deliveries give one alert, and a failed publish gives the lease back
+    /// so the retry alerts.
+    async fn publish_once(
         &self,
         image: &ImageRef,
-        alert: &crate::alert::Alert,
+        record: Option<&Record>,
+        known: &Known,
+        alerted: &[u64],
+        alert: &Alert,
     ) -> Result<Published, HandlerError> {
+        let Some(store) = &self.dedup else {
+            return self.publish(image, alert).await;
+        };
+        let key = dedup::image_key(image);
+        let now = now_seconds();
+        let lease = Lease {
+            owner: lease_owner(),
+            until: now + LEASE_SECONDS,
+        };
+        let dedup_error = |failure| HandlerError::Dedup {
+            image: image.short_name(),
+            failure,
+        };
+        let version = record.map(|r| r.version).filter(|v| *v > 0);
+        match store
+            .claim(&key, version, &lease, now)
+            .await
+            .map_err(dedup_error)?
+        {
+            Claim::Won => {}
+            Claim::Lost => {
+                return Err(HandlerError::AlertInProgress {
+                    image: image.short_name(),
+                })
+            }
+        }
+        let published = match self.publish(image, alert).await {
+            Ok(published) => published,
+            Err(error) => {
+                if let Err(failure) = store.release(&key, &lease.owner).await {
+                    tracing::warn!(%failure, "could not give back the alert lease; it expires by itself");
+                }
+                return Err(error);
+            }
+        };
+        let remembered = known.merged(alerted);
+        let expires_at = now + DEDUP_RETENTION_DAYS * 86_400;
+        if let Err(failure) = store
+            .commit(
+                &key,
+                &lease.owner,
+                &remembered,
+                version.unwrap_or(0) + 1,
+                expires_at,
+            )
+            .await
+        {
+            // The alert went out; at worst a later delivery repeats it.
+            tracing::warn!(%failure, "alert sent but not recorded for dedup");
+        }
+        Ok(published)
+    }
+
+    async fn publish(&self, image: &ImageRef, alert: &Alert) -> Result<Published, HandlerError> {
         self.sink
             .publish(alert)
             .await
@@ -278,6 +433,38 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 failure: e.failure,
             })
     }
+}
+
+/// What the alert says about the policy: what it removed, which allow-list
+/// entries expired, and when only-fixable could not apply.
+fn policy_notes(
+    policy: &Policy,
+    image_policy: &ImagePolicy<'_>,
+    tally: &Tally,
+    kind: ScanKind,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(phrase) = tally.suppressed.phrase() {
+        notes.push(format!("Not alerted: {phrase}."));
+    }
+    let expired: Vec<String> = tally
+        .expired_entries
+        .iter()
+        .filter_map(|i| policy.allow_entry(*i).map(|e| e.label()))
+        .collect();
+    if !expired.is_empty() {
+        notes.push(format!(
+            "Expired allow-list entries, no longer suppressing: {}.",
+            expired.join("; ")
+        ));
+    }
+    if image_policy.only_fixable_inapplicable(kind) {
+        notes.push(
+            "only_fixable does not apply: basic scanning reports no fix information, so its findings are kept."
+                .to_string(),
+        );
+    }
+    notes
 }
 
 fn log_outcome(outcome: &Outcome) {
@@ -294,6 +481,7 @@ fn log_outcome(outcome: &Outcome) {
         medium = counts.get(S::Medium),
         low = counts.get(S::Low),
         alert_worthy = outcome.alert_worthy.unwrap_or(0),
+        suppressed = outcome.suppressed.as_deref().unwrap_or(""),
         pages = outcome.pages.unwrap_or(0),
         message_id = outcome.message_id.as_deref().unwrap_or(""),
         "event processed"

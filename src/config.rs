@@ -6,6 +6,12 @@ pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SEVERITY_THRESHOLD: &str = "SEVERITY_THRESHOLD";
 pub const ALERT_ON_SCAN_FAILURE: &str = "ALERT_ON_SCAN_FAILURE";
 pub const CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
+pub const POLICY_PARAMETER_NAME: &str = "POLICY_PARAMETER_NAME";
+pub const POLICY_CACHE_SECONDS: &str = "POLICY_CACHE_SECONDS";
+pub const DEDUP_TABLE_NAME: &str = "DEDUP_TABLE_NAME";
+
+/// How long a fetched policy document is used before it is read again.
+pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -14,6 +20,26 @@ pub struct Config {
     pub alert_on_scan_failure: bool,
     /// Topic for Slack custom notifications; `None` sends no chat messages.
     pub chat_topic_arn: Option<String>,
+    /// SSM parameter holding the policy document; replaces the threshold.
+    pub policy_parameter_name: Option<String>,
+    pub policy_cache_seconds: u64,
+    /// DynamoDB table remembering what was alerted; `None` turns dedup off.
+    pub dedup_table_name: Option<String>,
+}
+
+impl Default for Config {
+    /// A threshold of HIGH and nothing else set (tests start from it).
+    fn default() -> Config {
+        Config {
+            alert_topic_arn: String::new(),
+            threshold: Severity::High,
+            alert_on_scan_failure: true,
+            chat_topic_arn: None,
+            policy_parameter_name: None,
+            policy_cache_seconds: DEFAULT_POLICY_CACHE_SECONDS,
+            dedup_table_name: None,
+        }
+    }
 }
 
 /// A variable that is missing or has a value it may not have.
@@ -62,11 +88,58 @@ impl Config {
         if let Some(arn) = &chat_topic_arn {
             check_topic_arn(CHAT_TOPIC_ARN, arn)?;
         }
+        let policy_parameter_name = get(POLICY_PARAMETER_NAME);
+        if let Some(name) = &policy_parameter_name {
+            let ok = name.len() <= 2048
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b));
+            if !ok {
+                return Err(ConfigError {
+                    variable: POLICY_PARAMETER_NAME,
+                    problem: format!(
+                        "`{name}` is not an SSM parameter name (letters, digits, _ . - /)"
+                    ),
+                });
+            }
+        }
+        let policy_cache_seconds = match get(POLICY_CACHE_SECONDS) {
+            None => DEFAULT_POLICY_CACHE_SECONDS,
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 3600)
+                .ok_or_else(|| ConfigError {
+                    variable: POLICY_CACHE_SECONDS,
+                    problem: format!(
+                        "`{value}` is not allowed; use a whole number of seconds from 0 to 3600"
+                    ),
+                })?,
+        };
+        let dedup_table_name = get(DEDUP_TABLE_NAME);
+        if let Some(name) = &dedup_table_name {
+            let ok = (3..=255).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !ok {
+                return Err(ConfigError {
+                    variable: DEDUP_TABLE_NAME,
+                    problem: format!(
+                        "`{name}` is not a DynamoDB table name (3-255 letters, digits, _ . -)"
+                    ),
+                });
+            }
+        }
         Ok(Config {
             alert_topic_arn,
             threshold,
             alert_on_scan_failure,
             chat_topic_arn,
+            policy_parameter_name,
+            policy_cache_seconds,
+            dedup_table_name,
         })
     }
 }
@@ -180,6 +253,33 @@ mod tests {
             assert!(err
                 .problem
                 .contains("INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL"));
+        }
+    }
+
+    #[test]
+    fn policy_and_dedup_settings_are_checked() {
+        let cfg = config(&[
+            (ALERT_TOPIC_ARN, TOPIC),
+            (POLICY_PARAMETER_NAME, "/scan-alerts/policy"),
+            (POLICY_CACHE_SECONDS, "0"),
+            (DEDUP_TABLE_NAME, "scan-alerts-dedup"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.policy_parameter_name.as_deref(),
+            Some("/scan-alerts/policy")
+        );
+        assert_eq!(cfg.policy_cache_seconds, 0);
+        assert_eq!(cfg.dedup_table_name.as_deref(), Some("scan-alerts-dedup"));
+        for (var, value) in [
+            (POLICY_PARAMETER_NAME, "policy name"),
+            (POLICY_CACHE_SECONDS, "soon"),
+            (POLICY_CACHE_SECONDS, "86400"),
+            (DEDUP_TABLE_NAME, "x"),
+            (DEDUP_TABLE_NAME, "bad/name"),
+        ] {
+            let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}");
         }
     }
 

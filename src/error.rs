@@ -5,6 +5,7 @@
 //! metric filters) whether waiting helps: `Transient.*` types do.
 
 use crate::event::EventError;
+use crate::policy_store::PolicyLoadError;
 use crate::ports::ServiceFailure;
 use lambda_runtime::Diagnostic;
 
@@ -24,6 +25,15 @@ pub enum HandlerError {
     },
     #[error("the scan of {image} is still {status}; try again later")]
     ScanNotReady { image: String, status: String },
+    #[error(transparent)]
+    Policy(#[from] PolicyLoadError),
+    #[error("reading or writing what was already alerted for {image}: {failure}")]
+    Dedup {
+        image: String,
+        failure: ServiceFailure,
+    },
+    #[error("another invocation is alerting {image} right now; try again later")]
+    AlertInProgress { image: String },
     #[error("publishing the alert for {image} to {destination}: {failure}")]
     Publish {
         image: String,
@@ -36,10 +46,12 @@ impl HandlerError {
     pub fn is_transient(&self) -> bool {
         match self {
             HandlerError::InvalidEvent(_) | HandlerError::ScanNotFound { .. } => false,
-            HandlerError::ScanNotReady { .. } => true,
-            HandlerError::Findings { failure, .. } | HandlerError::Publish { failure, .. } => {
-                failure.transient
-            }
+            HandlerError::ScanNotReady { .. } | HandlerError::AlertInProgress { .. } => true,
+            HandlerError::Findings { failure, .. }
+            | HandlerError::Publish { failure, .. }
+            | HandlerError::Dedup { failure, .. } => failure.transient,
+            HandlerError::Policy(PolicyLoadError::Unreadable { failure, .. }) => failure.transient,
+            HandlerError::Policy(PolicyLoadError::Invalid { .. }) => false,
         }
     }
 
@@ -56,6 +68,18 @@ impl HandlerError {
                 "Transient.SnsUnavailable"
             }
             HandlerError::Publish { .. } => "SnsPublishRejected",
+            HandlerError::Policy(PolicyLoadError::Invalid { .. }) => "PolicyInvalid",
+            HandlerError::Policy(PolicyLoadError::Unreadable { failure, .. })
+                if failure.transient =>
+            {
+                "Transient.PolicyUnavailable"
+            }
+            HandlerError::Policy(PolicyLoadError::Unreadable { .. }) => "PolicyUnreadable",
+            HandlerError::Dedup { failure, .. } if failure.transient => {
+                "Transient.DedupUnavailable"
+            }
+            HandlerError::Dedup { .. } => "DedupStoreRejected",
+            HandlerError::AlertInProgress { .. } => "Transient.AlertInProgress",
         }
     }
 }

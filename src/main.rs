@@ -1,7 +1,9 @@
 //! The Lambda function: configuration and clients at init, then the handler.
 
+use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
 use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::aws::sns::SnsAlerts;
+use ecr_scan_alerts::aws::ssm::SsmPolicy;
 use ecr_scan_alerts::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -20,7 +22,19 @@ async fn main() -> Result<(), Error> {
         config.alert_topic_arn.clone(),
         config.chat_topic_arn.clone(),
     );
-    let app = App::new(config, source, sink);
+    let mut app = App::new(config.clone(), source, sink);
+    if let Some(name) = &config.policy_parameter_name {
+        app = app.with_policy_source(Box::new(SsmPolicy::new(
+            aws_sdk_ssm::Client::new(&aws),
+            name,
+        )));
+    }
+    if let Some(table) = &config.dedup_table_name {
+        app = app.with_dedup(Box::new(DynamoDedup::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table,
+        )));
+    }
     let app = &app;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

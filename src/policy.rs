@@ -1,40 +1,412 @@
-//! Which findings are worth an alert. Today: the severity threshold.
+//! Which findings are worth an alert: the policy document (threshold per
+//! repository, repository and tag filters, only-fixable, allow-list with
+//! expiry), or the bare `SEVERITY_THRESHOLD` when there is no document.
+//!
+//! A policy is judged per image: [`Policy::for_image`] resolves what applies
+//! to that repository on that day once, then [`ImagePolicy::judge`] is cheap
+//! per finding.
 
-use crate::finding::Finding;
-use crate::image::ImageRef;
+use crate::finding::{Finding, FixAvailable};
+use crate::glob::Glob;
+use crate::image::{ImageRef, ScanKind};
 use crate::severity::Severity;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+pub const POLICY_VERSION: u32 = 1;
 
 /// What the policy says of one finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// At or above the threshold: listed in the alert and triggers it.
+    /// Listed in the alert and triggers it.
     Alert,
     /// Ranked below the threshold: counted only.
     BelowThreshold,
     /// UNDEFINED / UNTRIAGED: counted and shown, never triggers an alert.
     Unranked,
+    /// Suppressed by an allow-list entry.
+    AllowListed,
+    /// Enhanced finding with no fix available, under `only_fixable`.
+    NotFixable,
+    /// Alert-worthy, but already alerted for this image (dedup).
+    AlreadyAlerted,
+}
+
+/// One allow-list entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    pub id: String,
+    pub repository: Option<Glob>,
+    pub package: Option<String>,
+    pub reason: String,
+    /// Suppresses through the end of this day (UTC).
+    pub expires: Option<NaiveDate>,
+}
+
+impl AllowEntry {
+    /// `CVE-2023-1234 (openssl, prod-*) expired 2026-01-31`
+    pub fn label(&self) -> String {
+        let mut scope = Vec::new();
+        if let Some(p) = &self.package {
+            scope.push(p.clone());
+        }
+        if let Some(r) = &self.repository {
+            scope.push(r.as_str().to_string());
+        }
+        let scope = if scope.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", scope.join(", "))
+        };
+        match self.expires {
+            Some(date) => format!("{}{scope}, expired {date}", self.id),
+            None => format!("{}{scope}", self.id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Filter {
+    include: Vec<Glob>,
+    exclude: Vec<Glob>,
+}
+
+impl Filter {
+    fn admits(&self, value: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|g| g.matches(value)))
+            && !self.exclude.iter().any(|g| g.matches(value))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
+    threshold: Severity,
+    thresholds: Vec<(Glob, Severity)>,
+    repositories: Filter,
+    tags: Filter,
+    only_fixable: bool,
+    allow: Vec<AllowEntry>,
+}
+
+/// The policy as it applies to one image on one day.
+#[derive(Debug, Clone)]
+pub struct ImagePolicy<'a> {
     pub threshold: Severity,
+    pub only_fixable: bool,
+    active: Vec<&'a AllowEntry>,
+    expired: Vec<(usize, &'a AllowEntry)>,
+}
+
+/// A verdict, and the expired allow-list entry that would have suppressed
+/// the finding (so the alert can say it expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub expired_entry: Option<usize>,
 }
 
 impl Policy {
+    /// The policy of the environment variables alone: a threshold.
     pub fn new(threshold: Severity) -> Policy {
-        Policy { threshold }
+        Policy {
+            threshold,
+            thresholds: Vec::new(),
+            repositories: Filter::default(),
+            tags: Filter::default(),
+            only_fixable: false,
+            allow: Vec::new(),
+        }
     }
 
-    /// Judges one finding of `image`. The image is part of the signature so
-    /// per-repository rules can be added without changing callers.
-    pub fn judge(&self, _image: &ImageRef, finding: &Finding) -> Verdict {
-        if !finding.severity.is_ranked() {
-            Verdict::Unranked
-        } else if finding.severity >= self.threshold {
-            Verdict::Alert
-        } else {
-            Verdict::BelowThreshold
+    pub fn allow_entry(&self, index: usize) -> Option<&AllowEntry> {
+        self.allow.get(index)
+    }
+
+    /// Why the image is out of the policy's scope, if it is.
+    pub fn skip_reason(&self, image: &ImageRef) -> Option<String> {
+        if !self.repositories.admits(&image.repository) {
+            return Some(format!(
+                "repository `{}` is excluded by the policy",
+                image.repository
+            ));
         }
+        let tags_filtered = !self.tags.include.is_empty() || !self.tags.exclude.is_empty();
+        if tags_filtered {
+            // An image stays in scope while any of its tags is admitted;
+            // an untagged image only when no `include` list is set.
+            let admitted = if image.tags.is_empty() {
+                self.tags.include.is_empty()
+            } else {
+                image.tags.iter().any(|t| self.tags.admits(t))
+            };
+            if !admitted {
+                return Some(format!(
+                    "tags [{}] are excluded by the policy",
+                    image.tags.join(", ")
+                ));
+            }
+        }
+        None
+    }
+
+    pub fn for_image(&self, image: &ImageRef, today: NaiveDate) -> ImagePolicy<'_> {
+        let threshold = self
+            .thresholds
+            .iter()
+            .find(|(glob, _)| glob.matches(&image.repository))
+            .map_or(self.threshold, |(_, sev)| *sev);
+        let mut active = Vec::new();
+        let mut expired = Vec::new();
+        for (index, entry) in self.allow.iter().enumerate() {
+            if entry
+                .repository
+                .as_ref()
+                .is_some_and(|g| !g.matches(&image.repository))
+            {
+                continue;
+            }
+            match entry.expires {
+                Some(date) if date < today => expired.push((index, entry)),
+                _ => active.push(entry),
+            }
+        }
+        ImagePolicy {
+            threshold,
+            only_fixable: self.only_fixable,
+            active,
+            expired,
+        }
+    }
+
+    /// Reads a policy document (JSON). Errors name the entry and the field.
+    pub fn from_document(text: &str) -> Result<Policy, PolicyError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let doc: PolicyDoc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            PolicyError {
+                field: if path == "." { "document".into() } else { path },
+                problem: inner.to_string(),
+            }
+        })?;
+        doc.into_policy()
+    }
+}
+
+impl ImagePolicy<'_> {
+    pub fn judge(&self, finding: &Finding) -> Judgement {
+        let plain = |verdict| Judgement {
+            verdict,
+            expired_entry: None,
+        };
+        if !finding.severity.is_ranked() {
+            return plain(Verdict::Unranked);
+        }
+        if finding.severity < self.threshold {
+            return plain(Verdict::BelowThreshold);
+        }
+        if self.active.iter().any(|e| allows(e, finding)) {
+            return plain(Verdict::AllowListed);
+        }
+        if self.only_fixable && finding.fix_available == Some(FixAvailable::No) {
+            return plain(Verdict::NotFixable);
+        }
+        Judgement {
+            verdict: Verdict::Alert,
+            expired_entry: self
+                .expired
+                .iter()
+                .find(|(_, e)| allows(e, finding))
+                .map(|(i, _)| *i),
+        }
+    }
+
+    /// Whether only-fixable cannot apply to this scan (basic findings carry
+    /// no fix information), for the alert to say so.
+    pub fn only_fixable_inapplicable(&self, kind: ScanKind) -> bool {
+        self.only_fixable && kind == ScanKind::Basic
+    }
+}
+
+fn allows(entry: &AllowEntry, finding: &Finding) -> bool {
+    entry.id.eq_ignore_ascii_case(&finding.id)
+        && entry
+            .package
+            .as_ref()
+            .is_none_or(|p| finding.package_name.as_deref() == Some(p.as_str()))
+}
+
+/// A policy document that cannot be used, with the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid policy: {field}: {problem}")]
+pub struct PolicyError {
+    /// e.g. `allow[2].expires` or `thresholds[0].threshold`.
+    pub field: String,
+    pub problem: String,
+}
+
+fn invalid(field: impl Into<String>, problem: impl Into<String>) -> PolicyError {
+    PolicyError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
+    version: u32,
+    #[serde(default)]
+    threshold: Option<String>,
+    #[serde(default)]
+    thresholds: Vec<ThresholdDoc>,
+    #[serde(default)]
+    repositories: FilterDoc,
+    #[serde(default)]
+    tags: FilterDoc,
+    #[serde(default)]
+    only_fixable: bool,
+    #[serde(default)]
+    allow: Vec<AllowDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdDoc {
+    repository: String,
+    threshold: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FilterDoc {
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowDoc {
+    id: String,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    package: Option<String>,
+    reason: String,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+fn severity(field: String, value: &str) -> Result<Severity, PolicyError> {
+    value
+        .parse::<Severity>()
+        .ok()
+        .filter(|s| s.is_ranked())
+        .ok_or_else(|| {
+            invalid(
+                field,
+                format!(
+                    "`{value}` is not a threshold; use one of {}",
+                    Severity::RANKED.map(|s| s.as_str()).join(", ")
+                ),
+            )
+        })
+}
+
+fn pattern(field: String, value: &str) -> Result<Glob, PolicyError> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "pattern must not be empty"));
+    }
+    Ok(Glob::new(value))
+}
+
+fn patterns(field: &str, values: &[String]) -> Result<Vec<Glob>, PolicyError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| pattern(format!("{field}[{i}]"), v))
+        .collect()
+}
+
+impl PolicyDoc {
+    fn into_policy(self) -> Result<Policy, PolicyError> {
+        if self.version != POLICY_VERSION {
+            return Err(invalid(
+                "version",
+                format!(
+                    "version {} is not supported; use {POLICY_VERSION}",
+                    self.version
+                ),
+            ));
+        }
+        let threshold = match &self.threshold {
+            Some(t) => severity("threshold".into(), t)?,
+            None => Severity::High,
+        };
+        let thresholds = self
+            .thresholds
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                Ok((
+                    pattern(format!("thresholds[{i}].repository"), &t.repository)?,
+                    severity(format!("thresholds[{i}].threshold"), &t.threshold)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        let allow = self
+            .allow
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let at = |f: &str| format!("allow[{i}] ({}).{f}", a.id);
+                if a.id.trim().is_empty() {
+                    return Err(invalid(format!("allow[{i}].id"), "must not be empty"));
+                }
+                if a.reason.trim().is_empty() {
+                    return Err(invalid(at("reason"), "a reason is required"));
+                }
+                let expires = a
+                    .expires
+                    .as_deref()
+                    .map(|d| {
+                        NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                            .ok()
+                            .filter(|_| d.len() == 10)
+                            .ok_or_else(|| {
+                                invalid(at("expires"), format!("`{d}` is not a date (YYYY-MM-DD)"))
+                            })
+                    })
+                    .transpose()?;
+                Ok(AllowEntry {
+                    id: a.id.trim().to_string(),
+                    repository: a
+                        .repository
+                        .as_deref()
+                        .map(|r| pattern(at("repository"), r))
+                        .transpose()?,
+                    package: a.package.clone().filter(|p| !p.trim().is_empty()),
+                    reason: a.reason.clone(),
+                    expires,
+                })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        Ok(Policy {
+            threshold,
+            thresholds,
+            repositories: Filter {
+                include: patterns("repositories.include", &self.repositories.include)?,
+                exclude: patterns("repositories.exclude", &self.repositories.exclude)?,
+            },
+            tags: Filter {
+                include: patterns("tags.include", &self.tags.include)?,
+                exclude: patterns("tags.exclude", &self.tags.exclude)?,
+            },
+            only_fixable: self.only_fixable,
+            allow,
+        })
     }
 }
 
@@ -42,38 +414,200 @@ impl Policy {
 mod tests {
     use super::*;
 
-    fn image() -> ImageRef {
+    const EXAMPLE: &str = include_str!("../examples/policy.json");
+
+    fn image(repository: &str, tags: &[&str]) -> ImageRef {
         ImageRef {
             account: "123456789012".into(),
             region: "us-east-1".into(),
-            repository: "r".into(),
+            repository: repository.into(),
             digest: "sha256:00".into(),
-            tags: vec![],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
         }
     }
 
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn finding(id: &str, sev: Severity) -> Finding {
+        let mut f = Finding::new(id, sev);
+        f.package_name = Some("openssl".into());
+        f
+    }
+
     #[test]
-    fn findings_at_or_above_the_threshold_alert() {
+    fn the_bare_threshold_alerts_at_or_above_it() {
         let policy = Policy::new(Severity::High);
-        let verdict = |sev| policy.judge(&image(), &Finding::new("CVE-1", sev));
+        let judge = policy.for_image(&image("r", &[]), day("2026-11-27"));
+        let verdict = |sev| judge.judge(&finding("CVE-1", sev)).verdict;
         assert_eq!(verdict(Severity::Critical), Verdict::Alert);
         assert_eq!(verdict(Severity::High), Verdict::Alert);
         assert_eq!(verdict(Severity::Medium), Verdict::BelowThreshold);
-        assert_eq!(verdict(Severity::Informational), Verdict::BelowThreshold);
+        assert_eq!(verdict(Severity::Untriaged), Verdict::Unranked);
     }
 
     #[test]
     fn unranked_findings_never_alert_even_at_the_lowest_threshold() {
         let policy = Policy::new(Severity::Informational);
+        let judge = policy.for_image(&image("r", &[]), day("2026-11-27"));
         for sev in [Severity::Undefined, Severity::Untriaged] {
             assert_eq!(
-                policy.judge(&image(), &Finding::new("CVE-1", sev)),
+                judge.judge(&finding("CVE-1", sev)).verdict,
                 Verdict::Unranked
             );
         }
+    }
+
+    #[test]
+    fn the_example_document_reads_and_applies_per_repository_thresholds() {
+        let policy = Policy::from_document(EXAMPLE).unwrap();
+        let today = day("2026-11-27");
         assert_eq!(
-            policy.judge(&image(), &Finding::new("CVE-1", Severity::Informational)),
-            Verdict::Alert
+            policy
+                .for_image(&image("prod-api", &["v1"]), today)
+                .threshold,
+            Severity::High
         );
+        assert_eq!(
+            policy
+                .for_image(&image("sandbox-x", &["v1"]), today)
+                .threshold,
+            Severity::Critical
+        );
+        assert_eq!(
+            policy.for_image(&image("other", &["v1"]), today).threshold,
+            Severity::High
+        );
+    }
+
+    #[test]
+    fn repository_and_tag_filters_decide_the_scope() {
+        let policy = Policy::from_document(
+            r#"{"version": 1,
+                "repositories": {"include": ["team/*"], "exclude": ["team/scratch-*"]},
+                "tags": {"exclude": ["pr-*"]}}"#,
+        )
+        .unwrap();
+        assert!(policy.skip_reason(&image("team/api", &["v1"])).is_none());
+        assert!(policy.skip_reason(&image("other/api", &["v1"])).is_some());
+        assert!(policy
+            .skip_reason(&image("team/scratch-1", &["v1"]))
+            .is_some());
+        assert!(policy.skip_reason(&image("team/api", &["pr-12"])).is_some());
+        assert!(policy
+            .skip_reason(&image("team/api", &["pr-12", "v1.0"]))
+            .is_none());
+        assert!(policy.skip_reason(&image("team/api", &[])).is_none());
+        let include =
+            Policy::from_document(r#"{"version": 1, "tags": {"include": ["v*"]}}"#).unwrap();
+        assert!(
+            include.skip_reason(&image("a", &[])).is_some(),
+            "untagged is outside an include list"
+        );
+        assert!(include.skip_reason(&image("a", &["v2"])).is_none());
+    }
+
+    #[test]
+    fn allow_list_entries_suppress_through_the_end_of_their_expiry_day() {
+        let policy = Policy::from_document(
+            r#"{"version": 1, "allow": [
+                {"id": "CVE-2026-0001", "reason": "not reachable", "expires": "2026-11-27"},
+                {"id": "CVE-2026-0002", "package": "zlib", "reason": "vendored copy unused"},
+                {"id": "CVE-2026-0003", "repository": "prod-*", "reason": "prod only"}
+            ]}"#,
+        )
+        .unwrap();
+        let img = image("prod-api", &["v1"]);
+        let on = policy.for_image(&img, day("2026-11-27"));
+        let after = policy.for_image(&img, day("2026-11-28"));
+        let f1 = finding("cve-2026-0001", Severity::Critical);
+        assert_eq!(
+            on.judge(&f1).verdict,
+            Verdict::AllowListed,
+            "the expiry day itself"
+        );
+        let j = after.judge(&f1);
+        assert_eq!(j.verdict, Verdict::Alert, "the day after");
+        assert_eq!(j.expired_entry, Some(0));
+        assert_eq!(
+            policy.allow_entry(0).unwrap().label(),
+            "CVE-2026-0001, expired 2026-11-27"
+        );
+        let openssl = finding("CVE-2026-0002", Severity::High);
+        assert_eq!(on.judge(&openssl).verdict, Verdict::Alert, "other package");
+        let mut zlib = finding("CVE-2026-0002", Severity::High);
+        zlib.package_name = Some("zlib".into());
+        assert_eq!(on.judge(&zlib).verdict, Verdict::AllowListed);
+        let f3 = finding("CVE-2026-0003", Severity::High);
+        assert_eq!(on.judge(&f3).verdict, Verdict::AllowListed);
+        let dev = policy.for_image(&image("dev-api", &[]), day("2026-11-27"));
+        assert_eq!(
+            dev.judge(&f3).verdict,
+            Verdict::Alert,
+            "outside the entry's repositories"
+        );
+    }
+
+    #[test]
+    fn only_fixable_drops_enhanced_findings_without_a_fix_and_keeps_basic_ones() {
+        let policy = Policy::from_document(r#"{"version": 1, "only_fixable": true}"#).unwrap();
+        let judge = policy.for_image(&image("a", &[]), day("2026-11-27"));
+        let mut no_fix = finding("CVE-1", Severity::Critical);
+        no_fix.fix_available = Some(FixAvailable::No);
+        assert_eq!(judge.judge(&no_fix).verdict, Verdict::NotFixable);
+        let mut partial = finding("CVE-2", Severity::Critical);
+        partial.fix_available = Some(FixAvailable::Partial);
+        assert_eq!(judge.judge(&partial).verdict, Verdict::Alert);
+        let basic = finding("CVE-3", Severity::Critical);
+        assert_eq!(
+            judge.judge(&basic).verdict,
+            Verdict::Alert,
+            "basic: no fix information"
+        );
+        assert!(judge.only_fixable_inapplicable(ScanKind::Basic));
+        assert!(!judge.only_fixable_inapplicable(ScanKind::Enhanced));
+    }
+
+    #[test]
+    fn invalid_documents_name_the_entry_and_field() {
+        let cases = [
+            (r#"{"version": 2}"#, "version"),
+            (r#"{"threshold": "HIGH"}"#, "document"),
+            (r#"{"version": 1, "threshold": "SEVERE"}"#, "threshold"),
+            (r#"{"version": 1, "treshold": "HIGH"}"#, "treshold"),
+            (
+                r#"{"version": 1, "thresholds": [{"repository": "a", "threshold": "x"}]}"#,
+                "thresholds[0].threshold",
+            ),
+            (r#"{"version": 1, "allow": [{"id": "CVE-1"}]}"#, "allow[0]"),
+            (
+                r#"{"version": 1, "allow": [{"id": "CVE-1", "reason": " "}]}"#,
+                "allow[0] (CVE-1).reason",
+            ),
+            (
+                r#"{"version": 1, "allow": [{"id": "CVE-1", "reason": "r", "expires": "2026-13-01"}]}"#,
+                "allow[0] (CVE-1).expires",
+            ),
+            (
+                r#"{"version": 1, "allow": [{"id": "CVE-1", "reason": "r", "until": "2026-01-01"}]}"#,
+                "allow[0].until",
+            ),
+            (
+                r#"{"version": 1, "tags": {"exclude": [""]}}"#,
+                "tags.exclude[0]",
+            ),
+            (
+                r#"{"version": 1, "repositories": {"inclde": []}}"#,
+                "repositories.inclde",
+            ),
+            ("not json", "document"),
+        ];
+        for (doc, field) in cases {
+            let err = Policy::from_document(doc).expect_err(doc);
+            assert_eq!(err.field, field, "{doc}: {err}");
+        }
+        let err = Policy::from_document(r#"{"version": 1, "treshold": "HIGH"}"#).unwrap_err();
+        assert!(err.problem.contains("unknown field `treshold`"), "{err}");
     }
 }

@@ -82,3 +82,54 @@ pub trait AlertSink: Send + Sync {
         alert: &Alert,
     ) -> impl Future<Output = Result<Published, PublishError>> + Send;
 }
+
+/// A boxed future, for the ports that are optional (held as trait objects).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where the policy document lives (SSM Parameter Store in AWS).
+pub trait PolicySource: Send + Sync {
+    /// The document's text.
+    fn fetch(&self) -> BoxFuture<'_, Result<String, ServiceFailure>>;
+    /// Its name, for errors and logs.
+    fn name(&self) -> &str;
+}
+
+/// Outcome of a conditional write to the dedup store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Won,
+    /// Someone else changed the record or holds the lease.
+    Lost,
+}
+
+/// What was already alerted per image (DynamoDB in AWS).
+pub trait DedupStore: Send + Sync {
+    fn load<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::dedup::Record>, ServiceFailure>>;
+    /// Takes the lease if the record is still at `version` (`None`: absent)
+    /// and nobody else holds a live lease.
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        version: Option<u64>,
+        lease: &'a crate::dedup::Lease,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>>;
+    /// Gives the lease back without changing what was alerted (publish failed).
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
+    /// Records what was alerted, bumps the version and drops the lease.
+    fn commit<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        known: &'a crate::dedup::Known,
+        version: u64,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
+}

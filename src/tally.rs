@@ -2,6 +2,7 @@
 //! findings (bounded), and per-package aggregates. Nothing here grows with
 //! the number of findings beyond `cap` listed ones and one entry per package.
 
+use crate::dedup::fingerprint;
 use crate::finding::Finding;
 use crate::policy::Verdict;
 use crate::severity::{Severity, SeverityCounts};
@@ -23,6 +24,34 @@ pub struct PackageTally {
     pub unfixed: u64,
 }
 
+/// What the policy kept out of the alert, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Suppressed {
+    pub below_threshold: u64,
+    pub unranked: u64,
+    pub allow_listed: u64,
+    pub not_fixable: u64,
+    pub already_alerted: u64,
+}
+
+impl Suppressed {
+    /// `3 allow-listed, 12 below threshold, 40 not fixable` (zeros left out).
+    pub fn phrase(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            (self.allow_listed, "allow-listed"),
+            (self.already_alerted, "already alerted"),
+            (self.not_fixable, "not fixable"),
+            (self.below_threshold, "below threshold"),
+            (self.unranked, "unranked (UNDEFINED/UNTRIAGED)"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
 #[derive(Debug)]
 pub struct Tally {
     /// Every finding, whatever the policy said.
@@ -33,6 +62,13 @@ pub struct Tally {
     pub packages: BTreeMap<(String, String), PackageTally>,
     /// Pages folded in.
     pub pages: u32,
+    /// Findings the policy kept out, by reason.
+    pub suppressed: Suppressed,
+    /// Allow-list entries (by index) that would have suppressed an
+    /// alert-worthy finding had they not expired.
+    pub expired_entries: BTreeSet<usize>,
+    /// Fingerprints of every alert-worthy finding, new or already alerted.
+    pub fingerprints: Vec<u64>,
     top: BinaryHeap<Reverse<Ranked>>,
     cap: usize,
 }
@@ -50,6 +86,9 @@ impl Tally {
             alert_counts: SeverityCounts::default(),
             packages: BTreeMap::new(),
             pages: 0,
+            suppressed: Suppressed::default(),
+            expired_entries: BTreeSet::new(),
+            fingerprints: Vec::new(),
             top: BinaryHeap::with_capacity(cap.min(4096) + 1),
             cap,
         }
@@ -57,6 +96,18 @@ impl Tally {
 
     pub fn add(&mut self, finding: Finding, verdict: Verdict) {
         self.counts.add(finding.severity, 1);
+        let s = &mut self.suppressed;
+        match verdict {
+            Verdict::Alert => {}
+            Verdict::BelowThreshold => s.below_threshold += 1,
+            Verdict::Unranked => s.unranked += 1,
+            Verdict::AllowListed => s.allow_listed += 1,
+            Verdict::NotFixable => s.not_fixable += 1,
+            Verdict::AlreadyAlerted => s.already_alerted += 1,
+        }
+        if matches!(verdict, Verdict::Alert | Verdict::AlreadyAlerted) {
+            self.fingerprints.push(fingerprint(&finding));
+        }
         if verdict != Verdict::Alert {
             return;
         }
@@ -198,6 +249,28 @@ mod tests {
         assert_eq!(tally.counts.total(), 5);
         assert_eq!(tally.alert_worthy(), 4);
         assert_eq!(tally.highest_alert_severity(), Some(Severity::Critical));
+    }
+
+    #[test]
+    fn counts_what_the_policy_kept_out() {
+        let mut tally = Tally::default();
+        tally.add(finding("A", Severity::Low, None), Verdict::BelowThreshold);
+        tally.add(finding("B", Severity::High, None), Verdict::AllowListed);
+        tally.add(finding("C", Severity::High, None), Verdict::AllowListed);
+        tally.add(finding("D", Severity::High, None), Verdict::NotFixable);
+        tally.add(finding("E", Severity::High, None), Verdict::AlreadyAlerted);
+        tally.add(finding("F", Severity::High, None), Verdict::Alert);
+        assert_eq!(
+            tally.suppressed.phrase().as_deref(),
+            Some("2 allow-listed, 1 already alerted, 1 not fixable, 1 below threshold")
+        );
+        assert_eq!(tally.alert_worthy(), 1);
+        assert_eq!(
+            tally.fingerprints.len(),
+            2,
+            "new and already-alerted are remembered"
+        );
+        assert_eq!(Tally::default().suppressed.phrase(), None);
     }
 
     #[test]

@@ -146,8 +146,7 @@ fn config(threshold: Severity) -> Config {
     Config {
         alert_topic_arn: TOPIC.into(),
         threshold,
-        alert_on_scan_failure: true,
-        chat_topic_arn: None,
+        ..Config::default()
     }
 }
 

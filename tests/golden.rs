@@ -50,8 +50,8 @@ async fn render(event_file: &str) -> (PublishInput, PublishInput) {
     let config = Config {
         alert_topic_arn: ALERT_TOPIC.into(),
         threshold: Severity::High,
-        alert_on_scan_failure: true,
         chat_topic_arn: Some(CHAT_TOPIC.into()),
+        ..Config::default()
     };
     let app = App::new(
         config,

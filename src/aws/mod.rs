@@ -1,7 +1,9 @@
 //! Adapters from the ports to the AWS SDK clients.
 
+pub mod dynamodb;
 pub mod ecr;
 pub mod sns;
+pub mod ssm;
 
 use crate::ports::ServiceFailure;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};

@@ -81,6 +81,9 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
         .map(|(sev, n)| format!("{} {n}", sev.as_str()))
         .collect();
     let _ = writeln!(description, "All findings: {}", all.join(" · "));
+    for note in report.notes {
+        let _ = writeln!(description, "_{}_", slack_escape(note).replace('_', " "));
+    }
     let _ = writeln!(description, "\n*Most severe*");
     let closing_room = 120;
     let mut shown = 0u64;
@@ -297,6 +300,7 @@ mod tests {
             threshold: Severity::High,
             tally: &tally,
             event_id: Some("evt-1"),
+            notes: &[],
         })
         .unwrap();
         serde_json::from_str(&alert.chat).expect("chat payload is JSON")

@@ -48,6 +48,13 @@ pub(super) fn findings(
         };
         let _ = writeln!(body, "  {:<14}{:>7}{marker}", sev.as_str(), n);
     }
+    if !report.notes.is_empty() {
+        body.push('\n');
+        let _ = writeln!(body, "POLICY");
+        for note in report.notes {
+            let _ = writeln!(body, "  {}", one_line(note));
+        }
+    }
     body.push('\n');
     let _ = writeln!(
         body,
@@ -229,6 +236,7 @@ mod tests {
             threshold: Severity::High,
             tally,
             event_id: None,
+            notes: &[],
         })
     }
 

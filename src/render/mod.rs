@@ -20,6 +20,8 @@ pub struct FindingsReport<'a> {
     pub tally: &'a Tally,
     /// The EventBridge event id, when the event had one.
     pub event_id: Option<&'a str>,
+    /// What the policy did, in sentences (what it removed, expired entries).
+    pub notes: &'a [String],
 }
 
 /// What a scan-failed alert is built from.

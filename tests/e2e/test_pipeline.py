@@ -130,7 +130,7 @@ def test_findings_below_the_threshold_publish_nothing(stack, inbox):
 
     assert ok, result
     assert result["outcome"] == "not_alerted"
-    assert result["reason"] == "no finding at or above HIGH"
+    assert result["reason"] == "no finding at or above HIGH left by the policy"
     assert result["counts"] == {"MEDIUM": 1, "LOW": 1, "UNDEFINED": 1}
     assert received_alerts(stack, inbox) == []
 

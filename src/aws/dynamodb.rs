@@ -1,0 +1,179 @@
+//! What was already alerted, per image, in a DynamoDB table with a string
+//! partition key `pk` and TTL on `expires_at`.
+
+use super::service_failure;
+use crate::dedup::{Known, Lease, Record};
+use crate::ports::{BoxFuture, Claim, DedupStore, ServiceFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+pub const KEY: &str = "pk";
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+pub struct DynamoDedup {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDedup {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoDedup {
+        DynamoDedup {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn update(
+        &self,
+        key: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_string()))
+            .expression_attribute_names("#lo", "lease_owner")
+            .expression_attribute_names("#lu", "lease_until")
+    }
+}
+
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+/// A failed condition is an answer, not an error.
+fn condition_failed(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        UpdateItemError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> bool {
+    matches!(
+        e.as_service_error(),
+        Some(UpdateItemError::ConditionalCheckFailedException(_))
+    )
+}
+
+impl DedupStore for DynamoDedup {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, ServiceFailure>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(key.to_string()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| service_failure("DynamoDB", &e))?;
+            let Some(item) = output.item else {
+                return Ok(None);
+            };
+            let num = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            };
+            let known = item
+                .get("fp")
+                .and_then(|v| v.as_b().ok())
+                .map(|b| Known::decode(b.as_ref()))
+                .unwrap_or_default();
+            let lease = match (
+                item.get("lease_owner").and_then(|v| v.as_s().ok()),
+                num("lease_until"),
+            ) {
+                (Some(owner), Some(until)) => Some(Lease {
+                    owner: owner.clone(),
+                    until,
+                }),
+                _ => None,
+            };
+            Ok(Some(Record {
+                version: num("version").map_or(0, |v| v.max(0) as u64),
+                known,
+                lease,
+            }))
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        version: Option<u64>,
+        lease: &'a Lease,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
+        Box::pin(async move {
+            let free = "(attribute_not_exists(#lu) OR #lu < :now)";
+            let mut request = self
+                .update(key)
+                .update_expression("SET #lo = :owner, #lu = :until")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":owner", AttributeValue::S(lease.owner.clone()))
+                .expression_attribute_values(":until", number(lease.until))
+                .expression_attribute_values(":now", number(now));
+            request = match version {
+                Some(v) => request
+                    .condition_expression(format!("#v = :v AND {free}"))
+                    .expression_attribute_values(":v", number(v as i64)),
+                None => {
+                    request.condition_expression(format!("attribute_not_exists(#v) AND {free}"))
+                }
+            };
+            match request.send().await {
+                Ok(_) => Ok(Claim::Won),
+                Err(e) if condition_failed(&e) => Ok(Claim::Lost),
+                Err(e) => Err(service_failure("DynamoDB", &e)),
+            }
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        Box::pin(async move {
+            match self
+                .update(key)
+                .update_expression("REMOVE #lo, #lu")
+                .condition_expression("#lo = :owner")
+                .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if condition_failed(&e) => Ok(()),
+                Err(e) => Err(service_failure("DynamoDB", &e)),
+            }
+        })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        known: &'a Known,
+        version: u64,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        Box::pin(async move {
+            self.update(key)
+                .update_expression("SET #fp = :fp, #v = :v, #ttl = :ttl REMOVE #lo, #lu")
+                .condition_expression("#lo = :owner")
+                .expression_attribute_names("#fp", "fp")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":fp", AttributeValue::B(Blob::new(known.encode())))
+                .expression_attribute_values(":v", number(version as i64))
+                .expression_attribute_values(":ttl", number(expires_at))
+                .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| service_failure("DynamoDB", &e))
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Reading every page of an image's findings and folding them under a
+//! policy: shared by the Lambda pipeline and the CI gate.
+
+use crate::dedup::{fingerprint, Known};
+use crate::image::ImageRef;
+use crate::policy::{ImagePolicy, Verdict};
+use crate::ports::{FindingsSource, ScanStatus, ServiceFailure, SourceError};
+use crate::tally::Tally;
+
+/// Scan statuses that mean "no findings will come": alerted as failures.
+pub const FAILED_STATUSES: [&str; 4] = [
+    "FAILED",
+    "UNSUPPORTED_IMAGE",
+    "FINDINGS_UNAVAILABLE",
+    "LIMIT_EXCEEDED",
+];
+/// Scan statuses that mean "not finished yet".
+pub const PENDING_STATUSES: [&str; 2] = ["IN_PROGRESS", "PENDING"];
+/// A guard against a registry that never stops paging.
+const MAX_PAGES: u32 = 100_000;
+
+#[derive(Debug)]
+pub struct Folded {
+    /// ECR's status of the scan (from the first page).
+    pub status: Option<ScanStatus>,
+    pub tally: Tally,
+}
+
+#[derive(Debug)]
+pub enum FoldError {
+    /// The image was deleted between the scan and the call.
+    ImageGone(ServiceFailure),
+    ScanNotFound(ServiceFailure),
+    Source(ServiceFailure),
+    /// ECR reports the scan as failed: no findings will come.
+    ScanFailed(ScanStatus),
+    /// ECR reports the scan as still running.
+    Pending(String),
+}
+
+/// Pages through the image's findings, judging each under `policy`;
+/// findings already alerted (`known`) are counted, not listed.
+pub async fn fold_findings<S: FindingsSource>(
+    source: &S,
+    image: &ImageRef,
+    policy: &ImagePolicy<'_>,
+    known: &Known,
+) -> Result<Folded, FoldError> {
+    let mut tally = Tally::default();
+    let mut token: Option<String> = None;
+    let mut status: Option<ScanStatus> = None;
+    loop {
+        let page = source
+            .page(image, token.as_deref())
+            .await
+            .map_err(|e| match e {
+                SourceError::ImageNotFound(f) => FoldError::ImageGone(f),
+                SourceError::ScanNotFound(f) => FoldError::ScanNotFound(f),
+                SourceError::Failed(f) => FoldError::Source(f),
+            })?;
+        if tally.pages == 0 {
+            if let Some(first) = &page.status {
+                if FAILED_STATUSES.contains(&first.status.as_str()) {
+                    return Err(FoldError::ScanFailed(first.clone()));
+                }
+                if PENDING_STATUSES.contains(&first.status.as_str()) {
+                    return Err(FoldError::Pending(first.status.clone()));
+                }
+            }
+            status = page.status.clone();
+        }
+        for finding in page.findings {
+            let judgement = policy.judge(&finding);
+            let verdict = match judgement.verdict {
+                Verdict::Alert if !known.is_empty() && known.covers(fingerprint(&finding)) => {
+                    Verdict::AlreadyAlerted
+                }
+                v => v,
+            };
+            if verdict == Verdict::Alert {
+                if let Some(entry) = judgement.expired_entry {
+                    tally.expired_entries.insert(entry);
+                }
+            }
+            tally.add(finding, verdict);
+        }
+        tally.pages += 1;
+        match page.next_token {
+            Some(next) if !next.is_empty() && tally.pages < MAX_PAGES => {
+                if token.as_deref() == Some(next.as_str()) {
+                    tracing::warn!(repository = %image.repository, "ECR repeated a nextToken; stopping paging");
+                    break;
+                }
+                token = Some(next);
+            }
+            _ => break,
+        }
+    }
+    Ok(Folded { status, tally })
+}
