@@ -30,6 +30,15 @@ AWS_ENV = {
 }
 
 
+def built_binary(name="ecr-scan-alerts"):
+    """A binary of this package built by `cargo test`/`cargo build` (debug);
+    FUNCTION_BINARY overrides where the function's binary is."""
+    if name == "ecr-scan-alerts" and os.environ.get("FUNCTION_BINARY"):
+        return Path(os.environ["FUNCTION_BINARY"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target / "debug" / name
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod finding;
 pub mod fold;
+pub mod gate;
 pub mod glob;
 pub mod image;
 pub mod policy;

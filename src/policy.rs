@@ -118,6 +118,13 @@ impl Policy {
         }
     }
 
+    /// The same policy with one threshold everywhere (the gate's `--threshold`).
+    pub fn with_threshold(mut self, threshold: Severity) -> Policy {
+        self.threshold = threshold;
+        self.thresholds.clear();
+        self
+    }
+
     pub fn allow_entry(&self, index: usize) -> Option<&AllowEntry> {
         self.allow.get(index)
     }

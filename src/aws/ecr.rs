@@ -3,9 +3,10 @@
 use super::service_failure;
 use crate::finding::{Finding, FixAvailable};
 use crate::image::ImageRef;
-use crate::ports::{FindingsPage, FindingsSource, ScanStatus, SourceError};
+use crate::ports::{FindingsPage, FindingsSource, ScanStatus, ServiceFailure, SourceError};
 use crate::severity::Severity;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
+use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
 use aws_sdk_ecr::types::{EnhancedImageScanFinding, ImageIdentifier, ImageScanFinding};
 use aws_sdk_ecr::Client;
 
@@ -21,6 +22,38 @@ impl EcrFindings {
     pub fn new(client: Client) -> EcrFindings {
         EcrFindings { client }
     }
+
+    /// The digest a tag points at now, or `None` when there is no such
+    /// image (or repository).
+    pub async fn resolve_tag(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, ServiceFailure> {
+        let result = self
+            .client
+            .describe_images()
+            .set_registry_id(registry_id.map(str::to_string))
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .image_details
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|d| d.image_digest)),
+            Err(e) => match e.as_service_error() {
+                Some(
+                    DescribeImagesError::ImageNotFoundException(_)
+                    | DescribeImagesError::RepositoryNotFoundException(_),
+                ) => Ok(None),
+                _ => Err(service_failure("ECR", &e)),
+            },
+        }
+    }
 }
 
 impl FindingsSource for EcrFindings {
@@ -32,7 +65,8 @@ impl FindingsSource for EcrFindings {
         let output = self
             .client
             .describe_image_scan_findings()
-            .registry_id(&image.account)
+            // Empty: the caller's own registry (the CI gate without --registry-id).
+            .set_registry_id((!image.account.is_empty()).then(|| image.account.clone()))
             .repository_name(&image.repository)
             .image_id(
                 ImageIdentifier::builder()

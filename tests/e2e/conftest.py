@@ -1,25 +1,15 @@
-import os
-from pathlib import Path
-
 import pytest
 
-from harness.local import ROOT, LocalStack
+from harness.local import ROOT, LocalStack, built_binary
 from harness.seed import alert_queue, received_alerts, subscribe_queue
 
 # The filter policy the README offers for a pager: CRITICAL findings only.
 CRITICAL_ONLY = {"severity": ["CRITICAL"], "alert_kind": ["findings"]}
 
 
-def function_binary():
-    if os.environ.get("FUNCTION_BINARY"):
-        return Path(os.environ["FUNCTION_BINARY"])
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    return target / "debug" / "ecr-scan-alerts"
-
-
 @pytest.fixture(scope="session")
 def stack():
-    local = LocalStack(function_binary(), ROOT / ".local" / "e2e-logs")
+    local = LocalStack(built_binary(), ROOT / ".local" / "e2e-logs")
     with local:
         topic_arn, queue_url = alert_queue(local)
         local.topic_arn, local.queue_url = topic_arn, queue_url

@@ -1,0 +1,299 @@
+//! Layer 2: the gate's `--wait` polling and the dedup lease, against the
+//! SDK's mock client (ECR, DynamoDB) and an in-memory store that keeps the
+//! same conditional-write rules as the DynamoDB adapter.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput;
+use aws_sdk_ecr::types::{
+    FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus, ScanStatus,
+};
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use ecr_scan_alerts::alert::Alert;
+use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
+use ecr_scan_alerts::aws::ecr::EcrFindings;
+use ecr_scan_alerts::config::Config;
+use ecr_scan_alerts::dedup::{Known, Lease, Record};
+use ecr_scan_alerts::gate::wait_for_scan;
+use ecr_scan_alerts::image::ImageRef;
+use ecr_scan_alerts::ports::{
+    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, ServiceFailure,
+};
+use ecr_scan_alerts::App;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn image() -> ImageRef {
+    ImageRef {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        repository: "demo/web".into(),
+        digest: "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234ef01".into(),
+        tags: vec!["3f2c1ab".into()],
+    }
+}
+
+fn status(s: ScanStatus) -> DescribeImageScanFindingsOutput {
+    DescribeImageScanFindingsOutput::builder()
+        .image_scan_status(ImageScanStatus::builder().status(s).build())
+        .image_scan_findings(
+            ImageScanFindings::builder()
+                .findings(
+                    ImageScanFinding::builder()
+                        .name("CVE-2026-0001")
+                        .severity(FindingSeverity::Critical)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn the_gate_waits_while_the_scan_is_in_progress() {
+    let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .sequence()
+        .output(|| status(ScanStatus::InProgress))
+        .times(2)
+        .output(|| status(ScanStatus::Complete))
+        .build();
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::Sequential, &[&rule]));
+    let mut lines = Vec::new();
+    wait_for_scan(
+        &source,
+        &image(),
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        |line| lines.push(line),
+    )
+    .await
+    .expect("the scan completes");
+    assert_eq!(rule.num_calls(), 3);
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("waiting for the scan of demo/web:3f2c1ab: IN_PROGRESS"));
+}
+
+#[tokio::test]
+async fn the_gate_gives_up_at_the_timeout() {
+    let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .sequence()
+        .output(|| status(ScanStatus::InProgress))
+        .repeatedly()
+        .build();
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::Sequential, &[&rule]));
+    let err = wait_for_scan(
+        &source,
+        &image(),
+        Duration::from_millis(100),
+        Duration::from_millis(20),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.0.contains("is still IN_PROGRESS"), "{err}");
+    assert!(err.0.contains("--timeout"), "{err}");
+    assert!(rule.num_calls() >= 2);
+}
+
+#[tokio::test]
+async fn a_failed_condition_is_a_lost_claim_not_an_error() {
+    let rule = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+        UpdateItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder().build(),
+        )
+    });
+    let store = DynamoDedup::new(
+        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&rule]),
+        "dedup",
+    );
+    let lease = Lease {
+        owner: "me".into(),
+        until: 200,
+    };
+    let claim = store.claim("k", Some(3), &lease, 100).await.unwrap();
+    assert_eq!(claim, Claim::Lost);
+}
+
+/// The DynamoDB adapter's rules, in memory.
+#[derive(Default)]
+struct MemoryStore(Mutex<HashMap<String, Record>>);
+
+impl DedupStore for MemoryStore {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, ServiceFailure>> {
+        let record = self.0.lock().unwrap().get(key).cloned();
+        Box::pin(async move { Ok(record) })
+    }
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        version: Option<u64>,
+        lease: &'a Lease,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
+        let mut map = self.0.lock().unwrap();
+        let record = map.entry(key.to_string()).or_default();
+        let version_ok = match version {
+            Some(v) => record.version == v,
+            None => record.version == 0,
+        };
+        let free = record.lease.as_ref().is_none_or(|l| l.until < now);
+        let claim = if version_ok && free {
+            record.lease = Some(lease.clone());
+            Claim::Won
+        } else {
+            Claim::Lost
+        };
+        Box::pin(async move { Ok(claim) })
+    }
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        if let Some(r) = self.0.lock().unwrap().get_mut(key) {
+            if r.lease.as_ref().is_some_and(|l| l.owner == owner) {
+                r.lease = None;
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+    fn commit<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        known: &'a Known,
+        version: u64,
+        _expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        if let Some(r) = self.0.lock().unwrap().get_mut(key) {
+            if r.lease.as_ref().is_some_and(|l| l.owner == owner) {
+                r.known = known.clone();
+                r.version = version;
+                r.lease = None;
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A sink that takes its time (so two deliveries overlap) and can be told
+/// to fail.
+#[derive(Clone, Default)]
+struct SlowSink {
+    published: Arc<AtomicUsize>,
+    fail: Arc<Mutex<bool>>,
+}
+
+impl AlertSink for SlowSink {
+    async fn publish(&self, _alert: &Alert) -> Result<Published, PublishError> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if *self.fail.lock().unwrap() {
+            return Err(PublishError {
+                destination: "topic".into(),
+                failure: ServiceFailure {
+                    service: "SNS",
+                    code: "InternalError".into(),
+                    message: "down".into(),
+                    transient: true,
+                },
+            });
+        }
+        self.published.fetch_add(1, Ordering::SeqCst);
+        Ok(Published {
+            message_id: "m".into(),
+            chat_message_id: None,
+        })
+    }
+}
+
+fn app(sink: SlowSink, store: Arc<MemoryStore>) -> App<EcrFindings, SlowSink> {
+    let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .then_output(|| status(ScanStatus::Complete));
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]);
+    struct Shared(Arc<MemoryStore>);
+    impl DedupStore for Shared {
+        fn load<'a>(&'a self, k: &'a str) -> BoxFuture<'a, Result<Option<Record>, ServiceFailure>> {
+            self.0.load(k)
+        }
+        fn claim<'a>(
+            &'a self,
+            k: &'a str,
+            v: Option<u64>,
+            l: &'a Lease,
+            n: i64,
+        ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
+            self.0.claim(k, v, l, n)
+        }
+        fn release<'a>(
+            &'a self,
+            k: &'a str,
+            o: &'a str,
+        ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+            self.0.release(k, o)
+        }
+        fn commit<'a>(
+            &'a self,
+            k: &'a str,
+            o: &'a str,
+            kn: &'a Known,
+            v: u64,
+            e: i64,
+        ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+            self.0.commit(k, o, kn, v, e)
+        }
+    }
+    let config = Config {
+        alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+        ..Config::default()
+    };
+    App::new(config, EcrFindings::new(ecr), sink).with_dedup(Box::new(Shared(store)))
+}
+
+fn event() -> serde_json::Value {
+    serde_json::from_str(include_str!("../events/basic-scan-complete.json")).unwrap()
+}
+
+#[tokio::test]
+async fn two_concurrent_deliveries_give_one_alert() {
+    let sink = SlowSink::default();
+    let store = Arc::new(MemoryStore::default());
+    let (a, b) = (
+        app(sink.clone(), store.clone()),
+        app(sink.clone(), store.clone()),
+    );
+    let (first, second) = tokio::join!(a.handle(event()), b.handle(event()));
+    assert_eq!(sink.published.load(Ordering::SeqCst), 1);
+    let errors: Vec<_> = [&first, &second]
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|e| e.error_type())
+        .collect();
+    assert_eq!(
+        errors,
+        ["Transient.AlertInProgress"],
+        "the other delivery is told to retry"
+    );
+    // Lambda's retry of the delivery that lost finds nothing new.
+    let retry = a.handle(event()).await.unwrap();
+    assert!(retry
+        .reason
+        .unwrap()
+        .starts_with("nothing new since the last alert"));
+    assert_eq!(sink.published.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failed_publish_does_not_suppress_the_retry() {
+    let sink = SlowSink::default();
+    let store = Arc::new(MemoryStore::default());
+    let app = app(sink.clone(), store);
+    *sink.fail.lock().unwrap() = true;
+    let err = app.handle(event()).await.unwrap_err();
+    assert_eq!(err.error_type(), "Transient.SnsUnavailable");
+    *sink.fail.lock().unwrap() = false;
+    let retry = app.handle(event()).await.unwrap();
+    assert_eq!(retry.message_id.as_deref(), Some("m"));
+    assert_eq!(sink.published.load(Ordering::SeqCst), 1);
+}
