@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from .local import ROOT, VENV_BIN, FUNCTION_NAME, LocalStack
-from .seed import (alert_queue, basic_finding, enhanced_finding, event_for, received_alerts, scanned_image,
-                   subscribe_queue)
+from .seed import (alert_queue, basic_finding, dedup_table, enhanced_finding, event_for, put_policy,
+                   received_alerts, scanned_image, subscribe_queue)
 
 RULE = "-" * 78
 
@@ -62,6 +62,40 @@ def invoke_with_cargo_lambda(stack, event_file):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def policy_and_dedup(stack, events_dir, queue_url):
+    """The function again, now with a policy document in SSM (allow-listing
+    the worker's only HIGH finding) and the dedup table: one event
+    suppressed by the policy, one delivered twice and alerted once."""
+    policy = {"version": 1, "threshold": "HIGH", "allow": [
+        {"id": "CVE-2026-30001", "package": "busybox", "reason": "busybox applets unused in this image",
+         "expires": "2099-12-31"}]}
+    parameter = put_policy(stack, policy)
+    table = dedup_table(stack)
+    stack.start_function(POLICY_PARAMETER_NAME=parameter, DEDUP_TABLE_NAME=table)
+    print(f"Now with POLICY_PARAMETER_NAME={parameter} (allow-lists CVE-2026-30001 in busybox) "
+          f"and DEDUP_TABLE_NAME={table}:")
+    failures = 0
+    runs = [("basic-scan-untagged.json", "suppressed by the allow-list"),
+            ("basic-scan-complete.json", "first delivery"),
+            ("basic-scan-complete.json", "same event delivered again")]
+    expected = ["not_alerted", "alerted", "not_alerted"]
+    for (name, what), want in zip(runs, expected):
+        rc, output = invoke_with_cargo_lambda(stack, events_dir / name)
+        try:
+            result = json.loads(output)
+        except ValueError:
+            result = {"outcome": "error", "reason": output}
+        print(f"  events/{name} ({what}): {result.get('outcome')}"
+              f" - {result.get('reason') or 'message ' + str(result.get('message_id'))}"
+              + (f"; policy: {result['suppressed']}" if result.get("suppressed") else ""))
+        failures += result.get("outcome") != want
+    alerts = received_alerts(stack, queue_url)
+    print(f"  alerts that arrived: {[a['subject'] for a in alerts]}")
+    failures += len(alerts) != 1
+    print(RULE)
+    return failures
 
 
 def main():
@@ -120,6 +154,7 @@ def main():
             print(f"expected one chat message per alert and 2 paged alerts, got {len(chats)} and {len(paged)}",
                   file=sys.stderr)
             failures += 1
+        failures += policy_and_dedup(stack, events_dir, queue_url)
         if len(alerts) != 3 + 1:
             print(f"expected 4 alerts (three findings alerts and one scan-failed alert), got {len(alerts)}",
                   file=sys.stderr)
