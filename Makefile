@@ -6,11 +6,20 @@ SHELL := bash
 VENV := .venv
 PY := $(VENV)/bin/python
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Deploy and template tools, apart from .venv (SAM CLI and checkov pin boto3
+# versions that neither moto nor each other can share).
+IAC_VENV := .venv-iac
+CHECKOV_VENV := .venv-checkov
+SAM := $(IAC_VENV)/bin/sam
+# Instruction set of the deployed function: arm64, or x86_64.
+ARCH ?= arm64
+# sam build runs cargo-lambda (from .venv) in a target directory of its own.
+SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(TARGET_DIR)/sam" SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup build test demo lint clean
+.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt
 	@command -v python3 >/dev/null || { echo "python3 is required (with pip and venv)"; exit 1; }
@@ -19,7 +28,21 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-setup: $(VENV)/.installed ## Install the pinned local tools into .venv and check the Rust toolchain
+$(IAC_VENV)/.installed: requirements-iac.txt
+	@command -v python3 >/dev/null || { echo "python3 is required (with pip and venv)"; exit 1; }
+	@echo "==> installing pinned deploy and lint tools (SAM CLI, cfn-lint, cfn-lint-serverless) into $(IAC_VENV)"
+	python3 -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-iac.txt
+	@touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@command -v python3 >/dev/null || { echo "python3 is required (with pip and venv)"; exit 1; }
+	@echo "==> installing pinned checkov into $(CHECKOV_VENV)"
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+setup: $(VENV)/.installed $(IAC_VENV)/.installed $(CHECKOV_VENV)/.installed ## Install the pinned local tools into .venv and check the Rust toolchain
 	@command -v cargo >/dev/null || { echo "cargo is required: install the Rust toolchain (rustup)"; exit 1; }
 	@echo "setup: $$(cargo --version), $$($(VENV)/bin/cargo-lambda lambda --version), moto $$($(PY) -c 'import moto; print(moto.__version__)')"
 
@@ -36,6 +59,31 @@ lint: ## rustfmt and clippy
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
 
-clean: ## Remove build output, the virtualenv and local logs
+check-template: setup ## Only the template checks: linters, the rule on local EventBridge, sam build
+	$(PY) -m pytest tests/template
+
+sam-build: setup ## Build the function for Lambda with SAM and cargo-lambda (ARCH=arm64 or x86_64)
+	@if [ "$(ARCH)" = arm64 ] && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
+	  echo "ARCH=arm64 needs the Rust target: rustup target add aarch64-unknown-linux-gnu (or: make $@ ARCH=x86_64)"; exit 1; fi
+	$(SAM_ENV) $(SAM) build --parameter-overrides Architecture=$(ARCH)
+
+deploy-arch: # the build must be for the architecture samconfig.toml deploys
+	@saved=$$(grep -o 'Architecture=\\"[a-z0-9_]*' samconfig.toml | cut -d'"' -f2 || true); \
+	if [ -n "$$saved" ] && [ "$$saved" != "$(ARCH)" ]; then \
+	  echo "samconfig.toml deploys Architecture=$$saved but this build would be ARCH=$(ARCH): run make deploy ARCH=$$saved"; exit 1; fi
+
+deploy: deploy-arch sam-build ## Deploy the stack: guided the first time, then from samconfig.toml
+	@if grep -q '^\[default\.deploy\.parameters\]' samconfig.toml; then \
+	  echo "==> sam deploy with the settings saved in samconfig.toml"; \
+	  $(SAM_ENV) $(SAM) deploy; \
+	else \
+	  echo "==> first deploy: answer the questions (Architecture: $(ARCH)); they are saved in samconfig.toml"; \
+	  $(SAM_ENV) $(SAM) deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND; \
+	fi
+
+delete: setup ## Delete the stack (the repositories and their images are kept)
+	$(SAM_ENV) $(SAM) delete
+
+clean: ## Remove build output, the virtualenvs and local logs
 	cargo clean
-	rm -rf $(VENV) .local
+	rm -rf $(VENV) $(IAC_VENV) $(CHECKOV_VENV) .local .aws-sam

@@ -31,6 +31,11 @@ if [ "$failed" = 0 ]; then
   step "end-to-end tests (pytest, local stack)" \
     env FUNCTION_BINARY="$target_dir/debug/ecr-scan-alerts" .venv/bin/python -m pytest
 fi
+# The deployable stack: linters on template.yaml, the rule's pattern on a local
+# EventBridge (moto), and sam build (release, x86_64) through cargo-lambda.
+if [ "$failed" = 0 ]; then
+  step "template checks (pytest tests/template)" .venv/bin/python -m pytest tests/template
+fi
 
 echo
 echo "== test steps =="

@@ -1,0 +1,53 @@
+"""`sam build` builds the function from template.yaml through cargo-lambda.
+x86_64 here, because that is the Rust target this machine has; deployments
+default to arm64 (see the README)."""
+
+import os
+import re
+import struct
+import subprocess
+
+from cfn_template import ROOT, load
+from linters import ENV, IAC_BIN, tool
+
+EM_X86_64 = 0x3E
+AL2023_GLIBC = (2, 34)
+
+
+def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "target")
+    env = {
+        **ENV,
+        # cargo-lambda (and the Zig it links with) come from .venv.
+        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{ENV.get('PATH', '')}",
+        # Its own target directory: no lock contention with the debug builds.
+        "CARGO_TARGET_DIR": os.path.join(target_dir, "sam"),
+    }
+    build_dir = tmp_path / "build"
+    done = subprocess.run(
+        [tool(IAC_BIN / "sam"), "build", "--template-file", str(ROOT / "template.yaml"),
+         "--language-extensions", "--parameter-overrides", "Architecture=x86_64",
+         "--build-dir", str(build_dir), "--cache-dir", str(tmp_path / "cache")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    bootstrap = build_dir / "AlertFunction" / "bootstrap"
+    assert bootstrap.is_file() and os.access(bootstrap, os.X_OK)
+    binary = bootstrap.read_bytes()
+    assert binary[:4] == b"\x7fELF"
+    (machine,) = struct.unpack_from("<H", binary, 18)
+    assert machine == EM_X86_64
+    # Lambda's provided.al2023 has glibc 2.34: a binary needing more would not start.
+    needed = {tuple(map(int, v)) for v in re.findall(rb"GLIBC_(\d+)\.(\d+)", binary)}
+    assert needed and max(needed) <= AL2023_GLIBC, sorted(needed)
+
+    # The built template is what `sam deploy` uploads: it points at the build.
+    function = load(build_dir / "template.yaml")["Resources"]["AlertFunction"]["Properties"]
+    assert function["CodeUri"] == "AlertFunction"
+
+
+def test_build_output_stays_out_of_git():
+    for path in (".aws-sam", "target/sam", ".venv-iac", ".venv-checkov"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+        assert ignored.returncode == 0, f"{path} is not ignored by git"

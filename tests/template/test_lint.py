@@ -1,0 +1,100 @@
+"""The linters on template.yaml, and proof that the checks can fail: broken
+copies of the template are rejected by the linters and/or our own checks."""
+
+import copy
+
+import pytest
+
+from cfn_template import TEMPLATE, dump_json, own_check_problems
+from linters import cfn_lint, checkov, rendered, sam_validate, summary
+
+REPOSITORIES = "team/web,team/api"
+
+
+def test_cfn_lint_with_the_serverless_rules_passes():
+    rc, out = cfn_lint(TEMPLATE)
+    assert rc == 0, out
+
+
+def test_sam_validate_lint_passes():
+    rc, out = sam_validate(TEMPLATE)
+    assert rc == 0 and "is a valid SAM Template" in out, out
+
+
+def justified(skip):
+    comment = (skip.get("check_result") or {}).get("suppress_comment") or ""
+    return len(comment.split()) >= 8
+
+
+def test_checkov_fails_nothing_and_every_skip_is_justified(template, tmp_path):
+    as_written = checkov(TEMPLATE)
+    deployed = checkov(rendered(template, tmp_path / "rendered.json", RepositoryNames=REPOSITORIES))
+    for results in (as_written, deployed):
+        assert results["failed"] == [], summary(results["failed"])
+        assert [s for s in results["skipped"] if not justified(s)] == []
+    # checkov saw the repositories (only in the rendered copy: it does not
+    # expand Fn::ForEach) and checked what matters for them.
+    passed = {(c["check_id"], c["resource"]) for c in deployed["passed"]}
+    for repo in ("Repositoryteamweb", "Repositoryteamapi"):
+        assert ("CKV_AWS_51", f"AWS::ECR::Repository.{repo}") in passed  # immutable tags
+        assert ("CKV_AWS_163", f"AWS::ECR::Repository.{repo}") in passed  # scan on push
+    assert ("CKV_AWS_26", "AWS::SNS::Topic.AlertTopic") in passed  # topic encrypted
+
+
+# -- broken copies -------------------------------------------------------------
+
+def repository(template):
+    _, _, fragment = template["Resources"]["Fn::ForEach::Repositories"]
+    (resource,) = fragment.values()
+    return resource["Properties"]
+
+
+def mutable_tags(template):
+    props = repository(template)
+    props["ImageTagMutability"] = "MUTABLE"
+    del props["ImageTagMutabilityExclusionFilters"]
+
+
+def no_lifecycle_policy(template):
+    del repository(template)["LifecyclePolicy"]
+
+
+def wildcard_action(template):
+    statements = template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements[0]["Action"] = "ecr:*"
+
+
+def wildcard_everything(template):
+    policy = template["Resources"]["FunctionPublishPolicy"]["Properties"]["PolicyDocument"]
+    policy["Statement"].append({"Effect": "Allow", "Action": "*", "Resource": "*"})
+
+
+BREAKAGES = {
+    mutable_tags: {"checkov", "own checks"},
+    no_lifecycle_policy: {"own checks"},
+    wildcard_action: {"own checks"},
+    wildcard_everything: {"checkov", "own checks"},
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=lambda f: f.__name__)
+def test_a_broken_copy_is_rejected(template, tmp_path, breakage):
+    broken = copy.deepcopy(template)
+    breakage(broken)
+    path = dump_json(broken, tmp_path / "broken.json")
+    rejected_by = {}
+    rc, out = cfn_lint(path)
+    if rc != 0:
+        rejected_by["cfn-lint"] = out
+    rc, out = sam_validate(path)
+    if rc != 0:
+        rejected_by["sam validate"] = out
+    failed = checkov(rendered(broken, tmp_path / "rendered.json", RepositoryNames=REPOSITORIES))["failed"]
+    if failed:
+        rejected_by["checkov"] = summary(failed)
+    problems = own_check_problems(broken, RepositoryNames=REPOSITORIES)
+    if problems:
+        rejected_by["own checks"] = problems
+    assert BREAKAGES[breakage] <= set(rejected_by), rejected_by
+    # The untouched template passes the same checks (see the tests above).
+    assert own_check_problems(template, RepositoryNames=REPOSITORIES) == []

@@ -1,0 +1,148 @@
+"""The rule's event pattern, read from template.yaml, on a local EventBridge
+(moto): put-events -> rule -> SQS target. Each sample event is sent on its
+own, followed by a marker event the rule always matches; whatever arrives
+before the marker is what the rule let through."""
+
+import copy
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cfn_template import ACCOUNT, REGION, ROOT, Resolved
+
+EVENTS = sorted((ROOT / "events").glob("*.json"))
+NEGATIVES = sorted((ROOT / "tests" / "fixtures").glob("*.json"))
+MARKER_DIGEST = "sha256:" + "0" * 64
+
+
+def pattern(template, **params):
+    function = Resolved(template, **params).resources["AlertFunction"]
+    return function["Properties"]["Events"]["ScanEvents"]["Properties"]["Pattern"]
+
+
+def read(path):
+    return json.loads(Path(path).read_text())
+
+
+def with_repository(event, name):
+    """The same event for another repository, in the form its source uses."""
+    event = copy.deepcopy(event)
+    arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}"
+    event["resources"] = [arn]
+    event["detail"]["repository-name"] = arn if event["source"] == "aws.inspector2" else name
+    return event
+
+
+class Bus:
+    """One rule with the pattern under test, delivering to a fresh queue."""
+
+    def __init__(self, moto_url, rule_pattern):
+        kwargs = dict(endpoint_url=moto_url, region_name=REGION,
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.events = boto3.client("events", **kwargs)
+        self.sqs = boto3.client("sqs", **kwargs)
+        name = f"scan-events-{uuid.uuid4().hex[:8]}"
+        self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.events.put_rule(Name=name, EventPattern=json.dumps(rule_pattern), State="ENABLED")
+        self.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        self.marker = {
+            "source": "aws.ecr", "detail-type": "ECR Image Scan",
+            "detail": {"scan-status": "COMPLETE", "image-digest": MARKER_DIGEST},
+        }
+        # The marker must match, whatever the prefix: name it after it.
+        prefix = rule_pattern["detail"]["repository-name"][0].get("prefix", "any/")
+        self.marker["detail"]["repository-name"] = prefix + "marker"
+
+    def put(self, event):
+        entry = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            # Every event EventBridge delivers has a detail object, if empty.
+            "Detail": json.dumps(event.get("detail", {})),
+            "Resources": event.get("resources", []),
+        }
+        result = self.events.put_events(Entries=[entry])
+        assert result["FailedEntryCount"] == 0, result
+
+    def matches(self, event):
+        self.put(event)
+        self.put(self.marker)
+        arrived = []
+        for _ in range(50):
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                WaitTimeSeconds=1).get("Messages", [])
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                arrived.append(json.loads(message["Body"]))
+            if any(m["detail"].get("image-digest") == MARKER_DIGEST for m in arrived):
+                break
+        else:
+            raise AssertionError("the marker event never arrived: the rule or its target does not work")
+        others = [m for m in arrived if m["detail"].get("image-digest") != MARKER_DIGEST]
+        assert len(others) <= 1, others
+        if others:
+            assert others[0]["detail"] == event.get("detail", {})
+        return bool(others)
+
+
+@pytest.fixture(scope="module")
+def bus(moto_url, template):
+    return lambda **params: Bus(moto_url, pattern(template, **params))
+
+
+def test_the_samples_cover_basic_complete_failed_and_enhanced():
+    kinds = {(e["source"], e["detail"]["scan-status"]) for e in map(read, EVENTS)}
+    assert kinds == {("aws.ecr", "COMPLETE"), ("aws.ecr", "FAILED"), ("aws.inspector2", "INITIAL_SCAN_COMPLETE")}
+    assert NEGATIVES
+
+
+@pytest.mark.parametrize("prefix", ["", "demo/"])
+def test_every_sample_event_matches(bus, prefix):
+    rule = bus(RepositoryPrefix=prefix)
+    assert {path.name: rule.matches(read(path)) for path in EVENTS} == {path.name: True for path in EVENTS}
+
+
+@pytest.mark.parametrize("prefix", ["", "demo/"])
+def test_no_negative_sample_matches(bus, prefix):
+    rule = bus(RepositoryPrefix=prefix)
+    assert {path.name: rule.matches(read(path)) for path in NEGATIVES} == {path.name: False for path in NEGATIVES}
+
+
+def test_inspector_scans_of_other_resources_do_not_match(bus):
+    # Inspector2 Scan also reports EC2 instances and Lambda functions.
+    ec2 = {
+        "source": "aws.inspector2", "detail-type": "Inspector2 Scan",
+        "resources": [f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"],
+        "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "instance-id": "i-0123456789abcdef0",
+                   "finding-severity-counts": {"CRITICAL": 1, "HIGH": 0, "MEDIUM": 0, "TOTAL": 1}},
+    }
+    assert bus().matches(ec2) is False
+
+
+def test_the_prefix_selects_repositories_for_basic_and_enhanced_events(bus):
+    basic = read(ROOT / "events" / "basic-scan-complete.json")
+    enhanced = read(ROOT / "events" / "enhanced-scan-complete.json")
+    rule = bus(RepositoryPrefix="payments/")
+    results = {
+        (kind, name): rule.matches(with_repository(event, name))
+        for kind, event in (("basic", basic), ("enhanced", enhanced))
+        for name in ("payments/api", "demo/payments", "paymentsx/api")
+    }
+    assert results == {
+        ("basic", "payments/api"): True,
+        ("basic", "demo/payments"): False,
+        ("basic", "paymentsx/api"): False,
+        ("enhanced", "payments/api"): True,
+        ("enhanced", "demo/payments"): False,
+        ("enhanced", "paymentsx/api"): False,
+    }
+
+
+def test_without_a_prefix_every_repository_matches(bus):
+    enhanced = read(ROOT / "events" / "enhanced-scan-complete.json")
+    assert bus().matches(with_repository(enhanced, "anything/else")) is True

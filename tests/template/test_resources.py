@@ -1,0 +1,310 @@
+"""What the stack deploys, read from template.yaml for several sets of
+parameters: the ECR settings, encryption, least privilege, alarms."""
+
+import re
+
+import pytest
+
+from cfn_template import (ROOT, Resolved, as_list, lifecycle_rules, policy_statements, repository_problems,
+                          wildcard_action_problems)
+
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0b1f2c3d-0000-4000-8000-000000000001"
+
+# Parameter sets that switch on every optional part of the stack.
+VARIANTS = {
+    "defaults": {},
+    "repositories": {"RepositoryNames": "team/web,team/api", "RepositoryPrefix": "team/"},
+    "mutable latest": {"RepositoryNames": "base/debian", "MutableTagPatterns": "latest,stable-*"},
+    "kms": {"RepositoryNames": "team/web", "RepositoryEncryption": "KMS", "RepositoryKmsKeyArn": KMS_KEY},
+    "everything on": {
+        "RepositoryNames": "team/web", "RegistryScanType": "ENHANCED", "RegistryScanFrequency": "CONTINUOUS_SCAN",
+        "AlertEmail": "team@example.com", "OperationsEmail": "ops@example.com",
+        "SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123456789",
+    },
+    "existing operations topic": {"OperationsTopicArn": "arn:aws:sns:us-east-1:123456789012:ops"},
+}
+
+
+def rule_violations(resolved):
+    """The template's Rules section, evaluated: CloudFormation refuses the
+    parameters with these messages."""
+    failed = []
+    for rule in resolved.raw.get("Rules", {}).values():
+        if "RuleCondition" in rule and not resolved.resolve(rule["RuleCondition"]):
+            continue
+        failed += [a["AssertDescription"] for a in rule["Assertions"] if not resolved.resolve(a["Assert"])]
+    return failed
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_passes_the_rules_and_our_checks(template, variant):
+    resolved = Resolved(template, **VARIANTS[variant])
+    assert rule_violations(resolved) == []
+    assert repository_problems(resolved) == []
+    assert wildcard_action_problems(resolved) == []
+
+
+def test_no_repository_is_created_by_default(template):
+    # An empty list may reach the loop as one empty name; it must create nothing.
+    resolved = Resolved(template)
+    assert resolved.of_type("AWS::ECR::Repository") == {}
+    assert not [name for name in resolved.outputs if name.startswith("Repository")]
+
+
+def test_created_repositories_are_immutable_scanned_on_push_and_expire_images(template):
+    resolved = Resolved(template, RepositoryNames="team/web,team/api")
+    repos = resolved.of_type("AWS::ECR::Repository")
+    assert sorted(r["Properties"]["RepositoryName"] for r in repos.values()) == ["team/api", "team/web"]
+    for repo in repos.values():
+        props = repo["Properties"]
+        assert props["ImageTagMutability"] == "IMMUTABLE"
+        assert "ImageTagMutabilityExclusionFilters" not in props
+        assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
+        assert props["EncryptionConfiguration"] == {"EncryptionType": "AES256"}
+        # Removing the stack must not take images with it.
+        assert repo["DeletionPolicy"] == repo["UpdateReplacePolicy"] == "Retain"
+        rules = sorted(lifecycle_rules(repo), key=lambda r: r["rulePriority"])
+        assert [r["selection"] for r in rules] == [
+            {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14},
+            {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20},
+        ]
+        assert [r["rulePriority"] for r in rules] == [1, 2]
+        assert 100 <= len(props["LifecyclePolicy"]["LifecyclePolicyText"]) <= 30720
+    assert sorted(resolved.outputs[f"Repository{n}Uri"]["Value"]["Fn::GetAtt"][0] for n in ("teamweb", "teamapi")) \
+        == ["Repositoryteamapi", "Repositoryteamweb"]
+
+
+def test_lifecycle_counts_follow_the_parameters(template):
+    resolved = Resolved(template, RepositoryNames="team/web", KeepTaggedImages=50, UntaggedExpiryDays=3)
+    (repo,) = resolved.of_type("AWS::ECR::Repository").values()
+    counts = {r["selection"]["tagStatus"]: r["selection"]["countNumber"] for r in lifecycle_rules(repo)}
+    assert counts == {"untagged": 3, "tagged": 50}
+
+
+def test_mutable_tag_patterns_become_exclusions_of_an_immutable_repository(template):
+    five = "latest,stable,nightly-*,dev,edge"
+    resolved = Resolved(template, RepositoryNames="base/debian", MutableTagPatterns=five)
+    (repo,) = resolved.of_type("AWS::ECR::Repository").values()
+    assert repo["Properties"]["ImageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repo["Properties"]["ImageTagMutabilityExclusionFilters"] == [
+        {"ImageTagMutabilityExclusionFilterType": "WILDCARD", "ImageTagMutabilityExclusionFilterValue": p}
+        for p in five.split(",")
+    ]
+    # ECR takes at most five filters: a sixth pattern is refused as a parameter.
+    allowed = template["Parameters"]["MutableTagPatterns"]["AllowedPattern"]
+    assert re.fullmatch(allowed, five)
+    assert re.fullmatch(allowed, "")
+    assert not re.fullmatch(allowed, five + ",sixth")
+    assert not re.fullmatch(allowed, "latest,")
+
+
+def test_repository_encryption_is_aes256_by_default_and_kms_on_request(template):
+    kms = Resolved(template, RepositoryNames="a1", RepositoryEncryption="KMS", RepositoryKmsKeyArn=KMS_KEY)
+    (repo,) = kms.of_type("AWS::ECR::Repository").values()
+    assert repo["Properties"]["EncryptionConfiguration"] == {"EncryptionType": "KMS", "KmsKey": KMS_KEY}
+    aws_managed = Resolved(template, RepositoryNames="a1", RepositoryEncryption="KMS")
+    (repo,) = aws_managed.of_type("AWS::ECR::Repository").values()
+    assert repo["Properties"]["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
+    assert rule_violations(Resolved(template, RepositoryKmsKeyArn=KMS_KEY)) == [
+        "RepositoryKmsKeyArn is only used with RepositoryEncryption KMS."]
+
+
+def test_registry_scanning_is_left_alone_unless_asked(template):
+    assert Resolved(template).of_type("AWS::ECR::RegistryScanningConfiguration") == {}
+    resolved = Resolved(template, RegistryScanType="ENHANCED", RegistryScanFrequency="CONTINUOUS_SCAN",
+                        RegistryScanFilter="team/*")
+    (config,) = resolved.of_type("AWS::ECR::RegistryScanningConfiguration").values()
+    assert config["Properties"] == {"ScanType": "ENHANCED", "Rules": [{
+        "ScanFrequency": "CONTINUOUS_SCAN", "RepositoryFilters": [{"Filter": "team/*", "FilterType": "WILDCARD"}]}]}
+    assert rule_violations(Resolved(template, RegistryScanType="BASIC", RegistryScanFrequency="CONTINUOUS_SCAN"))
+
+
+def function_statements(resolved):
+    role = resolved.resources["FunctionRole"]
+    policy = resolved.resources["FunctionPublishPolicy"]
+    assert policy["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
+    return [s for _, s in policy_statements([role, policy])
+            if s is not role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]]
+
+
+@pytest.mark.parametrize("prefix, resource", [
+    ("", "arn:aws:ecr:us-east-1:123456789012:repository/*"),
+    ("team/", "arn:aws:ecr:us-east-1:123456789012:repository/team/*"),
+])
+def test_function_may_only_read_findings_and_publish_to_its_topics(template, prefix, resource):
+    resolved = Resolved(template, RepositoryPrefix=prefix)
+    grants = {}
+    for statement in function_statements(resolved):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            grants.setdefault(action, []).extend(as_list(statement["Resource"]))
+    assert grants == {
+        "ecr:DescribeImageScanFindings": [resource],
+        "inspector2:ListFindings": ["*"],
+        "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
+        "sqs:SendMessage": [{"Fn::GetAtt": ["FailureQueue", "Arn"]}],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
+        "xray:PutTraceSegments": ["*"],
+        "xray:PutTelemetryRecords": ["*"],
+    }
+    props = resolved.resources["AlertFunction"]["Properties"]
+    assert props["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_topics_use_the_customer_key_and_refuse_publishing_without_tls(template, variant):
+    resolved = Resolved(template, **VARIANTS[variant])
+    topics = resolved.of_type("AWS::SNS::Topic")
+    expected = {"AlertTopic", "ChatTopic"} | ({"OperationsTopic"} if not resolved.params["OperationsTopicArn"] else set())
+    assert set(topics) == expected
+    denied = set()
+    for policy in resolved.of_type("AWS::SNS::TopicPolicy").values():
+        for _, statement in policy_statements(policy):
+            if (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sns:Publish") \
+                    and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+                denied |= {r["Ref"] for r in as_list(statement["Resource"])}
+    assert denied == expected
+    for topic in topics.values():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["TopicKey", "Arn"]}
+        assert "FifoTopic" not in topic["Properties"]  # email and chat need a standard topic
+    key = resolved.resources["TopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    users = {}
+    for statement in key["KeyPolicy"]["Statement"]:
+        principal = statement["Principal"]
+        users[principal.get("Service") or str(principal.get("AWS"))] = sorted(as_list(statement["Action"]))
+    assert users[str({"Fn::GetAtt": ["FunctionRole", "Arn"]})] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    if "OperationsTopic" in topics:
+        assert users["cloudwatch.amazonaws.com"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    else:
+        assert "cloudwatch.amazonaws.com" not in users
+    # The account administers the key but cannot read what it protects.
+    admin = users["arn:aws:iam::123456789012:root"]
+    assert "kms:PutKeyPolicy" in admin and "kms:ScheduleKeyDeletion" in admin
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin)
+
+
+def test_cloudwatch_may_publish_alarms_to_the_created_operations_topic(template):
+    resolved = Resolved(template)
+    (policy,) = [p for p in resolved.of_type("AWS::SNS::TopicPolicy").values()
+                 if p["Properties"]["Topics"] == [{"Ref": "OperationsTopic"}]]
+    allows = [s for _, s in policy_statements(policy) if s["Effect"] == "Allow"]
+    assert allows == [{
+        "Sid": "CloudWatchAlarmsOfThisAccount", "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+        "Resource": {"Ref": "OperationsTopic"},
+        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                      "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"}},
+    }]
+
+
+@pytest.mark.parametrize("ops_arn, target", [
+    ("", {"Ref": "OperationsTopic"}),
+    ("arn:aws:sns:us-east-1:123456789012:ops", "arn:aws:sns:us-east-1:123456789012:ops"),
+])
+def test_alarms_watch_errors_and_both_queues_and_go_to_the_operations_topic(template, ops_arn, target):
+    resolved = Resolved(template, OperationsTopicArn=ops_arn)
+    watched = {}
+    for alarm in resolved.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [target]
+        ((dimension,),) = [props["Dimensions"]]
+        watched[(props["MetricName"], str(dimension["Value"]))] = (
+            props["ComparisonOperator"], props["Threshold"], props["Statistic"])
+    assert watched == {
+        ("Errors", str({"Ref": "AlertFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
+        ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["FailureQueue", "QueueName"]})):
+            ("GreaterThanThreshold", 0, "Maximum"),
+        ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["RuleDeadLetterQueue", "QueueName"]})):
+            ("GreaterThanThreshold", 0, "Maximum"),
+    }
+    assert resolved.outputs["OperationsTopicArn"]["Value"] == target
+
+
+def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(template):
+    resolved = Resolved(template, SeverityThreshold="CRITICAL", AlertOnScanFailure="false")
+    function = resolved.resources["AlertFunction"]
+    assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert function["Metadata"]["BuildProperties"] == {"Binary": "ecr-scan-alerts"}
+    props = function["Properties"]
+    assert (props["Runtime"], props["Handler"], props["Architectures"]) == ("provided.al2023", "bootstrap", ["arm64"])
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+    assert props["Environment"]["Variables"] == {
+        "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
+        "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
+    }
+    assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
+        "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+    invoke = props["EventInvokeConfig"]
+    assert 0 <= invoke["MaximumRetryAttempts"] <= 2
+    assert invoke["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS", "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}
+    rule = props["Events"]["ScanEvents"]["Properties"]
+    assert props["Events"]["ScanEvents"]["Type"] == "EventBridgeRule"
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert rule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RuleDeadLetterQueue", "Arn"]}}
+    for name in ("FailureQueue", "RuleDeadLetterQueue"):
+        queue = resolved.resources[name]["Properties"]
+        assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert queue["SqsManagedSseEnabled"] is True
+
+
+def test_every_variable_the_template_sets_is_one_the_function_reads(template):
+    """A misspelt variable is silently ignored by the function; a missing
+    ALERT_TOPIC_ARN fails every cold start."""
+    config = (ROOT / "src" / "config.rs").read_text()
+    known = set(re.findall(r'pub const [A-Z_]+: &str = "([A-Z_]+)";', config))
+    variables = Resolved(template).resources["AlertFunction"]["Properties"]["Environment"]["Variables"]
+    assert "ALERT_TOPIC_ARN" in variables
+    assert set(variables) <= known
+
+
+def test_dead_letter_queue_accepts_only_the_scan_rule(template):
+    policy = Resolved(template).resources["RuleDeadLetterQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "RuleDeadLetterQueue"}]
+    ((_, statement),) = policy_statements(policy)
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    # SAM names the rule generated for the ScanEvents event <function><event>.
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["AlertFunctionScanEvents", "Arn"]}}}
+
+
+def test_slack_is_connected_only_when_both_ids_are_given(template):
+    assert "SlackChannel" not in Resolved(template).resources
+    resolved = Resolved(template, SlackWorkspaceId="T0123ABCD", SlackChannelId="C0123456789")
+    slack = resolved.resources["SlackChannel"]["Properties"]
+    assert slack["SnsTopicArns"] == [{"Ref": "ChatTopic"}]
+    assert (slack["SlackWorkspaceId"], slack["SlackChannelId"]) == ("T0123ABCD", "C0123456789")
+    role = resolved.resources["ChatChannelRole"]["Properties"]
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    assert rule_violations(Resolved(template, SlackWorkspaceId="T0123ABCD")) == [
+        "Set both SlackWorkspaceId and SlackChannelId, or neither."]
+
+
+def test_email_subscriptions_only_when_addresses_are_given(template):
+    assert Resolved(template).of_type("AWS::SNS::Subscription") == {}
+    resolved = Resolved(template, AlertEmail="team@example.com", OperationsEmail="ops@example.com")
+    subscriptions = {(s["Properties"]["Endpoint"], str(s["Properties"]["TopicArn"]))
+                     for s in resolved.of_type("AWS::SNS::Subscription").values()}
+    assert subscriptions == {("team@example.com", str({"Ref": "AlertTopic"})),
+                             ("ops@example.com", str({"Ref": "OperationsTopic"}))}
+
+
+def test_outputs_name_the_topics_and_the_failure_queue(template):
+    outputs = Resolved(template).outputs
+    assert outputs["AlertTopicArn"]["Value"] == {"Ref": "AlertTopic"}
+    assert outputs["ChatTopicArn"]["Value"] == {"Ref": "ChatTopic"}
+    assert outputs["FailureQueueUrl"]["Value"] == {"Ref": "FailureQueue"}
+
+
+def test_readme_documents_every_parameter_with_its_default(template):
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy"):]
+    deploy = deploy[:deploy.index("\n## ", 1)]
+    for name, spec in template["Parameters"].items():
+        row = next((line for line in deploy.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row, f"README's Deploy table has no row for {name}"
+        default = str(spec["Default"])
+        assert (f"`{default}`" if default else "(empty)") in row, f"{name}: default {default!r} not in {row!r}"
