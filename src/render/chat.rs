@@ -127,7 +127,7 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
         ],
         highest.as_str(),
         "ecr-scan-findings",
-        format!("{highest}: {counts} in {}", one_line(&name)),
+        format!("{highest}: {counts} in {}", slack_escape(&name)),
         [("threshold", report.threshold.as_str().to_string())],
     )
 }
@@ -164,7 +164,7 @@ pub(super) fn scan_failed(report: &FailureReport<'_>) -> String {
         ],
         "SCAN_FAILED",
         "ecr-scan-failed",
-        format!("Scan {}: {}", one_line(report.status), one_line(&name)),
+        format!("Scan {}: {}", slack_escape(report.status), slack_escape(&name)),
         [("scanStatus", one_line(report.status))],
     )
 }
@@ -189,12 +189,12 @@ fn notification<const N: usize>(
     ]);
     context.extend(extra);
     for value in context.values_mut() {
-        *value = truncate_chars(&one_line(value), CONTEXT_VALUE_MAX);
+        *value = truncate_chars(&slack_escape(value), CONTEXT_VALUE_MAX);
     }
     let notification = CustomNotification {
         version: "1.0",
         source: "custom",
-        id: event_id.map(|id| truncate_chars(&one_line(id), 128)),
+        id: event_id.map(|id| truncate_chars(&slack_escape(id), 128)),
         content: Content {
             text_type: "client-markdown",
             title: truncate_chars(&title, TITLE_MAX),
@@ -213,7 +213,7 @@ fn notification<const N: usize>(
         metadata: Metadata {
             // One thread per image: repeated alerts for a digest stay together.
             thread_id: truncate_chars(
-                &one_line(&format!(
+                &slack_escape(&format!(
                     "{}/{}@{}",
                     image.account,
                     image.repository,
@@ -225,9 +225,9 @@ fn notification<const N: usize>(
             event_type,
             related_resources: vec![format!(
                 "arn:aws:ecr:{}:{}:repository/{}",
-                one_line(&image.region),
-                one_line(&image.account),
-                one_line(&image.repository)
+                slack_escape(&image.region),
+                slack_escape(&image.account),
+                slack_escape(&image.repository)
             )],
             additional_context: context,
         },
