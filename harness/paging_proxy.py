@@ -6,8 +6,9 @@ nextToken, so without this nothing would prove that the function pages.
 - enhanced findings: 100 per page whatever maxResults says;
 - nextToken: opaque; a token that was not issued is rejected like ECR does.
 
-It also counts the calls it paged and can be switched off (every request
-then fails to connect), for fault tests.
+It also counts the calls it paged, can serve a second scan of an image
+(which moto cannot), and can be switched off (every connection is dropped),
+for fault tests.
 """
 
 import base64
@@ -73,6 +74,9 @@ class PagingProxy:
         # moto's: moto keeps the first result it served for an image forever,
         # so a rescan with new findings is simulated here.
         self.overrides = {}
+        # Switched off (`down = True`), every connection is dropped without
+        # an answer: AWS unreachable, for fault tests.
+        self.down = False
         self.lock = threading.Lock()
         proxy = self
 
@@ -83,6 +87,10 @@ class PagingProxy:
                 pass
 
             def _relay(self):
+                if proxy.down:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 target = self.headers.get("X-Amz-Target", "")

@@ -271,3 +271,26 @@ def test_the_chat_topic_gets_a_custom_notification_for_slack(stack, inbox):
     assert "<https://nvd.nist.gov/vuln/detail/CVE-2026-80001|`CVE-2026-80001`> `openssl@3.0.11` → `3.0.15`" in description
     assert "<!channel>" not in chat["message"] and "<@U123>" not in chat["message"]
     assert "`&lt;!channel&gt; CVE-2026-80002`" in description
+
+
+def test_aws_unreachable_mid_run_is_transient_and_the_retry_alerts_once(stack, inbox):
+    digest = scanned_image(stack, "demo/web", "fault", basic=[basic_finding("CVE-2026-98001", "CRITICAL")])
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"]["image-tags"] = ["fault"]
+
+    stack.proxy.down = True
+    try:
+        ok, error = stack.invoke(event)
+    finally:
+        stack.proxy.down = False
+
+    assert not ok
+    assert error["errorType"] == "Transient.EcrUnavailable", error
+    assert "ECR" in error["errorMessage"]
+    assert received_alerts(stack, inbox) == []
+    assert stack.function.alive()
+
+    ok, result = stack.invoke(event)
+
+    assert ok, result
+    assert [a["subject"] for a in received_alerts(stack, inbox)] == ["CRITICAL: 1 critical in demo/web:fault"]
