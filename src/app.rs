@@ -160,6 +160,18 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// Handles one event and logs one summary line for it.
     pub async fn handle(&self, event: Value) -> Result<Outcome, HandlerError> {
         let result = self.process(event).await;
+        if self.config.metrics {
+            // EMF goes to stdout as its own line; CloudWatch reads it from the log.
+            println!(
+                "{}",
+                crate::metrics::emf_line(
+                    &self.config.metrics_namespace,
+                    self.config.metrics_repository_dimension,
+                    &result,
+                    chrono::Utc::now().timestamp_millis(),
+                )
+            );
+        }
         match &result {
             Ok(outcome) => log_outcome(outcome),
             Err(error) => tracing::error!(

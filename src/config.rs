@@ -9,6 +9,9 @@ pub const CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
 pub const POLICY_PARAMETER_NAME: &str = "POLICY_PARAMETER_NAME";
 pub const POLICY_CACHE_SECONDS: &str = "POLICY_CACHE_SECONDS";
 pub const DEDUP_TABLE_NAME: &str = "DEDUP_TABLE_NAME";
+pub const METRICS: &str = "METRICS";
+pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+pub const METRICS_REPOSITORY_DIMENSION: &str = "METRICS_REPOSITORY_DIMENSION";
 
 /// How long a fetched policy document is used before it is read again.
 pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
@@ -25,6 +28,11 @@ pub struct Config {
     pub policy_cache_seconds: u64,
     /// DynamoDB table remembering what was alerted; `None` turns dedup off.
     pub dedup_table_name: Option<String>,
+    /// Print one Embedded Metric Format line per event.
+    pub metrics: bool,
+    pub metrics_namespace: String,
+    /// Add the repository as a metric dimension (one paid metric per value).
+    pub metrics_repository_dimension: bool,
 }
 
 impl Default for Config {
@@ -38,6 +46,9 @@ impl Default for Config {
             policy_parameter_name: None,
             policy_cache_seconds: DEFAULT_POLICY_CACHE_SECONDS,
             dedup_table_name: None,
+            metrics: false,
+            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
+            metrics_repository_dimension: false,
         }
     }
 }
@@ -132,7 +143,32 @@ impl Config {
                 });
             }
         }
+        let flag = |variable: &'static str, default: bool| match get(variable) {
+            None => Ok(default),
+            Some(value) => parse_bool(&value).ok_or_else(|| ConfigError {
+                variable,
+                problem: format!("`{value}` is not allowed; use true or false"),
+            }),
+        };
+        let metrics = flag(METRICS, true)?;
+        let metrics_repository_dimension = flag(METRICS_REPOSITORY_DIMENSION, false)?;
+        let metrics_namespace =
+            get(METRICS_NAMESPACE).unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.into());
+        if metrics_namespace.len() > 255
+            || metrics_namespace.starts_with(':')
+            || !metrics_namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b))
+        {
+            return Err(ConfigError {
+                variable: METRICS_NAMESPACE,
+                problem: format!("`{metrics_namespace}` is not a CloudWatch namespace"),
+            });
+        }
         Ok(Config {
+            metrics,
+            metrics_namespace,
+            metrics_repository_dimension,
             alert_topic_arn,
             threshold,
             alert_on_scan_failure,

@@ -19,6 +19,7 @@ pub mod fold;
 pub mod gate;
 pub mod glob;
 pub mod image;
+pub mod metrics;
 pub mod policy;
 pub mod policy_store;
 pub mod ports;

@@ -294,3 +294,22 @@ def test_aws_unreachable_mid_run_is_transient_and_the_retry_alerts_once(stack, i
 
     assert ok, result
     assert [a["subject"] for a in received_alerts(stack, inbox)] == ["CRITICAL: 1 critical in demo/web:fault"]
+
+
+def test_each_event_prints_an_embedded_metric_format_line(stack, inbox):
+    digest = scanned_image(stack, "demo/web", "metrics", basic=[
+        basic_finding("CVE-2026-99001", "CRITICAL"), basic_finding("CVE-2026-99002", "LOW")])
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"]["image-tags"] = ["metrics"]
+
+    ok, result = stack.invoke(event)
+
+    assert ok, result
+    lines = [json.loads(line) for line in stack.function.log_path.read_text().splitlines()
+             if line.startswith("{") and '"_aws"' in line]
+    metric = lines[-1]
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "EcrScanAlerts"
+    assert metric["AlertsPublished"] == 1
+    assert metric["FindingsCritical"] == 1 and metric["FindingsLow"] == 1
+    assert metric["Failures"] == 0
+    received_alerts(stack, inbox)

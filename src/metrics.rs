@@ -1,0 +1,154 @@
+//! CloudWatch metrics as Embedded Metric Format: one JSON line per event on
+//! stdout, which CloudWatch Logs turns into metrics without any API call.
+
+use crate::app::{Outcome, OutcomeKind};
+use crate::error::HandlerError;
+use crate::severity::Severity;
+use serde_json::{json, Map, Value};
+
+pub const DEFAULT_NAMESPACE: &str = "EcrScanAlerts";
+
+/// The EMF line for one event's result. `repository_dimension` adds the
+/// repository as a dimension (each value is a paid custom metric, so it is
+/// off unless asked for).
+pub fn emf_line(
+    namespace: &str,
+    repository_dimension: bool,
+    result: &Result<Outcome, HandlerError>,
+    timestamp_ms: i64,
+) -> String {
+    let mut values = Map::new();
+    let counts = result
+        .as_ref()
+        .ok()
+        .and_then(|o| o.counts.clone())
+        .unwrap_or_default();
+    for (name, sev) in [
+        ("FindingsCritical", Severity::Critical),
+        ("FindingsHigh", Severity::High),
+        ("FindingsMedium", Severity::Medium),
+        ("FindingsLow", Severity::Low),
+    ] {
+        values.insert(name.into(), json!(counts.get(sev)));
+    }
+    let (alerts, suppressed, failures, transient) = match result {
+        Ok(o) => (
+            u64::from(o.outcome == OutcomeKind::Alerted),
+            u64::from(o.outcome == OutcomeKind::NotAlerted),
+            0,
+            0,
+        ),
+        Err(e) => (0, 0, 1, u64::from(e.is_transient())),
+    };
+    values.insert("AlertsPublished".into(), json!(alerts));
+    values.insert("EventsNotAlerted".into(), json!(suppressed));
+    values.insert("Failures".into(), json!(failures));
+    values.insert("TransientFailures".into(), json!(transient));
+    let metrics: Vec<Value> = values
+        .keys()
+        .map(|name| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let repository = result.as_ref().ok().and_then(|o| o.repository.clone());
+    let dimensions = match (&repository, repository_dimension) {
+        (Some(repo), true) => {
+            values.insert("Repository".into(), json!(repo));
+            json!([["Repository"]])
+        }
+        _ => json!([[]]),
+    };
+    if let Err(e) = result {
+        values.insert("ErrorType".into(), json!(e.error_type()));
+    }
+    values.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": dimensions,
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    Value::Object(values).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventError;
+
+    fn outcome() -> Outcome {
+        let mut counts = crate::severity::SeverityCounts::default();
+        counts.add(Severity::Critical, 2);
+        counts.add(Severity::Low, 7);
+        crate::app::Outcome {
+            outcome: OutcomeKind::Alerted,
+            reason: None,
+            alert_kind: Some("findings"),
+            repository: Some("team/api".into()),
+            digest: Some("sha256:0".into()),
+            scan_status: None,
+            counts: Some(counts),
+            alert_worthy: Some(2),
+            suppressed: None,
+            pages: Some(1),
+            message_id: Some("m".into()),
+            chat_message_id: None,
+        }
+    }
+
+    #[test]
+    fn an_alert_counts_findings_and_one_published_alert() {
+        let line: Value =
+            serde_json::from_str(&emf_line("Ns", false, &Ok(outcome()), 1000)).unwrap();
+        assert_eq!(line["FindingsCritical"], 2);
+        assert_eq!(line["FindingsLow"], 7);
+        assert_eq!(line["AlertsPublished"], 1);
+        assert_eq!(line["Failures"], 0);
+        let meta = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(meta["Namespace"], "Ns");
+        assert_eq!(
+            meta["Dimensions"],
+            json!([[]]),
+            "no repository dimension by default"
+        );
+        assert!(line.get("Repository").is_none());
+        let names: Vec<&str> = meta["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        for name in names {
+            assert!(line[name].is_number(), "{name} has a value");
+        }
+    }
+
+    #[test]
+    fn the_repository_dimension_is_opt_in() {
+        let line: Value =
+            serde_json::from_str(&emf_line("Ns", true, &Ok(outcome()), 1000)).unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Repository"]])
+        );
+        assert_eq!(line["Repository"], "team/api");
+    }
+
+    #[test]
+    fn a_failure_counts_as_one_with_its_type() {
+        let err = HandlerError::InvalidEvent(EventError {
+            field: "detail".into(),
+            problem: "missing".into(),
+        });
+        let line: Value = serde_json::from_str(&emf_line("Ns", true, &Err(err), 1000)).unwrap();
+        assert_eq!(line["Failures"], 1);
+        assert_eq!(line["TransientFailures"], 0);
+        assert_eq!(line["ErrorType"], "InvalidEvent");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+    }
+}
