@@ -16,7 +16,7 @@ ARCH ?= arm64
 # sam build runs cargo-lambda (from .venv) in a target directory of its own.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(TARGET_DIR)/sam" SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template
+.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,10 @@ deploy: deploy-arch sam-build ## Deploy the stack: guided the first time, then f
 
 delete: setup ## Delete the stack (the repositories and their images are kept)
 	$(SAM_ENV) $(SAM) delete
+
+redrive: setup ## Replay a failure queue into the function: QUEUE_URL=... FUNCTION_NAME=... [DRY_RUN=1]
+	@test -n "$(QUEUE_URL)" -a -n "$(FUNCTION_NAME)" || { echo "usage: make redrive QUEUE_URL=<failure queue URL> FUNCTION_NAME=<function> [DRY_RUN=1]"; exit 2; }
+	$(PY) tools/redrive.py --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)" $(if $(DRY_RUN),--dry-run)
 
 clean: ## Remove build output, the virtualenvs and local logs
 	cargo clean
