@@ -4,6 +4,7 @@ use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
 use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::aws::sns::SnsAlerts;
 use ecr_scan_alerts::aws::ssm::SsmPolicy;
+use ecr_scan_alerts::aws::warm;
 use ecr_scan_alerts::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -16,9 +17,13 @@ async fn main() -> Result<(), Error> {
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws));
+    let warm_up = warm::enabled(std::env::var(warm::WARM_UP_CONNECTIONS).ok().as_deref())
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let ecr = aws_sdk_ecr::Client::new(&aws);
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let source = EcrFindings::new(ecr.clone());
     let sink = SnsAlerts::new(
-        aws_sdk_sns::Client::new(&aws),
+        sns.clone(),
         config.alert_topic_arn.clone(),
         config.chat_topic_arn.clone(),
     );
@@ -36,6 +41,10 @@ async fn main() -> Result<(), Error> {
         )));
     }
     let app = &app;
+    // Last step of init: the first invocation finds these connections open.
+    if warm_up {
+        warm::open_connections(&ecr, &sns, &config.alert_topic_arn).await;
+    }
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         app.handle(event.payload).await

@@ -4,6 +4,7 @@ pub mod dynamodb;
 pub mod ecr;
 pub mod sns;
 pub mod ssm;
+pub mod warm;
 
 use crate::ports::ServiceFailure;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
