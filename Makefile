@@ -88,6 +88,9 @@ redrive: setup ## Replay a failure queue into the function: QUEUE_URL=... FUNCTI
 	@test -n "$(QUEUE_URL)" -a -n "$(FUNCTION_NAME)" || { echo "usage: make redrive QUEUE_URL=<failure queue URL> FUNCTION_NAME=<function> [DRY_RUN=1]"; exit 2; }
 	$(PY) tools/redrive.py --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)" $(if $(DRY_RUN),--dry-run)
 
+load: setup build ## A burst of EVENTS (default 1000) against the local stack: every alert once, memory flat
+	$(PY) -m harness.load --events $(or $(EVENTS),1000)
+
 clean: ## Remove build output, the virtualenvs and local logs
 	cargo clean
 	rm -rf $(VENV) $(IAC_VENV) $(CHECKOV_VENV) .local .aws-sam
