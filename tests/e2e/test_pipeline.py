@@ -8,7 +8,9 @@ import time
 from harness.seed import (
     basic_finding,
     enhanced_finding,
+    ensure_repository,
     event_for,
+    push_image,
     received_alerts,
     scanned_image,
 )
@@ -313,3 +315,18 @@ def test_each_event_prints_an_embedded_metric_format_line(stack, inbox):
     assert metric["FindingsCritical"] == 1 and metric["FindingsLow"] == 1
     assert metric["Failures"] == 0
     received_alerts(stack, inbox)
+
+
+def test_a_scan_ecr_does_not_know_is_a_permanent_error(stack, inbox):
+    ecr = stack.client("ecr")
+    ensure_repository(ecr, "demo/web")
+    digest = push_image(ecr, "demo/web", "never-scanned")  # no start_image_scan
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"]["image-tags"] = ["never-scanned"]
+
+    ok, error = stack.invoke(event)
+
+    assert not ok
+    assert error["errorType"] == "ScanNotFound"
+    assert "demo/web:never-scanned" in error["errorMessage"]
+    assert received_alerts(stack, inbox) == []
