@@ -48,6 +48,8 @@ def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
 
 
 def test_build_output_stays_out_of_git():
-    for path in (".aws-sam", "target/sam", ".venv-iac", ".venv-checkov"):
+    # `make sam-build` writes .aws-sam/, cargo-lambda target/sam/.
+    for path in (".aws-sam/build/template.yaml", "target/sam/lambda/ecr-scan-alerts/bootstrap",
+                 ".venv-iac/bin/sam", ".venv-checkov/bin/checkov"):
         ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
         assert ignored.returncode == 0, f"{path} is not ignored by git"

@@ -2,6 +2,7 @@
 copies of the template are rejected by the linters and/or our own checks."""
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -27,8 +28,10 @@ def justified(skip):
 
 
 def test_checkov_fails_nothing_and_every_skip_is_justified(template, tmp_path):
-    as_written = checkov(TEMPLATE)
-    deployed = checkov(rendered(template, tmp_path / "rendered.json", RepositoryNames=REPOSITORIES))
+    with ThreadPoolExecutor() as pool:
+        as_written = pool.submit(checkov, TEMPLATE)
+        deployed = pool.submit(checkov, rendered(template, tmp_path / "rendered.json", RepositoryNames=REPOSITORIES))
+        as_written, deployed = as_written.result(), deployed.result()
     for results in (as_written, deployed):
         assert results["failed"] == [], summary(results["failed"])
         assert [s for s in results["skipped"] if not justified(s)] == []
@@ -82,16 +85,15 @@ def test_a_broken_copy_is_rejected(template, tmp_path, breakage):
     broken = copy.deepcopy(template)
     breakage(broken)
     path = dump_json(broken, tmp_path / "broken.json")
+    deployed = rendered(broken, tmp_path / "rendered.json", RepositoryNames=REPOSITORIES)
     rejected_by = {}
-    rc, out = cfn_lint(path)
-    if rc != 0:
-        rejected_by["cfn-lint"] = out
-    rc, out = sam_validate(path)
-    if rc != 0:
-        rejected_by["sam validate"] = out
-    failed = checkov(rendered(broken, tmp_path / "rendered.json", RepositoryNames=REPOSITORIES))["failed"]
-    if failed:
-        rejected_by["checkov"] = summary(failed)
+    with ThreadPoolExecutor() as pool:
+        lint, validate, scan = pool.submit(cfn_lint, path), pool.submit(sam_validate, path), pool.submit(checkov, deployed)
+        for name, (rc, out) in (("cfn-lint", lint.result()), ("sam validate", validate.result())):
+            if rc != 0:
+                rejected_by[name] = out
+        if scan.result()["failed"]:
+            rejected_by["checkov"] = summary(scan.result()["failed"])
     problems = own_check_problems(broken, RepositoryNames=REPOSITORIES)
     if problems:
         rejected_by["own checks"] = problems
