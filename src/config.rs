@@ -1,6 +1,7 @@
 //! Start-up configuration, read and checked once at cold start.
 
 use crate::severity::Severity;
+use crate::source::UrlTemplate;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SEVERITY_THRESHOLD: &str = "SEVERITY_THRESHOLD";
@@ -9,6 +10,7 @@ pub const CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
 pub const POLICY_PARAMETER_NAME: &str = "POLICY_PARAMETER_NAME";
 pub const POLICY_CACHE_SECONDS: &str = "POLICY_CACHE_SECONDS";
 pub const DEDUP_TABLE_NAME: &str = "DEDUP_TABLE_NAME";
+pub const SOURCE_URL_TEMPLATE: &str = "SOURCE_URL_TEMPLATE";
 pub const METRICS: &str = "METRICS";
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const METRICS_REPOSITORY_DIMENSION: &str = "METRICS_REPOSITORY_DIMENSION";
@@ -28,6 +30,8 @@ pub struct Config {
     pub policy_cache_seconds: u64,
     /// DynamoDB table remembering what was alerted; `None` turns dedup off.
     pub dedup_table_name: Option<String>,
+    /// Link to the source of commit-tagged images; the policy may override it.
+    pub source_url_template: Option<UrlTemplate>,
     /// Print one Embedded Metric Format line per event.
     pub metrics: bool,
     pub metrics_namespace: String,
@@ -46,6 +50,7 @@ impl Default for Config {
             policy_parameter_name: None,
             policy_cache_seconds: DEFAULT_POLICY_CACHE_SECONDS,
             dedup_table_name: None,
+            source_url_template: None,
             metrics: false,
             metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
             metrics_repository_dimension: false,
@@ -165,6 +170,16 @@ impl Config {
                 problem: format!("`{metrics_namespace}` is not a CloudWatch namespace"),
             });
         }
+        let source_url_template = get(SOURCE_URL_TEMPLATE)
+            .map(|t| {
+                UrlTemplate::parse(&t).map_err(|problem| ConfigError {
+                    variable: SOURCE_URL_TEMPLATE,
+                    problem: format!(
+                        "{problem}; expected e.g. https://git.example.com/{{repository}}/commit/{{tag}}"
+                    ),
+                })
+            })
+            .transpose()?;
         Ok(Config {
             metrics,
             metrics_namespace,
@@ -176,6 +191,7 @@ impl Config {
             policy_parameter_name,
             policy_cache_seconds,
             dedup_table_name,
+            source_url_template,
         })
     }
 }
@@ -316,6 +332,33 @@ mod tests {
         ] {
             let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn the_source_url_template_is_optional_but_checked() {
+        assert_eq!(
+            config(&[(ALERT_TOPIC_ARN, TOPIC)])
+                .unwrap()
+                .source_url_template,
+            None
+        );
+        let template = "https://git.example.com/{repository}/commit/{tag}";
+        let cfg = config(&[(ALERT_TOPIC_ARN, TOPIC), (SOURCE_URL_TEMPLATE, template)]).unwrap();
+        assert_eq!(
+            cfg.source_url_template.as_ref().map(|t| t.as_str()),
+            Some(template)
+        );
+        for (bad, says) in [
+            ("http://git.example.com/{tag}", "https://"),
+            ("https://git.example.com/{repository}", "{tag}"),
+            ("https://git.example.com/{sha}/{tag}", "unknown placeholder"),
+            ("https://{repository}/{tag}", "host"),
+        ] {
+            let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (SOURCE_URL_TEMPLATE, bad)]).unwrap_err();
+            assert_eq!(err.variable, SOURCE_URL_TEMPLATE, "{bad}");
+            assert!(err.to_string().contains("SOURCE_URL_TEMPLATE"));
+            assert!(err.problem.contains(says), "{bad}: {err}");
         }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! Pipeline: [`event`] (what arrived) -> [`ports::FindingsSource`] (findings,
 //! page by page) -> [`policy`] (what is alert-worthy) -> [`tally`] (folded
-//! results) -> [`render`] (subject, text, attributes) -> [`ports::AlertSink`].
+//! results) -> [`fixplan`] (what to upgrade, ordered by [`version`]) ->
+//! [`render`] (subject, text, attributes, the [`source`] link) -> [`ports::AlertSink`].
 //! [`text`] keeps untrusted text safe in each format; [`app`] wires them; [`aws`] holds the SDK adapters; [`config`] the
 //! start-up settings.
 
@@ -15,6 +16,7 @@ pub mod dedup;
 pub mod error;
 pub mod event;
 pub mod finding;
+pub mod fixplan;
 pub mod fold;
 pub mod gate;
 pub mod glob;
@@ -25,8 +27,10 @@ pub mod policy_store;
 pub mod ports;
 pub mod render;
 pub mod severity;
+pub mod source;
 pub mod tally;
 pub mod text;
+pub mod version;
 
 pub use app::{App, Outcome};
 pub use config::Config;

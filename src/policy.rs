@@ -10,6 +10,7 @@ use crate::finding::{Finding, FixAvailable};
 use crate::glob::Glob;
 use crate::image::{ImageRef, ScanKind};
 use crate::severity::Severity;
+use crate::source::{RepositorySource, SourceRules, UrlTemplate};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -86,6 +87,7 @@ pub struct Policy {
     tags: Filter,
     only_fixable: bool,
     allow: Vec<AllowEntry>,
+    source: SourceRules,
 }
 
 /// The policy as it applies to one image on one day.
@@ -115,6 +117,7 @@ impl Policy {
             tags: Filter::default(),
             only_fixable: false,
             allow: Vec::new(),
+            source: SourceRules::default(),
         }
     }
 
@@ -123,6 +126,11 @@ impl Policy {
         self.threshold = threshold;
         self.thresholds.clear();
         self
+    }
+
+    /// The document's `source` settings (empty without a document).
+    pub fn source(&self) -> &SourceRules {
+        &self.source
     }
 
     pub fn allow_entry(&self, index: usize) -> Option<&AllowEntry> {
@@ -275,6 +283,28 @@ struct PolicyDoc {
     only_fixable: bool,
     #[serde(default)]
     allow: Vec<AllowDoc>,
+    #[serde(default)]
+    source: Option<SourceDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceDoc {
+    #[serde(default)]
+    url_template: Option<String>,
+    #[serde(default)]
+    tag_pattern: Option<String>,
+    #[serde(default)]
+    repositories: Vec<RepositorySourceDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepositorySourceDoc {
+    repository: String,
+    url_template: String,
+    #[serde(default)]
+    tag_pattern: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -327,6 +357,45 @@ fn pattern(field: String, value: &str) -> Result<Glob, PolicyError> {
         return Err(invalid(field, "pattern must not be empty"));
     }
     Ok(Glob::new(value))
+}
+
+fn url_template(field: String, value: &str) -> Result<UrlTemplate, PolicyError> {
+    UrlTemplate::parse(value).map_err(|problem| invalid(field, problem))
+}
+
+impl SourceDoc {
+    fn into_rules(self) -> Result<SourceRules, PolicyError> {
+        let repositories = self
+            .repositories
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let at = |f: &str| format!("source.repositories[{i}].{f}");
+                Ok(RepositorySource {
+                    repository: pattern(at("repository"), &r.repository)?,
+                    url_template: url_template(at("url_template"), &r.url_template)?,
+                    tag_pattern: r
+                        .tag_pattern
+                        .as_deref()
+                        .map(|p| pattern(at("tag_pattern"), p))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        Ok(SourceRules {
+            url_template: self
+                .url_template
+                .as_deref()
+                .map(|t| url_template("source.url_template".into(), t))
+                .transpose()?,
+            tag_pattern: self
+                .tag_pattern
+                .as_deref()
+                .map(|p| pattern("source.tag_pattern".into(), p))
+                .transpose()?,
+            repositories,
+        })
+    }
 }
 
 fn patterns(field: &str, values: &[String]) -> Result<Vec<Glob>, PolicyError> {
@@ -413,6 +482,11 @@ impl PolicyDoc {
             },
             only_fixable: self.only_fixable,
             allow,
+            source: self
+                .source
+                .map(SourceDoc::into_rules)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
@@ -577,6 +651,42 @@ mod tests {
     }
 
     #[test]
+    fn the_source_key_sets_templates_per_repository_and_a_tag_pattern() {
+        let policy = Policy::from_document(EXAMPLE).unwrap();
+        let env = UrlTemplate::parse("https://env.example/{repository}/commit/{tag}").unwrap();
+        let link = |repo: &str, tags: &[&str]| {
+            policy
+                .source()
+                .link(Some(&env), &image(repo, tags))
+                .map(|l| l.url)
+        };
+        assert_eq!(
+            link("payments/api", &["3f2c1ab"]).as_deref(),
+            Some("https://git.example.com/payments/monorepo/commit/3f2c1ab")
+        );
+        assert_eq!(
+            link("web", &["v1.2.3", "3f2c1ab"]).as_deref(),
+            Some("https://git.example.com/web/commit/3f2c1ab"),
+            "the document's template replaces the environment's"
+        );
+        assert_eq!(
+            link("web", &["release-2026.11.27"]).as_deref(),
+            Some("https://git.example.com/web/commit/release-2026.11.27")
+        );
+        assert_eq!(link("web", &["v1.2.3"]), None);
+        let without = Policy::from_document(r#"{"version": 1}"#).unwrap();
+        assert_eq!(
+            without
+                .source()
+                .link(Some(&env), &image("web", &["3f2c1ab"]))
+                .map(|l| l.url)
+                .as_deref(),
+            Some("https://env.example/web/commit/3f2c1ab"),
+            "no source key: the environment's template"
+        );
+    }
+
+    #[test]
     fn invalid_documents_name_the_entry_and_field() {
         let cases = [
             (r#"{"version": 2}"#, "version"),
@@ -609,6 +719,30 @@ mod tests {
                 "repositories.inclde",
             ),
             ("not json", "document"),
+            (
+                r#"{"version": 1, "source": {"url_template": "http://git.example.com/{tag}"}}"#,
+                "source.url_template",
+            ),
+            (
+                r#"{"version": 1, "source": {"repositories": [{"repository": "a/*", "url_template": "https://git.example.com/{repository}"}]}}"#,
+                "source.repositories[0].url_template",
+            ),
+            (
+                r#"{"version": 1, "source": {"repositories": [{"repository": "", "url_template": "https://g.example/{tag}"}]}}"#,
+                "source.repositories[0].repository",
+            ),
+            (
+                r#"{"version": 1, "source": {"repositories": [{"repository": "a"}]}}"#,
+                "source.repositories[0]",
+            ),
+            (
+                r#"{"version": 1, "source": {"tag_pattern": " "}}"#,
+                "source.tag_pattern",
+            ),
+            (
+                r#"{"version": 1, "source": {"template": "https://g.example/{tag}"}}"#,
+                "source.template",
+            ),
         ];
         for (doc, field) in cases {
             let err = Policy::from_document(doc).expect_err(doc);

@@ -3,9 +3,10 @@
 //! the number of findings beyond `cap` listed ones and one entry per package.
 
 use crate::dedup::fingerprint;
-use crate::finding::Finding;
+use crate::finding::{Finding, FixAvailable};
 use crate::policy::Verdict;
 use crate::severity::{Severity, SeverityCounts};
+use crate::version;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -13,15 +14,104 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 /// SNS message, so the renderer, not the tally, decides where the list stops.
 pub const DEFAULT_LISTED_CAP: usize = 2_000;
 
+/// Distinct fixed-in versions kept per package: the highest ones, and any
+/// that are not versions at all (so the fix plan can say it cannot order them).
+pub const MAX_FIXED_VERSIONS: usize = 8;
+/// Ids of findings with no known fix kept per package, most severe first.
+pub const MAX_NO_FIX_IDS: usize = 3;
+
+/// Some findings of one package: how many of each severity, the worst score.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bucket {
+    pub counts: SeverityCounts,
+    pub worst_score: Option<f64>,
+}
+
+impl Bucket {
+    fn add(&mut self, finding: &Finding) {
+        self.counts.add(finding.severity, 1);
+        self.worst_score = max_score(self.worst_score, finding.score);
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.total()
+    }
+}
+
 /// Alert-worthy findings of one package (name and installed version).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PackageTally {
     pub counts: SeverityCounts,
-    /// Distinct fixed-in versions reported for its findings.
+    /// Distinct fixed-in versions reported for its findings (at most
+    /// [`MAX_FIXED_VERSIONS`]: the highest, and those that are not versions).
     pub fixed_in: BTreeSet<String>,
     pub worst_score: Option<f64>,
-    /// Findings with no known fix.
+    /// Findings with no fixed-in version (no fix, or fix unknown).
     pub unfixed: u64,
+    /// Findings that name a fixed-in version.
+    pub fixed: Bucket,
+    /// Findings the scanner says have no fix (enhanced `fixAvailable: NO`).
+    pub no_fix: Bucket,
+    /// Findings with no fixed-in version and no word on a fix (all basic
+    /// findings; enhanced ones that name no version).
+    pub fix_unknown: Bucket,
+    /// Ids of the most severe findings with no fix (at most [`MAX_NO_FIX_IDS`]).
+    pub no_fix_ids: Vec<(Severity, String)>,
+}
+
+impl PackageTally {
+    fn add(&mut self, finding: &Finding) {
+        self.counts.add(finding.severity, 1);
+        self.worst_score = max_score(self.worst_score, finding.score);
+        match &finding.fixed_in {
+            Some(v) => {
+                self.fixed.add(finding);
+                self.add_fixed_version(v);
+            }
+            None => {
+                self.unfixed += 1;
+                if finding.fix_available == Some(FixAvailable::No) {
+                    self.no_fix.add(finding);
+                    self.add_no_fix_id(finding);
+                } else {
+                    self.fix_unknown.add(finding);
+                }
+            }
+        }
+    }
+
+    fn add_fixed_version(&mut self, version: &str) {
+        if self.fixed_in.contains(version) {
+            return;
+        }
+        self.fixed_in.insert(version.to_string());
+        if self.fixed_in.len() > MAX_FIXED_VERSIONS {
+            // Drop the lowest version; what is not a version is kept, so
+            // the plan still knows it cannot order them.
+            let lowest = self
+                .fixed_in
+                .iter()
+                .filter(|v| version::is_comparable(v))
+                .min_by(|a, b| version::compare(a, b))
+                .or_else(|| self.fixed_in.iter().next())
+                .cloned();
+            if let Some(lowest) = lowest {
+                self.fixed_in.remove(&lowest);
+            }
+        }
+    }
+
+    fn add_no_fix_id(&mut self, finding: &Finding) {
+        let entry = (finding.severity, finding.id.clone());
+        if self.no_fix_ids.contains(&entry) {
+            return;
+        }
+        self.no_fix_ids.push(entry);
+        // Most severe first, then by id, for a stable order.
+        self.no_fix_ids
+            .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        self.no_fix_ids.truncate(MAX_NO_FIX_IDS);
+    }
 }
 
 /// What the policy kept out of the alert, by reason.
@@ -117,15 +207,7 @@ impl Tally {
                 name.clone(),
                 finding.package_version.clone().unwrap_or_default(),
             );
-            let pkg = self.packages.entry(key).or_default();
-            pkg.counts.add(finding.severity, 1);
-            match &finding.fixed_in {
-                Some(v) => {
-                    pkg.fixed_in.insert(v.clone());
-                }
-                None => pkg.unfixed += 1,
-            }
-            pkg.worst_score = max_score(pkg.worst_score, finding.score);
+            self.packages.entry(key).or_default().add(&finding);
         }
         if self.cap == 0 {
             return;
@@ -313,5 +395,71 @@ mod tests {
         assert_eq!(pkg.unfixed, 1);
         assert_eq!(pkg.worst_score, Some(9.8));
         assert_eq!(pkg.fixed_in.len(), 2);
+    }
+
+    #[test]
+    fn sorts_package_findings_into_fixed_no_fix_and_unknown() {
+        let mut tally = Tally::default();
+        let mut fixed = finding("CVE-1", Severity::Critical, Some(9.8));
+        fixed.fixed_in = Some("3.0.15".into());
+        let mut none = finding("CVE-2", Severity::High, Some(7.0));
+        none.fix_available = Some(FixAvailable::No);
+        let unknown = finding("CVE-3", Severity::High, Some(7.5));
+        for f in [fixed, none, unknown] {
+            tally.add(f, Verdict::Alert);
+        }
+        let pkg = &tally.packages[&("openssl".to_string(), "3.0.2".to_string())];
+        assert_eq!(pkg.fixed.counts.get(Severity::Critical), 1);
+        assert_eq!(pkg.fixed.worst_score, Some(9.8));
+        assert_eq!(pkg.no_fix.total(), 1);
+        assert_eq!(pkg.no_fix.worst_score, Some(7.0));
+        assert_eq!(pkg.no_fix_ids, [(Severity::High, "CVE-2".to_string())]);
+        assert_eq!(pkg.fix_unknown.total(), 1);
+        assert_eq!(pkg.fix_unknown.worst_score, Some(7.5));
+        assert_eq!(pkg.unfixed, 2);
+    }
+
+    #[test]
+    fn keeps_the_highest_fixed_versions_and_the_ones_that_are_not_versions() {
+        let mut tally = Tally::default();
+        let mut add = |id: String, fixed: &str| {
+            let mut f = finding(&id, Severity::High, None);
+            f.fixed_in = Some(fixed.into());
+            tally.add(f, Verdict::Alert);
+        };
+        add("CVE-X".into(), "see advisory");
+        add("CVE-E".into(), "1:1.0");
+        for i in 0..50 {
+            add(format!("CVE-{i}"), &format!("3.0.{i}"));
+        }
+        let pkg = &tally.packages[&("openssl".to_string(), "3.0.2".to_string())];
+        assert_eq!(pkg.fixed_in.len(), MAX_FIXED_VERSIONS);
+        assert!(
+            pkg.fixed_in.contains("1:1.0"),
+            "the epoch makes it the highest"
+        );
+        assert!(pkg.fixed_in.contains("3.0.49"));
+        assert!(pkg.fixed_in.contains("see advisory"));
+        assert!(!pkg.fixed_in.contains("3.0.1"));
+        assert_eq!(pkg.fixed.total(), 52);
+    }
+
+    #[test]
+    fn keeps_only_the_most_severe_ids_without_a_fix() {
+        let mut tally = Tally::default();
+        for (id, sev) in [
+            ("CVE-H1", Severity::High),
+            ("CVE-H2", Severity::High),
+            ("CVE-H3", Severity::High),
+            ("CVE-C1", Severity::Critical),
+        ] {
+            let mut f = finding(id, sev, None);
+            f.fix_available = Some(FixAvailable::No);
+            tally.add(f, Verdict::Alert);
+        }
+        let pkg = &tally.packages[&("openssl".to_string(), "3.0.2".to_string())];
+        let ids: Vec<_> = pkg.no_fix_ids.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, ["CVE-C1", "CVE-H1", "CVE-H2"]);
+        assert_eq!(pkg.no_fix.total(), 4);
     }
 }

@@ -1,0 +1,405 @@
+//! The fix plan: what to upgrade, to which version, and what that removes.
+//!
+//! Built from the tally's per-package aggregates of alert-worthy findings:
+//! per package (name and installed version), the version that fixes all of
+//! its findings that have a fix (the highest fixed-in version, in
+//! [`version`] order), how many findings of which severity that fixes, and
+//! the worst score. Packages come most effective first: the one removing
+//! the most severe findings, then the most of them. Findings the scanner
+//! says have no fix are kept apart. Plain data in, plain data out.
+
+use crate::severity::{Severity, SeverityCounts};
+use crate::tally::{PackageTally, Tally};
+use crate::version;
+use std::cmp::{Ordering, Reverse};
+
+/// Which version to upgrade a package to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The highest fixed-in version among the package's findings: this
+    /// version or a later one fixes all of them.
+    Version(String),
+    /// Fixed-in versions that cannot be ordered because at least one of them
+    /// is not a version (`see advisory`, a list): all of them, the
+    /// orderable ones highest first, then the others as reported.
+    Unordered(Vec<String>),
+    /// No fixed-in version was reported (basic scanning never reports one).
+    Unknown,
+}
+
+/// One package to upgrade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upgrade {
+    pub package: String,
+    /// The installed version; empty when the scanner did not say.
+    pub installed: String,
+    pub target: Target,
+    /// The findings the upgrade fixes, by severity.
+    pub fixes: SeverityCounts,
+    pub worst_score: Option<f64>,
+    /// With a known target: other findings of the package whose fixed
+    /// version was not reported (the upgrade may or may not fix them).
+    pub also_unknown: SeverityCounts,
+}
+
+/// A package with findings the scanner says have no fix yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoFix {
+    pub package: String,
+    pub installed: String,
+    pub counts: SeverityCounts,
+    pub worst_score: Option<f64>,
+    /// The most severe of their ids (a few).
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FixPlan {
+    /// Most effective first.
+    pub upgrades: Vec<Upgrade>,
+    /// Most severe first.
+    pub no_fix: Vec<NoFix>,
+    /// Alert-worthy findings that name no package, so are in no entry.
+    pub unnamed: u64,
+    /// Alert-worthy findings in all.
+    pub total: u64,
+}
+
+impl FixPlan {
+    pub fn from_tally(tally: &Tally) -> FixPlan {
+        let mut upgrades = Vec::new();
+        let mut no_fix = Vec::new();
+        let mut named = 0u64;
+        for ((package, installed), pkg) in &tally.packages {
+            named += pkg.counts.total();
+            if let Some(upgrade) = upgrade(package, installed, pkg) {
+                upgrades.push(upgrade);
+            }
+            if pkg.no_fix.total() > 0 {
+                no_fix.push(NoFix {
+                    package: package.clone(),
+                    installed: installed.clone(),
+                    counts: pkg.no_fix.counts.clone(),
+                    worst_score: pkg.no_fix.worst_score,
+                    ids: pkg.no_fix_ids.iter().map(|(_, id)| id.clone()).collect(),
+                });
+            }
+        }
+        upgrades.sort_by(|a, b| {
+            by_effect(&a.fixes, a.worst_score, &b.fixes, b.worst_score)
+                .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
+        });
+        no_fix.sort_by(|a, b| {
+            by_effect(&a.counts, a.worst_score, &b.counts, b.worst_score)
+                .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
+        });
+        let total = tally.alert_worthy();
+        FixPlan {
+            upgrades,
+            no_fix,
+            unnamed: total.saturating_sub(named),
+            total,
+        }
+    }
+
+    /// Findings fixed by upgrades whose target version is known.
+    pub fn fixed_by_known_versions(&self) -> u64 {
+        self.upgrades
+            .iter()
+            .filter(|u| u.target != Target::Unknown)
+            .map(|u| u.fixes.total())
+            .sum()
+    }
+
+    /// Findings in upgrades whose target version is unknown.
+    pub fn fix_unknown(&self) -> u64 {
+        self.upgrades
+            .iter()
+            .map(|u| match u.target {
+                Target::Unknown => u.fixes.total(),
+                _ => u.also_unknown.total(),
+            })
+            .sum()
+    }
+
+    /// Findings the scanner says have no fix.
+    pub fn without_fix(&self) -> u64 {
+        self.no_fix.iter().map(|n| n.counts.total()).sum()
+    }
+
+    /// Whether no upgrade has a known target version (basic scanning).
+    pub fn versions_unknown(&self) -> bool {
+        self.upgrades.iter().all(|u| u.target == Target::Unknown)
+    }
+}
+
+fn upgrade(package: &str, installed: &str, pkg: &PackageTally) -> Option<Upgrade> {
+    let (target, bucket, also_unknown) = if pkg.fixed.total() > 0 {
+        (
+            highest_fixed(pkg.fixed_in.iter().map(String::as_str)),
+            &pkg.fixed,
+            pkg.fix_unknown.counts.clone(),
+        )
+    } else if pkg.fix_unknown.total() > 0 {
+        (Target::Unknown, &pkg.fix_unknown, SeverityCounts::default())
+    } else {
+        return None;
+    };
+    Some(Upgrade {
+        package: package.to_string(),
+        installed: installed.to_string(),
+        target,
+        fixes: bucket.counts.clone(),
+        worst_score: bucket.worst_score,
+        also_unknown,
+    })
+}
+
+/// The version that fixes every finding fixed in one of `versions`: the
+/// highest. Equal versions written differently (`1.0`, `1.00`) keep the
+/// first in text order. When any of them is not a version, they cannot be
+/// ordered meaningfully and all are returned.
+pub fn highest_fixed<'a>(versions: impl IntoIterator<Item = &'a str>) -> Target {
+    let mut versions: Vec<&str> = versions.into_iter().collect();
+    versions.sort_unstable();
+    versions.dedup();
+    match versions.as_slice() {
+        [] => return Target::Unknown,
+        [only] => return Target::Version(only.to_string()),
+        _ => {}
+    }
+    let (mut orderable, others): (Vec<&str>, Vec<&str>) = versions
+        .into_iter()
+        .partition(|v| version::is_comparable(v));
+    // A stable sort: equal versions stay in text order.
+    orderable.sort_by(|a, b| version::compare(b, a));
+    if others.is_empty() {
+        return Target::Version(orderable[0].to_string());
+    }
+    Target::Unordered(
+        orderable
+            .into_iter()
+            .chain(others)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// Most effective first: more findings at the highest severity, then at
+/// the next, and so on; then the worse score.
+fn by_effect(
+    a: &SeverityCounts,
+    a_score: Option<f64>,
+    b: &SeverityCounts,
+    b_score: Option<f64>,
+) -> Ordering {
+    let key = |c: &SeverityCounts| Severity::DISPLAY_ORDER.map(|s| Reverse(c.get(s)));
+    key(a).cmp(&key(b)).then_with(|| {
+        let score = |s: Option<f64>| s.unwrap_or(f64::NEG_INFINITY);
+        score(b_score).total_cmp(&score(a_score))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, FixAvailable};
+    use crate::policy::Verdict;
+
+    fn finding(id: &str, sev: Severity, package: &str, fixed: Option<&str>) -> Finding {
+        let mut f = Finding::new(id, sev);
+        f.package_name = Some(package.into());
+        f.package_version = Some("1.0".into());
+        f.fixed_in = fixed.map(str::to_string);
+        f
+    }
+
+    fn plan(findings: Vec<Finding>) -> FixPlan {
+        let mut tally = Tally::default();
+        for f in findings {
+            tally.add(f, Verdict::Alert);
+        }
+        FixPlan::from_tally(&tally)
+    }
+
+    fn order(plan: &FixPlan) -> Vec<&str> {
+        plan.upgrades.iter().map(|u| u.package.as_str()).collect()
+    }
+
+    #[test]
+    fn one_package_with_several_fixed_versions_goes_to_the_highest() {
+        let plan = plan(vec![
+            finding("CVE-1", Severity::High, "openssl", Some("3.0.8")),
+            finding("CVE-2", Severity::Critical, "openssl", Some("3.0.15")),
+            finding("CVE-3", Severity::High, "openssl", Some("3.0.11")),
+            finding("CVE-4", Severity::High, "openssl", Some("3.0.8")),
+        ]);
+        assert_eq!(plan.upgrades.len(), 1);
+        let up = &plan.upgrades[0];
+        assert_eq!(up.package, "openssl");
+        assert_eq!(up.installed, "1.0");
+        assert_eq!(up.target, Target::Version("3.0.15".into()));
+        assert_eq!(up.fixes.get(Severity::Critical), 1);
+        assert_eq!(up.fixes.get(Severity::High), 3);
+        assert_eq!(plan.fixed_by_known_versions(), 4);
+    }
+
+    #[test]
+    fn the_highest_fixed_version_follows_debian_order_not_text_order() {
+        assert_eq!(
+            highest_fixed(["3.0", "1:2.0"]),
+            Target::Version("1:2.0".into()),
+            "the epoch wins"
+        );
+        assert_eq!(
+            highest_fixed(["1.0~rc1", "1.0"]),
+            Target::Version("1.0".into()),
+            "a tilde sorts before the release"
+        );
+        assert_eq!(
+            highest_fixed(["3.0.8", "3.0.15", "3.0.9"]),
+            Target::Version("3.0.15".into())
+        );
+        assert_eq!(
+            highest_fixed(["2.36-9+deb12u4", "2.36-9+deb12u10", "2.36-9"]),
+            Target::Version("2.36-9+deb12u10".into())
+        );
+    }
+
+    #[test]
+    fn equal_versions_written_differently_keep_the_first_in_text_order() {
+        assert_eq!(
+            highest_fixed(["1.00", "1.0", "0.9"]),
+            Target::Version("1.0".into())
+        );
+        assert_eq!(
+            highest_fixed(["2.0", "0:2.0"]),
+            Target::Version("0:2.0".into())
+        );
+    }
+
+    #[test]
+    fn versions_that_cannot_be_ordered_are_all_listed() {
+        assert_eq!(
+            highest_fixed(["3.0.8", "see advisory", "3.0.15"]),
+            Target::Unordered(vec!["3.0.15".into(), "3.0.8".into(), "see advisory".into()])
+        );
+        assert_eq!(
+            highest_fixed(["see advisory"]),
+            Target::Version("see advisory".into()),
+            "one version needs no ordering"
+        );
+        assert_eq!(highest_fixed([]), Target::Unknown);
+    }
+
+    #[test]
+    fn missing_fixed_versions_make_an_unknown_target_or_a_side_note() {
+        let plan = plan(vec![
+            finding("CVE-1", Severity::High, "curl", None),
+            finding("CVE-2", Severity::High, "curl", None),
+            finding("CVE-3", Severity::Critical, "zlib", Some("1.3.1")),
+            finding("CVE-4", Severity::Medium, "zlib", None),
+        ]);
+        let curl = plan.upgrades.iter().find(|u| u.package == "curl").unwrap();
+        assert_eq!(curl.target, Target::Unknown);
+        assert_eq!(curl.fixes.get(Severity::High), 2);
+        let zlib = plan.upgrades.iter().find(|u| u.package == "zlib").unwrap();
+        assert_eq!(zlib.target, Target::Version("1.3.1".into()));
+        assert_eq!(zlib.fixes.total(), 1);
+        assert_eq!(zlib.also_unknown.get(Severity::Medium), 1);
+        assert_eq!(plan.fixed_by_known_versions(), 1);
+        assert_eq!(plan.fix_unknown(), 3);
+        assert!(!plan.versions_unknown());
+    }
+
+    #[test]
+    fn findings_without_a_fix_have_their_own_list() {
+        let mut perl = finding("CVE-9", Severity::High, "perl", None);
+        perl.fix_available = Some(FixAvailable::No);
+        perl.score = Some(7.0);
+        let mut openssl_none = finding("CVE-8", Severity::Critical, "openssl", None);
+        openssl_none.fix_available = Some(FixAvailable::No);
+        let plan = plan(vec![
+            perl,
+            openssl_none,
+            finding("CVE-7", Severity::High, "openssl", Some("3.0.15")),
+        ]);
+        assert_eq!(order(&plan), ["openssl"]);
+        assert_eq!(plan.upgrades[0].fixes.total(), 1, "only what has a fix");
+        let no_fix: Vec<_> = plan.no_fix.iter().map(|n| n.package.as_str()).collect();
+        assert_eq!(no_fix, ["openssl", "perl"], "most severe first");
+        assert_eq!(plan.no_fix[1].ids, ["CVE-9"]);
+        assert_eq!(plan.no_fix[1].worst_score, Some(7.0));
+        assert_eq!(plan.without_fix(), 2);
+    }
+
+    #[test]
+    fn packages_come_by_severity_first_then_count_then_score_then_name() {
+        let mut findings = vec![finding(
+            "C-1",
+            Severity::Critical,
+            "one-critical",
+            Some("2"),
+        )];
+        for i in 0..5 {
+            findings.push(finding(
+                &format!("H-{i}"),
+                Severity::High,
+                "five-high",
+                Some("2"),
+            ));
+        }
+        for i in 0..2 {
+            findings.push(finding(
+                &format!("T-{i}"),
+                Severity::High,
+                "two-high",
+                Some("2"),
+            ));
+        }
+        let mut scored = finding("S-1", Severity::High, "zz-scored", Some("2"));
+        scored.score = Some(8.0);
+        findings.push(scored.clone());
+        scored.id = "S-2".into();
+        findings.push(scored);
+        // Ties on everything but the name.
+        for name in ["tie-b", "tie-a"] {
+            findings.push(finding(
+                &format!("{name}-1"),
+                Severity::Medium,
+                name,
+                Some("2"),
+            ));
+        }
+        let plan = plan(findings);
+        assert_eq!(
+            order(&plan),
+            [
+                "one-critical",
+                "five-high",
+                "zz-scored",
+                "two-high",
+                "tie-a",
+                "tie-b"
+            ]
+        );
+    }
+
+    #[test]
+    fn findings_naming_no_package_are_counted_apart() {
+        let mut tally = Tally::default();
+        tally.add(Finding::new("CVE-1", Severity::High), Verdict::Alert);
+        tally.add(
+            finding("CVE-2", Severity::High, "bash", None),
+            Verdict::Alert,
+        );
+        tally.add(
+            finding("CVE-3", Severity::Low, "bash", None),
+            Verdict::BelowThreshold,
+        );
+        let plan = FixPlan::from_tally(&tally);
+        assert_eq!(plan.unnamed, 1);
+        assert_eq!(plan.total, 2);
+        assert!(plan.versions_unknown());
+    }
+}
