@@ -1,3 +1,4 @@
+import json
 """What the stack deploys, read from template.yaml for several sets of
 parameters: the ECR settings, encryption, least privilege, alarms."""
 
@@ -234,6 +235,8 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
+        "POLICY_PARAMETER_NAME": {"Ref": "PolicyParameter"}, "DEDUP_TABLE_NAME": {"Ref": "DedupTable"},
+        "METRICS_REPOSITORY_DIMENSION": "false",
     }
     assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
         "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
@@ -308,3 +311,23 @@ def test_readme_documents_every_parameter_with_its_default(template):
         assert row, f"README's Deploy table has no row for {name}"
         default = str(spec["Default"])
         assert (f"`{default}`" if default else "(empty)") in row, f"{name}: default {default!r} not in {row!r}"
+
+
+def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(template):
+    on = Resolved(template)
+    policy = on.resources["PolicyParameter"]["Properties"]
+    assert policy["Type"] == "String"
+    assert json.loads(policy["Value"]) == {"version": 1, "threshold": "HIGH"}
+    table = on.resources["DedupTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    statements = on.resources["FunctionPolicyAndDedupAccess"]["Properties"]["PolicyDocument"]["Statement"]
+    actions = sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    assert actions == ["dynamodb:GetItem", "dynamodb:UpdateItem", "ssm:GetParameter"]
+
+    off = Resolved(template, PolicyDocument="NONE", OnlyNewFindings="false")
+    for name in ("PolicyParameter", "DedupTable", "FunctionPolicyAndDedupAccess"):
+        assert name not in off.resources
+    env = off.resources["AlertFunction"]["Properties"]["Environment"]["Variables"]
+    assert "POLICY_PARAMETER_NAME" not in env and "DEDUP_TABLE_NAME" not in env
