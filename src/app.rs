@@ -16,6 +16,7 @@ use crate::ports::{
 };
 use crate::render::{self, FailureReport, FindingsReport};
 use crate::severity::{Severity, SeverityCounts};
+use crate::source::SourceLink;
 use crate::tally::Tally;
 use serde::Serialize;
 use serde_json::Value;
@@ -201,10 +202,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(&scan.image)).because(reason));
         }
         let image_policy = policy.for_image(&scan.image, (self.today)());
+        let source = policy
+            .source()
+            .link(self.config.source_url_template.as_ref(), &scan.image);
         if scan.reports_failure() {
-            self.scan_failed(&scan, None).await
+            self.scan_failed(&scan, None, source.as_ref()).await
         } else {
-            self.scan_complete(&scan, &policy, &image_policy).await
+            self.scan_complete(&scan, &policy, &image_policy, source.as_ref())
+                .await
         }
     }
 
@@ -213,6 +218,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         scan: &ScanEvent,
         policy: &Policy,
         image_policy: &ImagePolicy<'_>,
+        source: Option<&SourceLink>,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
         let record = self.load_record(image).await?;
@@ -237,7 +243,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 })
             }
             Err(FoldError::ScanFailed(status)) => {
-                return self.scan_failed(scan, Some(status)).await
+                return self.scan_failed(scan, Some(status), source).await
             }
             Err(FoldError::Pending(status)) => {
                 return Err(HandlerError::ScanNotReady {
@@ -260,7 +266,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             event_id: scan.event_id.as_deref(),
             notes: &notes,
         };
-        let mut outcome = match render::findings_alert(&report) {
+        let mut outcome = match render::findings_alert_with_source(&report, source) {
             Some(alert) => {
                 let published = self
                     .publish_once(image, record.as_ref(), &known, &tally.fingerprints, &alert)
@@ -292,6 +298,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         &self,
         scan: &ScanEvent,
         known_status: Option<ScanStatus>,
+        source: Option<&SourceLink>,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
         if !self.config.alert_on_scan_failure {
@@ -334,14 +341,17 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             o.scan_status = Some(status_code);
             return Ok(o);
         }
-        let alert = render::scan_failed_alert(&FailureReport {
-            image,
-            kind: scan.kind,
-            status: &status_code,
-            description: description.as_deref(),
-            lookup_problem: lookup_problem.as_deref(),
-            event_id: scan.event_id.as_deref(),
-        });
+        let alert = render::scan_failed_alert_with_source(
+            &FailureReport {
+                image,
+                kind: scan.kind,
+                status: &status_code,
+                description: description.as_deref(),
+                lookup_problem: lookup_problem.as_deref(),
+                event_id: scan.event_id.as_deref(),
+            },
+            source,
+        );
         let published = self
             .publish_once(image, record.as_ref(), &known, &[marker], &alert)
             .await?;

@@ -14,12 +14,15 @@ use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::aws::sns::SnsAlerts;
 use ecr_scan_alerts::config::Config;
 use ecr_scan_alerts::severity::Severity;
+use ecr_scan_alerts::source::UrlTemplate;
 use ecr_scan_alerts::App;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 const ALERT_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:scan-alerts";
 const CHAT_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:scan-chat";
+/// Commit-tagged sample images link to their source through it.
+const SOURCE_TEMPLATE: &str = "https://git.example.com/{repository}/commit/{tag}";
 
 fn fixture(path: &str) -> String {
     let file = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -51,6 +54,7 @@ async fn render(event_file: &str) -> (PublishInput, PublishInput) {
         alert_topic_arn: ALERT_TOPIC.into(),
         threshold: Severity::High,
         chat_topic_arn: Some(CHAT_TOPIC.into()),
+        source_url_template: Some(UrlTemplate::parse(SOURCE_TEMPLATE).unwrap()),
         ..Config::default()
     };
     let app = App::new(

@@ -6,10 +6,12 @@
 //! block limits (header text 150 characters, section text 3,000), so nothing
 //! is cut by the chat client either.
 
-use super::{counts_phrase, FailureReport, FindingsReport};
+use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsReport};
 use crate::finding::Finding;
+use crate::fixplan::{FixPlan, Target};
 use crate::image::{ImageRef, ScanKind};
 use crate::severity::Severity;
+use crate::source::SourceLink;
 use crate::text::{
     one_line, slack_code, slack_escape, slack_link, slack_link_words, truncate_chars,
 };
@@ -28,6 +30,15 @@ pub const THREAD_ID_MAX: usize = 128;
 pub const CONTEXT_VALUE_MAX: usize = 256;
 /// Findings listed in the description at most, before the size limit.
 const TOP_FINDINGS: usize = 10;
+/// Packages of the fix plan listed in the description at most.
+const PLAN_UPGRADES: usize = 8;
+/// Packages with no known fix named in the description at most.
+const PLAN_NO_FIX: usize = 3;
+/// The fix plan stops before the description reaches this length, leaving
+/// room for the counts and the most severe findings.
+const PLAN_ROOM: usize = 2_000;
+/// A source link longer than this is left to the email.
+const SOURCE_LINE_MAX: usize = 1_200;
 
 #[derive(Debug, Serialize)]
 pub struct CustomNotification {
@@ -59,7 +70,12 @@ pub struct Metadata {
     pub additional_context: BTreeMap<&'static str, String>,
 }
 
-pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String {
+pub(super) fn findings(
+    report: &FindingsReport<'_>,
+    plan: &FixPlan,
+    source: Option<&SourceLink>,
+    highest: Severity,
+) -> String {
     let tally = report.tally;
     let image = report.image;
     let counts = counts_phrase(&tally.alert_counts);
@@ -74,6 +90,23 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
         slack_code(&name),
         slack_escape(&image.account),
         slack_escape(&image.region)
+    );
+    if let Some(line) = source_line(source) {
+        description.push_str(&line);
+    }
+    description.push('\n');
+    for line in plan_lines(plan, report.kind) {
+        if description.chars().count() + line.chars().count() > PLAN_ROOM {
+            let _ = writeln!(description, "_…the whole plan is in the email alert._");
+            break;
+        }
+        description.push_str(&line);
+    }
+    description.push('\n');
+    let _ = writeln!(
+        description,
+        "Pull: {}",
+        slack_code(&image.pinned_reference())
     );
     let all: Vec<String> = tally
         .counts
@@ -104,10 +137,16 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
     }
 
     let fix_step = if report.kind == ScanKind::Basic {
-        "Basic scanning reports no fixed versions: update the base image and packages, rebuild and push."
+        "Basic scanning reports no fixed versions: update the packages in the fix plan (or the base image), rebuild and push."
     } else {
-        "Rebuild with the fixed versions shown and push; the new image is scanned on push."
+        "Upgrade the packages in the fix plan to the versions shown, rebuild and push; the new image is scanned on push."
     };
+    let mut next_steps = vec![fix_step.to_string()];
+    next_steps.extend(source_step(source));
+    next_steps.push(format!(
+        "Open the {}.",
+        slack_link_words(&image.console_url(), "scan results in the ECR console")
+    ));
     notification(
         image,
         report.event_id,
@@ -118,13 +157,7 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
             slack_escape(&name)
         ),
         description,
-        vec![
-            fix_step.to_string(),
-            format!(
-                "Open the {}.",
-                slack_link_words(&image.console_url(), "scan results in the ECR console")
-            ),
-        ],
+        next_steps,
         highest.as_str(),
         "ecr-scan-findings",
         format!("{highest}: {counts} in {}", slack_escape(&name)),
@@ -132,7 +165,7 @@ pub(super) fn findings(report: &FindingsReport<'_>, highest: Severity) -> String
     )
 }
 
-pub(super) fn scan_failed(report: &FailureReport<'_>) -> String {
+pub(super) fn scan_failed(report: &FailureReport<'_>, source: Option<&SourceLink>) -> String {
     let image = report.image;
     let name = image.short_name();
     let mut description = String::new();
@@ -152,19 +185,35 @@ pub(super) fn scan_failed(report: &FailureReport<'_>) -> String {
             "_ECR could not be asked for details; this alert is based on the event alone._"
         );
     }
+    if let Some(line) = source_line(source) {
+        description.push_str(&line);
+    }
+    let mut next_steps = vec![
+        "Check that the image's operating system and package manager are supported by the scanner."
+            .to_string(),
+    ];
+    next_steps.extend(source_step(source));
+    next_steps.push(format!(
+        "Open the {}.",
+        slack_link_words(&image.console_url(), "scan results in the ECR console")
+    ));
     notification(
         image,
         report.event_id,
-        format!(":warning: Scan {}: {}", slack_escape(report.status), slack_escape(&name)),
+        format!(
+            ":warning: Scan {}: {}",
+            slack_escape(report.status),
+            slack_escape(&name)
+        ),
         description,
-        vec![
-            "Check that the image's operating system and package manager are supported by the scanner."
-                .to_string(),
-            format!("Open the {}.", slack_link_words(&image.console_url(), "scan results in the ECR console")),
-        ],
+        next_steps,
         "SCAN_FAILED",
         "ecr-scan-failed",
-        format!("Scan {}: {}", slack_escape(report.status), slack_escape(&name)),
+        format!(
+            "Scan {}: {}",
+            slack_escape(report.status),
+            slack_escape(&name)
+        ),
         [("scanStatus", one_line(report.status))],
     )
 }
@@ -234,6 +283,136 @@ fn notification<const N: usize>(
     };
     // Serialising plain strings and maps cannot fail.
     serde_json::to_string(&notification).unwrap_or_default()
+}
+
+/// `Source: commit <url|`3f2c1ab`>`; the tag is code, so it cannot format,
+/// ping or link, and the URL was percent-encoded when it was made.
+fn source_line(source: Option<&SourceLink>) -> Option<String> {
+    let link = source?;
+    let what = if link.commit { "commit" } else { "tag" };
+    let line = format!(
+        "Source: {what} {}\n",
+        slack_link(Some(&link.url), &link.tag)
+    );
+    (line.chars().count() <= SOURCE_LINE_MAX).then_some(line)
+}
+
+/// A next step to the source, when its link fits in one.
+fn source_step(source: Option<&SourceLink>) -> Option<String> {
+    let link = source?;
+    let step = if link.commit {
+        format!(
+            "Find the change in source commit {}, the code this image was built from.",
+            slack_link(Some(&link.url), &link.tag)
+        )
+    } else {
+        format!(
+            "Find the change in the source of tag {}, which this image was built from.",
+            slack_link(Some(&link.url), &link.tag)
+        )
+    };
+    (step.chars().count() <= NEXT_STEP_MAX).then_some(step)
+}
+
+/// `name@version`, or the name alone, as code.
+fn package_code(name: &str, installed: &str) -> String {
+    if installed.is_empty() {
+        slack_code(name)
+    } else {
+        slack_code(&format!("{name}@{installed}"))
+    }
+}
+
+/// The fix plan as description lines (each ending in a newline).
+fn plan_lines(plan: &FixPlan, kind: ScanKind) -> Vec<String> {
+    let mut lines = Vec::new();
+    let upgrading: u64 = plan.upgrades.iter().map(|u| u.fixes.total()).sum();
+    let packages = plan.upgrades.len();
+    let s = if packages == 1 { "" } else { "s" };
+    let of = of_total(upgrading, plan.total);
+    lines.push(if packages == 0 {
+        format!(
+            "*Fix plan*: no upgrade is known to fix any of the {}\n",
+            findings_count(plan.total)
+        )
+    } else if plan.versions_unknown() {
+        let why = if kind == ScanKind::Basic {
+            "basic scanning reports no fixed versions"
+        } else {
+            "no fixed versions reported"
+        };
+        format!("*Fix plan*: {packages} package{s} to update for {of} ({why})\n")
+    } else {
+        let verb = if packages == 1 {
+            "upgrade fixes"
+        } else {
+            "upgrades fix"
+        };
+        format!("*Fix plan*: {packages} {verb} {of}\n")
+    });
+    let versions_unknown = plan.versions_unknown();
+    for upgrade in plan.upgrades.iter().take(PLAN_UPGRADES) {
+        let mut line = format!("• {}", package_code(&upgrade.package, &upgrade.installed));
+        match &upgrade.target {
+            Target::Version(v) => {
+                let _ = write!(line, " → {}: fixes", slack_code(v));
+            }
+            Target::Unordered(versions) => {
+                let listed: Vec<String> = versions.iter().take(4).map(|v| slack_code(v)).collect();
+                let _ = write!(
+                    line,
+                    " → one of {} (cannot be ordered): fixes",
+                    listed.join(", ")
+                );
+            }
+            Target::Unknown if versions_unknown => line.push(':'),
+            Target::Unknown => line.push_str(" → fixed version unknown:"),
+        }
+        let _ = write!(line, " {}", fixes_phrase(&upgrade.fixes));
+        if let Some(score) = upgrade.worst_score {
+            let _ = write!(line, " ({score:.1})");
+        }
+        if upgrade.also_unknown.total() > 0 {
+            let _ = write!(
+                line,
+                "; fixed version unknown for {}",
+                counts_phrase(&upgrade.also_unknown)
+            );
+        }
+        line.push('\n');
+        lines.push(line);
+    }
+    if packages > PLAN_UPGRADES {
+        lines.push(format!(
+            "_…and {} more package(s) in the email alert._\n",
+            packages - PLAN_UPGRADES
+        ));
+    }
+    if !plan.no_fix.is_empty() {
+        let mut named: Vec<String> = plan
+            .no_fix
+            .iter()
+            .take(PLAN_NO_FIX)
+            .map(|n| {
+                let ids: Vec<String> = n.ids.iter().map(|id| slack_code(id)).collect();
+                format!(
+                    "{} {} ({})",
+                    package_code(&n.package, &n.installed),
+                    counts_phrase(&n.counts),
+                    ids.join(", ")
+                )
+            })
+            .collect();
+        if plan.no_fix.len() > PLAN_NO_FIX {
+            named.push(format!("{} more packages", plan.no_fix.len() - PLAN_NO_FIX));
+        }
+        lines.push(format!(
+            "*No known fix yet* ({}): {}\n",
+            findings_count(plan.without_fix()),
+            named.join("; ")
+        ));
+    }
+    lines
 }
 
 fn finding_line(finding: &Finding, kind: ScanKind) -> String {
@@ -441,5 +620,117 @@ mod tests {
             .contains("ECR says: `UnsupportedImageError &lt;!here&gt;`"));
         assert_eq!(chat["metadata"]["eventType"], "ecr-scan-failed");
         assert!(chat.get("id").is_none());
+    }
+
+    fn chat_with_source(findings: Vec<Finding>, tags: &[&str], pattern: Option<&str>) -> Value {
+        let mut tally = Tally::default();
+        for f in findings {
+            tally.add(f, Verdict::Alert);
+        }
+        let mut img = image();
+        img.tags = tags.iter().map(|t| t.to_string()).collect();
+        let template =
+            crate::source::UrlTemplate::parse("https://git.example.com/{repository}/commit/{tag}")
+                .unwrap();
+        let rules = crate::source::SourceRules {
+            tag_pattern: pattern.map(crate::glob::Glob::new),
+            ..Default::default()
+        };
+        let source = rules.link(Some(&template), &img);
+        let alert = crate::render::findings_alert_with_source(
+            &FindingsReport {
+                image: &img,
+                kind: ScanKind::Enhanced,
+                status: "ACTIVE",
+                threshold: Severity::High,
+                tally: &tally,
+                event_id: None,
+                notes: &[],
+            },
+            source.as_ref(),
+        )
+        .unwrap();
+        serde_json::from_str(&alert.chat).unwrap()
+    }
+
+    #[test]
+    fn the_description_opens_with_the_fix_plan_and_shows_the_pinned_reference() {
+        let mut older = finding("CVE-2026-1", Severity::High);
+        older.fixed_in = Some("3.0.8".into());
+        let mut none = finding("CVE-2026-3", Severity::High);
+        none.package_name = Some("perl".into());
+        none.package_version = Some("5.36.0".into());
+        none.fixed_in = None;
+        none.fix_available = Some(crate::finding::FixAvailable::No);
+        let chat = chat_with_source(
+            vec![older, finding("CVE-2026-2", Severity::Critical), none],
+            &["3f2c1ab"],
+            None,
+        );
+        assert_within_limits(&chat);
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(
+            description.contains(
+                "*Fix plan*: 1 upgrade fixes 2 of the 3 findings\n\
+             • `openssl@3.0.2` → `3.0.15`: fixes 2: 1 critical, 1 high (9.8)\n\
+             *No known fix yet* (1 finding): `perl@5.36.0` 1 high (`CVE-2026-3`)\n"
+            ),
+            "{description}"
+        );
+        assert!(description.contains(
+            "Pull: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`"
+        ));
+        assert!(
+            description.find("*Fix plan*").unwrap() < description.find("*Most severe*").unwrap()
+        );
+        assert!(description.contains(
+            "Source: commit <https://git.example.com/team/web/commit/3f2c1ab|`3f2c1ab`>"
+        ));
+        let steps = chat["content"]["nextSteps"].as_array().unwrap();
+        assert_eq!(steps.len(), 3);
+        assert!(steps[1]
+            .as_str()
+            .unwrap()
+            .contains("<https://git.example.com/team/web/commit/3f2c1ab|`3f2c1ab`>"));
+    }
+
+    #[test]
+    fn a_release_tag_gets_no_source_link() {
+        let chat = chat_with_source(vec![finding("CVE-1", Severity::High)], &["v1.2.3"], None);
+        assert!(!chat.to_string().contains("git.example.com"));
+        assert_eq!(chat["content"]["nextSteps"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_hostile_tag_cannot_inject_into_the_source_link() {
+        let chat = chat_with_source(
+            vec![finding("CVE-1", Severity::High)],
+            &["x|<!channel>`*y*"],
+            Some("x*"),
+        );
+        let text = chat.to_string();
+        assert!(!text.contains("<!channel>"), "{text}");
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(description.contains(
+            "Source: tag <https://git.example.com/team/web/commit/x%7C%3C%21channel%3E%60%2Ay%2A|`x|&lt;!channel&gt;\u{02CB}*y*`>"
+        ), "{description}");
+    }
+
+    #[test]
+    fn a_plan_of_many_packages_leaves_room_for_the_most_severe() {
+        let findings: Vec<_> = (0..500)
+            .map(|i| {
+                let mut f = finding(&format!("CVE-2026-{i:05}"), Severity::Critical);
+                f.package_name = Some(format!("package-{i:03}-{}", "p".repeat(100)));
+                f
+            })
+            .collect();
+        let chat = chat_for(findings, ScanKind::Enhanced);
+        assert_within_limits(&chat);
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(description.contains("*Fix plan*: 500 upgrades fix all 500 findings"));
+        assert!(description.contains("_…and 492 more package(s) in the email alert._"));
+        assert!(description.contains("*Most severe*\n• *CRITICAL*"));
+        assert!(description.contains("Pull: `"));
     }
 }

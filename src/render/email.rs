@@ -1,18 +1,31 @@
 //! The alert as email text: fixed sections, aligned columns, the console
-//! link near the top, and never more than SNS takes in one message.
+//! and source links near the top, the fix plan first, and never more than
+//! SNS takes in one message.
 
-use super::{counts_phrase, FailureReport, FindingsReport};
+use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsReport};
 use crate::alert::SNS_MESSAGE_LIMIT;
 use crate::finding::{Finding, FixAvailable};
+use crate::fixplan::{FixPlan, Target};
 use crate::image::{ImageRef, ScanKind};
-use crate::text::{one_line, truncate_bytes};
+use crate::source::SourceLink;
+use crate::text::{one_line, truncate_bytes, truncate_chars};
 use std::fmt::Write;
 
 /// Room kept free below SNS's limit for what SNS adds or counts differently.
 const SAFETY_MARGIN: usize = 1024;
+/// Lines stay this short, except links (and names too long to cut further).
+const LINE_MAX: usize = 100;
+/// Packages listed in the fix plan at most; the others are counted.
+const PLAN_UPGRADES: usize = 20;
+/// Packages listed under "no known fix" at most.
+const PLAN_NO_FIX: usize = 10;
+/// Characters kept of a package name, version or target in the plan.
+const PLAN_FIELD_MAX: usize = 48;
 
 pub(super) fn findings(
     report: &FindingsReport<'_>,
+    plan: &FixPlan,
+    source: Option<&SourceLink>,
     subject: &str,
     attributes_size: usize,
 ) -> String {
@@ -32,6 +45,9 @@ pub(super) fn findings(
     body.push('\n');
     let _ = writeln!(body, "Scan results in the ECR console:");
     let _ = writeln!(body, "{}", one_line(&image.console_url()));
+    source_lines(&mut body, source);
+    body.push('\n');
+    plan_section(&mut body, plan, report.kind);
     body.push('\n');
     image_section(&mut body, image, report.kind, report.status);
     body.push('\n');
@@ -85,7 +101,11 @@ pub(super) fn findings(
     body
 }
 
-pub(super) fn scan_failed(report: &FailureReport<'_>, subject: &str) -> String {
+pub(super) fn scan_failed(
+    report: &FailureReport<'_>,
+    source: Option<&SourceLink>,
+    subject: &str,
+) -> String {
     let mut body = String::new();
     let _ = writeln!(body, "{subject}");
     let _ = writeln!(
@@ -102,6 +122,7 @@ pub(super) fn scan_failed(report: &FailureReport<'_>, subject: &str) -> String {
     body.push('\n');
     let _ = writeln!(body, "Scan results in the ECR console:");
     let _ = writeln!(body, "{}", one_line(&report.image.console_url()));
+    source_lines(&mut body, source);
     body.push('\n');
     image_section(&mut body, report.image, report.kind, report.status);
     body.push('\n');
@@ -126,6 +147,182 @@ pub(super) fn scan_failed(report: &FailureReport<'_>, subject: &str) -> String {
         body.push('\n');
     }
     body
+}
+
+/// The link to the source the image was built from, under the console link.
+fn source_lines(body: &mut String, source: Option<&SourceLink>) {
+    let Some(link) = source else {
+        return;
+    };
+    let what = if link.commit {
+        "Source commit"
+    } else {
+        "Source for tag"
+    };
+    body.push('\n');
+    let _ = writeln!(body, "{what} {}:", one_line(&truncate_chars(&link.tag, 60)));
+    let _ = writeln!(body, "{}", one_line(&link.url));
+}
+
+/// What to upgrade, most effective first, then what has no fix yet.
+fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
+    let upgrading: u64 = plan.upgrades.iter().map(|u| u.fixes.total()).sum();
+    let packages = plan.upgrades.len();
+    let of = of_total(upgrading, plan.total);
+    if packages == 0 {
+        let _ = writeln!(
+            body,
+            "FIX PLAN: no upgrade is known to fix any of the {}",
+            findings_count(plan.total)
+        );
+    } else if plan.versions_unknown() {
+        let s = if packages == 1 { "" } else { "s" };
+        let _ = writeln!(
+            body,
+            "FIX PLAN: {packages} package{s} to update for {of}, most severe first"
+        );
+        let why = if kind == ScanKind::Basic {
+            "Basic scanning reports no fixed versions"
+        } else {
+            "The scanner reported no fixed versions"
+        };
+        let _ = writeln!(body, "  {why}: update each to its latest patched release.");
+    } else {
+        let verb = if packages == 1 {
+            "upgrade fixes"
+        } else {
+            "upgrades fix"
+        };
+        let _ = writeln!(
+            body,
+            "FIX PLAN: {packages} {verb} {of}, most effective first"
+        );
+    }
+    for upgrade in plan.upgrades.iter().take(PLAN_UPGRADES) {
+        let target = match &upgrade.target {
+            Target::Version(v) => field(v),
+            Target::Unordered(versions) => {
+                let listed: Vec<String> = versions.iter().take(4).map(|v| field(v)).collect();
+                format!(
+                    "one of {} (cannot be ordered: check each finding below)",
+                    listed.join(", ")
+                )
+            }
+            Target::Unknown => "fixed version unknown".to_string(),
+        };
+        let mut effect = format!("fixes {}", fixes_phrase(&upgrade.fixes));
+        if let Some(score) = upgrade.worst_score {
+            let _ = write!(effect, ", worst score {score:.1}");
+        }
+        if upgrade.also_unknown.total() > 0 {
+            let _ = write!(
+                effect,
+                "; fixed version unknown for {}",
+                counts_phrase(&upgrade.also_unknown)
+            );
+        }
+        let head = format!(
+            "{} -> {target}",
+            package(&upgrade.package, &upgrade.installed)
+        );
+        entry(body, &head, &effect);
+    }
+    let more: Vec<_> = plan.upgrades.iter().skip(PLAN_UPGRADES).collect();
+    if !more.is_empty() {
+        let findings: u64 = more.iter().map(|u| u.fixes.total()).sum();
+        let _ = writeln!(
+            body,
+            "  ... and {} more package(s) for {}: see the list below.",
+            more.len(),
+            findings_count(findings)
+        );
+    }
+    if plan.unnamed > 0 {
+        let verb = if plan.unnamed == 1 { "names" } else { "name" };
+        let _ = writeln!(
+            body,
+            "  {} {verb} no package: see the list below.",
+            findings_count(plan.unnamed)
+        );
+    }
+    if plan.no_fix.is_empty() {
+        return;
+    }
+    body.push('\n');
+    let _ = writeln!(
+        body,
+        "NO KNOWN FIX YET ({})",
+        findings_count(plan.without_fix())
+    );
+    for no_fix in plan.no_fix.iter().take(PLAN_NO_FIX) {
+        let mut ids: Vec<String> = no_fix.ids.iter().map(|id| field(id)).collect();
+        let unnamed = no_fix.counts.total().saturating_sub(ids.len() as u64);
+        if unnamed > 0 {
+            ids.push(format!("{unnamed} more"));
+        }
+        let mut effect = format!("{} ({})", counts_phrase(&no_fix.counts), ids.join(", "));
+        if let Some(score) = no_fix.worst_score {
+            let _ = write!(effect, ", worst score {score:.1}");
+        }
+        entry(body, &package(&no_fix.package, &no_fix.installed), &effect);
+    }
+    let more: Vec<_> = plan.no_fix.iter().skip(PLAN_NO_FIX).collect();
+    if !more.is_empty() {
+        let findings: u64 = more.iter().map(|n| n.counts.total()).sum();
+        let _ = writeln!(
+            body,
+            "  ... and {} more package(s) with {}: see the list below.",
+            more.len(),
+            findings_count(findings)
+        );
+    }
+}
+
+/// Untrusted text on one line, cut to the plan's field width.
+fn field(text: &str) -> String {
+    one_line(&truncate_chars(text, PLAN_FIELD_MAX))
+}
+
+/// `name version`, or the name alone when the version is unknown.
+fn package(name: &str, installed: &str) -> String {
+    if installed.is_empty() {
+        field(name)
+    } else {
+        format!("{} {}", field(name), field(installed))
+    }
+}
+
+/// `  head: effect` on one line when it fits; otherwise the head, then the
+/// effect indented below it, each wrapped at spaces.
+fn entry(body: &mut String, head: &str, effect: &str) {
+    let line = format!("  {head}: {effect}");
+    if line.chars().count() <= LINE_MAX {
+        let _ = writeln!(body, "{line}");
+        return;
+    }
+    wrap(body, "  ", head);
+    wrap(body, "      ", effect);
+}
+
+/// `text` in lines of at most [`LINE_MAX`] characters starting with
+/// `indent`, continued with a deeper indent; a word longer than a line
+/// stays whole.
+fn wrap(body: &mut String, indent: &str, text: &str) {
+    let mut line = indent.to_string();
+    let mut empty = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !empty && line.chars().count() + 1 + word.chars().count() > LINE_MAX {
+            let _ = writeln!(body, "{line}");
+            line = format!("{indent}  ");
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    let _ = writeln!(body, "{line}");
 }
 
 fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &str) {
@@ -202,10 +399,15 @@ fn footer(kind: ScanKind) -> String {
 mod tests {
     use crate::alert::{Alert, SNS_MESSAGE_LIMIT};
     use crate::finding::Finding;
+    use crate::finding::FixAvailable;
     use crate::image::{ImageRef, ScanKind};
     use crate::policy::Verdict;
-    use crate::render::{findings_alert, scan_failed_alert, FailureReport, FindingsReport};
+    use crate::render::{
+        findings_alert, findings_alert_with_source, scan_failed_alert, FailureReport,
+        FindingsReport,
+    };
     use crate::severity::Severity;
+    use crate::source::{SourceLink, SourceRules, UrlTemplate};
     use crate::tally::Tally;
 
     fn image(repository: &str, tags: &[&str]) -> ImageRef {
@@ -383,5 +585,171 @@ mod tests {
         assert!(alert
             .body
             .contains("WHAT ECR SAYS\n  The operating system 'x' is not supported"));
+    }
+
+    fn fixed(id: &str, sev: Severity, package: &str, installed: &str, fixed_in: &str) -> Finding {
+        let mut f = finding(id, sev);
+        f.package_name = Some(package.into());
+        f.package_version = Some(installed.into());
+        f.fixed_in = Some(fixed_in.into());
+        f.fix_available = Some(FixAvailable::Yes);
+        f
+    }
+
+    fn source_for(img: &ImageRef) -> Option<SourceLink> {
+        let template =
+            UrlTemplate::parse("https://git.example.com/{repository}/commit/{tag}").unwrap();
+        let rules = SourceRules {
+            tag_pattern: Some(crate::glob::Glob::new("rel*")),
+            ..SourceRules::default()
+        };
+        rules.link(Some(&template), img)
+    }
+
+    fn enhanced_alert(img: &ImageRef, tally: &Tally) -> Alert {
+        let source = source_for(img);
+        findings_alert_with_source(
+            &FindingsReport {
+                image: img,
+                kind: ScanKind::Enhanced,
+                status: "ACTIVE",
+                threshold: Severity::High,
+                tally,
+                event_id: None,
+                notes: &[],
+            },
+            source.as_ref(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_fix_plan_leads_with_the_highest_fixed_version_per_package() {
+        let mut tally = Tally::default();
+        tally.add(
+            fixed("CVE-1", Severity::High, "openssl", "3.0.2", "3.0.8"),
+            Verdict::Alert,
+        );
+        tally.add(
+            fixed("CVE-2", Severity::Critical, "openssl", "3.0.2", "3.0.15"),
+            Verdict::Alert,
+        );
+        tally.add(
+            fixed("CVE-3", Severity::High, "openssl", "3.0.2", "3.0.11"),
+            Verdict::Alert,
+        );
+        tally.add(
+            fixed("CVE-4", Severity::High, "zlib", "1.2.13", "1:1.3.1"),
+            Verdict::Alert,
+        );
+        tally.add(
+            fixed("CVE-5", Severity::High, "zlib", "1.2.13", "1.3.2"),
+            Verdict::Alert,
+        );
+        let mut none = finding("CVE-6", Severity::High);
+        none.package_name = Some("perl".into());
+        none.package_version = Some("5.36.0".into());
+        none.fix_available = Some(FixAvailable::No);
+        none.score = Some(7.0);
+        tally.add(none, Verdict::Alert);
+        let alert = enhanced_alert(&image("team/web", &["v1.2.3"]), &tally);
+        let body = &alert.body;
+        assert!(
+            body.contains(
+                "FIX PLAN: 2 upgrades fix 5 of the 6 findings, most effective first\n\
+             \x20 openssl 3.0.2 -> 3.0.15: fixes 3: 1 critical, 2 high, worst score 9.8\n\
+             \x20 zlib 1.2.13 -> 1:1.3.1: fixes 2 high, worst score 9.8\n"
+            ),
+            "{body}"
+        );
+        assert!(body.contains(
+            "NO KNOWN FIX YET (1 finding)\n  perl 5.36.0: 1 high (CVE-6), worst score 7.0\n"
+        ));
+        let plan = body.find("FIX PLAN").unwrap();
+        assert!(
+            body.find("https://us-east-1.console.aws.amazon.com/")
+                .unwrap()
+                < plan
+        );
+        assert!(
+            plan < body.find("\nIMAGE\n").unwrap(),
+            "the plan comes first"
+        );
+        assert!(plan < body.find("FINDINGS AT OR ABOVE").unwrap());
+        assert!(
+            !body.contains("git.example.com"),
+            "no link for a release tag"
+        );
+    }
+
+    #[test]
+    fn a_commit_tag_links_to_its_source_near_the_top() {
+        let mut tally = Tally::default();
+        tally.add(
+            fixed("CVE-1", Severity::High, "openssl", "3.0.2", "3.0.8"),
+            Verdict::Alert,
+        );
+        let alert = enhanced_alert(&image("team/web", &["v1.2.3", "3f2c1ab"]), &tally);
+        let body = &alert.body;
+        let link = body
+            .find("Source commit 3f2c1ab:\nhttps://git.example.com/team/web/commit/3f2c1ab\n")
+            .expect("source link");
+        assert!(link < body.find("FIX PLAN").unwrap());
+        // A tag matched by the pattern cannot break the line or the URL.
+        let alert = enhanced_alert(&image("team/web", &["rel\nBcc: x <y>"]), &tally);
+        assert!(alert.body.contains(
+            "Source for tag rel Bcc: x <y>:\nhttps://git.example.com/team/web/commit/rel%0ABcc%3A%20x%20%3Cy%3E\n"
+        ), "{}", alert.body);
+    }
+
+    #[test]
+    fn basic_scanning_says_the_fixed_versions_are_unknown() {
+        let mut tally = Tally::default();
+        tally.add(finding("CVE-1", Severity::Critical), Verdict::Alert);
+        tally.add(finding("CVE-2", Severity::High), Verdict::Alert);
+        let alert = report_alert(&image("web", &["v1"]), &tally, ScanKind::Basic).unwrap();
+        assert!(alert.body.contains(
+            "FIX PLAN: 1 package to update for all 2 findings, most severe first\n\
+             \x20 Basic scanning reports no fixed versions: update each to its latest patched release.\n\
+             \x20 openssl 3.0.2 -> fixed version unknown: fixes 2: 1 critical, 1 high, worst score 9.8\n"
+        ), "{}", alert.body);
+        assert!(!alert.body.contains("NO KNOWN FIX"));
+    }
+
+    #[test]
+    fn a_long_plan_stays_readable_and_counts_what_it_leaves_out() {
+        let mut tally = Tally::default();
+        for i in 0..30 {
+            let name = format!("package-with-a-rather-long-name-{i:02}-{}", "x".repeat(30));
+            let version = format!("1.0.{i}-{}", "build".repeat(12));
+            tally.add(
+                fixed(
+                    &format!("CVE-{i}"),
+                    Severity::High,
+                    &name,
+                    &version,
+                    &version,
+                ),
+                Verdict::Alert,
+            );
+        }
+        let mut unnamed = Finding::new("CVE-NOPKG", Severity::High);
+        unnamed.score = Some(1.0);
+        tally.add(unnamed, Verdict::Alert);
+        let alert = enhanced_alert(&image("web", &["v1"]), &tally);
+        let plan: String = alert
+            .body
+            .split("\nIMAGE\n")
+            .next()
+            .unwrap()
+            .split("FIX PLAN")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        for line in plan.lines() {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+        assert!(plan.contains("  ... and 10 more package(s) for 10 findings: see the list below."));
+        assert!(plan.contains("  1 finding names no package: see the list below."));
     }
 }

@@ -1,13 +1,16 @@
 //! Rendering alerts for people: the subject and routing attributes shared by
 //! every format, the email text ([`email`]) and the Slack custom notification
-//! ([`chat`]). Plain functions of plain data: no SDK types, no I/O.
+//! ([`chat`]), both opening with the [`FixPlan`]. Plain functions of plain
+//! data: no SDK types, no I/O.
 
 pub mod chat;
 pub mod email;
 
 use crate::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
+use crate::fixplan::FixPlan;
 use crate::image::{ImageRef, ScanKind};
 use crate::severity::{Severity, SeverityCounts};
+use crate::source::SourceLink;
 use crate::tally::Tally;
 use crate::text::printable_ascii;
 
@@ -37,11 +40,26 @@ pub struct FailureReport<'a> {
 
 /// The alert for a scan's findings, or `None` when nothing is alert-worthy.
 pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
+    findings_alert_with_source(report, None)
+}
+
+/// The same, linking to the source the image was built from when known.
+pub fn findings_alert_with_source(
+    report: &FindingsReport<'_>,
+    source: Option<&SourceLink>,
+) -> Option<Alert> {
     let highest = report.tally.highest_alert_severity()?;
     let attributes = attributes(report.image, highest.as_str(), AlertKind::Findings);
     let subject = findings_subject(highest, &report.tally.alert_counts, report.image);
-    let body = email::findings(report, &subject, alert::attributes_size(&attributes));
-    let chat = chat::findings(report, highest);
+    let plan = FixPlan::from_tally(report.tally);
+    let body = email::findings(
+        report,
+        &plan,
+        source,
+        &subject,
+        alert::attributes_size(&attributes),
+    );
+    let chat = chat::findings(report, &plan, source, highest);
     Some(Alert {
         kind: AlertKind::Findings,
         subject,
@@ -53,14 +71,22 @@ pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
 
 /// The alert for a scan that did not produce findings.
 pub fn scan_failed_alert(report: &FailureReport<'_>) -> Alert {
+    scan_failed_alert_with_source(report, None)
+}
+
+/// The same, linking to the source the image was built from when known.
+pub fn scan_failed_alert_with_source(
+    report: &FailureReport<'_>,
+    source: Option<&SourceLink>,
+) -> Alert {
     let subject = subject(
         &format!("Scan {}: ", printable_ascii(report.status)),
         &report.image.short_name(),
     );
     Alert {
         kind: AlertKind::ScanFailed,
-        body: email::scan_failed(report, &subject),
-        chat: chat::scan_failed(report),
+        body: email::scan_failed(report, source, &subject),
+        chat: chat::scan_failed(report, source),
         subject,
         attributes: attributes(report.image, "NONE", AlertKind::ScanFailed),
     }
@@ -90,6 +116,33 @@ pub(crate) fn counts_phrase(counts: &SeverityCounts) -> String {
         .map(|(sev, n)| format!("{n} {}", sev.as_str().to_ascii_lowercase()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What an upgrade fixes: `1 critical`, or `3: 1 critical, 2 high`.
+pub(crate) fn fixes_phrase(counts: &SeverityCounts) -> String {
+    if counts.non_zero().count() > 1 {
+        format!("{}: {}", counts.total(), counts_phrase(counts))
+    } else {
+        counts_phrase(counts)
+    }
+}
+
+/// `2 of the 3 findings`, `all 3 findings`, `the 1 finding`
+pub(crate) fn of_total(part: u64, total: u64) -> String {
+    match (part, total) {
+        (_, 1) if part == total => "the 1 finding".to_string(),
+        _ if part == total => format!("all {total} findings"),
+        _ => format!("{part} of the {}", findings_count(total)),
+    }
+}
+
+/// `1 finding`, `2 findings`
+pub(crate) fn findings_count(n: u64) -> String {
+    if n == 1 {
+        "1 finding".to_string()
+    } else {
+        format!("{n} findings")
+    }
 }
 
 /// `prefix` + `name`, printable ASCII only, at most 99 characters: the name
