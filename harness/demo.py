@@ -18,6 +18,8 @@ from .seed import (alert_queue, basic_finding, dedup_table, enhanced_finding, ev
                    received_alerts, scanned_image, subscribe_queue)
 
 RULE = "-" * 78
+# Where commit-tagged images (demo/web:3f2c1ab, demo/api's 9c1e5d2) link to.
+SOURCE_URL_TEMPLATE = "https://git.example.com/{repository}/commit/{tag}"
 
 
 def seed_images(stack):
@@ -113,7 +115,8 @@ def main():
         print(f"chat topic {chat_topic_arn} -> queue {chat_queue_url}")
         digests = seed_images(stack)
         stack.function_env.update({"ALERT_TOPIC_ARN": topic_arn, "CHAT_TOPIC_ARN": chat_topic_arn,
-                                   "SEVERITY_THRESHOLD": "HIGH"})
+                                   "SEVERITY_THRESHOLD": "HIGH", "SOURCE_URL_TEMPLATE": SOURCE_URL_TEMPLATE})
+        print(f"SOURCE_URL_TEMPLATE={SOURCE_URL_TEMPLATE} (commit-tagged images link to their source)")
         stack.start_function()
         print(RULE)
         failures = 0
