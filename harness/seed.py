@@ -148,9 +148,12 @@ def rescan(stack, repository, digest, **scan):
 def dedup_table(stack, name="scan-alerts-dedup"):
     """The DynamoDB table the function remembers alerts in (as the template creates it)."""
     ddb = stack.client("dynamodb")
-    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    try:
+        ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+    except ddb.exceptions.ResourceInUseException:
+        pass
     return name
 
 
@@ -166,3 +169,47 @@ def event_for(name, digest):
     event = json.loads((EVENTS / name).read_text())
     event["detail"]["image-digest"] = digest
     return event
+
+
+def finding_event(repository, digest, cve, severity="HIGH", status="ACTIVE", package="openssl",
+                  version="3.0.11", fixed_in="3.0.15", tags=("v1",)):
+    """An `Inspector2 Finding` event (continuous scanning) for an ECR image,
+    from the sample in events/."""
+    event = json.loads((EVENTS / "inspector-finding.json").read_text())
+    detail = event["detail"]
+    image = detail["resources"][0]
+    image["id"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}/{digest}"
+    image["details"]["awsEcrContainerImage"].update(repositoryName=repository, imageHash=digest,
+                                                     imageTags=list(tags))
+    event["resources"] = [image["id"]]
+    detail.update(severity=severity, status=status, title=f"{cve} - {package}")
+    vuln = detail["packageVulnerabilityDetails"]
+    vuln.update(vulnerabilityId=cve, sourceUrl=f"https://nvd.nist.gov/vuln/detail/{cve}")
+    vuln["vulnerablePackages"][0].update(name=package, version=version)
+    if fixed_in:
+        vuln["vulnerablePackages"][0]["fixedInVersion"] = fixed_in
+    else:
+        vuln["vulnerablePackages"][0].pop("fixedInVersion", None)
+        detail["fixAvailable"] = "NO"
+    return event
+
+
+def sqs_batch(bodies, queue="scan-alerts-findings"):
+    """An SQS event as Lambda's event source mapping delivers it: one record
+    per body (a dict is sent as JSON, a string as it is)."""
+    records = []
+    for i, body in enumerate(bodies):
+        text = body if isinstance(body, str) else json.dumps(body)
+        records.append({
+            "messageId": f"msg-{i:04d}-{hashlib.sha256(text.encode()).hexdigest()[:8]}",
+            "receiptHandle": f"handle-{i}",
+            "body": text,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764240000000",
+                           "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1764240000001"},
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(text.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+            "awsRegion": REGION,
+        })
+    return {"Records": records}

@@ -1,6 +1,8 @@
 //! The pipeline: event -> policy -> findings (page by page) -> alert ->
 //! publish, remembering what was alerted when dedup is on.
 
+mod batch;
+
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::dedup::{self, fingerprint, Known, Lease, Record};
@@ -18,6 +20,7 @@ use crate::render::{self, FailureReport, FindingsReport};
 use crate::severity::{Severity, SeverityCounts};
 use crate::source::SourceLink;
 use crate::tally::Tally;
+pub use batch::is_sqs_batch;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,9 +161,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         self
     }
 
-    /// Handles one event and logs one summary line for it.
-    pub async fn handle(&self, event: Value) -> Result<Outcome, HandlerError> {
-        let result = self.process(event).await;
+    fn emit_metrics(&self, result: &Result<Outcome, HandlerError>) {
         if self.config.metrics {
             // EMF goes to stdout as its own line; CloudWatch reads it from the log.
             println!(
@@ -168,11 +169,17 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 crate::metrics::emf_line(
                     &self.config.metrics_namespace,
                     self.config.metrics_repository_dimension,
-                    &result,
+                    result,
                     chrono::Utc::now().timestamp_millis(),
                 )
             );
         }
+    }
+
+    /// Handles one event and logs one summary line for it.
+    pub async fn handle(&self, event: Value) -> Result<Outcome, HandlerError> {
+        let result = self.process(event).await;
+        self.emit_metrics(&result);
         match &result {
             Ok(outcome) => log_outcome(outcome),
             Err(error) => tracing::error!(

@@ -38,6 +38,31 @@ pub enum FoldError {
     Pending(String),
 }
 
+/// Judges findings under `policy` into `tally`; findings already alerted
+/// (`known`) are counted, not listed.
+pub fn judge_into(
+    tally: &mut Tally,
+    findings: impl IntoIterator<Item = crate::finding::Finding>,
+    policy: &ImagePolicy<'_>,
+    known: &Known,
+) {
+    for finding in findings {
+        let judgement = policy.judge(&finding);
+        let verdict = match judgement.verdict {
+            Verdict::Alert if !known.is_empty() && known.covers(fingerprint(&finding)) => {
+                Verdict::AlreadyAlerted
+            }
+            v => v,
+        };
+        if verdict == Verdict::Alert {
+            if let Some(entry) = judgement.expired_entry {
+                tally.expired_entries.insert(entry);
+            }
+        }
+        tally.add(finding, verdict);
+    }
+}
+
 /// Pages through the image's findings, judging each under `policy`;
 /// findings already alerted (`known`) are counted, not listed.
 pub async fn fold_findings<S: FindingsSource>(
@@ -69,21 +94,7 @@ pub async fn fold_findings<S: FindingsSource>(
             }
             status = page.status.clone();
         }
-        for finding in page.findings {
-            let judgement = policy.judge(&finding);
-            let verdict = match judgement.verdict {
-                Verdict::Alert if !known.is_empty() && known.covers(fingerprint(&finding)) => {
-                    Verdict::AlreadyAlerted
-                }
-                v => v,
-            };
-            if verdict == Verdict::Alert {
-                if let Some(entry) = judgement.expired_entry {
-                    tally.expired_entries.insert(entry);
-                }
-            }
-            tally.add(finding, verdict);
-        }
+        judge_into(&mut tally, page.findings, policy, known);
         tally.pages += 1;
         match page.next_token {
             Some(next) if !next.is_empty() && tally.pages < MAX_PAGES => {

@@ -12,6 +12,7 @@ pub mod alert;
 pub mod app;
 pub mod aws;
 pub mod config;
+pub mod continuous;
 pub mod dedup;
 pub mod error;
 pub mod event;

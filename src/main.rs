@@ -47,7 +47,7 @@ async fn main() -> Result<(), Error> {
     }
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        app.handle(event.payload).await
+        app.handle_any(event.payload).await
     }))
     .await
 }

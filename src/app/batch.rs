@@ -1,0 +1,224 @@
+//! The second way in: SQS batches of `Inspector2 Finding` events
+//! (continuous scanning), one alert per image per batch, with partial batch
+//! responses so one bad message never costs the others.
+
+use super::{log_outcome, policy_notes, App, Outcome, OutcomeKind};
+use crate::continuous::{self, group_by_image, images_per_vulnerability, ImageBatch};
+use crate::error::HandlerError;
+use crate::fold::judge_into;
+use crate::image::ScanKind;
+use crate::policy::Policy;
+use crate::ports::{AlertSink, FindingsSource};
+use crate::render::{self, FindingsReport};
+use crate::tally::Tally;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Findings named in the "also in other images" and "resolved" notes, at most.
+const NOTE_ITEMS: usize = 5;
+
+/// An SQS event as Lambda delivers it from an event source mapping.
+pub fn is_sqs_batch(event: &Value) -> bool {
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|r| r.first())
+        .and_then(|r| r.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:sqs")
+}
+
+impl<S: FindingsSource, A: AlertSink> App<S, A> {
+    /// Any event the function can receive: an EventBridge scan event (the
+    /// summary is returned), a single finding event, or an SQS batch of
+    /// finding events (the partial batch response is returned).
+    pub async fn handle_any(&self, event: Value) -> Result<Value, HandlerError> {
+        if is_sqs_batch(&event) {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| {
+                HandlerError::InvalidEvent(crate::event::EventError {
+                    field: "Records".into(),
+                    problem: e.to_string(),
+                })
+            })?;
+            let response = self.handle_batch(batch).await;
+            return Ok(serde_json::to_value(response).unwrap_or_default());
+        }
+        if continuous::is_finding_event(&event) {
+            // A finding event routed straight to the function: a batch of one.
+            let finding = continuous::parse_finding_event(event)?;
+            let groups = group_by_image(vec![(String::new(), finding)]);
+            let shared = images_per_vulnerability(&groups);
+            let policy = self.policy.current().await?;
+            let outcome = self.alert_image_batch(&policy, &groups[0], &shared).await;
+            self.finish(&outcome);
+            return outcome.map(|o| serde_json::to_value(o).unwrap_or_default());
+        }
+        let outcome = self.handle(event).await?;
+        Ok(serde_json::to_value(outcome).unwrap_or_default())
+    }
+
+    /// One alert per image in the batch; the messages of an image whose alert
+    /// failed, and messages that cannot be read, are reported as failures so
+    /// SQS redelivers them alone (and, past the queue's receive limit, moves
+    /// them to its dead-letter queue).
+    pub async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let mut parsed = Vec::with_capacity(batch.records.len());
+        for record in batch.records {
+            let id = record.message_id.unwrap_or_default();
+            let event = record
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<Value>)
+                .transpose()
+                .map_err(|e| e.to_string())
+                .and_then(|v| v.ok_or_else(|| "empty message body".to_string()))
+                .and_then(|v| continuous::parse_finding_event(v).map_err(|e| e.to_string()));
+            match event {
+                Ok(finding) => parsed.push((id, finding)),
+                Err(problem) => {
+                    tracing::error!(message_id = %id, %problem, "unreadable message in the findings batch");
+                    response.add_failure(id);
+                }
+            }
+        }
+        let groups = group_by_image(parsed);
+        let shared = images_per_vulnerability(&groups);
+        let policy = match self.policy.current().await {
+            Ok(policy) => policy,
+            Err(e) => {
+                let error = HandlerError::from(e);
+                tracing::error!(error_type = error.error_type(), error = %error, "policy unavailable; the whole batch is retried");
+                for group in &groups {
+                    for id in &group.message_ids {
+                        response.add_failure(id.clone());
+                    }
+                }
+                return response;
+            }
+        };
+        for group in &groups {
+            let outcome = self.alert_image_batch(&policy, group, &shared).await;
+            self.finish(&outcome);
+            if outcome.is_err() {
+                for id in &group.message_ids {
+                    response.add_failure(id.clone());
+                }
+            }
+        }
+        response
+    }
+
+    fn finish(&self, outcome: &Result<Outcome, HandlerError>) {
+        self.emit_metrics(outcome);
+        match outcome {
+            Ok(o) => log_outcome(o),
+            Err(error) => tracing::error!(
+                error_type = error.error_type(),
+                transient = error.is_transient(),
+                error = %error,
+                "image of the findings batch failed"
+            ),
+        }
+    }
+
+    async fn alert_image_batch(
+        &self,
+        policy: &Policy,
+        group: &ImageBatch,
+        shared: &BTreeMap<String, usize>,
+    ) -> Result<Outcome, HandlerError> {
+        let Some(image) = &group.image else {
+            return Ok(Outcome::new(OutcomeKind::Ignored, None).because("no image"));
+        };
+        if let Some(reason) = policy.skip_reason(image) {
+            return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(reason));
+        }
+        let image_policy = policy.for_image(image, (self.today)());
+        let record = self.load_record(image).await?;
+        let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
+        let mut tally = Tally::default();
+        judge_into(
+            &mut tally,
+            group.active.iter().cloned(),
+            &image_policy,
+            &known,
+        );
+
+        let mut notes = vec![format!(
+            "Continuous scanning: Amazon Inspector reported {} finding(s) for this image, pushed earlier; \
+             counts cover these findings, not the whole image.",
+            group.active.len()
+        )];
+        notes.extend(policy_notes(
+            policy,
+            &image_policy,
+            &tally,
+            ScanKind::Enhanced,
+        ));
+        let mut spread: Vec<String> = tally
+            .listed()
+            .iter()
+            .filter_map(|f| {
+                let others = shared.get(&f.id.to_ascii_uppercase()).copied().unwrap_or(1) - 1;
+                (others > 0)
+                    .then(|| format!("{} (also in {others} other images in this batch)", f.id))
+            })
+            .take(NOTE_ITEMS)
+            .collect();
+        spread.dedup();
+        if !spread.is_empty() {
+            notes.push(format!("Shared with other images: {}.", spread.join("; ")));
+        }
+        if !group.closed.is_empty() {
+            let mut resolved: Vec<&str> = group.closed.iter().map(|f| f.id.as_str()).collect();
+            resolved.sort_unstable();
+            resolved.dedup();
+            let more = resolved.len().saturating_sub(NOTE_ITEMS);
+            resolved.truncate(NOTE_ITEMS);
+            notes.push(format!(
+                "Resolved (closed by Inspector): {}{}.",
+                resolved.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let report = FindingsReport {
+            image,
+            kind: ScanKind::Enhanced,
+            status: "ACTIVE",
+            threshold: image_policy.threshold,
+            tally: &tally,
+            event_id: None,
+            notes: &notes,
+        };
+        let source = policy
+            .source()
+            .link(self.config.source_url_template.as_ref(), image);
+        let mut outcome = match render::findings_alert_with_source(&report, source.as_ref()) {
+            Some(alert) => {
+                let published = self
+                    .publish_once(image, record.as_ref(), &known, &tally.fingerprints, &alert)
+                    .await?;
+                Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published)
+            }
+            None if tally.suppressed.already_alerted > 0 => {
+                Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
+                    "nothing new since the last alert for this image ({} already alerted)",
+                    tally.suppressed.already_alerted
+                ))
+            }
+            None => Outcome::new(OutcomeKind::NotAlerted, Some(image))
+                .because("no new finding at or above the threshold left by the policy"),
+        };
+        outcome.scan_status = Some("CONTINUOUS".into());
+        outcome.alert_worthy = Some(tally.alert_worthy());
+        outcome.suppressed = tally.suppressed.phrase();
+        outcome.counts = Some(tally.counts.clone());
+        Ok(outcome)
+    }
+}
