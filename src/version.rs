@@ -7,9 +7,11 @@
 //! everything, even the end of the string, letters before other characters)
 //! and digits (compared as numbers). RPM versions (`1:1.1.1k-7.el8_6`) and
 //! semver-like versions (`3.0.15`, `v1.2.3`) order the same way for the
-//! fixed-in versions scanners report. It is a total order on any strings,
-//! but only meaningful between versions that look like versions: see
-//! [`is_comparable`].
+//! fixed-in versions scanners report. One known difference: a semver
+//! pre-release (`1.0.0-rc1`) sorts above its release, because the hyphen
+//! reads as a Debian revision; fixed-in versions are releases. It is a total
+//! order on any strings, but only meaningful between versions that look like
+//! versions: see [`is_comparable`].
 
 use std::cmp::Ordering;
 
@@ -183,6 +185,8 @@ mod tests {
         assert_eq!(compare("1.1.1w", "1.1.1k"), Greater);
         assert_eq!(compare("v0.17.0", "v0.9.1"), Greater);
         assert_eq!(compare("2.10.0", "2.9.12"), Greater);
+        // The documented difference: Debian reads `-rc1` as a revision.
+        assert_eq!(compare("1.0.0-rc1", "1.0.0"), Greater);
     }
 
     #[test]
