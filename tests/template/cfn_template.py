@@ -125,6 +125,7 @@ class Resolved:
         self.params = parameter_values(template, **overrides)
         expanded = expand_for_each(copy.deepcopy(template), self.params)
         self.conditions = expanded.get("Conditions", {})
+        self.mappings = expanded.get("Mappings", {})
         self._cache = {}
         self.resources = {}
         for name, resource in expanded.get("Resources", {}).items():
@@ -205,6 +206,9 @@ class Resolved:
             if key == "Fn::Select":
                 index, items = arg
                 return self.resolve(items)[int(self.resolve(index))]
+            if key == "Fn::FindInMap":
+                name, top, second = (self.resolve(a) for a in arg)
+                return copy.deepcopy(self.mappings[name][top][second])
         out = {}
         for key, value in node.items():
             value = self.resolve(value)

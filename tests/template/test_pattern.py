@@ -13,7 +13,11 @@ import pytest
 
 from cfn_template import ACCOUNT, REGION, ROOT, Resolved
 
-EVENTS = sorted((ROOT / "events").glob("*.json"))
+SCAN_TYPES = {"ECR Image Scan", "Inspector2 Scan"}
+ALL_EVENTS = sorted((ROOT / "events").glob("*.json"))
+# The scan rule's samples; events/ also holds a continuous-scanning finding
+# event, which goes through its own rule (test_finding_pattern.py).
+EVENTS = [p for p in ALL_EVENTS if json.loads(p.read_text())["detail-type"] in SCAN_TYPES]
 NEGATIVES = sorted((ROOT / "tests" / "fixtures").glob("*.json"))
 MARKER_DIGEST = "sha256:" + "0" * 64
 
@@ -141,6 +145,12 @@ def test_the_prefix_selects_repositories_for_basic_and_enhanced_events(bus):
         ("enhanced", "demo/payments"): False,
         ("enhanced", "paymentsx/api"): False,
     }
+
+
+def test_finding_events_do_not_reach_the_scan_rule(bus):
+    findings = [p for p in ALL_EVENTS if p not in EVENTS]
+    assert findings, "events/ holds a finding event sample"
+    assert {p.name: bus().matches(read(p)) for p in findings} == {p.name: False for p in findings}
 
 
 def test_without_a_prefix_every_repository_matches(bus):

@@ -144,6 +144,10 @@ def test_function_may_only_read_findings_and_publish_to_its_topics(template, pre
         "inspector2:ListFindings": ["*"],
         "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
         "sqs:SendMessage": [{"Fn::GetAtt": ["FailureQueue", "Arn"]}],
+        "sqs:ReceiveMessage": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
+        "sqs:DeleteMessage": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
+        "sqs:GetQueueAttributes": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
+        "sqs:ChangeMessageVisibility": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "xray:PutTraceSegments": ["*"],
@@ -219,6 +223,8 @@ def test_alarms_watch_errors_and_both_queues_and_go_to_the_operations_topic(temp
             ("GreaterThanThreshold", 0, "Maximum"),
         ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["RuleDeadLetterQueue", "QueueName"]})):
             ("GreaterThanThreshold", 0, "Maximum"),
+        ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["FindingsDeadLetterQueue", "QueueName"]})):
+            ("GreaterThanThreshold", 0, "Maximum"),
     }
     assert resolved.outputs["OperationsTopicArn"]["Value"] == target
 
@@ -264,14 +270,15 @@ def test_every_variable_the_template_sets_is_one_the_function_reads(template):
     assert set(variables) <= known
 
 
-def test_dead_letter_queue_accepts_only_the_scan_rule(template):
+def test_dead_letter_queue_accepts_only_our_two_rules(template):
     policy = Resolved(template).resources["RuleDeadLetterQueuePolicy"]["Properties"]
     assert policy["Queues"] == [{"Ref": "RuleDeadLetterQueue"}]
     ((_, statement),) = policy_statements(policy)
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     # SAM names the rule generated for the ScanEvents event <function><event>.
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["AlertFunctionScanEvents", "Arn"]}}}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [
+        {"Fn::GetAtt": ["AlertFunctionScanEvents", "Arn"]}, {"Fn::GetAtt": ["FindingEventsRule", "Arn"]}]}}
 
 
 def test_slack_is_connected_only_when_both_ids_are_given(template):

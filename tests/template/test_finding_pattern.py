@@ -1,0 +1,117 @@
+"""The continuous-scanning rule (FindingEventsRule), read from template.yaml,
+on a local EventBridge (moto): it routes Inspector finding events of ECR
+images at or above the threshold into the findings queue, and no scan
+event."""
+
+import copy
+import json
+import uuid
+
+import boto3
+import pytest
+
+from cfn_template import ACCOUNT, REGION, ROOT, Resolved
+
+MARKER_DIGEST = "sha256:" + "0" * 64
+SAMPLE = json.loads((ROOT / "events" / "inspector-finding.json").read_text())
+
+
+def finding(repository="demo/api", severity="CRITICAL", status="ACTIVE", kind="AWS_ECR_CONTAINER_IMAGE",
+            digest="sha256:" + "1" * 64):
+    event = copy.deepcopy(SAMPLE)
+    event["detail"].update(severity=severity, status=status)
+    resource = event["detail"]["resources"][0]
+    resource["type"] = kind
+    resource["details"]["awsEcrContainerImage"].update(repositoryName=repository, imageHash=digest)
+    if kind == "AWS_ECR_CONTAINER_IMAGE":
+        resource["id"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}/{digest}"
+    else:
+        resource["id"] = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"
+    event["resources"] = [resource["id"]]
+    return event
+
+
+class FindingBus:
+    def __init__(self, moto_url, pattern):
+        kwargs = dict(endpoint_url=moto_url, region_name=REGION,
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.events = boto3.client("events", **kwargs)
+        self.sqs = boto3.client("sqs", **kwargs)
+        name = f"finding-events-{uuid.uuid4().hex[:8]}"
+        self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+        self.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+        prefix = pattern["resources"][0]["prefix"].split(":repository/", 1)[1]
+        self.marker = finding(repository=prefix + "marker", digest=MARKER_DIGEST)
+
+    def put(self, event):
+        entry = {"Source": event["source"], "DetailType": event["detail-type"],
+                 "Detail": json.dumps(event.get("detail", {})), "Resources": event.get("resources", [])}
+        assert self.events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    def matches(self, event):
+        self.put(event)
+        self.put(self.marker)
+        arrived = []
+        for _ in range(50):
+            for message in self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                    WaitTimeSeconds=1).get("Messages", []):
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                arrived.append(json.loads(message["Body"]))
+            if any(json.dumps(MARKER_DIGEST) in json.dumps(m) for m in arrived):
+                break
+        else:
+            raise AssertionError("the marker finding never arrived: the rule or its target does not work")
+        return any(json.dumps(MARKER_DIGEST) not in json.dumps(m) for m in arrived)
+
+
+def rule_pattern(template, **params):
+    return Resolved(template, **params).resources["FindingEventsRule"]["Properties"]["EventPattern"]
+
+
+@pytest.fixture(scope="module")
+def bus(moto_url, template):
+    return lambda **params: FindingBus(moto_url, rule_pattern(template, **params))
+
+
+def test_the_sample_finding_event_is_routed(bus):
+    assert bus().matches(SAMPLE) is True
+
+
+def test_only_findings_at_or_above_the_threshold_and_of_ecr_images(bus):
+    rule = bus(SeverityThreshold="HIGH")
+    results = {
+        "critical": rule.matches(finding(severity="CRITICAL")),
+        "high closed": rule.matches(finding(severity="HIGH", status="CLOSED")),
+        "medium": rule.matches(finding(severity="MEDIUM")),
+        "suppressed": rule.matches(finding(status="SUPPRESSED")),
+        "ec2 instance": rule.matches(finding(kind="AWS_EC2_INSTANCE")),
+    }
+    assert results == {"critical": True, "high closed": True, "medium": False,
+                       "suppressed": False, "ec2 instance": False}
+
+
+def test_the_prefix_selects_repositories(bus):
+    rule = bus(RepositoryPrefix="payments/")
+    assert rule.matches(finding(repository="payments/api")) is True
+    assert rule.matches(finding(repository="demo/payments")) is False
+
+
+def test_scan_events_do_not_reach_the_findings_queue(bus):
+    scans = [p for p in sorted((ROOT / "events").glob("*.json")) if "Finding" not in json.loads(p.read_text())["detail-type"]]
+    rule = bus()
+    assert {p.name: rule.matches(json.loads(p.read_text())) for p in scans} == {p.name: False for p in scans}
+
+
+def test_the_function_takes_batches_with_partial_failures(template):
+    resolved = Resolved(template)
+    source = resolved.resources["AlertFunction"]["Properties"]["Events"]["FindingBatches"]
+    assert source["Type"] == "SQS"
+    props = source["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["MaximumBatchingWindowInSeconds"] == 300
+    queue = resolved.resources["FindingsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert queue["VisibilityTimeout"] >= 6 * resolved.resources["AlertFunction"]["Properties"]["Timeout"]
+    assert "FindingsDeadLetterQueueAlarm" in resolved.resources
