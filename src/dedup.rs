@@ -98,9 +98,10 @@ impl Known {
         all.extend_from_slice(new);
         let mut known = Known::from_fingerprints(all);
         if known.0.len() > MAX_FINGERPRINTS {
+            // Most severe first (the low 3 bits are the severity rank).
             known
                 .0
-                .sort_unstable_by(|a, b| (b & 0b111).cmp(&(a & 0b111)));
+                .sort_unstable_by_key(|fp| std::cmp::Reverse(fp & 0b111));
             known.0.truncate(MAX_FINGERPRINTS);
             known = Known::from_fingerprints(known.0);
         }
