@@ -273,24 +273,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             event_id: scan.event_id.as_deref(),
             notes: &notes,
         };
-        let mut outcome = match render::findings_alert_with_source(&report, source) {
-            Some(alert) => {
-                let published = self
-                    .publish_once(image, record.as_ref(), &known, &tally.fingerprints, &alert)
-                    .await?;
-                Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published)
-            }
-            None if tally.suppressed.already_alerted > 0 => {
-                Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
-                    "nothing new since the last alert for this image ({} already alerted)",
-                    tally.suppressed.already_alerted
-                ))
-            }
-            None => Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
-                "no finding at or above {} left by the policy",
-                image_policy.threshold
-            )),
-        };
+        let alert = render::findings_alert_with_source(&report, source);
+        let nothing = format!(
+            "no finding at or above {} left by the policy",
+            image_policy.threshold
+        );
+        let mut outcome = self
+            .alert_or_explain(image, record.as_ref(), &known, &tally, alert, nothing)
+            .await?;
         outcome.scan_status = Some(scan_status);
         outcome.alert_worthy = Some(tally.alert_worthy());
         outcome.suppressed = tally.suppressed.phrase();
@@ -365,6 +355,33 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let mut o = Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published);
         o.scan_status = Some(status_code);
         Ok(o)
+    }
+
+    /// Publishes the findings alert (once, with dedup), or says why there is none.
+    async fn alert_or_explain(
+        &self,
+        image: &ImageRef,
+        record: Option<&Record>,
+        known: &Known,
+        tally: &Tally,
+        alert: Option<Alert>,
+        nothing_reason: String,
+    ) -> Result<Outcome, HandlerError> {
+        Ok(match alert {
+            Some(alert) => {
+                let published = self
+                    .publish_once(image, record, known, &tally.fingerprints, &alert)
+                    .await?;
+                Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published)
+            }
+            None if tally.suppressed.already_alerted > 0 => {
+                Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
+                    "nothing new since the last alert for this image ({} already alerted)",
+                    tally.suppressed.already_alerted
+                ))
+            }
+            None => Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(nothing_reason),
+        })
     }
 
     async fn load_record(&self, image: &ImageRef) -> Result<Option<Record>, HandlerError> {
@@ -476,11 +493,7 @@ fn policy_notes(
     if let Some(phrase) = tally.suppressed.phrase() {
         notes.push(format!("Not alerted: {phrase}."));
     }
-    let expired: Vec<String> = tally
-        .expired_entries
-        .iter()
-        .filter_map(|i| policy.allow_entry(*i).map(|e| e.label()))
-        .collect();
+    let expired = policy.expired_labels(&tally.expired_entries);
     if !expired.is_empty() {
         notes.push(format!(
             "Expired allow-list entries, no longer suppressing: {}.",

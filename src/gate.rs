@@ -276,11 +276,7 @@ pub async fn evaluate<S: FindingsSource>(
     if let Some(phrase) = tally.suppressed.phrase() {
         notes.push(format!("Not counted: {phrase}."));
     }
-    let expired: Vec<String> = tally
-        .expired_entries
-        .iter()
-        .filter_map(|i| policy.allow_entry(*i).map(|e| e.label()))
-        .collect();
+    let expired = policy.expired_labels(&tally.expired_entries);
     if !expired.is_empty() {
         notes.push(format!(
             "Expired allow-list entries: {}.",

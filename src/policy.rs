@@ -133,6 +133,14 @@ impl Policy {
         &self.source
     }
 
+    /// Labels of the allow-list entries (by index) that matched but expired.
+    pub fn expired_labels<'a>(&self, entries: impl IntoIterator<Item = &'a usize>) -> Vec<String> {
+        entries
+            .into_iter()
+            .filter_map(|i| self.allow_entry(*i).map(|e| e.label()))
+            .collect()
+    }
+
     pub fn allow_entry(&self, index: usize) -> Option<&AllowEntry> {
         self.allow.get(index)
     }

@@ -199,22 +199,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let source = policy
             .source()
             .link(self.config.source_url_template.as_ref(), image);
-        let mut outcome = match render::findings_alert_with_source(&report, source.as_ref()) {
-            Some(alert) => {
-                let published = self
-                    .publish_once(image, record.as_ref(), &known, &tally.fingerprints, &alert)
-                    .await?;
-                Outcome::new(OutcomeKind::Alerted, Some(image)).published(&alert, published)
-            }
-            None if tally.suppressed.already_alerted > 0 => {
-                Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
-                    "nothing new since the last alert for this image ({} already alerted)",
-                    tally.suppressed.already_alerted
-                ))
-            }
-            None => Outcome::new(OutcomeKind::NotAlerted, Some(image))
-                .because("no new finding at or above the threshold left by the policy"),
-        };
+        let alert = render::findings_alert_with_source(&report, source.as_ref());
+        let nothing = "no new finding at or above the threshold left by the policy".to_string();
+        let mut outcome = self
+            .alert_or_explain(image, record.as_ref(), &known, &tally, alert, nothing)
+            .await?;
         outcome.scan_status = Some("CONTINUOUS".into());
         outcome.alert_worthy = Some(tally.alert_worthy());
         outcome.suppressed = tally.suppressed.phrase();
