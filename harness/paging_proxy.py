@@ -15,6 +15,7 @@ import base64
 import http.client
 import json
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TARGET = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings"
@@ -77,6 +78,10 @@ class PagingProxy:
         # Switched off (`down = True`), every connection is dropped without
         # an answer: AWS unreachable, for fault tests.
         self.down = False
+        # moto's STS assumes any role ARN, even one that does not exist.
+        # When set (role ARN -> bool), AssumeRole of a role it rejects is
+        # refused with AccessDenied, as STS does.
+        self.role_check = None
         self.lock = threading.Lock()
         proxy = self
 
@@ -94,6 +99,10 @@ class PagingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 target = self.headers.get("X-Amz-Target", "")
+                refused = proxy.refused_assume_role(body)
+                if refused is not None:
+                    self._answer(403, {"Content-Type": "text/xml"}, refused)
+                    return
                 if target == TARGET:
                     with proxy.lock:
                         proxy.describe_calls += 1
@@ -129,6 +138,24 @@ class PagingProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def refused_assume_role(self, body):
+        """STS's AccessDenied answer when `role_check` rejects the role an
+        AssumeRole request names; else None."""
+        if self.role_check is None or b"Action=AssumeRole" not in body:
+            return None
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        if form.get("Action") != ["AssumeRole"]:
+            return None
+        role_arn = (form.get("RoleArn") or [""])[0]
+        if self.role_check(role_arn):
+            return None
+        message = f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        return (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+            "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+        ).encode()
 
     def forward(self, handler, body):
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)

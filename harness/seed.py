@@ -36,13 +36,13 @@ def ensure_repository(ecr, name):
         pass
 
 
-def scan_result(repository, digest, status="COMPLETE", description=None, basic=(), enhanced=()):
+def scan_result(repository, digest, status="COMPLETE", description=None, basic=(), enhanced=(), account=ACCOUNT):
     """A DescribeImageScanFindings answer for this image with these findings."""
     counts = {}
     for finding in list(basic) + list(enhanced):
         counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
     result = {
-        "registryId": ACCOUNT,
+        "registryId": account,
         "repositoryName": repository,
         "imageId": {"imageDigest": digest},
         "imageScanStatus": {"status": status, "description": description or f"The scan status is {status}."},
@@ -51,10 +51,11 @@ def scan_result(repository, digest, status="COMPLETE", description=None, basic=(
     return result
 
 
-def store_scan(moto_url, repository, digest, **scan):
-    """Makes moto answer DescribeImageScanFindings for this image with these findings."""
-    result = scan_result(repository, digest, **scan)
-    body = json.dumps({"results": [result], "region": REGION}).encode()
+def store_scan(moto_url, repository, digest, account=ACCOUNT, region=REGION, **scan):
+    """Makes moto answer DescribeImageScanFindings for this image (in this
+    account and region) with these findings."""
+    result = scan_result(repository, digest, account=account, **scan)
+    body = json.dumps({"results": [result], "region": region, "account_id": account}).encode()
     req = urllib.request.Request(f"{moto_url}/moto-api/static/ecr/scan-finding-results", data=body,
                                  method="POST", headers={"Content-Type": "application/json"})
     urllib.request.urlopen(req, timeout=10).read()
@@ -67,6 +68,54 @@ def scanned_image(stack, repository, tag=None, seed=None, **scan):
     digest = push_image(ecr, repository, tag, seed)
     ecr.start_image_scan(repositoryName=repository, imageId={"imageDigest": digest})
     store_scan(stack.moto_url, repository, digest, **scan)
+    return digest
+
+
+def member_client(stack, service, account, region=REGION, role="OrganizationAccountAccessRole"):
+    """A client acting in another account of the organisation. moto lets STS
+    assume a role in any account id and keeps each account's resources apart.
+    It talks to moto directly, past the proxy's checks of the function."""
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=stack.moto_url, region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="seed")["Credentials"]
+    return boto3.client(service, endpoint_url=stack.moto_url, region_name=region,
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def member_role(stack, account, name, central=ACCOUNT):
+    """The read-only role of a member account, trusting the central account
+    (as the member template creates it)."""
+    iam = member_client(stack, "iam", account)
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{central}:root"}, "Action": "sts:AssumeRole"}]}
+    try:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+
+
+def role_exists(stack, role_arn):
+    """Whether IAM in the role's account has this role."""
+    parts = role_arn.split(":")
+    account, name = parts[4], parts[5].split("/")[-1]
+    iam = member_client(stack, "iam", account)
+    try:
+        iam.get_role(RoleName=name)
+        return True
+    except iam.exceptions.NoSuchEntityException:
+        return False
+
+
+def scanned_image_in(stack, account, region, repository, tag=None, seed=None, **scan):
+    """Like `scanned_image`, in another account and region. Returns the digest."""
+    ecr = member_client(stack, "ecr", account, region=region)
+    ensure_repository(ecr, repository)
+    digest = push_image(ecr, repository, tag, seed or f"{account}/{region}/{repository}:{tag}")
+    ecr.start_image_scan(repositoryName=repository, imageId={"imageDigest": digest})
+    store_scan(stack.moto_url, repository, digest, account=account, region=region, **scan)
     return digest
 
 

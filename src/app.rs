@@ -249,6 +249,18 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                     failure,
                 })
             }
+            Err(FoldError::RoleUnavailable {
+                account,
+                role,
+                failure,
+            }) => {
+                return Err(HandlerError::MemberRoleUnavailable {
+                    image: image.short_name(),
+                    account,
+                    role,
+                    failure,
+                })
+            }
             Err(FoldError::ScanFailed(status)) => {
                 return self.scan_failed(scan, Some(status), source).await
             }

@@ -14,6 +14,7 @@ pub const SOURCE_URL_TEMPLATE: &str = "SOURCE_URL_TEMPLATE";
 pub const METRICS: &str = "METRICS";
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const METRICS_REPOSITORY_DIMENSION: &str = "METRICS_REPOSITORY_DIMENSION";
+pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 
 /// How long a fetched policy document is used before it is read again.
 pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
@@ -37,6 +38,9 @@ pub struct Config {
     pub metrics_namespace: String,
     /// Add the repository as a metric dimension (one paid metric per value).
     pub metrics_repository_dimension: bool,
+    /// Role the function assumes in other accounts to read their findings;
+    /// `None` reads them with the function's own credentials.
+    pub member_role_name: Option<String>,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             metrics: false,
             metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
             metrics_repository_dimension: false,
+            member_role_name: None,
         }
     }
 }
@@ -180,7 +185,23 @@ impl Config {
                 })
             })
             .transpose()?;
+        let member_role_name = get(MEMBER_ROLE_NAME).map(|n| n.trim().to_string());
+        if let Some(name) = &member_role_name {
+            let ok = name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+            if !ok {
+                return Err(ConfigError {
+                    variable: MEMBER_ROLE_NAME,
+                    problem: format!(
+                        "`{name}` is not an IAM role name (up to 64 letters, digits, + = , . @ _ -; no path)"
+                    ),
+                });
+            }
+        }
         Ok(Config {
+            member_role_name,
             metrics,
             metrics_namespace,
             metrics_repository_dimension,
@@ -360,6 +381,20 @@ mod tests {
             assert!(err.to_string().contains("SOURCE_URL_TEMPLATE"));
             assert!(err.problem.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_member_role_is_optional_but_checked() {
+        let topic = (ALERT_TOPIC_ARN, TOPIC);
+        assert_eq!(config(&[topic]).unwrap().member_role_name, None);
+        let c = config(&[topic, (MEMBER_ROLE_NAME, "ecr-scan-alerts-reader")]).unwrap();
+        assert_eq!(
+            c.member_role_name.as_deref(),
+            Some("ecr-scan-alerts-reader")
+        );
+        let err = config(&[topic, (MEMBER_ROLE_NAME, "team/reader")]).unwrap_err();
+        assert_eq!(err.variable, MEMBER_ROLE_NAME);
+        assert!(err.problem.contains("not an IAM role name"), "{err}");
     }
 
     #[test]

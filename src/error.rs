@@ -18,6 +18,13 @@ pub enum HandlerError {
         image: String,
         failure: ServiceFailure,
     },
+    #[error("reading the scan findings of {image}: cannot assume role {role} in account {account}: {failure}")]
+    MemberRoleUnavailable {
+        image: String,
+        account: String,
+        role: String,
+        failure: ServiceFailure,
+    },
     #[error("ECR has no scan for {image} although the event reported one: {failure}")]
     ScanNotFound {
         image: String,
@@ -49,7 +56,8 @@ impl HandlerError {
             HandlerError::ScanNotReady { .. } | HandlerError::AlertInProgress { .. } => true,
             HandlerError::Findings { failure, .. }
             | HandlerError::Publish { failure, .. }
-            | HandlerError::Dedup { failure, .. } => failure.transient,
+            | HandlerError::Dedup { failure, .. }
+            | HandlerError::MemberRoleUnavailable { failure, .. } => failure.transient,
             HandlerError::Policy(PolicyLoadError::Unreadable { failure, .. }) => failure.transient,
             HandlerError::Policy(PolicyLoadError::Invalid { .. }) => false,
         }
@@ -64,6 +72,10 @@ impl HandlerError {
                 "Transient.EcrUnavailable"
             }
             HandlerError::Findings { .. } => "EcrRequestRejected",
+            HandlerError::MemberRoleUnavailable { failure, .. } if failure.transient => {
+                "Transient.MemberRoleUnavailable"
+            }
+            HandlerError::MemberRoleUnavailable { .. } => "MemberRoleUnavailable",
             HandlerError::Publish { failure, .. } if failure.transient => {
                 "Transient.SnsUnavailable"
             }

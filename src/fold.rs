@@ -32,6 +32,12 @@ pub enum FoldError {
     ImageGone(ServiceFailure),
     ScanNotFound(ServiceFailure),
     Source(ServiceFailure),
+    /// The member role of the image's account could not be assumed.
+    RoleUnavailable {
+        account: String,
+        role: String,
+        failure: ServiceFailure,
+    },
     /// ECR reports the scan as failed: no findings will come.
     ScanFailed(ScanStatus),
     /// ECR reports the scan as still running.
@@ -82,6 +88,15 @@ pub async fn fold_findings<S: FindingsSource>(
                 SourceError::ImageNotFound(f) => FoldError::ImageGone(f),
                 SourceError::ScanNotFound(f) => FoldError::ScanNotFound(f),
                 SourceError::Failed(f) => FoldError::Source(f),
+                SourceError::RoleUnavailable {
+                    account,
+                    role,
+                    failure,
+                } => FoldError::RoleUnavailable {
+                    account,
+                    role,
+                    failure,
+                },
             })?;
         if tally.pages == 0 {
             if let Some(first) = &page.status {

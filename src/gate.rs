@@ -207,7 +207,9 @@ pub async fn wait_for_scan<S: FindingsSource>(
             Err(SourceError::ImageNotFound(f)) => {
                 return Err(GateError(format!("image not found: {f}")))
             }
-            Err(SourceError::Failed(f)) => return Err(GateError(f.to_string())),
+            Err(e @ (SourceError::Failed(_) | SourceError::RoleUnavailable { .. })) => {
+                return Err(GateError(e.to_string()))
+            }
         };
         if state != "NOT_STARTED" && !PENDING_STATUSES.contains(&state.as_str()) {
             return Ok(());
@@ -260,6 +262,13 @@ pub async fn evaluate<S: FindingsSource>(
                 image.short_name()
             )),
             FoldError::Source(f) => GateError(f.to_string()),
+            FoldError::RoleUnavailable {
+                account,
+                role,
+                failure,
+            } => GateError(format!(
+                "cannot assume role {role} in account {account}: {failure}"
+            )),
             FoldError::ScanFailed(s) => GateError(format!(
                 "the scan of {} failed: {} {}",
                 image.short_name(),

@@ -1,7 +1,7 @@
 //! The Lambda function: configuration and clients at init, then the handler.
 
+use ecr_scan_alerts::aws::accounts::{AccountFindings, Home};
 use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
-use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::aws::sns::SnsAlerts;
 use ecr_scan_alerts::aws::ssm::SsmPolicy;
 use ecr_scan_alerts::aws::warm;
@@ -21,7 +21,16 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let ecr = aws_sdk_ecr::Client::new(&aws);
     let sns = aws_sdk_sns::Client::new(&aws);
-    let source = EcrFindings::new(ecr.clone());
+    // Images of other accounts are read through their member role.
+    let sts = aws_sdk_sts::Client::new(&aws);
+    let home = match &config.member_role_name {
+        // Only needed to tell the function's own account from the others.
+        Some(_) => Home::from_sts(&sts).await.inspect_err(
+            |e| tracing::error!(error = %e, "cannot learn the function's own account"),
+        )?,
+        None => Home::default(),
+    };
+    let source = AccountFindings::new(home, ecr.clone(), sts, config.member_role_name.clone());
     let sink = SnsAlerts::new(
         sns.clone(),
         config.alert_topic_arn.clone(),

@@ -48,6 +48,13 @@ pub enum SourceError {
     ScanNotFound(ServiceFailure),
     #[error("{0}")]
     Failed(ServiceFailure),
+    /// The member role of the image's account could not be assumed.
+    #[error("assuming role {role} in account {account}: {failure}")]
+    RoleUnavailable {
+        account: String,
+        role: String,
+        failure: ServiceFailure,
+    },
 }
 
 pub trait FindingsSource: Send + Sync {

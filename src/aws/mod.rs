@@ -1,5 +1,6 @@
 //! Adapters from the ports to the AWS SDK clients.
 
+pub mod accounts;
 pub mod dynamodb;
 pub mod ecr;
 pub mod sns;

@@ -1,0 +1,232 @@
+//! Findings of images in other accounts and regions of an organisation: the
+//! central function assumes a read-only role in the image's account and asks
+//! ECR in the image's region.
+
+use super::ecr::EcrFindings;
+use super::service_failure;
+use crate::image::ImageRef;
+use crate::ports::{FindingsPage, FindingsSource, SourceError};
+use aws_sdk_ecr::config::{Credentials, Region};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Session credentials are renewed this long before they expire, so a call
+/// never starts with credentials about to lapse.
+const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
+/// Names the function's sessions in the member accounts' CloudTrail.
+const SESSION_NAME: &str = "ecr-scan-alerts";
+
+/// The function's own account and partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Home {
+    pub account: String,
+    pub partition: String,
+}
+
+impl Home {
+    /// Asks STS who the function is (once, at init).
+    pub async fn from_sts(sts: &aws_sdk_sts::Client) -> Result<Home, String> {
+        let me = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| service_failure("STS", &e).to_string())?;
+        let account = me
+            .account
+            .ok_or_else(|| "STS GetCallerIdentity returned no account".to_string())?;
+        let partition = me
+            .arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(1))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+            .to_string();
+        Ok(Home { account, partition })
+    }
+}
+
+struct Session {
+    credentials: Credentials,
+    renew_at: SystemTime,
+}
+
+/// A [`FindingsSource`] that reads each image where it lives.
+///
+/// - the function's own account, in its own region: the default client;
+/// - the function's own account in another region: default credentials, the
+///   image's region;
+/// - another account, with a member role configured: that account's role
+///   (assumed once, cached until shortly before it expires), the image's region;
+/// - another account without a member role: the default client, as a
+///   single-account stack does (ECR resolves the `registryId` itself).
+pub struct AccountFindings {
+    home: Home,
+    default: EcrFindings,
+    default_region: Option<String>,
+    base: aws_sdk_ecr::Config,
+    sts: aws_sdk_sts::Client,
+    role_name: Option<String>,
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    clients: Mutex<HashMap<(String, String), Arc<EcrFindings>>>,
+}
+
+impl AccountFindings {
+    /// `ecr` is the default client (its config is the base of the others).
+    pub fn new(
+        home: Home,
+        ecr: aws_sdk_ecr::Client,
+        sts: aws_sdk_sts::Client,
+        role_name: Option<String>,
+    ) -> AccountFindings {
+        let base = ecr.config().clone();
+        AccountFindings {
+            home,
+            default_region: base.region().map(|r| r.to_string()),
+            default: EcrFindings::new(ecr),
+            base,
+            sts,
+            role_name: role_name.filter(|n| !n.trim().is_empty()),
+            sessions: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The member role's ARN in `account`.
+    pub fn role_arn(&self, account: &str, role_name: &str) -> String {
+        format!(
+            "arn:{}:iam::{account}:role/{role_name}",
+            self.home.partition
+        )
+    }
+
+    fn is_home(&self, account: &str) -> bool {
+        account.is_empty() || account == self.home.account
+    }
+
+    fn is_default_region(&self, region: &str) -> bool {
+        region.is_empty() || self.default_region.as_deref() == Some(region)
+    }
+
+    /// Valid credentials for the member role in `account`.
+    async fn session(&self, account: &str, role_name: &str) -> Result<Arc<Session>, SourceError> {
+        let now = SystemTime::now();
+        if let Some(session) = lock(&self.sessions).get(account) {
+            if session.renew_at > now {
+                return Ok(session.clone());
+            }
+        }
+        let role_arn = self.role_arn(account, role_name);
+        let unavailable = |failure| SourceError::RoleUnavailable {
+            account: account.to_string(),
+            role: role_arn.clone(),
+            failure,
+        };
+        let output = self
+            .sts
+            .assume_role()
+            .role_arn(&role_arn)
+            .role_session_name(SESSION_NAME)
+            .send()
+            .await
+            .map_err(|e| unavailable(service_failure("STS", &e)))?;
+        let Some(c) = output.credentials else {
+            return Err(unavailable(crate::ports::ServiceFailure {
+                service: "STS",
+                code: "NoCredentials".into(),
+                message: "AssumeRole returned no credentials".into(),
+                transient: false,
+            }));
+        };
+        let expires = SystemTime::try_from(c.expiration).unwrap_or(now);
+        let session = Arc::new(Session {
+            credentials: Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                Some(expires),
+                "AssumeRole",
+            ),
+            renew_at: expires.checked_sub(RENEW_BEFORE).unwrap_or(now),
+        });
+        lock(&self.sessions).insert(account.to_string(), session.clone());
+        // Clients built on the previous credentials are stale now.
+        lock(&self.clients).retain(|(a, _), _| a != account);
+        Ok(session)
+    }
+
+    /// The client to read `account`'s registry in `region` with `credentials`
+    /// (`None`: the default credentials).
+    fn client(
+        &self,
+        account: &str,
+        region: &str,
+        credentials: Option<&Credentials>,
+    ) -> Arc<EcrFindings> {
+        let key = (account.to_string(), region.to_string());
+        if let Some(client) = lock(&self.clients).get(&key) {
+            return client.clone();
+        }
+        let mut builder = self.base.to_builder();
+        if !region.is_empty() {
+            builder = builder.region(Region::new(region.to_string()));
+        }
+        if let Some(credentials) = credentials {
+            builder = builder.credentials_provider(credentials.clone());
+        }
+        let client = Arc::new(EcrFindings::new(aws_sdk_ecr::Client::from_conf(
+            builder.build(),
+        )));
+        lock(&self.clients).insert(key, client.clone());
+        client
+    }
+}
+
+impl FindingsSource for AccountFindings {
+    async fn page(
+        &self,
+        image: &ImageRef,
+        next_token: Option<&str>,
+    ) -> Result<FindingsPage, SourceError> {
+        let role_name = match &self.role_name {
+            None => return self.default.page(image, next_token).await,
+            Some(name) if !self.is_home(&image.account) => name,
+            Some(_) if self.is_default_region(&image.region) => {
+                return self.default.page(image, next_token).await
+            }
+            Some(_) => {
+                let client = self.client(&self.home.account, &image.region, None);
+                return client.page(image, next_token).await;
+            }
+        };
+        let session = self.session(&image.account, role_name).await?;
+        let client = self.client(&image.account, &image.region, Some(&session.credentials));
+        client
+            .page(image, next_token)
+            .await
+            .map_err(|e| in_member_account(e, &image.account, role_name))
+    }
+}
+
+/// Says which account (and role) a failed call was made in: "repository not
+/// found" alone does not tell that the role reads the wrong account.
+fn in_member_account(error: SourceError, account: &str, role_name: &str) -> SourceError {
+    let note = |mut f: crate::ports::ServiceFailure| {
+        f.message = format!("{} (in account {account} as role {role_name})", f.message);
+        f
+    };
+    match error {
+        SourceError::ImageNotFound(f) => SourceError::ImageNotFound(note(f)),
+        SourceError::ScanNotFound(f) => SourceError::ScanNotFound(note(f)),
+        SourceError::Failed(f) => SourceError::Failed(note(f)),
+        other => other,
+    }
+}
+
+/// A poisoned lock only means another call panicked mid-update; the maps
+/// hold nothing that could be half-written.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,88 @@
+"""Organisation-wide: the central function (account 123456789012) reads the
+findings of images in member accounts by assuming their read-only role."""
+
+import pytest
+
+from harness.seed import (
+    basic_finding,
+    event_for,
+    member_role,
+    received_alerts,
+    role_exists,
+    scanned_image_in,
+)
+
+ROLE = "ecr-scan-alerts-reader"
+PAYMENTS = "111111111111"
+DATA = "222222222222"
+NO_ROLE = "333333333333"
+
+
+def member_event(digest, account, region, repository, tag):
+    """A scan event as the member account's rule forwards it to the central bus."""
+    event = event_for("basic-scan-complete.json", digest)
+    event["account"] = account
+    event["region"] = region
+    event["resources"] = [f"arn:aws:ecr:{region}:{account}:repository/{repository}"]
+    event["detail"]["repository-name"] = repository
+    event["detail"]["image-tags"] = [tag]
+    return event
+
+
+@pytest.fixture(scope="module")
+def org_stack(stack):
+    member_role(stack, PAYMENTS, ROLE)
+    member_role(stack, DATA, ROLE)
+    # moto assumes any role ARN; the proxy refuses roles IAM does not have.
+    stack.proxy.role_check = lambda arn: role_exists(stack, arn)
+    stack.start_function(MEMBER_ROLE_NAME=ROLE)
+    yield stack
+    stack.proxy.role_check = None
+    stack.start_function()
+
+
+def test_an_image_in_a_member_account_is_alerted_through_its_role(org_stack, inbox):
+    findings = [basic_finding("CVE-2026-20001", "CRITICAL", score=9.8), basic_finding("CVE-2019-1", "LOW")]
+    digest = scanned_image_in(org_stack, PAYMENTS, "us-east-1", "payments/api", "v7", basic=findings)
+
+    ok, result = org_stack.invoke(member_event(digest, PAYMENTS, "us-east-1", "payments/api", "v7"))
+
+    assert ok, result
+    assert result["outcome"] == "alerted"
+    alerts = received_alerts(org_stack, inbox)
+    assert len(alerts) == 1, alerts
+    alert = alerts[0]
+    assert alert["subject"] == "CRITICAL: 1 critical in payments/api:v7"
+    assert alert["attributes"]["account"] == PAYMENTS
+    assert f"Account     {PAYMENTS} (us-east-1)" in alert["message"]
+    assert "CVE-2026-20001" in alert["message"]
+
+
+def test_a_second_account_in_another_region_too(org_stack, inbox):
+    findings = [basic_finding("CVE-2026-20002", "HIGH", package="zlib", score=7.5)]
+    digest = scanned_image_in(org_stack, DATA, "eu-west-1", "data/etl", "2026.11", basic=findings)
+
+    ok, result = org_stack.invoke(member_event(digest, DATA, "eu-west-1", "data/etl", "2026.11"))
+
+    assert ok, result
+    alerts = received_alerts(org_stack, inbox)
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["subject"] == "HIGH: 1 high in data/etl:2026.11"
+    assert alerts[0]["attributes"]["account"] == DATA
+    assert alerts[0]["attributes"]["region"] == "eu-west-1"
+    assert f"Account     {DATA} (eu-west-1)" in alerts[0]["message"]
+
+
+def test_an_account_without_the_role_fails_naming_the_account_and_role(org_stack, inbox):
+    findings = [basic_finding("CVE-2026-20003", "CRITICAL")]
+    digest = scanned_image_in(org_stack, NO_ROLE, "us-east-1", "legacy/app", "old", basic=findings)
+
+    ok, result = org_stack.invoke(member_event(digest, NO_ROLE, "us-east-1", "legacy/app", "old"))
+
+    assert not ok
+    assert result["errorType"] == "MemberRoleUnavailable"
+    message = result["errorMessage"]
+    assert f"arn:aws:iam::{NO_ROLE}:role/{ROLE}" in message
+    assert f"account {NO_ROLE}" in message
+    assert "AccessDenied" in message
+    assert received_alerts(org_stack, inbox, wait_seconds=0) == []
