@@ -38,6 +38,8 @@ pub enum Verdict {
 pub struct AllowEntry {
     pub id: String,
     pub repository: Option<Glob>,
+    /// Only images of this account (12-digit id).
+    pub account: Option<String>,
     pub package: Option<String>,
     pub reason: String,
     /// Suppresses through the end of this day (UTC).
@@ -53,6 +55,9 @@ impl AllowEntry {
         }
         if let Some(r) = &self.repository {
             scope.push(r.as_str().to_string());
+        }
+        if let Some(a) = &self.account {
+            scope.push(format!("account {a}"));
         }
         let scope = if scope.is_empty() {
             String::new()
@@ -79,10 +84,27 @@ impl Filter {
     }
 }
 
+/// A `thresholds` entry: the images it covers and their threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ThresholdRule {
+    repository: Option<Glob>,
+    account: Option<String>,
+    threshold: Severity,
+}
+
+impl ThresholdRule {
+    fn covers(&self, image: &ImageRef) -> bool {
+        self.repository
+            .as_ref()
+            .is_none_or(|g| g.matches(&image.repository))
+            && self.account.as_ref().is_none_or(|a| *a == image.account)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     threshold: Severity,
-    thresholds: Vec<(Glob, Severity)>,
+    thresholds: Vec<ThresholdRule>,
     repositories: Filter,
     tags: Filter,
     only_fixable: bool,
@@ -176,8 +198,8 @@ impl Policy {
         let threshold = self
             .thresholds
             .iter()
-            .find(|(glob, _)| glob.matches(&image.repository))
-            .map_or(self.threshold, |(_, sev)| *sev);
+            .find(|rule| rule.covers(image))
+            .map_or(self.threshold, |rule| rule.threshold);
         let mut active = Vec::new();
         let mut expired = Vec::new();
         for (index, entry) in self.allow.iter().enumerate() {
@@ -185,6 +207,7 @@ impl Policy {
                 .repository
                 .as_ref()
                 .is_some_and(|g| !g.matches(&image.repository))
+                || entry.account.as_ref().is_some_and(|a| *a != image.account)
             {
                 continue;
             }
@@ -318,7 +341,10 @@ struct RepositorySourceDoc {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThresholdDoc {
-    repository: String,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
     threshold: String,
 }
 
@@ -337,6 +363,8 @@ struct AllowDoc {
     id: String,
     #[serde(default)]
     repository: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
     #[serde(default)]
     package: Option<String>,
     reason: String,
@@ -365,6 +393,19 @@ fn pattern(field: String, value: &str) -> Result<Glob, PolicyError> {
         return Err(invalid(field, "pattern must not be empty"));
     }
     Ok(Glob::new(value))
+}
+
+/// A 12-digit AWS account id.
+fn account(field: String, value: &str) -> Result<String, PolicyError> {
+    let value = value.trim();
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_string())
+    } else {
+        Err(invalid(
+            field,
+            format!("`{value}` is not an AWS account id (12 digits)"),
+        ))
+    }
 }
 
 fn url_template(field: String, value: &str) -> Result<UrlTemplate, PolicyError> {
@@ -434,10 +475,26 @@ impl PolicyDoc {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                Ok((
-                    pattern(format!("thresholds[{i}].repository"), &t.repository)?,
-                    severity(format!("thresholds[{i}].threshold"), &t.threshold)?,
-                ))
+                let at = |f: &str| format!("thresholds[{i}].{f}");
+                if t.repository.is_none() && t.account.is_none() {
+                    return Err(invalid(
+                        at("repository"),
+                        "give a repository, an account or both",
+                    ));
+                }
+                Ok(ThresholdRule {
+                    repository: t
+                        .repository
+                        .as_deref()
+                        .map(|r| pattern(at("repository"), r))
+                        .transpose()?,
+                    account: t
+                        .account
+                        .as_deref()
+                        .map(|a| account(at("account"), a))
+                        .transpose()?,
+                    threshold: severity(at("threshold"), &t.threshold)?,
+                })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
         let allow = self
@@ -470,6 +527,11 @@ impl PolicyDoc {
                         .repository
                         .as_deref()
                         .map(|r| pattern(at("repository"), r))
+                        .transpose()?,
+                    account: a
+                        .account
+                        .as_deref()
+                        .map(|v| account(at("account"), v))
                         .transpose()?,
                     package: a.package.clone().filter(|p| !p.trim().is_empty()),
                     reason: a.reason.clone(),
@@ -695,6 +757,45 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_and_allow_entries_can_be_scoped_by_account() {
+        let policy = Policy::from_document(
+            r#"{"version": 1, "threshold": "HIGH",
+                "thresholds": [
+                    {"account": "111111111111", "repository": "legacy/*", "threshold": "CRITICAL"},
+                    {"account": "222222222222", "threshold": "MEDIUM"}
+                ],
+                "allow": [{"id": "CVE-1", "account": "111111111111", "reason": "payments accepted it"}]}"#,
+        )
+        .unwrap();
+        let today = day("2026-11-27");
+        let in_account = |account: &str, repository: &str| ImageRef {
+            account: account.into(),
+            ..image(repository, &["v1"])
+        };
+        let threshold = |account, repository| {
+            policy
+                .for_image(&in_account(account, repository), today)
+                .threshold
+        };
+        assert_eq!(threshold("111111111111", "legacy/app"), Severity::Critical);
+        assert_eq!(threshold("111111111111", "api"), Severity::High);
+        assert_eq!(threshold("222222222222", "legacy/app"), Severity::Medium);
+        assert_eq!(threshold("123456789012", "legacy/app"), Severity::High);
+        let verdict = |account| {
+            policy
+                .for_image(&in_account(account, "api"), today)
+                .judge(&finding("CVE-1", Severity::Critical))
+                .verdict
+        };
+        assert_eq!(verdict("111111111111"), Verdict::AllowListed);
+        assert_eq!(verdict("222222222222"), Verdict::Alert);
+        assert_eq!(
+            policy.allow_entry(0).unwrap().label(),
+            "CVE-1 (account 111111111111)"
+        );
+    }
+
+    #[test]
     fn invalid_documents_name_the_entry_and_field() {
         let cases = [
             (r#"{"version": 2}"#, "version"),
@@ -706,6 +807,22 @@ mod tests {
                 "thresholds[0].threshold",
             ),
             (r#"{"version": 1, "allow": [{"id": "CVE-1"}]}"#, "allow[0]"),
+            (
+                r#"{"version": 1, "thresholds": [{"threshold": "HIGH"}]}"#,
+                "thresholds[0].repository",
+            ),
+            (
+                r#"{"version": 1, "thresholds": [{"account": "payments", "threshold": "HIGH"}]}"#,
+                "thresholds[0].account",
+            ),
+            (
+                r#"{"version": 1, "allow": [{"id": "CVE-1", "reason": "r", "account": "1111"}]}"#,
+                "allow[0] (CVE-1).account",
+            ),
+            (
+                r#"{"version": 1, "thresholds": [{"acount": "111111111111", "threshold": "HIGH"}]}"#,
+                "thresholds[0].acount",
+            ),
             (
                 r#"{"version": 1, "allow": [{"id": "CVE-1", "reason": " "}]}"#,
                 "allow[0] (CVE-1).reason",

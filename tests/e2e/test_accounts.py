@@ -7,6 +7,7 @@ from harness.seed import (
     basic_finding,
     event_for,
     member_role,
+    put_policy,
     received_alerts,
     role_exists,
     scanned_image_in,
@@ -86,3 +87,33 @@ def test_an_account_without_the_role_fails_naming_the_account_and_role(org_stack
     assert f"account {NO_ROLE}" in message
     assert "AccessDenied" in message
     assert received_alerts(org_stack, inbox, wait_seconds=0) == []
+
+
+def test_the_policy_scopes_rules_by_account(org_stack, inbox):
+    name = put_policy(org_stack, {
+        "version": 1,
+        "thresholds": [{"account": DATA, "threshold": "CRITICAL"}],
+        "allow": [{"id": "CVE-2026-20010", "account": PAYMENTS, "reason": "payments accepted the risk"}],
+    }, name="/scan-alerts/org-policy")
+    org_stack.start_function(MEMBER_ROLE_NAME=ROLE, POLICY_PARAMETER_NAME=name, POLICY_CACHE_SECONDS="0")
+    try:
+        both = [basic_finding("CVE-2026-20010", "CRITICAL"), basic_finding("CVE-2026-20011", "CRITICAL", package="zlib")]
+        payments = scanned_image_in(org_stack, PAYMENTS, "us-east-1", "payments/scoped", "v1", basic=both)
+        high = [basic_finding("CVE-2026-20012", "HIGH")]
+        data = scanned_image_in(org_stack, DATA, "us-east-1", "data/scoped", "v1", basic=high)
+
+        ok, result = org_stack.invoke(member_event(payments, PAYMENTS, "us-east-1", "payments/scoped", "v1"))
+        assert ok, result
+        ok, result = org_stack.invoke(member_event(data, DATA, "us-east-1", "data/scoped", "v1"))
+        assert ok, result
+        assert result["outcome"] != "alerted", "HIGH is below the CRITICAL threshold of that account"
+
+        alerts = received_alerts(org_stack, inbox)
+        assert len(alerts) == 1, alerts
+        assert alerts[0]["subject"] == "CRITICAL: 1 critical in payments/scoped:v1"
+        assert "CVE-2026-20011" in alerts[0]["message"]
+        body = alerts[0]["message"]
+        assert "CVE-2026-20010" not in body, "allow-listed in this account"
+        assert "Not alerted: 1 allow-listed." in body
+    finally:
+        org_stack.start_function(MEMBER_ROLE_NAME=ROLE)
