@@ -10,6 +10,8 @@ pub const SUBJECT_LIMIT: usize = 99;
 pub const ATTR_SEVERITY: &str = "severity";
 pub const ATTR_REPOSITORY: &str = "repository";
 pub const ATTR_ACCOUNT: &str = "account";
+/// Only when an alias is configured for the account.
+pub const ATTR_ACCOUNT_ALIAS: &str = "account_alias";
 pub const ATTR_REGION: &str = "region";
 pub const ATTR_ALERT_KIND: &str = "alert_kind";
 

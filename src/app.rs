@@ -482,6 +482,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     }
 
     async fn publish(&self, image: &ImageRef, alert: &Alert) -> Result<Published, HandlerError> {
+        let named;
+        let alert = match self.config.account_aliases.get(&image.account) {
+            Some(alias) => {
+                named = render::with_account_alias(alert, image, alias);
+                &named
+            }
+            None => alert,
+        };
         self.sink
             .publish(alert)
             .await

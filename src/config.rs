@@ -2,6 +2,7 @@
 
 use crate::severity::Severity;
 use crate::source::UrlTemplate;
+use std::collections::BTreeMap;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const SEVERITY_THRESHOLD: &str = "SEVERITY_THRESHOLD";
@@ -15,6 +16,7 @@ pub const METRICS: &str = "METRICS";
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const METRICS_REPOSITORY_DIMENSION: &str = "METRICS_REPOSITORY_DIMENSION";
 pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
+pub const ACCOUNT_ALIASES: &str = "ACCOUNT_ALIASES";
 
 /// How long a fetched policy document is used before it is read again.
 pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
@@ -41,6 +43,8 @@ pub struct Config {
     /// Role the function assumes in other accounts to read their findings;
     /// `None` reads them with the function's own credentials.
     pub member_role_name: Option<String>,
+    /// Names people know accounts by, shown next to the account id.
+    pub account_aliases: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -59,6 +63,7 @@ impl Default for Config {
             metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
             metrics_repository_dimension: false,
             member_role_name: None,
+            account_aliases: BTreeMap::new(),
         }
     }
 }
@@ -200,7 +205,17 @@ impl Config {
                 });
             }
         }
+        let account_aliases = match get(ACCOUNT_ALIASES) {
+            None => BTreeMap::new(),
+            Some(value) => parse_aliases(&value).map_err(|problem| ConfigError {
+                variable: ACCOUNT_ALIASES,
+                problem: format!(
+                    "{problem}; expected e.g. 111111111111=payments-prod,222222222222=data-dev"
+                ),
+            })?,
+        };
         Ok(Config {
+            account_aliases,
             member_role_name,
             metrics,
             metrics_namespace,
@@ -215,6 +230,38 @@ impl Config {
             source_url_template,
         })
     }
+}
+
+/// `account=alias` pairs separated by commas: 12-digit ids, aliases of
+/// letters, digits and `-_.` (as IAM account aliases, plus `_` and `.`).
+fn parse_aliases(value: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut aliases = BTreeMap::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((account, alias)) = pair.split_once('=') else {
+            return Err(format!("`{pair}` is not account=alias"));
+        };
+        let (account, alias) = (account.trim(), alias.trim());
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("`{account}` is not an AWS account id (12 digits)"));
+        }
+        let alias_ok = !alias.is_empty()
+            && alias.len() <= 63
+            && alias
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !alias_ok {
+            return Err(format!(
+                "`{alias}` is not an alias (1 to 63 letters, digits, - _ .)"
+            ));
+        }
+        if aliases
+            .insert(account.to_string(), alias.to_string())
+            .is_some()
+        {
+            return Err(format!("account {account} is named twice"));
+        }
+    }
+    Ok(aliases)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -395,6 +442,39 @@ mod tests {
         let err = config(&[topic, (MEMBER_ROLE_NAME, "team/reader")]).unwrap_err();
         assert_eq!(err.variable, MEMBER_ROLE_NAME);
         assert!(err.problem.contains("not an IAM role name"), "{err}");
+    }
+
+    #[test]
+    fn account_aliases_are_optional_but_checked() {
+        let topic = (ALERT_TOPIC_ARN, TOPIC);
+        assert!(config(&[topic]).unwrap().account_aliases.is_empty());
+        let c = config(&[
+            topic,
+            (
+                ACCOUNT_ALIASES,
+                "111111111111=payments-prod, 222222222222=data-dev",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.account_aliases.get("111111111111").map(String::as_str),
+            Some("payments-prod")
+        );
+        assert_eq!(
+            c.account_aliases.get("222222222222").map(String::as_str),
+            Some("data-dev")
+        );
+        for (bad, says) in [
+            ("payments-prod", "is not account=alias"),
+            ("1111=payments", "not an AWS account id"),
+            ("111111111111=", "is not an alias"),
+            ("111111111111=pay ments", "is not an alias"),
+            ("111111111111=a,111111111111=b", "named twice"),
+        ] {
+            let err = config(&[topic, (ACCOUNT_ALIASES, bad)]).unwrap_err();
+            assert_eq!(err.variable, ACCOUNT_ALIASES, "{bad}");
+            assert!(err.problem.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

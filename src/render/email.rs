@@ -335,12 +335,7 @@ fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &s
     let _ = writeln!(body, "  Repository  {}", one_line(&image.repository));
     let _ = writeln!(body, "  Tags        {tags}");
     let _ = writeln!(body, "  Digest      {}", one_line(&image.digest));
-    let _ = writeln!(
-        body,
-        "  Account     {} ({})",
-        one_line(&image.account),
-        one_line(&image.region)
-    );
+    let _ = writeln!(body, "{}", account_line(image, None));
     let _ = writeln!(
         body,
         "  Scan        {}, {}",
@@ -352,6 +347,18 @@ fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &s
         "  Pull        {}",
         one_line(&image.pinned_reference())
     );
+}
+
+/// The IMAGE section's account line, with the account's alias when known.
+pub(crate) fn account_line(image: &ImageRef, alias: Option<&str>) -> String {
+    let alias = alias
+        .map(|a| format!(" {}", one_line(a)))
+        .unwrap_or_default();
+    format!(
+        "  Account     {}{alias} ({})",
+        one_line(&image.account),
+        one_line(&image.region)
+    )
 }
 
 fn finding_entry(finding: &Finding, kind: ScanKind) -> String {

@@ -17,6 +17,7 @@ ROLE = "ecr-scan-alerts-reader"
 PAYMENTS = "111111111111"
 DATA = "222222222222"
 NO_ROLE = "333333333333"
+ALIASES = f"{PAYMENTS}=payments-prod"
 
 
 def member_event(digest, account, region, repository, tag):
@@ -36,7 +37,7 @@ def org_stack(stack):
     member_role(stack, DATA, ROLE)
     # moto assumes any role ARN; the proxy refuses roles IAM does not have.
     stack.proxy.role_check = lambda arn: role_exists(stack, arn)
-    stack.start_function(MEMBER_ROLE_NAME=ROLE)
+    stack.start_function(MEMBER_ROLE_NAME=ROLE, ACCOUNT_ALIASES=ALIASES)
     yield stack
     stack.proxy.role_check = None
     stack.start_function()
@@ -55,7 +56,11 @@ def test_an_image_in_a_member_account_is_alerted_through_its_role(org_stack, inb
     alert = alerts[0]
     assert alert["subject"] == "CRITICAL: 1 critical in payments/api:v7"
     assert alert["attributes"]["account"] == PAYMENTS
-    assert f"Account     {PAYMENTS} (us-east-1)" in alert["message"]
+    assert alert["attributes"]["account_alias"] == "payments-prod"
+    assert f"Account     {PAYMENTS} payments-prod (us-east-1)" in alert["message"]
+    chats = received_alerts(org_stack, org_stack.chat_queue_url)
+    assert len(chats) == 1, chats
+    assert f"(account {PAYMENTS} payments-prod, us-east-1)" in chats[0]["message"]
     assert "CVE-2026-20001" in alert["message"]
 
 
@@ -71,6 +76,7 @@ def test_a_second_account_in_another_region_too(org_stack, inbox):
     assert alerts[0]["subject"] == "HIGH: 1 high in data/etl:2026.11"
     assert alerts[0]["attributes"]["account"] == DATA
     assert alerts[0]["attributes"]["region"] == "eu-west-1"
+    assert "account_alias" not in alerts[0]["attributes"], "no alias configured for this account"
     assert f"Account     {DATA} (eu-west-1)" in alerts[0]["message"]
 
 
@@ -95,7 +101,8 @@ def test_the_policy_scopes_rules_by_account(org_stack, inbox):
         "thresholds": [{"account": DATA, "threshold": "CRITICAL"}],
         "allow": [{"id": "CVE-2026-20010", "account": PAYMENTS, "reason": "payments accepted the risk"}],
     }, name="/scan-alerts/org-policy")
-    org_stack.start_function(MEMBER_ROLE_NAME=ROLE, POLICY_PARAMETER_NAME=name, POLICY_CACHE_SECONDS="0")
+    org_stack.start_function(MEMBER_ROLE_NAME=ROLE, ACCOUNT_ALIASES=ALIASES, POLICY_PARAMETER_NAME=name,
+                             POLICY_CACHE_SECONDS="0")
     try:
         both = [basic_finding("CVE-2026-20010", "CRITICAL"), basic_finding("CVE-2026-20011", "CRITICAL", package="zlib")]
         payments = scanned_image_in(org_stack, PAYMENTS, "us-east-1", "payments/scoped", "v1", basic=both)
@@ -116,4 +123,4 @@ def test_the_policy_scopes_rules_by_account(org_stack, inbox):
         assert "CVE-2026-20010" not in body, "allow-listed in this account"
         assert "Not alerted: 1 allow-listed." in body
     finally:
-        org_stack.start_function(MEMBER_ROLE_NAME=ROLE)
+        org_stack.start_function(MEMBER_ROLE_NAME=ROLE, ACCOUNT_ALIASES=ALIASES)
