@@ -16,7 +16,7 @@ ARCH ?= arm64
 # sam build runs cargo-lambda (from .venv) in a target directory of its own.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(TARGET_DIR)/sam" SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load
+.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -90,6 +90,14 @@ redrive: setup ## Replay a failure queue into the function: QUEUE_URL=... FUNCTI
 
 load: setup build ## A burst of EVENTS (default 1000) against the local stack: every alert once, memory flat
 	$(PY) -m harness.load --events $(or $(EVENTS),1000)
+
+bench: setup ## Figures with targets, as one table: binary size, cold start, first vs warm call, large scans, Criterion
+	cargo build --release --locked --bin ecr-scan-alerts
+	@mkdir -p .local/bench
+	@echo "==> Criterion benchmarks (benches/pipeline.rs; output in .local/bench/criterion.log)"
+	@cargo bench --locked --bench pipeline > .local/bench/criterion.log 2>&1 || { tail -40 .local/bench/criterion.log; exit 1; }
+	@echo "==> end to end: release binary, cargo-lambda emulator, moto behind the paging proxy over TLS"
+	$(PY) -m harness.bench --binary $(TARGET_DIR)/release/ecr-scan-alerts --criterion $(TARGET_DIR)/criterion
 
 clean: ## Remove build output, the virtualenvs and local logs
 	cargo clean

@@ -1,0 +1,617 @@
+"""`make bench`: how fast and how lean the function is, as one table.
+
+Runs the release binary on this machine against the local stack: moto
+server behind the paging proxy (which pages like ECR), the proxy behind TLS
+with a throwaway CA that the function trusts through SSL_CERT_FILE, and the
+function under cargo-lambda's Runtime API emulator. Measures:
+
+- the stripped binary's size;
+- cold init: from just before the process is spawned to the moment its
+  first GET .../runtime/invocation/next reaches a minimal stand-in for the
+  Runtime API (the point where Lambda considers init done), with and
+  without opening the ECR and SNS connections during init;
+- the first invocation of a fresh process against a warm one (same event),
+  with and without that warm-up;
+- one event with 100 / 1,000 / 10,000 / 50,000 enhanced findings, each in a
+  fresh process: wall time of the invocation, the process's own CPU time
+  (user + sys over its whole life, from wait4) and its peak RSS (VmHWM);
+- the medians of the Criterion benchmarks (benches/pipeline.rs), read from
+  target/criterion, when they have been run.
+
+Then prints the table with the issue's targets next to each figure.
+Timing is never pass/fail here: the exit code only says the run worked.
+"""
+
+import argparse
+import json
+import os
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .local import ACCOUNT, AWS_ENV, FUNCTION_NAME, REGION, ROOT, VENV_BIN, Process, free_port, port_open, wait_until
+from .local_tls import make_local_ca, serve_tls
+from .paging_proxy import PagingProxy
+from .seed import enhanced_finding, ensure_repository, push_image, scan_result
+
+SIZES = (100, 1_000, 10_000, 50_000)
+COLD_STARTS = int(os.environ.get("BENCH_COLD_STARTS", "15"))
+FRESH_PROCESSES = 5
+WARM_INVOCATIONS = 5
+# A large base image has hundreds of packages, not one per finding.
+PACKAGES = 800
+# How long a fresh process under the emulator is given to finish init
+# before it is invoked (init takes tens of milliseconds).
+SETTLE_SECONDS = 1.0
+BETWEEN_INVOCATIONS = 0.2
+WORK = ROOT / ".local" / "bench"
+
+# The issue's targets.
+TARGET_BINARY_MB = 12.0
+TARGET_INIT_MS = 20.0
+TARGET_FIRST_RATIO = 2.0
+TARGET_RSS_MB = 64.0
+# "Flat": peak RSS at 50,000 findings at most this much above 1,000.
+FLAT_GROWTH = 0.10
+TARGET_CPU_MS_PER_10K = 10.0
+
+
+def severity(i):
+    """2% critical, 10% high, 38% medium, 40% low, 10% untriaged (as in benches/)."""
+    r = i % 100
+    return "CRITICAL" if r < 2 else "HIGH" if r < 12 else "MEDIUM" if r < 50 else "LOW" if r < 90 else "UNTRIAGED"
+
+
+def findings(n):
+    return [
+        enhanced_finding(f"CVE-2026-{i:05d}", severity(i), package=f"pkg{i % PACKAGES}", version=f"1.{i % 7}.0",
+                         fixed_in=f"1.{i % 7}.1" if i % 3 else None, score=(i % 100) / 10)
+        for i in range(n)
+    ]
+
+
+# -- the function process ----------------------------------------------------
+
+class FunctionProcess:
+    """The function binary in its own process group. `stop` reaps it with
+    wait4, which gives its CPU time (all threads, whole life)."""
+
+    def __init__(self, binary, env, log_path):
+        self.log = open(log_path, "wb")
+        self.log_path = log_path
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([str(binary)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.cpu_seconds = None
+
+    def peak_rss_kb(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM in /proc status")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def cpu_now(self):
+        """CPU time (user + sys) of the live process so far, in seconds, to
+        the nanosecond: the sum over its threads of the time each has spent
+        on a CPU. (Threads that already ended are missing: measure across a
+        stretch in which none ends, such as one invocation.)"""
+        total = 0
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+        return total / 1e9
+
+    def stop(self):
+        if self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status, usage = os.wait4(self.proc.pid, 0)
+            self.proc.returncode = status
+            self.cpu_seconds = usage.ru_utime + usage.ru_stime
+        self.log.close()
+        return self.cpu_seconds
+
+    def warm_up_ms(self):
+        """elapsed_ms of the "connections opened during init" log line."""
+        for line in Path(self.log_path).read_text(errors="replace").splitlines():
+            if "connections opened during init" in line:
+                try:
+                    record = json.loads(line)
+                    fields = record.get("fields", record)
+                    return float(fields["elapsed_ms"]), fields.get("ecr", ""), fields.get("sns", "")
+                except (ValueError, KeyError):
+                    return None
+        return None
+
+
+def quiet(server):
+    """Connections of a function process that was stopped end with a reset:
+    expected here, so not printed."""
+    default = server.handle_error
+
+    def handle_error(request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            default(request, client_address)
+
+    server.handle_error = handle_error
+    return server
+
+
+class RuntimeStub:
+    """The smallest stand-in for the Lambda Runtime API. It notes when the
+    function first asks for an event (GET .../runtime/invocation/next), holds
+    that request open until an event is queued (as the real API does), and
+    timestamps when it hands an event over and when the response comes
+    back: Lambda's own "Duration". Unlike the emulator it sends each answer
+    in one write with Nagle's algorithm off, so no delayed-ACK stall on the
+    emulator's side is counted as the function's time."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.first_next = None
+        self.events = queue.Queue()
+        self.results = queue.Queue()
+        self.closed = False
+        self.trace = []
+        self.token = "p0"
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status, body=b"", headers=()):
+                head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", *headers, "", ""]
+                self.wfile.write("\r\n".join(head).encode() + body)
+
+            def _current(self):
+                """Whether the request comes from the process started last:
+                one still in flight from a process already stopped must not
+                take its events (each process has its own path prefix)."""
+                return self.path.startswith(f"/.rt/{stub.token}/")
+
+            def do_GET(self):
+                if not self.path.endswith("/runtime/invocation/next") or not self._current():
+                    self.close_connection = True
+                    return
+                now = time.monotonic()
+                events = stub.events
+                if stub.first_next is None:
+                    stub.first_next = now
+                stub.arrived.set()
+                while True:
+                    try:
+                        request_id, payload = events.get(timeout=0.2)
+                        break
+                    except queue.Empty:
+                        if stub.closed or stub.events is not events:
+                            self.close_connection = True
+                            return
+                deadline = int(time.time() * 1000) + 900_000
+                headers = [f"Lambda-Runtime-Aws-Request-Id: {request_id}", f"Lambda-Runtime-Deadline-Ms: {deadline}",
+                           f"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+                           f"{FUNCTION_NAME}", "Content-Type: application/json"]
+                stub.trace.append(("delivered", request_id, time.monotonic()))
+                stub.results.put(("delivered", request_id, time.monotonic(), None))
+                self._reply(200, json.dumps(payload).encode(), headers)
+
+            def do_POST(self):
+                now = time.monotonic()
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = self.path.rstrip("/").split("/")
+                stub.trace.append(("POST", self.path, now))
+                if self._current():
+                    stub.results.put((parts[-1], parts[-2], now, body))
+                self._reply(202)
+
+        self.server = quiet(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def expect(self):
+        """Forgets the previous function process; returns the Runtime API
+        address for the next one."""
+        self.token = f"p{int(self.token[1:]) + 1}"
+        self.events = queue.Queue()
+        self.results = queue.Queue()
+        self.arrived.clear()
+        self.first_next = None
+        return f"http://127.0.0.1:{self.port}/.rt/{self.token}"
+
+    def invoke(self, payload, timeout=300):
+        """Hands one event to the function; returns (duration s, ok, result)."""
+        request_id = f"bench-{time.monotonic_ns()}"
+        self.events.put((request_id, payload))
+        delivered = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                kind, rid, at, body = self.results.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if rid != request_id:
+                continue
+            if kind == "delivered":
+                delivered = at
+                continue
+            result = json.loads(body or b"null")
+            return at - delivered, kind == "response", result
+        raise RuntimeError(f"the function did not answer in {timeout} s (asked for an event: "
+                           f"{self.arrived.is_set()}, events still queued: {self.events.qsize()}; "
+                           f"last Runtime API calls: {self.trace[-4:]})")
+
+    def stop(self):
+        self.closed = True
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- the stack ---------------------------------------------------------------
+
+class BenchStack:
+    """moto + the paging proxy behind TLS + cargo-lambda's emulator."""
+
+    def __init__(self, binary):
+        self.binary = Path(binary)
+        self.logs = WORK / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.moto = self.proxy = self.emulator = None
+        self.stub = None
+        self.ca, self.cert, self.key = make_local_ca(WORK / "tls")
+
+    def start(self):
+        moto_port = free_port()
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.moto = Process("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                            self.logs, env={**os.environ, **AWS_ENV})
+        wait_until(lambda: urllib.request.urlopen(f"{self.moto_url}/moto-api/", timeout=2).status == 200,
+                   "moto server")
+        self.proxy = PagingProxy(moto_port)
+        # The proxy writes a response's headers and body separately: with
+        # Nagle's algorithm on, the body waits for the client's delayed ACK
+        # (40 ms a request on Linux), which would swamp what is measured.
+        self.proxy.server.RequestHandlerClass.disable_nagle_algorithm = True
+        quiet(self.proxy.server)
+        serve_tls(self.proxy.server, self.cert, self.key)
+        self.proxy.start()
+        self.endpoint = f"https://127.0.0.1:{self.proxy.port}"
+        self.runtime_port = free_port()
+        self.emulator = Process(
+            "runtime-emulator",
+            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
+             "-A", "127.0.0.1", "-P", str(self.runtime_port)],
+            self.logs, env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
+        )
+        wait_until(lambda: port_open(self.runtime_port), "cargo-lambda runtime emulator")
+        self.stub = RuntimeStub()
+        self.topic_arn = self.client("sns").create_topic(Name="bench-alerts")["TopicArn"]
+        return self
+
+    def stop(self):
+        for part in (self.emulator, self.moto):
+            if part is not None:
+                part.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
+        if self.stub is not None:
+            self.stub.stop()
+
+    def client(self, service):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, verify=str(self.ca),
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    @property
+    def emulator_api(self):
+        return f"http://127.0.0.1:{self.runtime_port}/.rt/{FUNCTION_NAME}"
+
+    def env(self, runtime_api, warm_up=True):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            **AWS_ENV,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "SSL_CERT_FILE": str(self.ca),
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "AWS_LAMBDA_FUNCTION_VERSION": "1",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": "INFO",
+            "ALERT_TOPIC_ARN": self.topic_arn,
+            "SEVERITY_THRESHOLD": "HIGH",
+        }
+        if not warm_up:
+            env["WARM_UP_CONNECTIONS"] = "false"
+        return env
+
+    def spawn(self, name, runtime_api, warm_up=True):
+        return FunctionProcess(self.binary, self.env(runtime_api, warm_up), self.logs / f"{name}.log")
+
+    def image(self, n):
+        """An image whose enhanced scan has n findings. The findings are
+        served by the paging proxy from memory (its `overrides`): moto
+        itself does not page and would re-send all n for every page."""
+        repository = f"bench/n{n}"
+        ecr = self.client("ecr")
+        ensure_repository(ecr, repository)
+        digest = push_image(ecr, repository, "v1", seed=f"bench-{n}")
+        self.proxy.overrides[digest] = scan_result(repository, digest, status="ACTIVE", enhanced=findings(n))
+        return event(repository, digest)
+
+    def invoke(self, payload, timeout=300):
+        """Invokes through the emulator as Lambda would; returns (seconds, ok, result)."""
+        url = f"http://127.0.0.1:{self.runtime_port}/2015-03-31/functions/{FUNCTION_NAME}/invocations"
+        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST")
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                body = resp.read()
+                ok = True
+        except urllib.error.HTTPError as err:
+            body, ok = err.read(), False
+        took = time.monotonic() - started
+        try:
+            result = json.loads(body or b"null")
+        except ValueError:
+            result = body.decode(errors="replace")
+        return took, ok, result
+
+
+def event(repository, digest):
+    arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}"
+    return {
+        "version": "0", "id": f"bench-{repository}", "detail-type": "Inspector2 Scan",
+        "source": "aws.inspector2", "account": ACCOUNT, "time": "2026-01-01T00:00:00Z", "region": REGION,
+        "resources": [arn],
+        "detail": {"scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "image-digest": digest,
+                   "image-tags": ["v1"], "finding-severity-counts": {}},
+    }
+
+
+# -- measurements ------------------------------------------------------------
+
+def cold_inits(stack, warm_up):
+    """COLD_STARTS starts; returns (init seconds, init CPU seconds, warm-up ms)."""
+    inits, cpus, warm_ms, outcome = [], [], [], None
+    for i in range(COLD_STARTS):
+        api = stack.stub.expect()
+        fn = stack.spawn(f"cold-{'warm' if warm_up else 'plain'}-{i}", api, warm_up)
+        try:
+            if not stack.stub.arrived.wait(15):
+                raise RuntimeError(f"the function never asked for an event; see {fn.log_path}")
+            inits.append(stack.stub.first_next - fn.started)
+            # Let the log line of the warm-up reach the file.
+            time.sleep(0.05)
+        finally:
+            cpus.append(fn.stop())
+        warmed = fn.warm_up_ms()
+        if warmed:
+            warm_ms.append(warmed[0])
+            outcome = f"ECR {warmed[1]}, SNS {warmed[2]}"
+    return inits, cpus, warm_ms, outcome
+
+
+def first_and_warm(stack, payload, warm_up, via_stub):
+    """The first invocation of FRESH_PROCESSES fresh processes, then
+    WARM_INVOCATIONS more of the last one; returns (firsts, warms) in
+    seconds. Through the stand-in (`via_stub`) the event is queued before
+    the process starts, as on a cold start, and the figure is the function's
+    Duration; through cargo-lambda's emulator it is what the invoker waits,
+    the process having had SETTLE_SECONDS to finish init."""
+    firsts, warms = [], []
+    kind = "stub" if via_stub else "emulator"
+    for i in range(FRESH_PROCESSES):
+        if via_stub:
+            api, invoke = stack.stub.expect(), stack.stub.invoke
+        else:
+            api, invoke = stack.emulator_api, stack.invoke
+        fn = stack.spawn(f"first-{kind}-{'warm' if warm_up else 'plain'}-{i}", api, warm_up)
+        try:
+            if not via_stub:
+                time.sleep(SETTLE_SECONDS)
+            took, ok, result = invoke(payload)
+            check(ok, result, fn)
+            firsts.append(took)
+            if i == FRESH_PROCESSES - 1:
+                for _ in range(WARM_INVOCATIONS):
+                    # Arrive while the function waits for work, as an event
+                    # does: back to back, the runtime's next GET /next can
+                    # wait ~40 ms on a delayed ACK (its client leaves
+                    # Nagle's algorithm on), which is not the function's work.
+                    time.sleep(BETWEEN_INVOCATIONS)
+                    took, ok, result = invoke(payload)
+                    check(ok, result, fn)
+                    warms.append(took)
+        finally:
+            fn.stop()
+    return firsts, warms
+
+
+def one_scan(stack, n, payload):
+    """One event with n findings in a fresh process: (wall s, CPU of the
+    invocation s, CPU of the whole process s, peak RSS kB, pages)."""
+    fn = stack.spawn(f"scan-{n}", stack.emulator_api)
+    try:
+        time.sleep(SETTLE_SECONDS)
+        before = fn.cpu_now()
+        took, ok, result = stack.invoke(payload)
+        check(ok, result, fn)
+        invocation_cpu = fn.cpu_now() - before
+        rss = fn.peak_rss_kb()
+    finally:
+        cpu = fn.stop()
+    return took, invocation_cpu, cpu, rss, result.get("pages")
+
+
+def check(ok, result, fn):
+    if not ok or not isinstance(result, dict) or result.get("outcome") != "alerted":
+        tail = "\n".join(Path(fn.log_path).read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"unexpected result {result!r}\n--- function log ---\n{tail}")
+
+
+def criterion_medians(criterion_dir):
+    """{(group, n): median ns} from Criterion's estimates, where present."""
+    medians = {}
+    for group in ("map_enhanced", "map_basic", "policy_tally", "render"):
+        for n in SIZES:
+            path = Path(criterion_dir) / group / str(n) / "new" / "estimates.json"
+            if path.exists():
+                medians[(group, n)] = json.loads(path.read_text())["median"]["point_estimate"]
+    return medians
+
+
+def is_stripped(binary):
+    return b".symtab" not in Path(binary).read_bytes()
+
+
+# -- the table ---------------------------------------------------------------
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+def mb(kb):
+    return f"{kb / 1024:.1f} MB"
+
+
+def duration_ns(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    return f"{ns / 1e3:.0f} µs"
+
+
+def verdict(value, limit, unit, fmt="{:.1f}"):
+    if value <= limit:
+        return "met"
+    over = value - limit
+    return f"MISSED by {fmt.format(over)} {unit} (+{over / limit:.0%})"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "ecr-scan-alerts"))
+    parser.add_argument("--criterion", default=str(ROOT / "target" / "criterion"))
+    args = parser.parse_args()
+    binary = Path(args.binary)
+    if not binary.exists():
+        sys.exit(f"{binary} not found: build it first (cargo build --release)")
+
+    rows = []
+    size = binary.stat().st_size
+    size_mb = size / 1e6
+    rows.append(("Binary size (release, " + ("stripped" if is_stripped(binary) else "NOT stripped") + ")",
+                 f"{size_mb:.1f} MB ({size:,} bytes)", f"<= {TARGET_BINARY_MB:.0f} MB",
+                 verdict(size_mb, TARGET_BINARY_MB, "MB")))
+
+    stack = BenchStack(binary)
+    started = time.monotonic()
+    try:
+        stack.start()
+        print("bench: local stack up; measuring cold starts", file=sys.stderr)
+        plain, plain_cpu, _, _ = cold_inits(stack, warm_up=False)
+        warmed, warmed_cpu, warm_ms, warm_outcome = cold_inits(stack, warm_up=True)
+        init = statistics.median(plain)
+        init_warm = statistics.median(warmed)
+        rows.append((f"Cold init: spawn -> first GET /next, config + clients (median of {COLD_STARTS})",
+                     ms(init), f"<= {TARGET_INIT_MS:.0f} ms", verdict(init * 1000, TARGET_INIT_MS, "ms")))
+        rows.append((f"Cold init with the ECR + SNS connections opened (median of {COLD_STARTS}; "
+                     f"warm-up itself {statistics.median(warm_ms):.1f} ms: {warm_outcome})" if warm_ms else
+                     f"Cold init with the ECR + SNS connections opened (median of {COLD_STARTS})",
+                     ms(init_warm), f"<= {TARGET_INIT_MS:.0f} ms", verdict(init_warm * 1000, TARGET_INIT_MS, "ms")))
+        rows.append(("CPU time of init (user + sys; without / with warm-up)",
+                     f"{ms(statistics.median(plain_cpu))} / {ms(statistics.median(warmed_cpu))}", "", ""))
+
+        print("bench: seeding images", file=sys.stderr)
+        events = {n: stack.image(n) for n in SIZES}
+
+        print("bench: first and warm invocations", file=sys.stderr)
+        small = events[SIZES[0]]
+        med = statistics.median
+        firsts, warms = first_and_warm(stack, small, warm_up=True, via_stub=True)
+        firsts_plain, warms_plain = first_and_warm(stack, small, warm_up=False, via_stub=True)
+        firsts_emu, warms_emu = first_and_warm(stack, small, warm_up=True, via_stub=False)
+        first, warm = med(firsts), med(warms)
+        first_plain, warm_plain = med(firsts_plain), med(warms_plain)
+        rows.append((f"First invocation, connections opened at init: Duration, event handed over -> response "
+                     f"({SIZES[0]} findings; median of {FRESH_PROCESSES} fresh processes)",
+                     f"{ms(first)} = {first / warm:.2f}x warm", f"<= {TARGET_FIRST_RATIO:.0f}x warm",
+                     verdict(first / warm, TARGET_FIRST_RATIO, "x", "{:.2f}")))
+        rows.append((f"Warm invocation, same event: Duration (median of {WARM_INVOCATIONS})", ms(warm), "", ""))
+        rows.append(("Without the warm-up (for comparison): first / warm Duration",
+                     f"{ms(first_plain)} / {ms(warm_plain)} = {first_plain / warm_plain:.2f}x",
+                     f"<= {TARGET_FIRST_RATIO:.0f}x warm",
+                     verdict(first_plain / warm_plain, TARGET_FIRST_RATIO, "x", "{:.2f}")))
+        rows.append(("Through cargo-lambda's emulator, as the invoker waits: first / warm (with warm-up)",
+                     f"{ms(med(firsts_emu))} / {ms(med(warms_emu))}", "", ""))
+
+        print("bench: large scans", file=sys.stderr)
+        rss = {}
+        for n in SIZES:
+            took, cpu, process_cpu, peak, pages = one_scan(stack, n, events[n])
+            rss[n] = peak
+            rows.append((f"{n:,} enhanced findings, {pages} page{'s' if pages != 1 else ''}, fresh process: "
+                         "wall / CPU user + sys (whole process, init included) / peak RSS",
+                         f"{ms(took)} / {ms(cpu)} ({ms(process_cpu)}) / {mb(peak)}",
+                         f"RSS <= {TARGET_RSS_MB:.0f} MB", verdict(peak / 1024, TARGET_RSS_MB, "MB")))
+        low, mid, high = rss[SIZES[1]], rss[SIZES[2]], rss[SIZES[-1]]
+        growth = high / low - 1
+        rows.append((f"Peak RSS growth {SIZES[1]:,} -> {SIZES[-1]:,} findings "
+                     f"({SIZES[2]:,} -> {SIZES[-1]:,})",
+                     f"{(high - low) / 1024:+.1f} MB, {growth:+.0%} ({(high - mid) / 1024:+.1f} MB, "
+                     f"{high / mid - 1:+.0%})",
+                     f"flat (<= +{FLAT_GROWTH:.0%})",
+                     "met" if growth <= FLAT_GROWTH else f"MISSED by {growth - FLAT_GROWTH:.0%} points"))
+    finally:
+        stack.stop()
+
+    medians = criterion_medians(args.criterion)
+    labels = {"map_enhanced": "SDK -> Finding, enhanced (from_enhanced)",
+              "map_basic": "SDK -> Finding, basic (from_basic)",
+              "policy_tally": "Policy judge + Tally::add",
+              "render": "render::findings_alert (email + chat)"}
+    for group, label in labels.items():
+        values = [medians.get((group, n)) for n in SIZES]
+        if all(v is None for v in values):
+            rows.append((f"Criterion: {label}", "not run (cargo bench --bench pipeline)", "", ""))
+            continue
+        rows.append((f"Criterion median: {label}, at " + " / ".join(f"{n:,}" for n in SIZES),
+                     " / ".join(duration_ns(v) if v is not None else "-" for v in values), "", ""))
+    parts = [medians.get((g, 10_000)) for g in ("map_enhanced", "policy_tally", "render")]
+    if all(p is not None for p in parts):
+        total_ms = sum(parts) / 1e6
+        rows.append(("Criterion: mapping (enhanced) + policy + rendering, 10,000 findings",
+                     f"{total_ms:.2f} ms", f"<= {TARGET_CPU_MS_PER_10K:.0f} ms",
+                     verdict(total_ms, TARGET_CPU_MS_PER_10K, "ms", "{:.2f}")))
+
+    table = ["| Figure | Measured | Target | Result |", "|---|---|---|---|"]
+    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    text = "\n".join(table)
+    (WORK / "table.md").write_text(text + "\n")
+    print(text)
+    print(f"\n(end-to-end part took {time.monotonic() - started:.0f} s; table also in .local/bench/table.md)",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
