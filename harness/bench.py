@@ -11,15 +11,18 @@ function under cargo-lambda's Runtime API emulator. Measures:
   Runtime API (the point where Lambda considers init done), with and
   without opening the ECR and SNS connections during init;
 - the first invocation of a fresh process against a warm one (same event),
-  with and without that warm-up;
+  with and without that warm-up, as Lambda's Duration (through the
+  stand-in) and as the invoker waits (through the emulator);
 - one event with 100 / 1,000 / 10,000 / 50,000 enhanced findings, each in a
   fresh process: wall time of the invocation, the process's own CPU time
-  (user + sys over its whole life, from wait4) and its peak RSS (VmHWM);
+  (during the invocation, and over its whole life from wait4) and its peak
+  RSS (VmHWM);
 - the medians of the Criterion benchmarks (benches/pipeline.rs), read from
   target/criterion, when they have been run.
 
 Then prints the table with the issue's targets next to each figure.
 Timing is never pass/fail here: the exit code only says the run worked.
+BENCH_COLD_STARTS changes the number of cold starts (default 15).
 """
 
 import argparse
