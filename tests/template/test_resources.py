@@ -143,6 +143,8 @@ def test_function_may_only_read_findings_and_publish_to_its_topics(template, pre
         "ecr:DescribeImageScanFindings": [resource],
         "inspector2:ListFindings": ["*"],
         "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
+        "sns:GetTopicAttributes": [{"Ref": "AlertTopic"}],
+        "ecr:DescribeRegistry": ["*"],
         "sqs:SendMessage": [{"Fn::GetAtt": ["FailureQueue", "Arn"]}],
         "sqs:ReceiveMessage": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
         "sqs:DeleteMessage": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
