@@ -143,10 +143,7 @@ pub(super) fn findings(
     };
     let mut next_steps = vec![fix_step.to_string()];
     next_steps.extend(source_step(source));
-    next_steps.push(format!(
-        "Open the {}.",
-        slack_link_words(&image.console_url(), "scan results in the ECR console")
-    ));
+    next_steps.push(console_step(image));
     notification(
         image,
         report.event_id,
@@ -193,10 +190,7 @@ pub(super) fn scan_failed(report: &FailureReport<'_>, source: Option<&SourceLink
             .to_string(),
     ];
     next_steps.extend(source_step(source));
-    next_steps.push(format!(
-        "Open the {}.",
-        slack_link_words(&image.console_url(), "scan results in the ECR console")
-    ));
+    next_steps.push(console_step(image));
     notification(
         image,
         report.event_id,
@@ -436,6 +430,14 @@ fn finding_line(finding: &Finding, kind: ScanKind) -> String {
     }
     line.push('\n');
     line
+}
+
+/// The last next step of every notification: the image's scan results.
+fn console_step(image: &ImageRef) -> String {
+    format!(
+        "Open the {}.",
+        slack_link_words(&image.console_url(), "scan results in the ECR console")
+    )
 }
 
 fn emoji(severity: Severity) -> &'static str {
