@@ -8,11 +8,23 @@ use crate::ports::{FindingsSource, ScanStatus, ServiceFailure, SourceError};
 use crate::tally::Tally;
 
 /// Scan statuses that mean "no findings will come": alerted as failures.
-pub const FAILED_STATUSES: [&str; 4] = [
+pub const FAILED_STATUSES: [&str; 6] = [
     "FAILED",
     "UNSUPPORTED_IMAGE",
     "FINDINGS_UNAVAILABLE",
     "LIMIT_EXCEEDED",
+    "SCAN_ELIGIBILITY_EXPIRED",
+    "IMAGE_ARCHIVED",
+];
+/// Of those, the statuses that mean "no *current* findings" rather than a
+/// scan that broke: Inspector stopped watching the image (not pushed or
+/// pulled within the rescan duration), the image is archived, or the
+/// findings cannot be read now. None of them says the image is clean
+/// (AWS-FACTS "SCAN_ELIGIBILITY_EXPIRED").
+pub const NO_CURRENT_FINDINGS_STATUSES: [&str; 3] = [
+    "SCAN_ELIGIBILITY_EXPIRED",
+    "IMAGE_ARCHIVED",
+    "FINDINGS_UNAVAILABLE",
 ];
 /// Scan statuses that mean "not finished yet".
 pub const PENDING_STATUSES: [&str; 2] = ["IN_PROGRESS", "PENDING"];

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     // A bad setting fails the cold start, naming the variable.
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = ecr_scan_alerts::aws::load_config().await;
     let warm_up = warm::enabled(std::env::var(warm::WARM_UP_CONNECTIONS).ok().as_deref())
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let ecr = aws_sdk_ecr::Client::new(&aws);

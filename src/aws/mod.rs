@@ -8,8 +8,40 @@ pub mod ssm;
 pub mod warm;
 
 use crate::ports::ServiceFailure;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use std::time::Duration;
+
+/// One attempt of an AWS call may take this long before it is abandoned
+/// (and retried by the SDK's standard retry policy).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+/// One AWS call, retries included, may take this long: an endpoint that
+/// accepts connections and never answers fails the call as a transient
+/// `Timeout` well within 30 s instead of holding the invocation until the
+/// Lambda timeout (the SDK's defaults set no read or operation timeout,
+/// AWS-FACTS "Timeouts").
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+/// Connecting may take this long.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The timeouts every client of this crate uses.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The shared SDK configuration: the default credential and region chain,
+/// the latest behaviour version and [`timeouts`].
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
 
 /// Error codes that mean "try again later" whatever the HTTP status says.
 const TRANSIENT_CODES: [&str; 9] = [

@@ -50,7 +50,7 @@ async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
     if let Some(threshold) = args.threshold {
         policy = policy.with_threshold(threshold);
     }
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = ecr_scan_alerts::aws::load_config().await;
     let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws));
     // Without --registry-id, ECR uses the caller's own registry.
     let account = args.registry_id.clone().unwrap_or_default();
