@@ -24,13 +24,35 @@ pub use batch::is_sqs_batch;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long an invocation may hold an image's alert lease: longer than the
 /// function's timeout, so a live publisher is never overtaken.
 const LEASE_SECONDS: i64 = 120;
 /// How long what was alerted is remembered.
 const DEDUP_RETENTION_DAYS: i64 = 180;
+
+/// The status a scan-failed alert names when ECR returned fewer findings than
+/// the scan event counted, none of them alert-worthy, while the event counted
+/// some at or above the threshold.
+pub const FINDINGS_INCOMPLETE: &str = "FINDINGS_INCOMPLETE";
+
+/// What reading the findings gave: the folded findings, or the outcome
+/// already decided (image gone, scan failed and alerted).
+enum Read {
+    Folded(crate::fold::Folded),
+    Done(Outcome),
+}
+
+/// How many findings at or above `threshold` the event counted that the
+/// folded findings do not have.
+fn unseen_at_or_above(event: &SeverityCounts, read: &SeverityCounts, threshold: Severity) -> u64 {
+    Severity::RANKED
+        .into_iter()
+        .filter(|s| *s >= threshold)
+        .map(|s| event.get(s).saturating_sub(read.get(s)))
+        .sum()
+}
 
 /// What happened to one event; returned to Lambda and logged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -230,52 +252,80 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let image = &scan.image;
         let record = self.load_record(image).await?;
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
-        let folded = match fold_findings(&self.source, image, image_policy, &known).await {
-            Ok(folded) => folded,
-            Err(FoldError::ImageGone(failure)) => {
-                tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");
-                return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image))
-                    .because("the image no longer exists"));
-            }
-            Err(FoldError::ScanNotFound(failure)) => {
-                return Err(HandlerError::ScanNotFound {
-                    image: image.short_name(),
-                    failure,
-                })
-            }
-            Err(FoldError::Source(failure)) => {
-                return Err(HandlerError::Findings {
-                    image: image.short_name(),
-                    failure,
-                })
-            }
-            Err(FoldError::RoleUnavailable {
-                account,
-                role,
-                failure,
-            }) => {
-                return Err(HandlerError::MemberRoleUnavailable {
-                    image: image.short_name(),
-                    account,
-                    role,
-                    failure,
-                })
-            }
-            Err(FoldError::ScanFailed(status)) => {
-                return self.scan_failed(scan, Some(status), source).await
-            }
-            Err(FoldError::Pending(status)) => {
-                return Err(HandlerError::ScanNotReady {
-                    image: image.short_name(),
-                    status,
-                })
-            }
+        let mut folded = match self
+            .read_findings(scan, image_policy, &known, source)
+            .await?
+        {
+            Read::Folded(folded) => folded,
+            Read::Done(outcome) => return Ok(outcome),
         };
+        // Enhanced findings can reach ECR after the scan says done
+        // (AWS-FACTS "Findings can lag the status"): when ECR returns fewer
+        // than the event counted, read again with backoff, within a budget.
+        let mut missing = 0;
+        if let Some(expected) = scan.expected_total {
+            let budget = Duration::from_secs(self.config.findings_wait_seconds);
+            let started = Instant::now();
+            let mut delay = Duration::from_millis(500);
+            while folded.tally.counts.total() < expected && started.elapsed() < budget {
+                tracing::info!(
+                    repository = %image.repository,
+                    digest = %image.digest,
+                    expected,
+                    returned = folded.tally.counts.total(),
+                    "ECR returned fewer findings than the scan reported; reading again"
+                );
+                tokio::time::sleep(delay.min(budget.saturating_sub(started.elapsed()))).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+                folded = match self
+                    .read_findings(scan, image_policy, &known, source)
+                    .await?
+                {
+                    Read::Folded(folded) => folded,
+                    Read::Done(outcome) => return Ok(outcome),
+                };
+            }
+            missing = expected.saturating_sub(folded.tally.counts.total());
+        }
+        if missing > 0 && folded.tally.alert_worthy() == 0 {
+            let unseen =
+                unseen_at_or_above(&scan.counts, &folded.tally.counts, image_policy.threshold);
+            if unseen > 0 {
+                // What ECR returned is below the threshold, but the event
+                // counted findings at or above it: say so rather than pass.
+                let description = format!(
+                    "The scan reported {} finding(s), {unseen} of them at or above {}, but ECR returned only {} after {} s; none of those returned is at or above the threshold. Look at the scan results in the console.",
+                    scan.expected_total.unwrap_or_default(),
+                    image_policy.threshold,
+                    folded.tally.counts.total(),
+                    self.config.findings_wait_seconds,
+                );
+                return self
+                    .scan_failed(
+                        scan,
+                        Some(ScanStatus {
+                            status: FINDINGS_INCOMPLETE.into(),
+                            description: Some(description),
+                        }),
+                        source,
+                    )
+                    .await;
+            }
+        }
         let tally = folded.tally;
         let scan_status = folded
             .status
             .map_or_else(|| scan.status.clone(), |s| s.status);
-        let notes = policy_notes(policy, image_policy, &tally, scan.kind);
+        let mut notes = Vec::new();
+        if missing > 0 {
+            notes.push(format!(
+                "Incomplete: the scan reported {} finding(s); ECR has returned {} so far ({missing} not yet readable after waiting {} s). Counts and lists may grow; the console shows the complete results.",
+                scan.expected_total.unwrap_or_default(),
+                tally.counts.total(),
+                self.config.findings_wait_seconds,
+            ));
+        }
+        notes.extend(policy_notes(policy, image_policy, &tally, scan.kind));
         let report = FindingsReport {
             image,
             kind: scan.kind,
@@ -301,6 +351,54 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         Ok(outcome)
     }
 
+    /// Folds every page of the image's findings, or says what to do instead
+    /// (the image is gone, the scan failed) or why not (an error).
+    async fn read_findings(
+        &self,
+        scan: &ScanEvent,
+        image_policy: &ImagePolicy<'_>,
+        known: &Known,
+        source: Option<&SourceLink>,
+    ) -> Result<Read, HandlerError> {
+        let image = &scan.image;
+        match fold_findings(&self.source, image, image_policy, known).await {
+            Ok(folded) => Ok(Read::Folded(folded)),
+            Err(FoldError::ImageGone(failure)) => {
+                tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");
+                Ok(Read::Done(
+                    Outcome::new(OutcomeKind::NotAlerted, Some(image))
+                        .because("the image no longer exists"),
+                ))
+            }
+            Err(FoldError::ScanNotFound(failure)) => Err(HandlerError::ScanNotFound {
+                image: image.short_name(),
+                failure,
+            }),
+            Err(FoldError::Source(failure)) => Err(HandlerError::Findings {
+                image: image.short_name(),
+                failure,
+            }),
+            Err(FoldError::RoleUnavailable {
+                account,
+                role,
+                failure,
+            }) => Err(HandlerError::MemberRoleUnavailable {
+                image: image.short_name(),
+                account,
+                role,
+                failure,
+            }),
+            Err(FoldError::ScanFailed(status)) => self
+                .scan_failed(scan, Some(status), source)
+                .await
+                .map(Read::Done),
+            Err(FoldError::Pending(status)) => Err(HandlerError::ScanNotReady {
+                image: image.short_name(),
+                status,
+            }),
+        }
+    }
+
     /// A scan that produced no findings. `known` is ECR's status when we
     /// already have it; otherwise ECR is asked for its description.
     async fn scan_failed(
@@ -310,7 +408,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         source: Option<&SourceLink>,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
-        if !self.config.alert_on_scan_failure {
+        let incomplete = known_status
+            .as_ref()
+            .is_some_and(|s| s.status == FINDINGS_INCOMPLETE);
+        // Incomplete findings are not a scan failure: they alert regardless.
+        if !self.config.alert_on_scan_failure && !incomplete {
             let mut o = Outcome::new(OutcomeKind::NotAlerted, Some(image))
                 .because("scan failure alerts are off (ALERT_ON_SCAN_FAILURE=false)");
             o.scan_status = Some(known_status.map_or_else(|| scan.status.clone(), |s| s.status));
@@ -330,7 +432,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         // ECR may already report a newer, successful scan; the event's word
         // is what failed, so keep it unless ECR names a failure itself.
         let (status_code, description) = match &status {
-            Some(s) if FAILED_STATUSES.contains(&s.status.as_str()) => {
+            Some(s)
+                if FAILED_STATUSES.contains(&s.status.as_str())
+                    || s.status == FINDINGS_INCOMPLETE =>
+            {
                 (s.status.clone(), s.description.clone())
             }
             Some(s) => (scan.status.clone(), s.description.clone()),

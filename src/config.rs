@@ -17,6 +17,14 @@ pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const METRICS_REPOSITORY_DIMENSION: &str = "METRICS_REPOSITORY_DIMENSION";
 pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const ACCOUNT_ALIASES: &str = "ACCOUNT_ALIASES";
+pub const FINDINGS_WAIT_SECONDS: &str = "FINDINGS_WAIT_SECONDS";
+pub const INITIAL_SCAN_WINDOW_MINUTES: &str = "INITIAL_SCAN_WINDOW_MINUTES";
+
+/// How long an invocation re-reads findings that lag the scan event's counts.
+pub const DEFAULT_FINDINGS_WAIT_SECONDS: u64 = 20;
+/// A finding event first observed this soon after the image was pushed
+/// belongs to the initial scan, which the `Inspector2 Scan` event alerts on.
+pub const DEFAULT_INITIAL_SCAN_WINDOW_MINUTES: u64 = 30;
 
 /// How long a fetched policy document is used before it is read again.
 pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
@@ -45,6 +53,12 @@ pub struct Config {
     pub member_role_name: Option<String>,
     /// Names people know accounts by, shown next to the account id.
     pub account_aliases: BTreeMap<String, String>,
+    /// Budget for re-reading findings when ECR returns fewer than the scan
+    /// event counted (enhanced findings can lag the status).
+    pub findings_wait_seconds: u64,
+    /// `Inspector2 Finding` events first observed within this many minutes
+    /// of the image's push are part of the initial scan; 0 alerts on them.
+    pub initial_scan_window_minutes: u64,
 }
 
 impl Default for Config {
@@ -64,6 +78,8 @@ impl Default for Config {
             metrics_repository_dimension: false,
             member_role_name: None,
             account_aliases: BTreeMap::new(),
+            findings_wait_seconds: DEFAULT_FINDINGS_WAIT_SECONDS,
+            initial_scan_window_minutes: DEFAULT_INITIAL_SCAN_WINDOW_MINUTES,
         }
     }
 }
@@ -214,7 +230,37 @@ impl Config {
                 ),
             })?,
         };
+        let whole = |variable: &'static str, default: u64, max: u64, unit: &str| match get(variable)
+        {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| ConfigError {
+                    variable,
+                    problem: format!(
+                        "`{value}` is not allowed; use a whole number of {unit} from 0 to {max}"
+                    ),
+                }),
+        };
+        // Bounded well under the function's timeout (120 s).
+        let findings_wait_seconds = whole(
+            FINDINGS_WAIT_SECONDS,
+            DEFAULT_FINDINGS_WAIT_SECONDS,
+            60,
+            "seconds",
+        )?;
+        let initial_scan_window_minutes = whole(
+            INITIAL_SCAN_WINDOW_MINUTES,
+            DEFAULT_INITIAL_SCAN_WINDOW_MINUTES,
+            1440,
+            "minutes",
+        )?;
         Ok(Config {
+            findings_wait_seconds,
+            initial_scan_window_minutes,
             account_aliases,
             member_role_name,
             metrics,
@@ -339,10 +385,71 @@ mod tests {
             (ALERT_TOPIC_ARN, TOPIC),
             (SEVERITY_THRESHOLD, "medium"),
             (ALERT_ON_SCAN_FAILURE, "false"),
+            (
+                CHAT_TOPIC_ARN,
+                "arn:aws-cn:sns:cn-north-1:123456789012:scan-chat",
+            ),
+            (POLICY_PARAMETER_NAME, "/scan-alerts/policy"),
+            (POLICY_CACHE_SECONDS, "5"),
+            (DEDUP_TABLE_NAME, "scan-alerts-dedup"),
+            (
+                SOURCE_URL_TEMPLATE,
+                "https://git.example.com/{repository}/commit/{tag}",
+            ),
+            (METRICS, "false"),
+            (METRICS_NAMESPACE, "Team/Scans"),
+            (METRICS_REPOSITORY_DIMENSION, "true"),
+            (MEMBER_ROLE_NAME, "scan-reader"),
+            (ACCOUNT_ALIASES, "111111111111=payments-prod"),
+            (FINDINGS_WAIT_SECONDS, "7"),
+            (INITIAL_SCAN_WINDOW_MINUTES, "45"),
         ])
         .unwrap();
+        assert_eq!(cfg.alert_topic_arn, TOPIC);
         assert_eq!(cfg.threshold, Severity::Medium);
         assert!(!cfg.alert_on_scan_failure);
+        assert_eq!(
+            cfg.chat_topic_arn.as_deref(),
+            Some("arn:aws-cn:sns:cn-north-1:123456789012:scan-chat")
+        );
+        assert_eq!(
+            cfg.policy_parameter_name.as_deref(),
+            Some("/scan-alerts/policy")
+        );
+        assert_eq!(cfg.policy_cache_seconds, 5);
+        assert_eq!(cfg.dedup_table_name.as_deref(), Some("scan-alerts-dedup"));
+        assert!(cfg.source_url_template.is_some());
+        assert!(!cfg.metrics);
+        assert_eq!(cfg.metrics_namespace, "Team/Scans");
+        assert!(cfg.metrics_repository_dimension);
+        assert_eq!(cfg.member_role_name.as_deref(), Some("scan-reader"));
+        assert_eq!(cfg.account_aliases["111111111111"], "payments-prod");
+        assert_eq!(cfg.findings_wait_seconds, 7);
+        assert_eq!(cfg.initial_scan_window_minutes, 45);
+        // Every field was set away from its default.
+        let default = Config {
+            alert_topic_arn: TOPIC.into(),
+            ..Config::default()
+        };
+        assert_ne!(cfg.findings_wait_seconds, default.findings_wait_seconds);
+        assert_ne!(
+            cfg.initial_scan_window_minutes,
+            default.initial_scan_window_minutes
+        );
+        assert_ne!(cfg.policy_cache_seconds, default.policy_cache_seconds);
+    }
+
+    #[test]
+    fn wait_and_window_are_bounded() {
+        for (variable, value) in [
+            (FINDINGS_WAIT_SECONDS, "61"),
+            (FINDINGS_WAIT_SECONDS, "-1"),
+            (INITIAL_SCAN_WINDOW_MINUTES, "soon"),
+        ] {
+            let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.problem.contains(value), "{err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::event::{parse_repository_arn, EventError};
 use crate::finding::{Finding, FixAvailable};
 use crate::image::ImageRef;
 use crate::severity::Severity;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,57 @@ pub struct ImageFinding {
     pub image: ImageRef,
     pub finding: Finding,
     pub status: FindingStatus,
+    /// When Inspector first observed the finding (`firstObservedAt`).
+    pub first_observed_at: Option<DateTime<Utc>>,
+    /// When the image was pushed (`awsEcrContainerImage.pushedAt`).
+    pub pushed_at: Option<DateTime<Utc>>,
+}
+
+impl ImageFinding {
+    /// Whether the finding came from the image's initial scan: first
+    /// observed within `window` of the push. Inspector sends a Finding
+    /// event for each finding of the initial scan too, before the
+    /// `Inspector2 Scan` event that the scan path alerts on (AWS-FACTS,
+    /// ECR user guide "EventBridge events sent for enhanced scanning").
+    /// Unknown times say "not initial": a finding is never dropped on a guess.
+    pub fn from_initial_scan(&self, window: chrono::Duration) -> bool {
+        match (self.first_observed_at, self.pushed_at) {
+            (Some(first), Some(pushed)) => first - pushed <= window,
+            _ => false,
+        }
+    }
+}
+
+/// Reads a time as Inspector's events write it (`Dec 3, 2021, 6:02:30 PM`,
+/// taken as UTC), or as RFC 3339, or as epoch seconds.
+pub fn parse_inspector_time(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::Number(n) => {
+            let secs = n.as_f64()?;
+            DateTime::from_timestamp(secs.trunc() as i64, 0)
+        }
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+                return Some(t.with_timezone(&Utc));
+            }
+            NaiveDateTime::parse_from_str(text, "%b %d, %Y, %I:%M:%S %p")
+                .ok()
+                .map(|t| t.and_utc())
+        }
+        _ => None,
+    }
+}
+
+/// A value AWS fills with a placeholder: AWS's own sample Finding event
+/// has `"region": "N/A"` and `"partition": "N/A"` on the image resource.
+fn known(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| {
+            !v.is_empty() && !v.eq_ignore_ascii_case("N/A") && !v.eq_ignore_ascii_case("null")
+        })
+        .map(str::to_string)
 }
 
 #[derive(Deserialize)]
@@ -44,6 +96,8 @@ struct Detail {
     #[serde(default)]
     package_vulnerability_details: Option<VulnDetails>,
     resources: Vec<Resource>,
+    #[serde(default)]
+    first_observed_at: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +151,8 @@ struct ContainerImage {
     image_tags: Option<Vec<String>>,
     #[serde(default)]
     registry: Option<String>,
+    #[serde(default)]
+    pushed_at: Option<Value>,
 }
 
 fn invalid(field: &str, problem: impl Into<String>) -> EventError {
@@ -167,23 +223,31 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
             "must not be empty",
         ));
     }
-    // The resource id is `arn:aws:ecr:<region>:<account>:repository/<name>/sha256:…`.
+    // The resource id is `arn:<partition>:ecr:<region>:<account>:repository/<name>/sha256:…`:
+    // the one place that always names the image's account and region
+    // (`resources[].region` may be "N/A"). The envelope comes last: with
+    // forwarding it may be another account's or region's.
     let arn = resource.id.as_deref().and_then(|id| {
         let repo_arn = id.rsplit_once("/sha256:").map_or(id, |(head, _)| head);
         parse_repository_arn(repo_arn)
     });
-    let account = container
-        .registry
-        .clone()
-        .or_else(|| arn.as_ref().map(|a| a.account.clone()))
-        .or(envelope_account)
-        .ok_or_else(|| invalid("account", "missing"))?;
-    let region = resource
-        .region
-        .clone()
-        .or_else(|| arn.as_ref().map(|a| a.region.clone()))
-        .or(envelope_region)
-        .ok_or_else(|| invalid("region", "missing"))?;
+    let account = arn
+        .as_ref()
+        .map(|a| a.account.clone())
+        .or_else(|| known(container.registry.as_deref()))
+        .or_else(|| known(envelope_account.as_deref()))
+        .ok_or_else(|| invalid("account", "missing (no image ARN, registry or account)"))?;
+    let region = arn
+        .as_ref()
+        .map(|a| a.region.clone())
+        .or_else(|| known(resource.region.as_deref()))
+        .or_else(|| known(envelope_region.as_deref()))
+        .ok_or_else(|| {
+            invalid(
+                "region",
+                "missing (no image ARN, resource region or region)",
+            )
+        })?;
     let status = match detail.status.as_str() {
         "ACTIVE" => FindingStatus::Active,
         "CLOSED" => FindingStatus::Closed,
@@ -239,6 +303,11 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
         },
         finding,
         status,
+        first_observed_at: detail
+            .first_observed_at
+            .as_ref()
+            .and_then(parse_inspector_time),
+        pushed_at: container.pushed_at.as_ref().and_then(parse_inspector_time),
     })
 }
 
@@ -248,12 +317,20 @@ pub struct ImageBatch {
     pub image: Option<ImageRef>,
     pub message_ids: Vec<String>,
     pub active: Vec<Finding>,
+    /// Active findings first observed within the initial-scan window of
+    /// the push: the `Inspector2 Scan` event's alert covers them.
+    pub initial: Vec<Finding>,
     pub closed: Vec<Finding>,
 }
 
 /// Groups a batch's finding events by image (account, region, repository,
-/// digest), keeping the order they arrived in.
-pub fn group_by_image(findings: Vec<(String, ImageFinding)>) -> Vec<ImageBatch> {
+/// digest), keeping the order they arrived in; active findings of the
+/// initial scan (first observed within `initial_window` of the push) are
+/// set apart.
+pub fn group_by_image(
+    findings: Vec<(String, ImageFinding)>,
+    initial_window: chrono::Duration,
+) -> Vec<ImageBatch> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: BTreeMap<String, ImageBatch> = BTreeMap::new();
     for (message_id, f) in findings {
@@ -262,10 +339,13 @@ pub fn group_by_image(findings: Vec<(String, ImageFinding)>) -> Vec<ImageBatch> 
             order.push(key.clone());
             ImageBatch::default()
         });
+        let initial =
+            initial_window > chrono::Duration::zero() && f.from_initial_scan(initial_window);
         // The latest event's tags win: tags move between findings of one image.
         group.image = Some(f.image);
         group.message_ids.push(message_id);
         match f.status {
+            FindingStatus::Active if initial => group.initial.push(f.finding),
             FindingStatus::Active => group.active.push(f.finding),
             FindingStatus::Closed => group.closed.push(f.finding),
             FindingStatus::Suppressed => {}
@@ -317,6 +397,98 @@ mod tests {
         assert_eq!(f.finding.package_name.as_deref(), Some("openssl"));
         assert_eq!(f.finding.fixed_in.as_deref(), Some("3.0.15"));
         assert_eq!(f.finding.fix_available, Some(FixAvailable::Yes));
+        // AWS's sample writes times as `Nov 27, 2026, 11:01:15 AM`.
+        assert_eq!(
+            f.first_observed_at.unwrap().to_rfc3339(),
+            "2026-11-27T11:01:15+00:00"
+        );
+        assert_eq!(
+            f.pushed_at.unwrap().to_rfc3339(),
+            "2026-11-27T11:00:58+00:00"
+        );
+    }
+
+    #[test]
+    fn region_and_account_come_from_the_image_arn_never_from_n_a() {
+        // The sample's resource says region and partition "N/A".
+        let v = sample();
+        assert_eq!(v["detail"]["resources"][0]["region"], "N/A");
+        let f = parse_finding_event(v).unwrap();
+        assert_eq!(f.image.region, "us-east-1");
+        // The image ARN wins over the envelope (forwarded events keep the
+        // image's account and region in its ARN).
+        let mut v = sample();
+        let arn = "arn:aws-cn:ecr:cn-north-1:210987654321:repository/demo/api/sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        v["detail"]["resources"][0]["id"] = arn.into();
+        v["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["registry"] = "N/A".into();
+        let f = parse_finding_event(v).unwrap();
+        assert_eq!(
+            (f.image.account.as_str(), f.image.region.as_str()),
+            ("210987654321", "cn-north-1")
+        );
+        assert_eq!(f.image.partition().arn_name(), "aws-cn");
+        // Without an ARN: the registry and the envelope, still never N/A.
+        let mut v = sample();
+        v["detail"]["resources"][0]["id"] = Value::Null;
+        let f = parse_finding_event(v).unwrap();
+        assert_eq!(f.image.region, "us-east-1");
+        assert_eq!(f.image.account, "123456789012");
+        let mut v = sample();
+        v["detail"]["resources"][0]["id"] = Value::Null;
+        v["region"] = "N/A".into();
+        assert_eq!(parse_finding_event(v).unwrap_err().field, "region");
+    }
+
+    #[test]
+    fn tells_the_initial_scan_from_a_rescan() {
+        let window = chrono::Duration::minutes(30);
+        // AWS's sample: first observed 17 s after the push.
+        let initial = parse_finding_event(sample()).unwrap();
+        assert!(initial.from_initial_scan(window));
+        // A CVE found a week after the push.
+        let mut v = sample();
+        v["detail"]["firstObservedAt"] = "Dec 4, 2026, 9:15:00 PM".into();
+        let rescan = parse_finding_event(v).unwrap();
+        assert!(!rescan.from_initial_scan(window));
+        // Unknown times never drop a finding.
+        let mut v = sample();
+        v["detail"]["resources"][0]["details"]["awsEcrContainerImage"]
+            .as_object_mut()
+            .unwrap()
+            .remove("pushedAt");
+        assert!(!parse_finding_event(v).unwrap().from_initial_scan(window));
+        let mut v = sample();
+        v["detail"]["firstObservedAt"] = "yesterday".into();
+        assert!(!parse_finding_event(v).unwrap().from_initial_scan(window));
+        // ISO 8601 and epoch seconds read too.
+        assert_eq!(
+            parse_inspector_time(&"2026-11-27T11:01:15Z".into()),
+            parse_inspector_time(&serde_json::json!(1_795_777_275))
+        );
+        assert_eq!(
+            parse_inspector_time(&"Dec 3, 2021, 6:02:30 PM".into())
+                .unwrap()
+                .to_rfc3339(),
+            "2021-12-03T18:02:30+00:00"
+        );
+    }
+
+    #[test]
+    fn initial_scan_findings_are_set_apart_when_grouping() {
+        let mut rescan = sample();
+        rescan["detail"]["firstObservedAt"] = "Dec 4, 2026, 9:15:00 PM".into();
+        rescan["detail"]["packageVulnerabilityDetails"]["vulnerabilityId"] = "CVE-2".into();
+        let events = vec![
+            ("m0".to_string(), parse_finding_event(sample()).unwrap()),
+            ("m1".to_string(), parse_finding_event(rescan).unwrap()),
+        ];
+        let groups = group_by_image(events.clone(), chrono::Duration::minutes(30));
+        assert_eq!(groups[0].initial.len(), 1);
+        assert_eq!(groups[0].active.len(), 1);
+        assert_eq!(groups[0].active[0].id, "CVE-2");
+        // A window of 0 turns the distinction off.
+        let groups = group_by_image(events, chrono::Duration::zero());
+        assert_eq!((groups[0].initial.len(), groups[0].active.len()), (0, 2));
     }
 
     #[test]
@@ -361,7 +533,7 @@ mod tests {
             v["detail"]["status"] = status.into();
             events.push((format!("m{i}"), parse_finding_event(v).unwrap()));
         }
-        let groups = group_by_image(events);
+        let groups = group_by_image(events, chrono::Duration::zero());
         assert_eq!(groups.len(), 3);
         assert_eq!(groups[0].message_ids, ["m0", "m2", "m3"]);
         assert_eq!(groups[0].active.len(), 2);

@@ -37,6 +37,10 @@ pub struct ScanEvent {
     pub status: String,
     /// The counts the event carried (absent counts are zero).
     pub counts: SeverityCounts,
+    /// How many findings the scan reported in all: Inspector's `TOTAL`, or
+    /// the sum of a basic event's per-severity counts; `None` when the
+    /// event carried no counts.
+    pub expected_total: Option<u64>,
     pub event_id: Option<String>,
 }
 
@@ -162,12 +166,21 @@ pub fn parse(value: Value) -> Result<Incoming, EventError> {
         },
     };
     let mut counts = SeverityCounts::default();
+    let mut listed_total: Option<u64> = None;
+    let mut total_key: Option<u64> = None;
     for (name, n) in detail.finding_severity_counts {
-        // Inspector adds TOTAL; anything else unknown is not a severity either.
+        if name.eq_ignore_ascii_case("TOTAL") {
+            total_key = Some(n);
+            continue;
+        }
+        // Unknown keys are counted in the total: they are findings ECR
+        // will return, whatever severity it calls them.
+        listed_total = Some(listed_total.unwrap_or(0).saturating_add(n));
         if let Ok(sev) = name.parse::<Severity>() {
             counts.add(sev, n);
         }
     }
+    let expected_total = total_key.or(listed_total);
     Ok(Incoming::Scan(ScanEvent {
         kind,
         image: ImageRef {
@@ -179,6 +192,7 @@ pub fn parse(value: Value) -> Result<Incoming, EventError> {
         },
         status: detail.scan_status,
         counts,
+        expected_total,
         event_id: envelope.id,
     }))
 }
@@ -263,7 +277,10 @@ mod tests {
         assert_eq!(event.image.repository, "demo/web");
         assert!(event.image.digest.starts_with("sha256:"));
         assert_eq!(event.image.tags, vec!["3f2c1ab".to_string()]);
-        assert!(event.counts.get(Severity::Critical) > 0);
+        assert_eq!(event.counts.get(Severity::Critical), 2);
+        assert_eq!(event.counts.get(Severity::Undefined), 1);
+        // A basic event has no TOTAL: the per-severity counts add up.
+        assert_eq!(event.expected_total, Some(10));
     }
 
     #[test]
@@ -271,6 +288,7 @@ mod tests {
         let event = scan(fixture(BASIC_FAILED));
         assert!(event.reports_failure());
         assert_eq!(event.counts.total(), 0);
+        assert_eq!(event.expected_total, None);
     }
 
     #[test]
@@ -287,11 +305,10 @@ mod tests {
         assert_eq!(event.image.account, "123456789012");
         assert_eq!(event.image.region, "us-east-1");
         assert_eq!(event.status, "INITIAL_SCAN_COMPLETE");
-        // TOTAL is not a severity
-        assert_eq!(
-            event.counts.total(),
-            event.counts.non_zero().map(|(_, n)| n).sum::<u64>()
-        );
+        // TOTAL is not a severity; it is what ECR should return in all.
+        assert_eq!(event.counts.total(), 5);
+        assert_eq!(event.counts.get(Severity::Untriaged), 1);
+        assert_eq!(event.expected_total, Some(5));
     }
 
     #[test]

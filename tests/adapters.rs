@@ -142,10 +142,13 @@ impl Published {
     }
 }
 
+/// The settings of these tests: no re-reading of lagging findings (tests
+/// of that set their own budget).
 fn config(threshold: Severity) -> Config {
     Config {
         alert_topic_arn: TOPIC.into(),
         threshold,
+        findings_wait_seconds: 0,
         ..Config::default()
     }
 }
@@ -160,16 +163,120 @@ async fn run(
     threshold: Severity,
     text: &str,
 ) -> Result<Outcome, HandlerError> {
+    run_with(config(threshold), ecr_rules, sns_rules, text).await
+}
+
+async fn run_with(
+    config: Config,
+    ecr_rules: &[&aws_smithy_mocks::Rule],
+    sns_rules: &[&aws_smithy_mocks::Rule],
+    text: &str,
+) -> Result<Outcome, HandlerError> {
     let ecr = mock_client!(aws_sdk_ecr, RuleMode::Sequential, ecr_rules, |c| c
         .retry_config(retry()));
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns_rules, |c| c
         .retry_config(retry()));
     let app = App::new(
-        config(threshold),
+        config,
         EcrFindings::new(ecr),
         SnsAlerts::new(sns, TOPIC, None),
     );
     app.handle(event(text)).await
+}
+
+fn waiting(seconds: u64) -> Config {
+    Config {
+        findings_wait_seconds: seconds,
+        ..config(Severity::High)
+    }
+}
+
+/// The enhanced sample event counts 5 findings (TOTAL): 1 critical, 2 high,
+/// 1 medium, 1 untriaged.
+fn all_five() -> Vec<EnhancedImageScanFinding> {
+    vec![
+        enhanced("CVE-2026-1000", "CRITICAL"),
+        enhanced("CVE-2026-1001", "HIGH"),
+        enhanced("CVE-2026-1002", "HIGH"),
+        enhanced("CVE-2026-1003", "MEDIUM"),
+        enhanced("CVE-2026-1004", "UNTRIAGED"),
+    ]
+}
+
+#[tokio::test]
+async fn findings_that_lag_the_scan_event_are_read_again_until_complete() {
+    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .sequence()
+        .output(|| enhanced_page(all_five()[1..3].to_vec(), None))
+        .output(|| enhanced_page(all_five(), None))
+        .build();
+    let published = Published::default();
+    let outcome = run_with(waiting(10), &[&pages], &[&published.rule()], ENHANCED_EVENT)
+        .await
+        .unwrap();
+    assert_eq!(pages.num_calls(), 2, "read again once, then complete");
+    let [alert] = &published.all()[..] else {
+        panic!("one alert expected")
+    };
+    assert!(alert
+        .subject()
+        .unwrap()
+        .starts_with("CRITICAL: 1 critical, 2 high in demo/api"));
+    assert!(!alert.message().unwrap().contains("Incomplete"));
+    assert_eq!(outcome.alert_worthy, Some(3));
+}
+
+#[tokio::test]
+async fn findings_still_missing_after_the_budget_alert_with_a_line_saying_so() {
+    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .sequence()
+        .output(|| enhanced_page(all_five()[1..3].to_vec(), None))
+        .repeatedly()
+        .build();
+    let published = Published::default();
+    run_with(waiting(1), &[&pages], &[&published.rule()], ENHANCED_EVENT)
+        .await
+        .unwrap();
+    assert!(pages.num_calls() >= 2, "read again within the budget");
+    let [alert] = &published.all()[..] else {
+        panic!("one alert expected")
+    };
+    assert!(alert
+        .subject()
+        .unwrap()
+        .starts_with("HIGH: 2 high in demo/api"));
+    assert!(
+        alert.message().unwrap().contains(
+            "Incomplete: the scan reported 5 finding(s); ECR has returned 2 so far (3 not yet readable after waiting 1 s)"
+        ),
+        "{}",
+        alert.message().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn counted_critical_findings_that_never_arrive_are_not_a_quiet_pass() {
+    // ECR returns only the medium finding; the event counted a critical.
+    let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .then_output(|| enhanced_page(all_five()[3..4].to_vec(), None));
+    let published = Published::default();
+    let outcome = run_with(waiting(0), &[&pages], &[&published.rule()], ENHANCED_EVENT)
+        .await
+        .unwrap();
+    let [alert] = &published.all()[..] else {
+        panic!("one alert expected, got {outcome:?}")
+    };
+    assert!(alert
+        .subject()
+        .unwrap()
+        .starts_with("Scan FINDINGS_INCOMPLETE: demo/api"));
+    let text = alert.message().unwrap();
+    assert!(
+        text.contains(
+            "The scan reported 5 finding(s), 3 of them at or above HIGH, but ECR returned only 1"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -251,8 +251,12 @@ fn app(sink: SlowSink, store: Arc<MemoryStore>) -> App<EcrFindings, SlowSink> {
     App::new(config, EcrFindings::new(ecr), sink).with_dedup(Box::new(Shared(store)))
 }
 
+/// The basic sample event, counting what the mocked scan has: one critical.
 fn event() -> serde_json::Value {
-    serde_json::from_str(include_str!("../events/basic-scan-complete.json")).unwrap()
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../events/basic-scan-complete.json")).unwrap();
+    event["detail"]["finding-severity-counts"] = serde_json::json!({"CRITICAL": 1});
+    event
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         if continuous::is_finding_event(&event) {
             // A finding event routed straight to the function: a batch of one.
             let finding = continuous::parse_finding_event(event)?;
-            let groups = group_by_image(vec![(String::new(), finding)]);
+            let groups = group_by_image(vec![(String::new(), finding)], self.initial_window());
             let shared = images_per_vulnerability(&groups);
             let policy = self.policy.current().await?;
             let outcome = self.alert_image_batch(&policy, &groups[0], &shared).await;
@@ -83,7 +83,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 }
             }
         }
-        let groups = group_by_image(parsed);
+        let groups = group_by_image(parsed, self.initial_window());
         let shared = images_per_vulnerability(&groups);
         let policy = match self.policy.current().await {
             Ok(policy) => policy,
@@ -108,6 +108,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }
         }
         response
+    }
+
+    fn initial_window(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.config.initial_scan_window_minutes as i64)
     }
 
     fn finish(&self, outcome: &Result<Outcome, HandlerError>) {
@@ -138,18 +142,37 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let image_policy = policy.for_image(image, (self.today)());
         let record = self.load_record(image).await?;
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
+        // Findings of the initial scan are the scan event's to alert. With
+        // dedup, a record of this image means the scan path has alerted
+        // already: what it did not alert is new and alerts here.
+        let take_initial = record.is_some() && !group.initial.is_empty();
+        if group.active.is_empty()
+            && group.closed.is_empty()
+            && !group.initial.is_empty()
+            && !take_initial
+        {
+            let reason = format!(
+                "{} finding(s) from the image's initial scan (first observed within {} min of the push): the Inspector2 Scan event alerts on them",
+                group.initial.len(),
+                self.config.initial_scan_window_minutes
+            );
+            let mut outcome = Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(reason);
+            outcome.scan_status = Some("CONTINUOUS".into());
+            return Ok(outcome);
+        }
         let mut tally = Tally::default();
-        judge_into(
-            &mut tally,
-            group.active.iter().cloned(),
-            &image_policy,
-            &known,
-        );
+        let findings: Vec<_> = if take_initial {
+            group.active.iter().chain(&group.initial).cloned().collect()
+        } else {
+            group.active.clone()
+        };
+        let reported = findings.len();
+        judge_into(&mut tally, findings, &image_policy, &known);
 
         let mut notes = vec![format!(
             "Continuous scanning: Amazon Inspector reported {} finding(s) for this image, pushed earlier; \
              counts cover these findings, not the whole image.",
-            group.active.len()
+            reported
         )];
         notes.extend(policy_notes(
             policy,

@@ -266,12 +266,7 @@ fn notification<const N: usize>(
             ),
             summary: truncate_chars(&summary, SUMMARY_MAX),
             event_type,
-            related_resources: vec![format!(
-                "arn:aws:ecr:{}:{}:repository/{}",
-                slack_escape(&image.region),
-                slack_escape(&image.account),
-                slack_escape(&image.repository)
-            )],
+            related_resources: vec![slack_escape(&image.repository_arn())],
             additional_context: context,
         },
     };
