@@ -6,9 +6,16 @@ nextToken, so without this nothing would prove that the function pages.
 - enhanced findings: 100 per page whatever maxResults says;
 - nextToken: opaque; a token that was not issued is rejected like ECR does.
 
-It also counts the calls it paged, can serve a second scan of an image
-(which moto cannot), and can be switched off (every connection is dropped),
-for fault tests.
+It also reproduces what AWS does and moto does not, on demand:
+- a second scan of an image (moto keeps the first result forever);
+- findings that reach ECR after the scan says done (`lag`): the first
+  reads of an image see only some of its findings (AWS-FACTS "Findings can
+  lag the status");
+- an endpoint that accepts requests and never answers (`hang`);
+- an endpoint that is down (`down`: every connection is dropped).
+Every DescribeImageScanFindings page it serves is checked against the ECR
+service model of the pinned botocore (harness/contract.py): a page that
+breaks the contract is answered with an error naming what is wrong.
 """
 
 import base64
@@ -32,6 +39,19 @@ def encode_token(offset, digest):
 def decode_token(token):
     data = json.loads(base64.urlsafe_b64decode(token.encode()))
     return int(data["o"]), data["d"]
+
+
+ECR_SEVERITIES = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"}
+
+
+def lagged(full, visible):
+    """The answer as ECR gives it while only the first `visible` findings
+    have arrived."""
+    findings = dict(full.get("imageScanFindings") or {})
+    for key in ("findings", "enhancedFindings"):
+        if findings.get(key):
+            findings[key] = findings[key][:visible]
+    return {**full, "imageScanFindings": findings}
 
 
 def page_response(full, request):
@@ -82,6 +102,14 @@ class PagingProxy:
         # When set (role ARN -> bool), AssumeRole of a role it rejects is
         # refused with AccessDenied, as STS does.
         self.role_check = None
+        # digest -> {"reads": n, "visible": k}: the next n reads of the image
+        # see only its first k findings.
+        self.lag = {}
+        # Set, every request is read and never answered until `unhang()`.
+        self.hang = False
+        self.released = threading.Event()
+        # Pages that broke the service model's contract (and were refused).
+        self.contract_violations = []
         self.lock = threading.Lock()
         proxy = self
 
@@ -101,6 +129,11 @@ class PagingProxy:
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if proxy.hang:
+                    # Accepted, never answered: the client's timeouts decide.
+                    proxy.released.wait(timeout=300)
+                    self.close_connection = True
+                    return
                 target = self.headers.get("X-Amz-Target", "")
                 refused = proxy.refused_assume_role(body)
                 if refused is not None:
@@ -110,18 +143,23 @@ class PagingProxy:
                     with proxy.lock:
                         proxy.describe_calls += 1
                     request = json.loads(body or b"{}")
-                    override = proxy.overrides.get((request.get("imageId") or {}).get("imageDigest"))
-                    if override is not None:
-                        status, page = page_response(override, request)
-                        self._answer(status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(page).encode())
-                        return
-                    upstream_request = {k: v for k, v in request.items() if k not in ("nextToken", "maxResults")}
-                    status, headers, data = proxy.forward(self, json.dumps(upstream_request).encode())
+                    digest = (request.get("imageId") or {}).get("imageDigest")
+                    full = proxy.overrides.get(digest)
+                    if full is None:
+                        upstream_request = {k: v for k, v in request.items() if k not in ("nextToken", "maxResults")}
+                        status, headers, data = proxy.forward(self, json.dumps(upstream_request).encode())
+                        if status != 200:
+                            self._answer(status, headers, data)
+                            return
+                        full = json.loads(data)
+                    if not request.get("nextToken"):
+                        full = proxy.lagging(digest, full)
+                    else:
+                        full = proxy.lag_in_progress(digest, full)
+                    status, page = page_response(full, request)
                     if status == 200:
-                        status, page = page_response(json.loads(data), request)
-                        data = json.dumps(page).encode()
-                        headers = {"Content-Type": "application/x-amz-json-1.1"}
-                    self._answer(status, headers, data)
+                        status, page = proxy.checked(page, request)
+                    self._answer(status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(page).encode())
                     return
                 status, headers, data = proxy.forward(self, body)
                 self._answer(status, headers, data)
@@ -141,6 +179,41 @@ class PagingProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def lagging(self, digest, full):
+        """A first page: one read of the image; while the image lags, only
+        its first findings are there."""
+        with self.lock:
+            lag = self.lag.get(digest)
+            if not lag or lag["reads"] <= 0:
+                self.lag.pop(digest, None)
+                return full
+            lag["reads"] -= 1
+            lag["paging"] = True
+        return lagged(full, lag["visible"])
+
+    def lag_in_progress(self, digest, full):
+        """A later page of a read that began while the image lagged."""
+        with self.lock:
+            lag = self.lag.get(digest)
+        return lagged(full, lag["visible"]) if lag and lag.get("paging") else full
+
+    def checked(self, page, request):
+        """The page, or ECR's kind of 500 naming how it breaks the contract."""
+        from .contract import check_ecr_findings_page
+
+        violations = check_ecr_findings_page(page, request)
+        if not violations:
+            return 200, page
+        with self.lock:
+            self.contract_violations.extend(violations)
+        return 500, {"__type": "ServerException",
+                     "message": "local stack served a page that breaks the ECR model: " + "; ".join(violations[:5])}
+
+    def unhang(self):
+        self.hang = False
+        self.released.set()
+        self.released = threading.Event()
 
     def refused_assume_role(self, body):
         """STS's AccessDenied answer when `role_check` rejects the role an

@@ -1,6 +1,7 @@
 """Puts repositories, images, scan findings, a topic and a queue into the
 local emulator, and reads back the alerts that arrived."""
 
+import datetime
 import hashlib
 import json
 import urllib.request
@@ -9,6 +10,12 @@ from pathlib import Path
 from .local import ACCOUNT, REGION, ROOT
 
 EVENTS = ROOT / "events"
+# The severities ECR's findingSeverityCounts may name (its service model);
+# Inspector's UNTRIAGED findings are listed but not counted there.
+ECR_COUNTED = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"}
+# digest -> the findings of its latest scan, so that scan events count what
+# the scan has, as AWS's do.
+SCANS = {}
 
 
 def push_image(ecr, repository, tag=None, seed=None):
@@ -38,9 +45,11 @@ def ensure_repository(ecr, name):
 
 def scan_result(repository, digest, status="COMPLETE", description=None, basic=(), enhanced=(), account=ACCOUNT):
     """A DescribeImageScanFindings answer for this image with these findings."""
+    SCANS[digest] = list(basic) + list(enhanced)
     counts = {}
     for finding in list(basic) + list(enhanced):
-        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+        if finding["severity"] in ECR_COUNTED:
+            counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
     result = {
         "registryId": account,
         "repositoryName": repository,
@@ -214,22 +223,70 @@ def put_policy(stack, document, name="/scan-alerts/policy"):
 
 
 def event_for(name, digest):
-    """A sample event from events/, pointed at the digest moto gave the image."""
+    """A sample event from events/, pointed at the digest moto gave the image,
+    counting the findings its scan has (as AWS's events do: per severity,
+    plus TOTAL from Inspector)."""
     event = json.loads((EVENTS / name).read_text())
     event["detail"]["image-digest"] = digest
+    findings = SCANS.get(digest)
+    if findings is not None and "finding-severity-counts" in event["detail"]:
+        counts = {}
+        for finding in findings:
+            counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+        if event["detail-type"] == "Inspector2 Scan":
+            counts["TOTAL"] = len(findings)
+        event["detail"]["finding-severity-counts"] = counts
     return event
 
 
+def finding_event_of(repository, digest, finding, **when):
+    """The `Inspector2 Finding` event of an enhanced finding stored in ECR."""
+    vuln = finding["packageVulnerabilityDetails"]
+    package = vuln["vulnerablePackages"][0]
+    return finding_event(repository, digest, vuln["vulnerabilityId"], finding["severity"], package=package["name"],
+                         version=package["version"], fixed_in=package.get("fixedInVersion"), **when)
+
+
+def inspector_time(moment):
+    """A time as Inspector's events write it: `Nov 27, 2026, 11:01:15 AM`."""
+    return f"{moment:%b} {moment.day}, {moment:%Y}, {moment.hour % 12 or 12}:{moment:%M:%S %p}"
+
+
+def enhanced_push(stack, repository, findings, tag="v1", seed=None):
+    """An image pushed to a registry on enhanced scanning, as Inspector
+    reports it (ECR user guide, "EventBridge events sent for enhanced
+    scanning"): one `Inspector2 Finding` event per finding, first observed
+    seconds after the push, then the `Inspector2 Scan` event.
+    Returns (digest, finding events, scan event)."""
+    digest = scanned_image(stack, repository, tag, seed=seed, enhanced=findings, status="ACTIVE")
+    pushed = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    finding_events = [
+        finding_event_of(repository, digest, f, tags=(tag,),
+                         pushed_at=pushed, first_observed_at=pushed + datetime.timedelta(seconds=17))
+        for f in findings
+    ]
+    scan = event_for("enhanced-scan-complete.json", digest)
+    scan["detail"]["repository-name"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}"
+    scan["resources"] = [scan["detail"]["repository-name"]]
+    scan["detail"]["image-tags"] = [tag]
+    return digest, finding_events, scan
+
+
 def finding_event(repository, digest, cve, severity="HIGH", status="ACTIVE", package="openssl",
-                  version="3.0.11", fixed_in="3.0.15", tags=("v1",)):
-    """An `Inspector2 Finding` event (continuous scanning) for an ECR image,
-    from the sample in events/."""
+                  version="3.0.11", fixed_in="3.0.15", tags=("v1",), pushed_at=None, first_observed_at=None):
+    """An `Inspector2 Finding` event for an ECR image, from the sample in
+    events/ (AWS's shape: the resource's region and partition are "N/A").
+    By default a rescan's: first observed a week after the push."""
     event = json.loads((EVENTS / "inspector-finding.json").read_text())
     detail = event["detail"]
+    observed = first_observed_at or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    pushed = pushed_at or observed - datetime.timedelta(days=7)
+    detail.update(firstObservedAt=inspector_time(observed), lastObservedAt=inspector_time(observed),
+                  updatedAt=inspector_time(observed))
     image = detail["resources"][0]
     image["id"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}/{digest}"
     image["details"]["awsEcrContainerImage"].update(repositoryName=repository, imageHash=digest,
-                                                     imageTags=list(tags))
+                                                     imageTags=list(tags), pushedAt=inspector_time(pushed))
     event["resources"] = [image["id"]]
     detail.update(severity=severity, status=status, title=f"{cve} - {package}")
     vuln = detail["packageVulnerabilityDetails"]
