@@ -23,6 +23,11 @@ PSEUDO = {
     "AWS::StackName": "ecr-scan-alerts",
     "AWS::URLSuffix": "amazonaws.com",
 }
+# The other partitions every ARN the templates build must follow.
+PARTITIONS = {
+    "aws-cn": {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::URLSuffix": "amazonaws.com.cn"},
+    "aws-us-gov": {"AWS::Partition": "aws-us-gov", "AWS::Region": "us-gov-west-1", "AWS::URLSuffix": "amazonaws.com"},
+}
 NO_VALUE = object()
 
 
@@ -120,8 +125,10 @@ class Resolved:
     references resolved. References to resources stay as {"Ref": ...} and
     {"Fn::GetAtt": ...}."""
 
-    def __init__(self, template, **overrides):
+    def __init__(self, template, pseudo=None, **overrides):
         self.raw = template
+        # Pseudo parameters (AWS::Partition, ...) other than the defaults.
+        self.pseudo = {**PSEUDO, **(pseudo or {})}
         self.params = parameter_values(template, **overrides)
         expanded = expand_for_each(copy.deepcopy(template), self.params)
         self.conditions = expanded.get("Conditions", {})
@@ -149,8 +156,8 @@ class Resolved:
     def _ref(self, name):
         if name in self.params:
             return self.params[name]
-        if name in PSEUDO:
-            return PSEUDO[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
         if name == "AWS::NoValue":
             return NO_VALUE
         return {"Ref": name}
@@ -239,13 +246,20 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
+# The one wildcard action allowed: the key policy statement AWS documents for
+# a service principal that publishes to an encrypted topic (CloudWatch).
+DOCUMENTED_SERVICE_KEY_ACTION = "kms:GenerateDataKey*"
+
+
 def wildcard_action_problems(resolved):
     problems = []
     for where, statement in policy_statements(resolved.resources, "Resources"):
         if "NotAction" in statement:
             problems.append(f"{where}: NotAction grants every other action")
         for action in as_list(statement.get("Action", [])):
-            if isinstance(action, str) and "*" in action:
+            documented = (action == DOCUMENTED_SERVICE_KEY_ACTION and "/KeyPolicy" in where
+                          and "Service" in statement.get("Principal", {}))
+            if isinstance(action, str) and "*" in action and not documented:
                 problems.append(f"{where}: wildcard action {action}")
     # SAM policy templates and managed policies would hide their actions.
     for name, resource in resolved.of_type("AWS::Serverless::Function").items():
@@ -315,4 +329,150 @@ def lifecycle_problems(rules, params):
 
 def own_check_problems(template, **overrides):
     resolved = Resolved(template, **overrides)
-    return wildcard_action_problems(resolved) + repository_problems(resolved)
+    return (wildcard_action_problems(resolved) + repository_problems(resolved)
+            + central_problems(template, **overrides))
+
+
+# -- least privilege across accounts and partitions ------------------------------
+
+# Actions that have no resource-level permissions (Service Authorization
+# Reference): "*" is the only Resource they take.
+NO_RESOURCE_LEVEL = {
+    "inspector2:ListFindings",
+    "inspector2:ListCoverage",
+    "ecr:DescribeRegistry",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+# The path of the central function's role: what member accounts trust.
+FUNCTION_ROLE_PATH = "/ecr-scan-alerts/"
+# Severities with a rank: the lowest threshold a policy document may ask
+# for is INFORMATIONAL, so the finding rule must let all of them through.
+RANKED_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+
+
+def wildcard_resource_problems(resolved):
+    """Resource "*" only in key policies (where it means the key) and for
+    actions that take no other resource."""
+    problems = []
+    for where, statement in policy_statements(resolved.resources, "Resources"):
+        if "*" not in as_list(statement.get("Resource", [])) or "/KeyPolicy" in where:
+            continue
+        broad = sorted(set(as_list(statement.get("Action", []))) - NO_RESOURCE_LEVEL)
+        if broad:
+            problems.append(f"{where}: Resource \"*\" for {broad}, which take narrower ARNs")
+    return problems
+
+
+def uncommented_wildcard_resources(path):
+    """Each `Resource: "*"` in a template file has a comment in its statement
+    (or on its line) saying why."""
+    lines = Path(path).read_text().splitlines()
+    problems = []
+    for i, line in enumerate(lines):
+        if not re.match(r"""\s*Resource:\s*["']\*["']""", line):
+            continue
+        indent = len(line) - len(line.lstrip())
+        start = next((j for j in range(i - 1, -1, -1)
+                      if lines[j].lstrip().startswith("- ") and len(lines[j]) - len(lines[j].lstrip()) == indent - 2),
+                     i)
+        if not any("#" in lines[j] for j in range(start, i + 1)):
+            problems.append(f"{Path(path).name} line {i + 1}: Resource \"*\" without a comment saying why")
+    return problems
+
+
+def strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from strings(key)
+            yield from strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item)
+
+
+def partition_problems(template, **params):
+    """No ARN written for the commercial partition alone: no literal
+    `arn:aws:` in the template (ARNs, patterns, descriptions), and resolved in
+    aws-cn and aws-us-gov, every ARN the stack builds (not the ARNs given as
+    parameters) is in that partition."""
+    problems = [f"literal {s!r}" for s in strings(template) if "arn:aws:" in s]
+    for partition, pseudo in PARTITIONS.items():
+        resolved = Resolved(template, pseudo=pseudo, **params)
+        # An ARN given as a parameter is the caller's, in their partition.
+        given = {v for v in resolved.params.values() if isinstance(v, str)}
+        for text in strings([resolved.resources, resolved.outputs]):
+            if text in given:
+                continue
+            for found in re.findall(r"arn:([A-Za-z0-9-]*):", text):
+                if found != partition:
+                    problems.append(f"{partition}: {text!r} is an ARN of partition {found!r}")
+    return problems
+
+
+def assume_role_problems(resolved):
+    """sts:AssumeRole granted to the stack's roles names the accounts: a
+    concrete account in the ARN, or a condition on the organisation
+    (aws:ResourceOrgID) or the accounts (aws:ResourceAccount)."""
+    problems = []
+    for where, statement in policy_statements(resolved.resources, "Resources"):
+        if "Principal" in statement or "sts:AssumeRole" not in as_list(statement.get("Action", [])):
+            continue
+        scoped = {k: v for k, v in statement.get("Condition", {}).get("StringEquals", {}).items()
+                  if k in ("aws:ResourceOrgID", "aws:ResourceAccount") and [x for x in as_list(v) if x]}
+        for resource in as_list(statement.get("Resource", [])):
+            if not isinstance(resource, str) or re.search(r":iam::[0-9]{12}:role/", resource):
+                continue
+            if not scoped:
+                problems.append(f"{where}: may assume {resource} in any account")
+    return problems
+
+
+def function_role_problems(resolved):
+    role = resolved.resources.get("FunctionRole")
+    if role is None:
+        return []
+    path = role["Properties"].get("Path")
+    if path != FUNCTION_ROLE_PATH:
+        return [f"FunctionRole has path {path!r}, not {FUNCTION_ROLE_PATH!r} (what member roles trust)"]
+    return []
+
+
+def finding_rule_problems(resolved):
+    """The continuous-scanning rule lets every ranked severity through: a
+    policy document may lower any repository's threshold to INFORMATIONAL."""
+    rule = resolved.resources.get("FindingEventsRule")
+    if rule is None:
+        return []
+    severities = rule["Properties"]["EventPattern"].get("detail", {}).get("severity")
+    if severities is not None and not set(RANKED_SEVERITIES) <= set(as_list(severities)):
+        return [f"FindingEventsRule drops severities {sorted(set(RANKED_SEVERITIES) - set(severities))}"]
+    return []
+
+
+def key_policy_problems(resolved):
+    """A service principal may use a key only for this account's resources
+    (aws:SourceAccount and aws:SourceArn: confused deputy)."""
+    problems = []
+    for name, key in resolved.of_type("AWS::KMS::Key").items():
+        for statement in as_list(key["Properties"]["KeyPolicy"]["Statement"]):
+            if "Service" not in statement.get("Principal", {}):
+                continue
+            condition = statement.get("Condition", {})
+            account = condition.get("StringEquals", {}).get("aws:SourceAccount")
+            source = condition.get("ArnLike", {}).get("aws:SourceArn") or condition.get("ArnEquals", {}).get(
+                "aws:SourceArn")
+            if account != resolved.pseudo["AWS::AccountId"] or not source:
+                problems.append(f"{name}: {statement.get('Sid')} admits {statement['Principal']} "
+                                f"without aws:SourceAccount and aws:SourceArn")
+    return problems
+
+
+def central_problems(template, **overrides):
+    """The boundaries of the central stack (see the README's Security)."""
+    resolved = Resolved(template, **overrides)
+    return (wildcard_resource_problems(resolved) + assume_role_problems(resolved)
+            + function_role_problems(resolved) + finding_rule_problems(resolved)
+            + key_policy_problems(resolved) + partition_problems(template, **overrides))

@@ -1,7 +1,8 @@
 """The continuous-scanning rule (FindingEventsRule), read from template.yaml,
 on a local EventBridge (moto): it routes Inspector finding events of ECR
-images at or above the threshold into the findings queue, and no scan
-event."""
+images of every ranked severity into the findings queue (the function
+applies the threshold, which the policy document may lower per repository),
+and no scan event."""
 
 import copy
 import json
@@ -10,7 +11,7 @@ import uuid
 import boto3
 import pytest
 
-from cfn_template import ACCOUNT, REGION, ROOT, Resolved
+from cfn_template import ACCOUNT, RANKED_SEVERITIES, REGION, ROOT, Resolved
 
 MARKER_DIGEST = "sha256:" + "0" * 64
 SAMPLE = json.loads((ROOT / "events" / "inspector-finding.json").read_text())
@@ -79,17 +80,29 @@ def test_the_sample_finding_event_is_routed(bus):
     assert bus().matches(SAMPLE) is True
 
 
-def test_only_findings_at_or_above_the_threshold_and_of_ecr_images(bus):
-    rule = bus(SeverityThreshold="HIGH")
+def test_every_ranked_severity_below_the_threshold_too_and_only_ecr_images(bus):
+    """A policy document may give a repository a lower threshold than the
+    stack's; the rule must not drop what that repository would alert on."""
+    rule = bus(SeverityThreshold="CRITICAL")
     results = {
         "critical": rule.matches(finding(severity="CRITICAL")),
         "high closed": rule.matches(finding(severity="HIGH", status="CLOSED")),
         "medium": rule.matches(finding(severity="MEDIUM")),
+        "informational": rule.matches(finding(severity="INFORMATIONAL")),
+        "untriaged": rule.matches(finding(severity="UNTRIAGED")),
         "suppressed": rule.matches(finding(status="SUPPRESSED")),
         "ec2 instance": rule.matches(finding(kind="AWS_EC2_INSTANCE")),
     }
-    assert results == {"critical": True, "high closed": True, "medium": False,
-                       "suppressed": False, "ec2 instance": False}
+    assert results == {"critical": True, "high closed": True, "medium": True, "informational": True,
+                       "untriaged": False, "suppressed": False, "ec2 instance": False}
+
+
+def test_the_rule_does_not_depend_on_the_stack_threshold(template):
+    """One source of truth: the threshold is applied by the function (from
+    the policy document, or SeverityThreshold), never by the rule."""
+    patterns = {threshold: rule_pattern(template, SeverityThreshold=threshold) for threshold in RANKED_SEVERITIES}
+    assert all(p == patterns["HIGH"] for p in patterns.values())
+    assert patterns["HIGH"]["detail"]["severity"] == RANKED_SEVERITIES
 
 
 def test_the_prefix_selects_repositories(bus):

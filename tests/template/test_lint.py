@@ -72,11 +72,51 @@ def wildcard_everything(template):
     policy["Statement"].append({"Effect": "Allow", "Action": "*", "Resource": "*"})
 
 
+def statement(template, resource, sid):
+    props = template["Resources"][resource]["Properties"]
+    documents = [p["PolicyDocument"] for p in props.get("Policies", [])] + [
+        props[k] for k in ("PolicyDocument", "KeyPolicy") if k in props]
+    for document in documents:
+        for item in document["Statement"]:
+            candidates = item["Fn::If"][1:2] if isinstance(item, dict) and "Fn::If" in item else [item]
+            for candidate in candidates:
+                if candidate.get("Sid") == sid:
+                    return candidate
+    raise KeyError(f"{resource} has no statement {sid}")
+
+
+def wildcard_resource(template):
+    statement(template, "FunctionPublishPolicy", "PublishAlerts")["Resource"] = "*"
+
+
+def literal_partition(template):
+    statement(template, "FunctionRole", "WriteOwnLogGroup")["Resource"] = {
+        "Fn::Sub": "arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+
+
+def no_function_role_path(template):
+    del template["Resources"]["FunctionRole"]["Properties"]["Path"]
+
+
+def cloudwatch_key_use_unconditioned(template):
+    del statement(template, "TopicKey", "CloudWatchAlarmsPublish")["Condition"]
+
+
+def threshold_filtered_finding_rule(template):
+    detail = template["Resources"]["FindingEventsRule"]["Properties"]["EventPattern"]["detail"]
+    detail["severity"] = ["HIGH", "CRITICAL"]
+
+
 BREAKAGES = {
     mutable_tags: {"checkov", "own checks"},
     no_lifecycle_policy: {"own checks"},
     wildcard_action: {"own checks"},
     wildcard_everything: {"checkov", "own checks"},
+    wildcard_resource: {"own checks"},
+    literal_partition: {"own checks"},
+    no_function_role_path: {"own checks"},
+    cloudwatch_key_use_unconditioned: {"own checks"},
+    threshold_filtered_finding_rule: {"own checks"},
 }
 
 

@@ -3,11 +3,14 @@ checks on its role and rules, and its patterns on a local EventBridge (moto):
 it forwards exactly what the central stack's rules take."""
 
 import copy
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cfn_template import ACCOUNT, REGION, ROOT, Resolved, dump_json, load, policy_statements, wildcard_action_problems
+from cfn_template import (ACCOUNT, FUNCTION_ROLE_PATH, PARTITIONS, REGION, ROOT, Resolved, dump_json, load,
+                          partition_problems, policy_statements, uncommented_wildcard_resources,
+                          wildcard_action_problems, wildcard_resource_problems)
 from linters import cfn_lint, checkov, summary
 from test_finding_pattern import SAMPLE, FindingBus, finding
 from test_pattern import EVENTS, NEGATIVES, Bus, read
@@ -27,11 +30,14 @@ def resolved(member, **params):
 
 
 def member_problems(template, **params):
-    """Our own checks: no wildcard action; the reader role trusts only the
-    central account (and the organisation when given) and may only read
-    scan findings; the rules send to the central bus only."""
-    r = Resolved(template, **{"CentralAccountId": CENTRAL, **params})
-    problems = wildcard_action_problems(r)
+    """Our own checks: no wildcard action, no "*" resource where an ARN
+    exists, no ARN of one partition only; the reader role trusts only the
+    central function's role (and the organisation when given) and may only
+    read scan findings; the rules send to the central bus only, and no
+    Inspector event when ForwardInspectorEvents is false."""
+    params = {"CentralAccountId": CENTRAL, **params}
+    r = Resolved(template, **params)
+    problems = wildcard_action_problems(r) + wildcard_resource_problems(r) + partition_problems(template, **params)
     role = r.resources.get("ReaderRole")
     if role is not None:
         trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -39,9 +45,13 @@ def member_problems(template, **params):
         if principals != [{"AWS": f"arn:aws:iam::{CENTRAL}:root"}]:
             problems.append(f"ReaderRole trusts {principals}, not the central account alone")
         org = r.params["OrganizationId"]
+        expected = {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{CENTRAL}:role{FUNCTION_ROLE_PATH}*"}}
+        if org:
+            expected["StringEquals"] = {"aws:PrincipalOrgID": org}
         conditions = [s.get("Condition") for s in trust]
-        if org and conditions != [{"StringEquals": {"aws:PrincipalOrgID": org}}]:
-            problems.append(f"ReaderRole does not require organisation {org}: {conditions}")
+        if conditions != [expected]:
+            problems.append(f"ReaderRole admits more than the central function's role: {conditions}, "
+                            f"not {expected}")
         actions = sorted(a for _, s in policy_statements(role["Properties"]["Policies"])
                          for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
         if actions != ["ecr:DescribeImageScanFindings", "inspector2:ListFindings"]:
@@ -49,9 +59,15 @@ def member_problems(template, **params):
     region = r.params["CentralRegion"] or REGION
     bus = f"arn:aws:events:{region}:{CENTRAL}:event-bus/default"
     for name in ("ScanEventsRule", "FindingEventsRule"):
+        if name not in r.resources:
+            continue
         targets = [t["Arn"] for t in r.resources[name]["Properties"]["Targets"]]
         if targets != [bus]:
             problems.append(f"{name} sends to {targets}, not {bus}")
+    if r.params["ForwardInspectorEvents"] == "false":
+        for name, rule in r.of_type("AWS::Events::Rule").items():
+            if "aws.inspector2" in json.dumps(rule["Properties"]["EventPattern"]):
+                problems.append(f"{name} forwards Inspector events to a delegated administrator")
     return problems
 
 
@@ -74,19 +90,63 @@ def test_checkov_fails_nothing_and_every_skip_is_justified():
     {"OrganizationId": ORG},
     {"CentralRegion": "eu-west-1"},
     {"CreateReaderRole": "false"},
-], ids=["central-account", "organisation", "central-region", "no-role"])
+    {"ForwardInspectorEvents": "false"},
+], ids=["central-account", "organisation", "central-region", "no-role", "no-inspector-forwarding"])
 def test_our_own_checks_pass(member, params):
     assert member_problems(member, **params) == []
 
 
-def test_the_role_exists_in_one_region_only_and_trusts_the_organisation(member):
+def test_the_role_exists_in_one_region_only_and_trusts_the_central_function_role(member):
     assert "ReaderRole" not in resolved(member, CreateReaderRole="false").resources
     role = resolved(member, OrganizationId=ORG).resources["ReaderRole"]["Properties"]
     assert role["RoleName"] == "ecr-scan-alerts-reader"
+    function_roles = f"arn:aws:iam::{CENTRAL}:role/ecr-scan-alerts/*"
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG}}
-    without_org = resolved(member).resources["ReaderRole"]["Properties"]
-    assert "Condition" not in without_org["AssumeRolePolicyDocument"]["Statement"][0]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "sts:AssumeRole")
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": function_roles},
+                                      "StringEquals": {"aws:PrincipalOrgID": ORG}}
+    # Without an organisation id the central function's role is still the only one.
+    (without_org,) = resolved(member).resources["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert without_org["Condition"] == {"ArnLike": {"aws:PrincipalArn": function_roles}}
+
+
+@pytest.mark.parametrize("partition", PARTITIONS)
+def test_every_arn_follows_the_partition(member, partition):
+    r = Resolved(member, pseudo=PARTITIONS[partition], CentralAccountId=CENTRAL)
+    (trust,) = r.resources["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": f"arn:{partition}:iam::{CENTRAL}:root"}
+    assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == f"arn:{partition}:iam::{CENTRAL}:role/ecr-scan-alerts/*"
+    region = PARTITIONS[partition]["AWS::Region"]
+    assert r.resources["FindingEventsRule"]["Properties"]["EventPattern"]["resources"] == [
+        {"prefix": f"arn:{partition}:ecr:{region}:{ACCOUNT}:repository/"}]
+    assert partition_problems(member, CentralAccountId=CENTRAL) == []
+
+
+def test_the_reader_role_reads_findings_only_and_explains_each_wildcard(member):
+    role = resolved(member).resources["ReaderRole"]["Properties"]
+    grants = {a: s["Resource"] for _, s in policy_statements(role["Policies"]) for a in [s["Action"]]}
+    assert grants == {"ecr:DescribeImageScanFindings": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
+                      "inspector2:ListFindings": "*"}
+    assert uncommented_wildcard_resources(MEMBER) == []
+
+
+def test_a_delegated_administrator_gets_no_inspector_event_twice(member):
+    """ForwardInspectorEvents=false: the central account, Inspector's
+    delegated administrator, receives the members' Inspector events itself;
+    only basic scan events are forwarded."""
+    assert member["Parameters"]["ForwardInspectorEvents"]["Default"] == "true"
+    description = " ".join(member["Parameters"]["ForwardInspectorEvents"]["Description"].split())
+    assert "delegated administrator" in description and "aws.inspector2" in description
+    off = resolved(member, ForwardInspectorEvents="false")
+    assert "FindingEventsRule" not in off.resources
+    pattern = off.resources["ScanEventsRule"]["Properties"]["EventPattern"]
+    assert (pattern["source"], pattern["detail-type"]) == (["aws.ecr"], ["ECR Image Scan"])
+    assert pattern["detail"]["scan-status"] == ["COMPLETE", "FAILED"]
+    statement = off.resources["ForwardDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [{"Fn::GetAtt": ["ScanEventsRule", "Arn"]}]
+    on = resolved(member)
+    assert on.resources["ScanEventsRule"]["Properties"]["EventPattern"]["source"] == ["aws.ecr", "aws.inspector2"]
+    assert "FindingEventsRule" in on.resources
 
 
 def broader_trust(template):
@@ -104,10 +164,35 @@ def wildcard_action(template):
     statements[0]["Action"] = "ecr:*"
 
 
+def central_account_trust(template):
+    """Every principal of the central account, as the role once trusted."""
+    del template["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+
+
+def any_role_of_the_central_account(template):
+    statement = template["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    statement["Condition"]["ArnLike"]["aws:PrincipalArn"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/*"}
+
+
+def wildcard_resource(template):
+    statements = template["Resources"]["ReaderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements[0]["Resource"] = "*"
+
+
+def literal_partition(template):
+    statements = template["Resources"]["ReaderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements[0]["Resource"] = {"Fn::Sub": "arn:aws:ecr:*:${AWS::AccountId}:repository/*"}
+
+
 BREAKAGES = {
     broader_trust: {"checkov", "own checks"},
     write_access: {"own checks"},
     wildcard_action: {"own checks"},
+    central_account_trust: {"own checks"},
+    any_role_of_the_central_account: {"own checks"},
+    wildcard_resource: {"own checks"},
+    literal_partition: {"own checks"},
 }
 
 
@@ -152,3 +237,9 @@ def test_finding_events_of_this_accounts_images_are_forwarded(moto_url, member):
     }
     # Severity is the central stack's choice: every active or closed finding goes.
     assert results == {"sample": True, "medium": True, "closed": True, "suppressed": False, "ec2 instance": False}
+
+
+def test_without_inspector_forwarding_only_basic_scans_are_forwarded(moto_url, member):
+    pattern = resolved(member, ForwardInspectorEvents="false").resources["ScanEventsRule"]["Properties"]["EventPattern"]
+    rule = Bus(moto_url, pattern)
+    assert {p.name: rule.matches(read(p)) for p in EVENTS} == {p.name: read(p)["source"] == "aws.ecr" for p in EVENTS}

@@ -1,12 +1,18 @@
 """template.yaml as the central stack of an organisation (MemberRoleName
-set): the function assumes the member role by name only, the default bus
-accepts events from the organisation or the listed accounts only, and the
-finding rule takes container images of every account."""
+set): the function assumes the member role by name, in the organisation's or
+the listed accounts only, under the role path member accounts trust; the
+default bus accepts events from the organisation or the listed accounts
+only, and the finding rule takes container images of every account."""
+
+import copy
+import fnmatch
 
 import pytest
 
-from cfn_template import ACCOUNT, REGION, Resolved, own_check_problems
+from cfn_template import (ACCOUNT, FUNCTION_ROLE_PATH, PARTITIONS, REGION, ROOT, Resolved, assume_role_problems,
+                          load, own_check_problems)
 from linters import checkov, rendered, summary
+from test_resources import rule_violations
 
 ROLE = "ecr-scan-alerts-reader"
 ORG = "o-abcdef1234"
@@ -40,6 +46,51 @@ def test_the_function_assumes_the_member_role_by_name_in_the_organisation(templa
     assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": ORG}}
 
 
+def test_the_function_assumes_the_member_role_only_in_the_listed_accounts(template):
+    (statement,) = assume_statements(central(template, MemberAccountIds=MEMBERS))
+    assert statement["Resource"] == f"arn:aws:iam::*:role/{ROLE}"
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": MEMBERS.split(",")}}
+    # Both given: the account must be listed and in the organisation.
+    (both,) = assume_statements(central(template, MemberAccountIds=MEMBERS, OrganizationId=ORG))
+    assert both["Condition"] == {"StringEquals": {"aws:ResourceOrgID": ORG,
+                                                  "aws:ResourceAccount": MEMBERS.split(",")}}
+
+
+def assume_statements(resolved):
+    return resolved.resources["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_organisation_wide_is_refused_without_organisation_or_accounts(template):
+    """Neither would let the function assume the role in any account."""
+    violations = rule_violations(central(template))
+    assert len(violations) == 1 and "give OrganizationId or MemberAccountIds" in violations[0]
+    assert assume_role_problems(central(template)) == [
+        f"Resources/FunctionAssumeMemberRole/Properties/PolicyDocument: may assume arn:aws:iam::*:role/{ROLE} "
+        "in any account"]
+    for params in ({"OrganizationId": ORG}, {"MemberAccountIds": MEMBERS}):
+        assert rule_violations(central(template, **params)) == []
+
+
+@pytest.mark.parametrize("partition", ["aws", *PARTITIONS])
+def test_the_function_role_is_the_one_member_roles_trust(template, partition):
+    """The central role's ARN, with its path, matches the member stack's
+    aws:PrincipalArn pattern in every partition; a role outside the path
+    does not."""
+    pseudo = PARTITIONS.get(partition, {})
+    role = central(template, OrganizationId=ORG).resources["FunctionRole"]["Properties"]
+    assert role["Path"] == FUNCTION_ROLE_PATH
+    assert "RoleName" not in role  # generated: two stacks can share an account
+    member = Resolved(load(ROOT / "member.yaml"), pseudo=pseudo, CentralAccountId=ACCOUNT)
+    (trust,) = member.resources["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    pattern = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    function_role = f"arn:{partition}:iam::{ACCOUNT}:role{FUNCTION_ROLE_PATH}ecr-scan-alerts-FunctionRole-AbC123"
+    assert fnmatch.fnmatchcase(function_role, pattern)
+    for other in (f"arn:{partition}:iam::{ACCOUNT}:role/Admin",
+                  f"arn:{partition}:iam::{ACCOUNT}:user/ecr-scan-alerts/alice",
+                  f"arn:{partition}:iam::111111111111:role{FUNCTION_ROLE_PATH}x"):
+        assert not fnmatch.fnmatchcase(other, pattern), other
+
+
 def test_the_bus_accepts_the_organisation_only(template):
     resolved = central(template, OrganizationId=ORG)
     assert "CentralBusFromAccounts" not in resolved.resources
@@ -56,8 +107,6 @@ def test_or_the_listed_accounts_only(template):
     statement = resolved.resources["CentralBusFromAccounts"]["Properties"]["Statement"]
     assert statement["Principal"] == {"AWS": MEMBERS.split(",")}
     assert statement["Resource"] == BUS
-    assert "Condition" not in resolved.resources["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"][
-        "Statement"][0]
 
 
 def test_findings_of_every_account_and_region_are_taken_and_read(template):
@@ -82,3 +131,31 @@ def test_own_checks_and_checkov_pass(template, tmp_path, params):
     for skip in results["skipped"]:
         comment = (skip.get("check_result") or {}).get("suppress_comment") or ""
         assert len(comment.split()) >= 8, skip
+
+
+# -- broken copies ----------------------------------------------------------------
+
+def assume_anywhere(template):
+    (statement,) = template["Resources"]["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"]["Statement"]
+    del statement["Condition"]
+
+
+def assume_any_role(template):
+    (statement,) = template["Resources"]["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"]["Statement"]
+    statement["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/*"}
+    del statement["Condition"]
+
+
+def role_outside_the_trusted_path(template):
+    template["Resources"]["FunctionRole"]["Properties"]["Path"] = "/"
+
+
+@pytest.mark.parametrize("params", [{"OrganizationId": ORG}, {"MemberAccountIds": MEMBERS}],
+                         ids=["organisation", "accounts"])
+@pytest.mark.parametrize("breakage", [assume_anywhere, assume_any_role, role_outside_the_trusted_path],
+                         ids=lambda f: f.__name__)
+def test_a_broken_central_copy_is_rejected(template, params, breakage):
+    broken = copy.deepcopy(template)
+    breakage(broken)
+    assert own_check_problems(broken, MemberRoleName=ROLE, **params)
+    assert own_check_problems(template, MemberRoleName=ROLE, **params) == []

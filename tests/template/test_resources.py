@@ -6,8 +6,10 @@ import re
 
 import pytest
 
-from cfn_template import (ROOT, Resolved, as_list, lifecycle_rules, policy_statements, repository_problems,
-                          wildcard_action_problems)
+from cfn_template import (NO_RESOURCE_LEVEL, PARTITIONS, ROOT, TEMPLATE, Resolved, as_list, central_problems,
+                          key_policy_problems, lifecycle_rules, load, partition_problems, policy_statements,
+                          repository_problems, uncommented_wildcard_resources, wildcard_action_problems,
+                          wildcard_resource_problems)
 
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0b1f2c3d-0000-4000-8000-000000000001"
 
@@ -183,13 +185,30 @@ def test_topics_use_the_customer_key_and_refuse_publishing_without_tls(template,
         users[principal.get("Service") or str(principal.get("AWS"))] = sorted(as_list(statement["Action"]))
     assert users[str({"Fn::GetAtt": ["FunctionRole", "Arn"]})] == ["kms:Decrypt", "kms:GenerateDataKey"]
     if "OperationsTopic" in topics:
-        assert users["cloudwatch.amazonaws.com"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        # As the SNS guide documents it for CloudWatch alarms.
+        assert users["cloudwatch.amazonaws.com"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     else:
         assert "cloudwatch.amazonaws.com" not in users
     # The account administers the key but cannot read what it protects.
     admin = users["arn:aws:iam::123456789012:root"]
     assert "kms:PutKeyPolicy" in admin and "kms:ScheduleKeyDeletion" in admin
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin)
+
+
+@pytest.mark.parametrize("partition", ["aws", *PARTITIONS])
+def test_cloudwatch_may_use_the_topic_key_for_this_accounts_alarms_only(template, partition):
+    resolved = Resolved(template, pseudo=PARTITIONS.get(partition))
+    region = resolved.pseudo["AWS::Region"]
+    (statement,) = [s for s in resolved.resources["TopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+                    if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:123456789012:alarm:*"}}
+    assert key_policy_problems(resolved) == []
+    # With an existing operations topic, CloudWatch gets nothing from this key.
+    existing = Resolved(template, OperationsTopicArn="arn:aws:sns:us-east-1:123456789012:ops")
+    assert [s["Sid"] for s in existing.resources["TopicKey"]["Properties"]["KeyPolicy"]["Statement"]] == [
+        "AccountAdministersTheKey", "FunctionPublishesThroughSns"]
 
 
 def test_cloudwatch_may_publish_alarms_to_the_created_operations_topic(template):
@@ -340,3 +359,72 @@ def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(templ
         assert name not in off.resources
     env = off.resources["AlertFunction"]["Properties"]["Environment"]["Variables"]
     assert "POLICY_PARAMETER_NAME" not in env and "DEDUP_TABLE_NAME" not in env
+
+
+# -- least privilege and partitions ----------------------------------------------
+
+ORGANISATION = {"MemberRoleName": "ecr-scan-alerts-reader", "OrganizationId": "o-abcdef1234"}
+
+
+@pytest.mark.parametrize("variant", [*VARIANTS, "organisation"])
+def test_resource_star_only_where_no_arn_exists_and_each_is_explained(template, variant):
+    resolved = Resolved(template, **(ORGANISATION if variant == "organisation" else VARIANTS[variant]))
+    assert wildcard_resource_problems(resolved) == []
+    starred = {a for where, s in policy_statements(resolved.resources, "Resources")
+               if "*" in as_list(s.get("Resource", [])) and "/KeyPolicy" not in where for a in as_list(s["Action"])}
+    assert starred <= NO_RESOURCE_LEVEL
+    assert uncommented_wildcard_resources(TEMPLATE) == []
+
+
+def test_inspector_permissions_follow_what_the_code_reads(template):
+    """The ECR user guide's enhanced-scanning policy lists
+    inspector2:ListFindings (ECR checks it when it serves enhanced findings)
+    and inspector2:ListCoverage; the second is granted exactly when the
+    function reads coverage, on both stacks."""
+    code = "\n".join(path.read_text() for path in (ROOT / "src").rglob("*.rs"))
+    reads_coverage = bool(re.search(r"list_coverage|ListCoverage", code))
+    central = Resolved(template)
+    member = Resolved(load(ROOT / "member.yaml"), CentralAccountId="999999999999")
+    roles = {
+        "FunctionRole": central.resources["FunctionRole"]["Properties"]["Policies"],
+        "ReaderRole": member.resources["ReaderRole"]["Properties"]["Policies"],
+    }
+    for name, policies in roles.items():
+        actions = {a for _, s in policy_statements(policies) for a in as_list(s["Action"])}
+        assert "inspector2:ListFindings" in actions, name
+        assert ("inspector2:ListCoverage" in actions) == reads_coverage, name
+
+
+@pytest.mark.parametrize("partition", PARTITIONS)
+@pytest.mark.parametrize("params", [{}, {"RepositoryNames": "team/web", "RepositoryPrefix": "team/"}, ORGANISATION],
+                         ids=["defaults", "prefix", "organisation"])
+def test_every_arn_the_stack_builds_follows_the_partition(template, partition, params):
+    assert partition_problems(template, **params) == []
+    resolved = Resolved(template, pseudo=PARTITIONS[partition], **params)
+    read = [s for s in resolved.resources["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            if s["Sid"] == "ReadScanFindingsOfWatchedRepositories"]
+    assert read[0]["Resource"].startswith(f"arn:{partition}:ecr:")
+    prefix = resolved.resources["FindingEventsRule"]["Properties"]["EventPattern"]["resources"][0]["prefix"]
+    assert prefix.startswith(f"arn:{partition}:ecr:")
+
+
+def test_the_operations_topic_may_be_in_any_partition(template):
+    allowed = template["Parameters"]["OperationsTopicArn"]["AllowedPattern"]
+    for arn in ("arn:aws:sns:us-east-1:123456789012:ops", "arn:aws-cn:sns:cn-north-1:123456789012:ops",
+                "arn:aws-us-gov:sns:us-gov-west-1:123456789012:ops", ""):
+        assert re.fullmatch(allowed, arn), arn
+    assert not re.fullmatch(allowed, "arn:aws:sqs:us-east-1:123456789012:ops")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_holds_the_central_boundaries(template, variant):
+    assert central_problems(template, **VARIANTS[variant]) == []
+
+
+def test_an_unexplained_resource_star_is_rejected(tmp_path):
+    """The check above reads the comments: without them, every "*" is flagged."""
+    stripped = tmp_path / "template.yaml"
+    stripped.write_text("\n".join(re.sub(r"\s#.*$", "", line) for line in TEMPLATE.read_text().splitlines()
+                                  if not line.lstrip().startswith("#")))
+    flagged = uncommented_wildcard_resources(stripped)
+    assert len(flagged) == TEMPLATE.read_text().count('Resource: "*"') > 0
