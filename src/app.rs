@@ -152,7 +152,8 @@ fn lease_owner() -> String {
 impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// The pipeline under the environment's threshold, without dedup.
     pub fn new(config: Config, source: S, sink: A) -> App<S, A> {
-        let policy = PolicyProvider::fixed(Policy::new(config.threshold));
+        let (threshold, origin) = config.threshold_fallback();
+        let policy = PolicyProvider::fixed(Policy::new(threshold).with_threshold_origin(origin));
         App {
             config,
             policy,
@@ -167,7 +168,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// time) instead of using the threshold alone.
     pub fn with_policy_source(mut self, source: Box<dyn PolicySource>) -> App<S, A> {
         let ttl = Duration::from_secs(self.config.policy_cache_seconds);
-        self.policy = PolicyProvider::parameter(source, ttl);
+        self.policy = PolicyProvider::parameter(source, ttl, self.config.threshold_fallback());
         self
     }
 
@@ -614,7 +615,10 @@ fn policy_notes(
     tally: &Tally,
     kind: ScanKind,
 ) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes = vec![format!(
+        "Threshold: {} (from {}).",
+        image_policy.threshold, image_policy.threshold_origin
+    )];
     if let Some(phrase) = tally.suppressed.phrase() {
         notes.push(format!("Not alerted: {phrase}."));
     }

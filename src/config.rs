@@ -33,6 +33,8 @@ pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
 pub struct Config {
     pub alert_topic_arn: String,
     pub threshold: Severity,
+    /// `SEVERITY_THRESHOLD` was set (else `threshold` is the default, HIGH).
+    pub threshold_from_env: bool,
     pub alert_on_scan_failure: bool,
     /// Topic for Slack custom notifications; `None` sends no chat messages.
     pub chat_topic_arn: Option<String>,
@@ -67,6 +69,7 @@ impl Default for Config {
         Config {
             alert_topic_arn: String::new(),
             threshold: Severity::High,
+            threshold_from_env: false,
             alert_on_scan_failure: true,
             chat_topic_arn: None,
             policy_parameter_name: None,
@@ -93,6 +96,17 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The threshold of the environment, and where it comes from: one
+    /// precedence for every path (policy document, then
+    /// `SEVERITY_THRESHOLD`, then HIGH).
+    pub fn threshold_fallback(&self) -> (Severity, &'static str) {
+        if self.threshold_from_env {
+            (self.threshold, SEVERITY_THRESHOLD)
+        } else {
+            (self.threshold, "the default")
+        }
+    }
+
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
@@ -259,6 +273,7 @@ impl Config {
             "minutes",
         )?;
         Ok(Config {
+            threshold_from_env: get(SEVERITY_THRESHOLD).is_some(),
             findings_wait_seconds,
             initial_scan_window_minutes,
             account_aliases,
@@ -407,6 +422,7 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.alert_topic_arn, TOPIC);
         assert_eq!(cfg.threshold, Severity::Medium);
+        assert!(cfg.threshold_from_env);
         assert!(!cfg.alert_on_scan_failure);
         assert_eq!(
             cfg.chat_topic_arn.as_deref(),

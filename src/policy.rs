@@ -104,6 +104,8 @@ impl ThresholdRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     threshold: Severity,
+    /// Where `threshold` comes from, for the alert to say.
+    threshold_origin: &'static str,
     thresholds: Vec<ThresholdRule>,
     repositories: Filter,
     tags: Filter,
@@ -116,6 +118,9 @@ pub struct Policy {
 #[derive(Debug, Clone)]
 pub struct ImagePolicy<'a> {
     pub threshold: Severity,
+    /// Where the threshold comes from: `thresholds[1] of the policy
+    /// document`, `the policy document`, `SEVERITY_THRESHOLD`, `the default`.
+    pub threshold_origin: String,
     pub only_fixable: bool,
     active: Vec<&'a AllowEntry>,
     expired: Vec<(usize, &'a AllowEntry)>,
@@ -134,6 +139,7 @@ impl Policy {
     pub fn new(threshold: Severity) -> Policy {
         Policy {
             threshold,
+            threshold_origin: "SEVERITY_THRESHOLD",
             thresholds: Vec::new(),
             repositories: Filter::default(),
             tags: Filter::default(),
@@ -147,6 +153,12 @@ impl Policy {
     pub fn with_threshold(mut self, threshold: Severity) -> Policy {
         self.threshold = threshold;
         self.thresholds.clear();
+        self
+    }
+
+    /// Says where the policy-wide threshold comes from (shown in alerts).
+    pub fn with_threshold_origin(mut self, origin: &'static str) -> Policy {
+        self.threshold_origin = origin;
         self
     }
 
@@ -195,11 +207,20 @@ impl Policy {
     }
 
     pub fn for_image(&self, image: &ImageRef, today: NaiveDate) -> ImagePolicy<'_> {
-        let threshold = self
+        let (threshold, threshold_origin) = self
             .thresholds
             .iter()
-            .find(|rule| rule.covers(image))
-            .map_or(self.threshold, |rule| rule.threshold);
+            .enumerate()
+            .find(|(_, rule)| rule.covers(image))
+            .map_or(
+                (self.threshold, self.threshold_origin.to_string()),
+                |(i, rule)| {
+                    (
+                        rule.threshold,
+                        format!("thresholds[{i}] of the policy document"),
+                    )
+                },
+            );
         let mut active = Vec::new();
         let mut expired = Vec::new();
         for (index, entry) in self.allow.iter().enumerate() {
@@ -218,6 +239,7 @@ impl Policy {
         }
         ImagePolicy {
             threshold,
+            threshold_origin,
             only_fixable: self.only_fixable,
             active,
             expired,
@@ -225,7 +247,19 @@ impl Policy {
     }
 
     /// Reads a policy document (JSON). Errors name the entry and the field.
+    /// A document without `threshold` uses HIGH.
     pub fn from_document(text: &str) -> Result<Policy, PolicyError> {
+        Policy::from_document_or(text, Severity::High, "the default")
+    }
+
+    /// Reads a policy document; without its own `threshold` the policy-wide
+    /// threshold is `fallback` (the function passes `SEVERITY_THRESHOLD`):
+    /// one precedence everywhere, document, then environment, then HIGH.
+    pub fn from_document_or(
+        text: &str,
+        fallback: Severity,
+        fallback_origin: &'static str,
+    ) -> Result<Policy, PolicyError> {
         let mut de = serde_json::Deserializer::from_str(text);
         let doc: PolicyDoc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
@@ -235,7 +269,7 @@ impl Policy {
                 problem: inner.to_string(),
             }
         })?;
-        doc.into_policy()
+        doc.into_policy(fallback, fallback_origin)
     }
 }
 
@@ -456,7 +490,11 @@ fn patterns(field: &str, values: &[String]) -> Result<Vec<Glob>, PolicyError> {
 }
 
 impl PolicyDoc {
-    fn into_policy(self) -> Result<Policy, PolicyError> {
+    fn into_policy(
+        self,
+        fallback: Severity,
+        fallback_origin: &'static str,
+    ) -> Result<Policy, PolicyError> {
         if self.version != POLICY_VERSION {
             return Err(invalid(
                 "version",
@@ -466,9 +504,9 @@ impl PolicyDoc {
                 ),
             ));
         }
-        let threshold = match &self.threshold {
-            Some(t) => severity("threshold".into(), t)?,
-            None => Severity::High,
+        let (threshold, threshold_origin) = match &self.threshold {
+            Some(t) => (severity("threshold".into(), t)?, "the policy document"),
+            None => (fallback, fallback_origin),
         };
         let thresholds = self
             .thresholds
@@ -541,6 +579,7 @@ impl PolicyDoc {
             .collect::<Result<Vec<_>, PolicyError>>()?;
         Ok(Policy {
             threshold,
+            threshold_origin,
             thresholds,
             repositories: Filter {
                 include: patterns("repositories.include", &self.repositories.include)?,

@@ -4,6 +4,7 @@
 
 use crate::policy::{Policy, PolicyError};
 use crate::ports::{PolicySource, ServiceFailure};
+use crate::severity::Severity;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ pub enum PolicyProvider {
     Parameter {
         source: Box<dyn PolicySource>,
         ttl: Duration,
+        /// The threshold of a document that sets none, and where it is from.
+        fallback: (Severity, &'static str),
         cache: Mutex<Option<(Instant, Arc<Policy>)>>,
     },
 }
@@ -32,10 +35,16 @@ impl PolicyProvider {
         PolicyProvider::Fixed(Arc::new(policy))
     }
 
-    pub fn parameter(source: Box<dyn PolicySource>, ttl: Duration) -> PolicyProvider {
+    /// A document without a `threshold` of its own takes `fallback`.
+    pub fn parameter(
+        source: Box<dyn PolicySource>,
+        ttl: Duration,
+        fallback: (Severity, &'static str),
+    ) -> PolicyProvider {
         PolicyProvider::Parameter {
             source,
             ttl,
+            fallback,
             cache: Mutex::new(None),
         }
     }
@@ -43,7 +52,13 @@ impl PolicyProvider {
     /// The policy in force. A document that cannot be read or is invalid is
     /// an error: never alert under a silently different policy.
     pub async fn current(&self) -> Result<Arc<Policy>, PolicyLoadError> {
-        let PolicyProvider::Parameter { source, ttl, cache } = self else {
+        let PolicyProvider::Parameter {
+            source,
+            ttl,
+            fallback,
+            cache,
+        } = self
+        else {
             let PolicyProvider::Fixed(policy) = self else {
                 unreachable!()
             };
@@ -63,13 +78,14 @@ impl PolicyProvider {
                 name: source.name().to_string(),
                 failure,
             })?;
-        let policy =
-            Arc::new(
-                Policy::from_document(&text).map_err(|error| PolicyLoadError::Invalid {
+        let policy = Arc::new(
+            Policy::from_document_or(&text, fallback.0, fallback.1).map_err(|error| {
+                PolicyLoadError::Invalid {
                     name: source.name().to_string(),
                     error,
-                })?,
-            );
+                }
+            })?,
+        );
         if let Ok(mut guard) = cache.lock() {
             *guard = Some((Instant::now(), policy.clone()));
         }
@@ -110,7 +126,11 @@ mod tests {
     #[tokio::test]
     async fn the_document_is_cached_for_the_ttl() {
         let source = doc(r#"{"version": 1, "threshold": "CRITICAL"}"#);
-        let provider = PolicyProvider::parameter(Box::new(source.clone()), Duration::from_secs(60));
+        let provider = PolicyProvider::parameter(
+            Box::new(source.clone()),
+            Duration::from_secs(60),
+            (Severity::High, "the default"),
+        );
         for _ in 0..3 {
             provider.current().await.unwrap();
         }
@@ -120,7 +140,11 @@ mod tests {
     #[tokio::test]
     async fn a_zero_ttl_reads_every_time_and_sees_changes() {
         let source = doc(r#"{"version": 1, "threshold": "CRITICAL"}"#);
-        let provider = PolicyProvider::parameter(Box::new(source.clone()), Duration::ZERO);
+        let provider = PolicyProvider::parameter(
+            Box::new(source.clone()),
+            Duration::ZERO,
+            (Severity::High, "the default"),
+        );
         let image = crate::image::ImageRef {
             account: "1".into(),
             region: "r".into(),
@@ -141,10 +165,57 @@ mod tests {
         let provider = PolicyProvider::parameter(
             Box::new(doc(r#"{"version": 1, "allow": [{"id": "CVE-1"}]}"#)),
             Duration::from_secs(60),
+            (Severity::High, "the default"),
         );
         let err = provider.current().await.unwrap_err().to_string();
         assert!(err.contains("/scan-alerts/policy"), "{err}");
         assert!(err.contains("allow[0]"), "{err}");
         assert!(err.contains("reason"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_document_without_a_threshold_takes_the_environments() {
+        let image = crate::image::ImageRef {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            repository: "team/api".into(),
+            digest: "sha256:00".into(),
+            tags: vec![],
+        };
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let provider = PolicyProvider::parameter(
+            Box::new(doc(
+                r#"{"version": 1, "thresholds": [{"repository": "legacy/*", "threshold": "CRITICAL"}]}"#,
+            )),
+            Duration::from_secs(60),
+            (Severity::Medium, "SEVERITY_THRESHOLD"),
+        );
+        let policy = provider.current().await.unwrap();
+        let applied = policy.for_image(&image, today);
+        assert_eq!(applied.threshold, Severity::Medium);
+        assert_eq!(applied.threshold_origin, "SEVERITY_THRESHOLD");
+        let legacy = crate::image::ImageRef {
+            repository: "legacy/app".into(),
+            ..image.clone()
+        };
+        let applied = policy.for_image(&legacy, today);
+        assert_eq!(applied.threshold, Severity::Critical);
+        assert_eq!(
+            applied.threshold_origin,
+            "thresholds[0] of the policy document"
+        );
+        // The document's own threshold wins over the environment's.
+        let provider = PolicyProvider::parameter(
+            Box::new(doc(r#"{"version": 1, "threshold": "LOW"}"#)),
+            Duration::from_secs(60),
+            (Severity::Medium, "SEVERITY_THRESHOLD"),
+        );
+        let applied = provider
+            .current()
+            .await
+            .unwrap()
+            .for_image(&image, today)
+            .threshold_origin;
+        assert_eq!(applied, "the policy document");
     }
 }

@@ -32,9 +32,27 @@ fn fixture(path: &str) -> String {
 /// Runs one sample event against its findings fixture; returns what was
 /// published to the alert topic and to the chat topic.
 async fn render(event_file: &str) -> (PublishInput, PublishInput) {
+    render_in(event_file, None).await
+}
+
+/// The same, with the event moved to another region (and its partition):
+/// `(region, partition)`.
+async fn render_in(event_file: &str, place: Option<(&str, &str)>) -> (PublishInput, PublishInput) {
     let findings = fixture(&format!("tests/fixtures/findings/{event_file}"));
-    let event: serde_json::Value =
+    let mut event: serde_json::Value =
         serde_json::from_str(&fixture(&format!("events/{event_file}"))).unwrap();
+    if let Some((region, partition)) = place {
+        event["region"] = region.into();
+        let arn = event["resources"][0].as_str().unwrap().replacen(
+            "arn:aws:ecr:us-east-1:",
+            &format!("arn:{partition}:ecr:{region}:"),
+            1,
+        );
+        event["resources"][0] = arn.clone().into();
+        if event["source"] == "aws.inspector2" {
+            event["detail"]["repository-name"] = arn.into();
+        }
+    }
     let ecr_rule =
         mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_http_response(move || {
             HttpResponse::new(
@@ -118,3 +136,28 @@ golden!(basic_scan_complete, "basic-scan-complete.json");
 golden!(enhanced_scan_complete, "enhanced-scan-complete.json");
 golden!(basic_scan_untagged, "basic-scan-untagged.json");
 golden!(basic_scan_failed, "basic-scan-failed.json");
+
+/// One event from each partition: links, pull reference and ARNs follow it.
+macro_rules! golden_in {
+    ($name:ident, $file:literal, $region:literal, $partition:literal) => {
+        #[tokio::test]
+        async fn $name() {
+            let (alert, chat) = render_in($file, Some(($region, $partition))).await;
+            insta::assert_snapshot!(concat!(stringify!($name), "_email"), email_snapshot(&alert));
+            insta::assert_snapshot!(concat!(stringify!($name), "_chat"), chat_snapshot(&chat));
+        }
+    };
+}
+
+golden_in!(
+    enhanced_scan_complete_china,
+    "enhanced-scan-complete.json",
+    "cn-north-1",
+    "aws-cn"
+);
+golden_in!(
+    basic_scan_complete_govcloud,
+    "basic-scan-complete.json",
+    "us-gov-west-1",
+    "aws-us-gov"
+);
