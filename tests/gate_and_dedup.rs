@@ -1,12 +1,18 @@
-//! Layer 2: the gate's `--wait` polling and the dedup lease, against the
-//! SDK's mock client (ECR, DynamoDB) and an in-memory store that keeps the
-//! same conditional-write rules as the DynamoDB adapter.
+//! Layer 2: the gate's `--wait` polling (and the scanning configuration it
+//! reads) and the dedup lease, against the SDK's mock client (ECR, DynamoDB)
+//! and an in-memory store that keeps the same conditional-write rules as the
+//! DynamoDB adapter.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput;
+use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
 use aws_sdk_ecr::types::{
-    FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus, ScanStatus,
+    FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus,
+    RegistryScanningConfiguration, RegistryScanningRule, RepositoryScanningConfiguration,
+    RepositoryScanningConfigurationFailure, ScanFrequency, ScanStatus, ScanType,
+    ScanningConfigurationFailureCode, ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use ecr_scan_alerts::alert::Alert;
@@ -17,7 +23,8 @@ use ecr_scan_alerts::dedup::{Known, Lease, Record};
 use ecr_scan_alerts::gate::wait_for_scan;
 use ecr_scan_alerts::image::ImageRef;
 use ecr_scan_alerts::ports::{
-    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, ServiceFailure,
+    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, RegistryScanning,
+    RepositoryScanning, ScanningConfigSource, ScanningRule, ServiceFailure,
 };
 use ecr_scan_alerts::App;
 use std::collections::HashMap;
@@ -300,4 +307,134 @@ async fn a_failed_publish_does_not_suppress_the_retry() {
     let retry = app.handle(event()).await.unwrap();
     assert_eq!(retry.message_id.as_deref(), Some("m"));
     assert_eq!(sink.published.load(Ordering::SeqCst), 1);
+}
+
+fn filter(pattern: &str) -> ScanningRepositoryFilter {
+    ScanningRepositoryFilter::builder()
+        .filter(pattern)
+        .filter_type(ScanningRepositoryFilterType::Wildcard)
+        .build()
+        .unwrap()
+}
+
+fn registry_config(
+    scan_type: ScanType,
+    rules: Vec<RegistryScanningRule>,
+) -> GetRegistryScanningConfigurationOutput {
+    GetRegistryScanningConfigurationOutput::builder()
+        .registry_id("123456789012")
+        .scanning_configuration(
+            RegistryScanningConfiguration::builder()
+                .scan_type(scan_type)
+                .set_rules(Some(rules))
+                .build(),
+        )
+        .build()
+}
+
+const DENIED: &str = r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/ci/gate is not authorized to perform: ecr:GetRegistryScanningConfiguration"}"#;
+
+#[tokio::test]
+async fn the_registry_scanning_configuration_is_read() {
+    let rule = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
+        registry_config(
+            ScanType::Enhanced,
+            vec![
+                RegistryScanningRule::builder()
+                    .scan_frequency(ScanFrequency::ContinuousScan)
+                    .repository_filters(filter("prod-*"))
+                    .repository_filters(filter("payments"))
+                    .build()
+                    .unwrap(),
+                RegistryScanningRule::builder()
+                    .scan_frequency(ScanFrequency::ScanOnPush)
+                    .repository_filters(filter("*"))
+                    .build()
+                    .unwrap(),
+            ],
+        )
+    });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]));
+    let registry = source.registry_scanning().await.unwrap();
+    assert_eq!(
+        registry,
+        RegistryScanning {
+            scan_type: "ENHANCED".into(),
+            rules: vec![
+                ScanningRule {
+                    frequency: "CONTINUOUS_SCAN".into(),
+                    filters: vec!["prod-*".into(), "payments".into()],
+                },
+                ScanningRule {
+                    frequency: "SCAN_ON_PUSH".into(),
+                    filters: vec!["*".into()],
+                },
+            ],
+        }
+    );
+
+    // Nothing configured: ECR's default, basic scanning.
+    let empty = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration)
+        .then_output(|| GetRegistryScanningConfigurationOutput::builder().build());
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&empty]));
+    let registry = source.registry_scanning().await.unwrap();
+    assert_eq!(registry.scan_type, "BASIC");
+    assert!(registry.rules.is_empty());
+}
+
+#[tokio::test]
+async fn the_repository_scanning_configuration_is_read() {
+    let rule = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .match_requests(|req| req.repository_names() == ["demo/web"])
+        .then_output(|| {
+            BatchGetRepositoryScanningConfigurationOutput::builder()
+                .scanning_configurations(
+                    RepositoryScanningConfiguration::builder()
+                        .repository_name("demo/web")
+                        .scan_on_push(true)
+                        .scan_frequency(ScanFrequency::ScanOnPush)
+                        .applied_scan_filters(filter("demo/*"))
+                        .build(),
+                )
+                .build()
+        });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]));
+    assert_eq!(
+        source.repository_scanning("demo/web").await.unwrap(),
+        Some(RepositoryScanning {
+            frequency: "SCAN_ON_PUSH".into(),
+            scan_on_push: true,
+            applied_filters: vec!["demo/*".into()],
+        })
+    );
+
+    // An unknown repository comes back under `failures`.
+    let missing = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| {
+            BatchGetRepositoryScanningConfigurationOutput::builder()
+                .failures(
+                    RepositoryScanningConfigurationFailure::builder()
+                        .repository_name("demo/web")
+                        .failure_code(ScanningConfigurationFailureCode::RepositoryNotFound)
+                        .failure_reason("REPOSITORY_NOT_FOUND")
+                        .build(),
+                )
+                .build()
+        });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&missing]));
+    assert_eq!(source.repository_scanning("demo/web").await.unwrap(), None);
+
+    let denied = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .sequence()
+        .http_status(
+            400,
+            Some(DENIED.replace("GetRegistry", "BatchGetRepository")),
+        )
+        .build();
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&denied]));
+    let failure = source.repository_scanning("demo/web").await.unwrap_err();
+    assert_eq!(failure.code, "AccessDeniedException");
+    assert!(failure
+        .message
+        .contains("ecr:BatchGetRepositoryScanningConfiguration"));
 }
