@@ -6,8 +6,11 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
 use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput;
-use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput;
+use aws_sdk_ecr::operation::describe_image_scan_findings::{
+    DescribeImageScanFindingsError, DescribeImageScanFindingsOutput,
+};
 use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
+use aws_sdk_ecr::types::error::ScanNotFoundException;
 use aws_sdk_ecr::types::{
     FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus,
     RegistryScanningConfiguration, RegistryScanningRule, RepositoryScanningConfiguration,
@@ -332,6 +335,22 @@ fn registry_config(
         .build()
 }
 
+fn repository_config(
+    frequency: ScanFrequency,
+    scan_on_push: bool,
+) -> BatchGetRepositoryScanningConfigurationOutput {
+    BatchGetRepositoryScanningConfigurationOutput::builder()
+        .scanning_configurations(
+            RepositoryScanningConfiguration::builder()
+                .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/demo/web")
+                .repository_name("demo/web")
+                .scan_on_push(scan_on_push)
+                .scan_frequency(frequency)
+                .build(),
+        )
+        .build()
+}
+
 const DENIED: &str = r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/ci/gate is not authorized to perform: ecr:GetRegistryScanningConfiguration"}"#;
 
 #[tokio::test]
@@ -437,4 +456,93 @@ async fn the_repository_scanning_configuration_is_read() {
     assert!(failure
         .message
         .contains("ecr:BatchGetRepositoryScanningConfiguration"));
+}
+
+fn scan_not_found() -> DescribeImageScanFindingsError {
+    DescribeImageScanFindingsError::ScanNotFoundException(
+        ScanNotFoundException::builder()
+            .message("Image scan does not exist for the image")
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn the_gate_stops_at_once_when_no_scan_will_start() {
+    let findings =
+        mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_error(scan_not_found);
+    let registry = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration)
+        .then_output(|| registry_config(ScanType::Basic, vec![]));
+    let repository = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| repository_config(ScanFrequency::Manual, false));
+    let source = EcrFindings::new(mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&findings, &registry, &repository]
+    ));
+    let own_registry = ImageRef {
+        account: String::new(),
+        ..image()
+    };
+    let mut lines = Vec::new();
+    let err = wait_for_scan(
+        &source,
+        &own_registry,
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+        |line| lines.push(line),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.0.starts_with(
+            "no scan of demo/web:3f2c1ab will start: repository demo/web has scan frequency \
+             MANUAL (registry scan type BASIC, no scanning rules; repository scanOnPush false)"
+        ),
+        "{err}"
+    );
+    assert_eq!(findings.num_calls(), 1);
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[tokio::test]
+async fn the_gate_keeps_waiting_when_it_may_not_read_the_configuration() {
+    let findings = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .sequence()
+        .error(scan_not_found)
+        .output(|| status(ScanStatus::Complete))
+        .build();
+    let registry = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration)
+        .sequence()
+        .http_status(400, Some(DENIED.into()))
+        .build();
+    let repository = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| repository_config(ScanFrequency::Manual, false));
+    let source = EcrFindings::new(mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&findings, &registry, &repository]
+    ));
+    let own_registry = ImageRef {
+        account: String::new(),
+        ..image()
+    };
+    let mut lines = Vec::new();
+    wait_for_scan(
+        &source,
+        &own_registry,
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        |line| lines.push(line),
+    )
+    .await
+    .expect("the scan completes");
+    assert_eq!(findings.num_calls(), 2);
+    assert!(
+        lines[0].starts_with(
+            "cannot tell whether a scan will start: reading the registry scanning \
+             configuration failed (ECR AccessDeniedException: User: "
+        ),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("waiting for the scan of demo/web:3f2c1ab: NOT_STARTED"));
 }
