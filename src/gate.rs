@@ -1,15 +1,23 @@
 //! `ecr-scan-gate`: the same policy as the Lambda, applied in CI before a
-//! deploy. Exit 0 pass, 1 policy violations, 2 error.
+//! deploy. Exit 0 pass, 1 policy violations, 2 cannot judge (error, or no
+//! current findings).
 
 use crate::dedup::Known;
-use crate::fold::{fold_findings, FoldError, PENDING_STATUSES};
+use crate::fold::{
+    fold_findings, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
+};
+use crate::glob::Glob;
 use crate::image::ImageRef;
 use crate::policy::Policy;
-use crate::ports::{FindingsSource, SourceError};
+use crate::ports::{
+    FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
+    ScanningConfigSource, SourceError,
+};
 use crate::severity::Severity;
 use crate::text::one_line;
 use serde::Serialize;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const USAGE: &str = "\
@@ -21,14 +29,23 @@ options:
   --policy FILE        policy document (JSON, the Lambda's format); default: threshold only
   --threshold SEV      INFORMATIONAL|LOW|MEDIUM|HIGH|CRITICAL; overrides the document's
                        thresholds (default HIGH without a document)
-  --wait               poll until the scan is complete (progress on stderr)
-  --timeout SECS       how long --wait waits (default 600)
-  --interval SECS      seconds between polls (default 5)
+  --wait               poll until the scan is complete (progress on stderr); stops
+                       at once when the scanning configuration means no scan will
+                       start (scan frequency MANUAL)
+  --timeout SECS       how long the gate may wait in all: for the scan (--wait) and
+                       for enhanced findings to settle (default 600)
+  --interval SECS      seconds between polls and between the two reads of an
+                       enhanced scan's findings (default 5)
   --format text|json   output on stdout (default text)
   --registry-id ID     registry (account id) when it is not the caller's
 
-exit status: 0 pass, 1 policy violations, 2 error (image or scan missing,
-AWS error, invalid policy or arguments)";
+An enhanced (Amazon Inspector) scan is judged only when two consecutive reads
+of its findings agree: its findings can lag its status.
+
+exit status: 0 pass, 1 policy violations, 2 cannot judge: image or scan
+missing, scan failed, no current findings (SCAN_ELIGIBILITY_EXPIRED,
+IMAGE_ARCHIVED, FINDINGS_UNAVAILABLE: not the same as clean), no scan will
+start, findings still changing, AWS error, invalid policy or arguments";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Args {
@@ -191,7 +208,13 @@ pub struct GateError(pub String);
 
 /// Waits until ECR reports the scan finished (or `timeout`), calling
 /// `progress` with a line for stderr at each poll that is still waiting.
-pub async fn wait_for_scan<S: FindingsSource>(
+///
+/// While no scan exists, the scanning configuration is read once: when it
+/// means no scan will ever start (scan frequency MANUAL), waiting out the
+/// timeout would only delay the same failure, so the gate stops at once. A
+/// configuration it cannot read (not allowed, another registry) never fails
+/// the gate: it says so and keeps waiting.
+pub async fn wait_for_scan<S: FindingsSource + ScanningConfigSource>(
     source: &S,
     image: &ImageRef,
     timeout: Duration,
@@ -199,6 +222,7 @@ pub async fn wait_for_scan<S: FindingsSource>(
     mut progress: impl FnMut(String),
 ) -> Result<(), GateError> {
     let started = Instant::now();
+    let mut config_checked = false;
     loop {
         let state = match source.page(image, None).await {
             Ok(page) => page.status.map(|s| s.status).unwrap_or_default(),
@@ -213,6 +237,14 @@ pub async fn wait_for_scan<S: FindingsSource>(
         };
         if state != "NOT_STARTED" && !PENDING_STATUSES.contains(&state.as_str()) {
             return Ok(());
+        }
+        if state == "NOT_STARTED" && !config_checked {
+            config_checked = true;
+            match scan_expected(source, image).await {
+                Expectation::Never(message) => return Err(GateError(message)),
+                Expectation::Unknown(line) => progress(line),
+                Expectation::Expected => {}
+            }
         }
         let waited = started.elapsed();
         if waited + interval > timeout {
@@ -231,12 +263,183 @@ pub async fn wait_for_scan<S: FindingsSource>(
     }
 }
 
-/// Applies `policy` to the image's findings.
+/// What the scanning configuration says about a scan of the image starting.
+enum Expectation {
+    /// One may start (or the configuration does not say otherwise).
+    Expected,
+    /// None will: the gate's error message.
+    Never(String),
+    /// The configuration could not be read: a line for stderr.
+    Unknown(String),
+}
+
+async fn scan_expected<C: ScanningConfigSource>(config: &C, image: &ImageRef) -> Expectation {
+    const UNKNOWN: &str = "cannot tell whether a scan will start";
+    if !image.account.is_empty() {
+        // Both reads take no registry id: they answer for the caller's own.
+        return Expectation::Unknown(format!(
+            "{UNKNOWN}: ECR reads the scanning configuration only in the caller's own \
+             registry, and --registry-id {} was given; waiting",
+            image.account
+        ));
+    }
+    let registry = match config.registry_scanning().await {
+        Ok(registry) => registry,
+        Err(f) => {
+            return Expectation::Unknown(format!(
+                "{UNKNOWN}: reading the registry scanning configuration failed ({f}); waiting"
+            ))
+        }
+    };
+    let repository = match config.repository_scanning(&image.repository).await {
+        Ok(Some(repository)) => repository,
+        Ok(None) => {
+            return Expectation::Unknown(format!(
+                "{UNKNOWN}: ECR returned no scanning configuration for repository {}; waiting",
+                image.repository
+            ))
+        }
+        Err(f) => {
+            return Expectation::Unknown(format!(
+            "{UNKNOWN}: reading the scanning configuration of repository {} failed ({f}); waiting",
+            image.repository
+        ))
+        }
+    };
+    match no_scan_will_start(&image.repository, &registry, &repository) {
+        Some(settings) => Expectation::Never(format!(
+            "no scan of {} will start: {settings}. {}",
+            image.short_name(),
+            start_a_scan(image, &registry.scan_type)
+        )),
+        None => Expectation::Expected,
+    }
+}
+
+/// The settings that mean no scan of `repository` starts on its own, or
+/// `None` when one may. Only a consistent MANUAL answer counts: the
+/// repository's frequency MANUAL, its (legacy) scanOnPush off, and no
+/// registry rule that scans matching it.
+pub fn no_scan_will_start(
+    repository: &str,
+    registry: &RegistryScanning,
+    config: &RepositoryScanning,
+) -> Option<String> {
+    if config.frequency != "MANUAL" || config.scan_on_push {
+        return None;
+    }
+    let scanning_rules: Vec<_> = registry
+        .rules
+        .iter()
+        .filter(|rule| rule.frequency != "MANUAL")
+        .collect();
+    if scanning_rules
+        .iter()
+        .any(|rule| rule.filters.iter().any(|f| filter_matches(f, repository)))
+    {
+        return None;
+    }
+    let rules = if scanning_rules.is_empty() {
+        "no scanning rules".to_string()
+    } else {
+        let listed: Vec<String> = scanning_rules
+            .iter()
+            .map(|rule| {
+                let mut filters: Vec<&str> =
+                    rule.filters.iter().take(5).map(String::as_str).collect();
+                let more = rule.filters.len().saturating_sub(filters.len());
+                let more = format!("and {more} more");
+                if rule.filters.len() > 5 {
+                    filters.push(&more);
+                }
+                format!("{} for {}", rule.frequency, one_line(&filters.join(", ")))
+            })
+            .collect();
+        format!("rules {}: none matches it", listed.join("; "))
+    };
+    Some(format!(
+        "repository {repository} has scan frequency MANUAL (registry scan type {}, {rules}; \
+         repository scanOnPush false)",
+        one_line(&registry.scan_type)
+    ))
+}
+
+/// What to do when no scan will start on its own.
+fn start_a_scan(image: &ImageRef, scan_type: &str) -> String {
+    if scan_type == "ENHANCED" {
+        format!(
+            "Add a scan-on-push or continuous-scanning filter that matches {} to the \
+             registry's scanning configuration (ECR console: Private registry > Settings > \
+             Scanning), push the image again, then rerun the gate.",
+            image.repository
+        )
+    } else {
+        format!(
+            "Turn on scan on push for it (a scan-on-push filter that matches {} in the \
+             registry's scanning configuration) and push again, or start a scan: `aws ecr \
+             start-image-scan --repository-name {} --image-id imageDigest={}`; then rerun the gate.",
+            image.repository, image.repository, image.digest
+        )
+    }
+}
+
+/// Whether a registry scanning filter matches a repository name: without a
+/// wildcard a filter matches every name that contains it; `*` stands for
+/// any run of characters (ECR user guide, "Filters to choose which
+/// repositories are scanned").
+pub fn filter_matches(filter: &str, repository: &str) -> bool {
+    if filter.contains('*') {
+        Glob::new(filter).matches(repository)
+    } else {
+        repository.contains(filter)
+    }
+}
+
+/// How long an evaluation may keep re-reading an enhanced scan's findings,
+/// and how far apart the reads are.
+#[derive(Debug, Clone, Copy)]
+pub struct Settle {
+    pub deadline: Instant,
+    pub interval: Duration,
+}
+
+/// Passes pages through, noting whether any finding carries fields that only
+/// Amazon Inspector (enhanced scanning) fills in.
+struct Watched<'a, S> {
+    inner: &'a S,
+    inspector: AtomicBool,
+}
+
+impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
+    async fn page(
+        &self,
+        image: &ImageRef,
+        next_token: Option<&str>,
+    ) -> Result<FindingsPage, SourceError> {
+        let page = self.inner.page(image, next_token).await?;
+        if page
+            .findings
+            .iter()
+            .any(|f| f.fix_available.is_some() || f.fixed_in.is_some())
+        {
+            self.inspector.store(true, Ordering::Relaxed);
+        }
+        Ok(page)
+    }
+}
+
+/// Applies `policy` to the image's findings. An enhanced scan (status
+/// ACTIVE, or findings with Inspector's fields) is read again every
+/// `settle.interval` and judged only when two consecutive reads give the
+/// same counts: its findings can lag its status (AWS-FACTS "Findings can lag
+/// the status"). `progress` gets a line for stderr before each re-read.
 pub async fn evaluate<S: FindingsSource>(
     source: &S,
     image: &ImageRef,
     policy: &Policy,
     today: chrono::NaiveDate,
+    settle: Settle,
+    mut progress: impl FnMut(String),
 ) -> Result<Report, GateError> {
     if let Some(reason) = policy.skip_reason(image) {
         return Ok(Report {
@@ -253,33 +456,148 @@ pub async fn evaluate<S: FindingsSource>(
         });
     }
     let image_policy = policy.for_image(image, today);
-    let folded = fold_findings(source, image, &image_policy, &Known::default())
-        .await
-        .map_err(|e| match e {
-            FoldError::ImageGone(f) => GateError(format!("image not found: {f}")),
-            FoldError::ScanNotFound(f) => GateError(format!(
-                "no scan found for {} (is scan on push on? start one or use --wait): {f}",
-                image.short_name()
-            )),
-            FoldError::Source(f) => GateError(f.to_string()),
-            FoldError::RoleUnavailable {
-                account,
-                role,
-                failure,
-            } => GateError(format!(
-                "cannot assume role {role} in account {account}: {failure}"
-            )),
-            FoldError::ScanFailed(s) => GateError(format!(
-                "the scan of {} failed: {} {}",
+    let watched = Watched {
+        inner: source,
+        inspector: AtomicBool::new(false),
+    };
+    let read = || async {
+        fold_findings(&watched, image, &image_policy, &Known::default())
+            .await
+            .map_err(|e| fold_error(image, e))
+    };
+    let mut folded = read().await?;
+    let enhanced = |folded: &Folded| {
+        folded.status.as_ref().is_some_and(|s| s.status == "ACTIVE")
+            || watched.inspector.load(Ordering::Relaxed)
+    };
+    if enhanced(&folded) {
+        let mut totals = vec![folded.tally.counts.total()];
+        loop {
+            if Instant::now() + settle.interval > settle.deadline {
+                return Err(unsettled(image, &totals, settle.interval));
+            }
+            progress(format!(
+                "reading the findings of {} again in {}s: an enhanced scan's findings can lag \
+                 its status (read {}: {} finding(s))",
                 image.short_name(),
-                s.status,
-                s.description.unwrap_or_default()
-            )),
-            FoldError::Pending(s) => GateError(format!(
-                "the scan of {} is still {s}; use --wait",
-                image.short_name()
-            )),
-        })?;
+                settle.interval.as_secs(),
+                totals.len(),
+                folded.tally.counts.total()
+            ));
+            tokio::time::sleep(settle.interval).await;
+            let again = read().await?;
+            let agree = again.tally.counts == folded.tally.counts;
+            totals.push(again.tally.counts.total());
+            folded = again;
+            if agree {
+                break;
+            }
+        }
+    }
+    Ok(report(
+        image,
+        &image_policy.threshold.to_string(),
+        policy,
+        folded,
+    ))
+}
+
+/// The error for an enhanced scan whose reads never agreed before the deadline.
+fn unsettled(image: &ImageRef, totals: &[u64], interval: Duration) -> GateError {
+    if let [only] = totals {
+        return GateError(format!(
+            "cannot judge the enhanced scan of {}: its findings ({} finding(s)) could not be \
+             read a second time, {}s later, within --timeout; an enhanced scan is judged only \
+             when two consecutive reads agree: raise --timeout",
+            image.short_name(),
+            only,
+            interval.as_secs()
+        ));
+    }
+    let reads: Vec<String> = totals.iter().map(u64::to_string).collect();
+    GateError(format!(
+        "cannot judge the enhanced scan of {}: its findings were still changing when --timeout \
+         ran out (consecutive reads: {} finding(s)); Amazon Inspector may still be adding \
+         them: rerun the gate later or raise --timeout",
+        image.short_name(),
+        reads.join(", ")
+    ))
+}
+
+fn fold_error(image: &ImageRef, error: FoldError) -> GateError {
+    match error {
+        FoldError::ImageGone(f) => GateError(format!("image not found: {f}")),
+        FoldError::ScanNotFound(f) => GateError(format!(
+            "no scan found for {} (is scan on push on? start one or use --wait): {f}",
+            image.short_name()
+        )),
+        FoldError::Source(f) => GateError(f.to_string()),
+        FoldError::RoleUnavailable {
+            account,
+            role,
+            failure,
+        } => GateError(format!(
+            "cannot assume role {role} in account {account}: {failure}"
+        )),
+        FoldError::ScanFailed(s) => {
+            GateError(no_current_findings(image, &s).unwrap_or_else(|| {
+                format!(
+                    "the scan of {} failed: {} {}",
+                    image.short_name(),
+                    s.status,
+                    s.description.unwrap_or_default()
+                )
+            }))
+        }
+        FoldError::Pending(s) => GateError(format!(
+            "the scan of {} is still {s}; use --wait",
+            image.short_name()
+        )),
+    }
+}
+
+/// The message for a scan status that means "no current findings"
+/// (fold's `NO_CURRENT_FINDINGS_STATUSES`), which is not "clean": what it
+/// means and what to do. `None` for other statuses.
+pub fn no_current_findings(image: &ImageRef, status: &ScanStatus) -> Option<String> {
+    if !NO_CURRENT_FINDINGS_STATUSES.contains(&status.status.as_str()) {
+        return None;
+    }
+    let name = image.short_name();
+    let what_to_do = match status.status.as_str() {
+        "SCAN_ELIGIBILITY_EXPIRED" => "Amazon Inspector stopped rescanning the image because \
+             it was not pushed or pulled within the registry's rescan duration, and closed its \
+             findings. Push or pull the image again (or lengthen the ECR rescan duration in \
+             Amazon Inspector's settings), wait for the rescan, then rerun the gate."
+            .to_string(),
+        "IMAGE_ARCHIVED" => format!(
+            "The image is archived, and archived images are not scanned. Restore it (`aws ecr \
+             update-image-storage-class --repository-name {} --image-id imageDigest={} \
+             --target-storage-class STANDARD`), wait until it is restored and scanned, then \
+             rerun the gate.",
+            image.repository, image.digest
+        ),
+        "FINDINGS_UNAVAILABLE" => {
+            "The registry cannot return the findings right now. Retry later.".to_string()
+        }
+        _ => return None,
+    };
+    let said = status
+        .description
+        .as_deref()
+        .map(|d| d.trim().trim_end_matches('.'))
+        .filter(|d| !d.is_empty())
+        .map(|d| format!(" (ECR: {})", one_line(d)))
+        .unwrap_or_default();
+    Some(format!(
+        "no current findings for {name}: scan status {}{said}. That is not \"clean\": the \
+         image was not judged. {what_to_do}",
+        status.status
+    ))
+}
+
+/// The verdict on folded findings.
+fn report(image: &ImageRef, threshold: &str, policy: &Policy, folded: Folded) -> Report {
     let tally = folded.tally;
     let mut notes = Vec::new();
     if let Some(phrase) = tally.suppressed.phrase() {
@@ -304,7 +622,7 @@ pub async fn evaluate<S: FindingsSource>(
             link: f.link.clone(),
         })
         .collect();
-    Ok(Report {
+    Report {
         result: if tally.alert_worthy() == 0 {
             "pass"
         } else {
@@ -313,13 +631,13 @@ pub async fn evaluate<S: FindingsSource>(
         repository: image.repository.clone(),
         digest: image.digest.clone(),
         tags: image.tags.clone(),
-        threshold: image_policy.threshold.to_string(),
+        threshold: threshold.to_string(),
         scan_status: folded.status.map(|s| s.status).unwrap_or_default(),
         counts: tally.counts.clone(),
         violations,
         violations_total: tally.alert_worthy(),
         notes,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -389,5 +707,483 @@ mod tests {
             let err = args(list).unwrap_err();
             assert!(err.contains(expected), "{list:?}: {err}");
         }
+    }
+
+    use crate::finding::{Finding, FixAvailable};
+    use crate::ports::{ScanningRule, ServiceFailure};
+    use std::collections::VecDeque;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    /// A registry that answers each findings read with the next scripted
+    /// answer (the last one repeats), and a fixed scanning configuration.
+    struct Fake {
+        reads: Mutex<VecDeque<Result<FindingsPage, SourceError>>>,
+        page_calls: AtomicUsize,
+        registry: Result<RegistryScanning, ServiceFailure>,
+        repository: Result<Option<RepositoryScanning>, ServiceFailure>,
+        config_calls: AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(reads: Vec<Result<FindingsPage, SourceError>>) -> Fake {
+            Fake {
+                reads: Mutex::new(reads.into()),
+                page_calls: AtomicUsize::new(0),
+                registry: Ok(registry("BASIC", vec![])),
+                repository: Ok(Some(repository("SCAN_ON_PUSH", true))),
+                config_calls: AtomicUsize::new(0),
+            }
+        }
+
+        fn pages(&self) -> usize {
+            self.page_calls.load(Ordering::SeqCst)
+        }
+    }
+
+    impl FindingsSource for Fake {
+        async fn page(
+            &self,
+            _image: &ImageRef,
+            _next_token: Option<&str>,
+        ) -> Result<FindingsPage, SourceError> {
+            self.page_calls.fetch_add(1, Ordering::SeqCst);
+            let mut reads = self.reads.lock().unwrap();
+            if reads.len() > 1 {
+                reads.pop_front().unwrap()
+            } else {
+                reads.front().cloned().unwrap()
+            }
+        }
+    }
+
+    impl ScanningConfigSource for Fake {
+        async fn registry_scanning(&self) -> Result<RegistryScanning, ServiceFailure> {
+            self.config_calls.fetch_add(1, Ordering::SeqCst);
+            self.registry.clone()
+        }
+        async fn repository_scanning(
+            &self,
+            _repository: &str,
+        ) -> Result<Option<RepositoryScanning>, ServiceFailure> {
+            self.config_calls.fetch_add(1, Ordering::SeqCst);
+            self.repository.clone()
+        }
+    }
+
+    fn registry(scan_type: &str, rules: Vec<(&str, &[&str])>) -> RegistryScanning {
+        RegistryScanning {
+            scan_type: scan_type.into(),
+            rules: rules
+                .into_iter()
+                .map(|(frequency, filters)| ScanningRule {
+                    frequency: frequency.into(),
+                    filters: filters.iter().map(|f| f.to_string()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn repository(frequency: &str, scan_on_push: bool) -> RepositoryScanning {
+        RepositoryScanning {
+            frequency: frequency.into(),
+            scan_on_push,
+            applied_filters: vec![],
+        }
+    }
+
+    fn image() -> ImageRef {
+        ImageRef {
+            account: String::new(),
+            region: "us-east-1".into(),
+            repository: "team/api".into(),
+            digest: "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234ef01"
+                .into(),
+            tags: vec!["v1".into()],
+        }
+    }
+
+    fn page(status: &str, findings: Vec<Finding>) -> Result<FindingsPage, SourceError> {
+        Ok(FindingsPage {
+            status: Some(ScanStatus {
+                status: status.into(),
+                description: None,
+            }),
+            findings,
+            next_token: None,
+        })
+    }
+
+    fn basic(n: usize) -> Vec<Finding> {
+        (0..n)
+            .map(|i| Finding::new(format!("CVE-2026-{i:04}"), Severity::High))
+            .collect()
+    }
+
+    /// Findings with Inspector's fields (enhanced scanning).
+    fn enhanced(n: usize) -> Vec<Finding> {
+        basic(n)
+            .into_iter()
+            .map(|mut f| {
+                f.fix_available = Some(FixAvailable::Yes);
+                f.fixed_in = Some("1.2.4".into());
+                f
+            })
+            .collect()
+    }
+
+    fn not_found() -> Result<FindingsPage, SourceError> {
+        Err(SourceError::ScanNotFound(failure("ScanNotFoundException")))
+    }
+
+    fn failure(code: &str) -> ServiceFailure {
+        ServiceFailure {
+            service: "ECR",
+            code: code.into(),
+            message: "no".into(),
+            transient: false,
+        }
+    }
+
+    fn settle(timeout: Duration, interval: Duration) -> Settle {
+        Settle {
+            deadline: Instant::now() + timeout,
+            interval,
+        }
+    }
+
+    async fn judge(source: &Fake, settle: Settle) -> (Result<Report, GateError>, Vec<String>) {
+        let mut lines = Vec::new();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let policy = Policy::new(Severity::High);
+        let result = evaluate(source, &image(), &policy, today, settle, |l| lines.push(l)).await;
+        (result, lines)
+    }
+
+    #[tokio::test]
+    async fn no_current_findings_is_not_clean_and_says_what_to_do() {
+        for (status, remedy) in [
+            ("SCAN_ELIGIBILITY_EXPIRED", "Push or pull the image again"),
+            ("IMAGE_ARCHIVED", "update-image-storage-class"),
+            ("FINDINGS_UNAVAILABLE", "Retry later"),
+        ] {
+            let source = Fake::new(vec![page(status, vec![])]);
+            let (result, _) = judge(
+                &source,
+                settle(Duration::from_secs(60), Duration::from_secs(5)),
+            )
+            .await;
+            let err = result.unwrap_err().0;
+            assert!(
+                err.starts_with(&format!(
+                    "no current findings for team/api:v1: scan status {status}"
+                )),
+                "{err}"
+            );
+            assert!(err.contains(r#"That is not "clean""#), "{err}");
+            assert!(err.contains(remedy), "{status}: {err}");
+            assert_eq!(source.pages(), 1);
+        }
+        let expired = no_current_findings(
+            &image(),
+            &ScanStatus {
+                status: "SCAN_ELIGIBILITY_EXPIRED".into(),
+                description: Some("Image no longer eligible\nfor rescans".into()),
+            },
+        )
+        .unwrap();
+        assert!(expired.contains("rescan duration"), "{expired}");
+        // A status fold adds to the list needs a message here too.
+        for status in NO_CURRENT_FINDINGS_STATUSES {
+            let status = ScanStatus {
+                status: status.into(),
+                description: None,
+            };
+            assert!(
+                no_current_findings(&image(), &status).is_some(),
+                "{status:?}"
+            );
+        }
+        assert!(!expired.contains('\n'), "{expired}");
+    }
+
+    #[tokio::test]
+    async fn a_broken_scan_keeps_its_own_message() {
+        let source = Fake::new(vec![page("UNSUPPORTED_IMAGE", vec![])]);
+        let (result, _) = judge(
+            &source,
+            settle(Duration::from_secs(60), Duration::from_secs(5)),
+        )
+        .await;
+        let err = result.unwrap_err().0;
+        assert!(
+            err.starts_with("the scan of team/api:v1 failed: UNSUPPORTED_IMAGE"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_basic_scan_is_judged_on_one_read() {
+        let source = Fake::new(vec![page("COMPLETE", basic(2)), page("COMPLETE", basic(3))]);
+        let (result, lines) = judge(
+            &source,
+            settle(Duration::from_secs(60), Duration::from_secs(5)),
+        )
+        .await;
+        let report = result.unwrap();
+        assert_eq!(report.counts.total(), 2);
+        assert_eq!(report.result, "fail");
+        assert_eq!(source.pages(), 1);
+        assert!(lines.is_empty(), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn an_enhanced_scan_is_judged_when_two_reads_agree() {
+        let source = Fake::new(vec![
+            page("ACTIVE", enhanced(1)),
+            page("ACTIVE", enhanced(3)),
+            page("ACTIVE", enhanced(4)),
+            page("ACTIVE", enhanced(4)),
+            page("ACTIVE", enhanced(9)),
+        ]);
+        let (result, lines) = judge(
+            &source,
+            settle(Duration::from_secs(5), Duration::from_millis(10)),
+        )
+        .await;
+        let report = result.unwrap();
+        assert_eq!(report.counts.total(), 4, "judged on the stable read");
+        assert_eq!(report.violations_total, 4);
+        assert_eq!(source.pages(), 4);
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].starts_with("reading the findings of team/api:v1 again in 0s"),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn inspector_fields_make_a_complete_scan_enhanced() {
+        let source = Fake::new(vec![
+            page("COMPLETE", enhanced(2)),
+            page("COMPLETE", enhanced(2)),
+        ]);
+        let (result, _) = judge(
+            &source,
+            settle(Duration::from_secs(5), Duration::from_millis(10)),
+        )
+        .await;
+        assert_eq!(result.unwrap().counts.total(), 2);
+        assert_eq!(source.pages(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_enhanced_scan_that_never_settles_cannot_be_judged() {
+        let reads = (1..200).map(|n| page("ACTIVE", enhanced(n))).collect();
+        let source = Fake::new(reads);
+        let (result, _) = judge(
+            &source,
+            settle(Duration::from_millis(100), Duration::from_millis(20)),
+        )
+        .await;
+        let err = result.unwrap_err().0;
+        assert!(
+            err.starts_with("cannot judge the enhanced scan of team/api:v1"),
+            "{err}"
+        );
+        assert!(err.contains("still changing"), "{err}");
+        assert!(err.contains("consecutive reads: 1, 2, 3"), "{err}");
+        assert!(source.pages() >= 2);
+
+        let source = Fake::new(vec![page("ACTIVE", enhanced(1))]);
+        let (result, _) = judge(
+            &source,
+            settle(Duration::from_secs(1), Duration::from_secs(5)),
+        )
+        .await;
+        let err = result.unwrap_err().0;
+        assert!(err.contains("could not be read a second time"), "{err}");
+        assert_eq!(source.pages(), 1);
+    }
+
+    async fn wait(
+        source: &Fake,
+        image: &ImageRef,
+        timeout: Duration,
+    ) -> (Result<(), GateError>, Vec<String>) {
+        let mut lines = Vec::new();
+        let result = wait_for_scan(source, image, timeout, Duration::from_millis(10), |l| {
+            lines.push(l)
+        })
+        .await;
+        (result, lines)
+    }
+
+    #[tokio::test]
+    async fn a_manual_scan_frequency_fails_fast() {
+        let mut source = Fake::new(vec![not_found()]);
+        source.registry = Ok(registry("BASIC", vec![("SCAN_ON_PUSH", &["prod-*"])]));
+        source.repository = Ok(Some(repository("MANUAL", false)));
+        let started = Instant::now();
+        // With a 10 s interval, waiting even once would take 10 s.
+        let mut lines = Vec::new();
+        let err = wait_for_scan(
+            &source,
+            &image(),
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            |l| lines.push(l),
+        )
+        .await
+        .unwrap_err()
+        .0;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(source.pages(), 1);
+        assert!(lines.is_empty(), "{lines:?}");
+        assert!(
+            err.starts_with(
+                "no scan of team/api:v1 will start: repository team/api has scan frequency \
+                 MANUAL (registry scan type BASIC, rules SCAN_ON_PUSH for prod-*: none matches \
+                 it; repository scanOnPush false)"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("aws ecr start-image-scan --repository-name team/api"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_manual_enhanced_registry_says_which_filter_to_add() {
+        let mut source = Fake::new(vec![not_found()]);
+        source.registry = Ok(registry("ENHANCED", vec![]));
+        source.repository = Ok(Some(repository("MANUAL", false)));
+        let (result, _) = wait(&source, &image(), Duration::from_secs(60)).await;
+        let err = result.unwrap_err().0;
+        assert!(
+            err.contains("(registry scan type ENHANCED, no scanning rules;"),
+            "{err}"
+        );
+        assert!(
+            err.contains("continuous-scanning filter that matches team/api"),
+            "{err}"
+        );
+        assert!(!err.contains("start-image-scan"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_scan_that_will_come_is_waited_for_and_the_configuration_read_once() {
+        for (registry_config, repository_config) in [
+            (registry("BASIC", vec![]), repository("SCAN_ON_PUSH", true)),
+            (
+                registry("ENHANCED", vec![]),
+                repository("CONTINUOUS_SCAN", false),
+            ),
+            // Legacy repository-level scan on push.
+            (registry("BASIC", vec![]), repository("MANUAL", true)),
+            // The repository's answer disagrees with a matching rule: wait.
+            (
+                registry("BASIC", vec![("SCAN_ON_PUSH", &["team"])]),
+                repository("MANUAL", false),
+            ),
+        ] {
+            let mut source = Fake::new(vec![
+                not_found(),
+                not_found(),
+                page("IN_PROGRESS", vec![]),
+                page("COMPLETE", vec![]),
+            ]);
+            source.registry = Ok(registry_config);
+            source.repository = Ok(Some(repository_config));
+            let (result, lines) = wait(&source, &image(), Duration::from_secs(5)).await;
+            result.unwrap();
+            assert_eq!(source.pages(), 4);
+            assert_eq!(
+                source.config_calls.load(Ordering::SeqCst),
+                2,
+                "each read once"
+            );
+            assert_eq!(lines.len(), 3);
+            assert!(lines[0].starts_with("waiting for the scan of team/api:v1: NOT_STARTED"));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_configuration_is_said_and_the_gate_keeps_waiting() {
+        let mut source = Fake::new(vec![not_found(), page("COMPLETE", vec![])]);
+        source.registry = Err(failure("AccessDeniedException"));
+        source.repository = Ok(Some(repository("MANUAL", false)));
+        let (result, lines) = wait(&source, &image(), Duration::from_secs(5)).await;
+        result.unwrap();
+        assert!(
+            lines[0].starts_with(
+                "cannot tell whether a scan will start: reading the registry \
+                 scanning configuration failed (ECR AccessDeniedException: no); waiting"
+            ),
+            "{lines:?}"
+        );
+
+        let mut source = Fake::new(vec![not_found(), page("COMPLETE", vec![])]);
+        source.repository = Err(failure("AccessDeniedException"));
+        let (result, lines) = wait(&source, &image(), Duration::from_secs(5)).await;
+        result.unwrap();
+        assert!(lines[0].contains("scanning configuration of repository team/api failed"));
+
+        // Another registry's configuration cannot be read at all.
+        let mut source = Fake::new(vec![not_found(), page("COMPLETE", vec![])]);
+        source.repository = Ok(Some(repository("MANUAL", false)));
+        let other = ImageRef {
+            account: "210987654321".into(),
+            ..image()
+        };
+        let (result, lines) = wait(&source, &other, Duration::from_secs(5)).await;
+        result.unwrap();
+        assert_eq!(source.config_calls.load(Ordering::SeqCst), 0);
+        assert!(lines[0].contains("--registry-id 210987654321"), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pending_scan_does_not_read_the_configuration() {
+        let mut source = Fake::new(vec![page("PENDING", vec![]), page("ACTIVE", vec![])]);
+        source.repository = Ok(Some(repository("MANUAL", false)));
+        let (result, _) = wait(&source, &image(), Duration::from_secs(5)).await;
+        result.unwrap();
+        assert_eq!(source.config_calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn registry_filters_match_as_ecr_documents() {
+        // The user guide's table: repository names against filters.
+        let names = [
+            "prod",
+            "repo-prod",
+            "prod-repo",
+            "repo-prod-repo",
+            "prodrepo",
+        ];
+        for (filter, expected) in [
+            ("prod", [true, true, true, true, true]),
+            ("*prod", [true, true, false, false, false]),
+            ("prod*", [true, false, true, false, true]),
+            ("*prod*", [true, true, true, true, true]),
+            ("prod*repo", [false, false, true, false, true]),
+        ] {
+            let got: Vec<bool> = names.iter().map(|n| filter_matches(filter, n)).collect();
+            assert_eq!(got, expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn a_long_filter_list_is_cut_short() {
+        let filters: Vec<String> = (0..8).map(|i| format!("svc-{i}")).collect();
+        let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+        let registry = registry("BASIC", vec![("SCAN_ON_PUSH", &filters)]);
+        let settings =
+            no_scan_will_start("team/api", &registry, &repository("MANUAL", false)).unwrap();
+        assert!(
+            settings.contains("SCAN_ON_PUSH for svc-0, svc-1, svc-2, svc-3, svc-4, and 3 more"),
+            "{settings}"
+        );
     }
 }

@@ -140,3 +140,47 @@ pub trait DedupStore: Send + Sync {
         expires_at: i64,
     ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
 }
+
+/// The registry's scanning configuration (ECR `GetRegistryScanningConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryScanning {
+    /// `BASIC` or `ENHANCED`.
+    pub scan_type: String,
+    pub rules: Vec<ScanningRule>,
+}
+
+/// A registry scanning rule: repositories matching any filter are scanned
+/// at this frequency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanningRule {
+    /// `SCAN_ON_PUSH`, `CONTINUOUS_SCAN` or `MANUAL`.
+    pub frequency: String,
+    /// Wildcard filters on repository names.
+    pub filters: Vec<String>,
+}
+
+/// One repository's scanning configuration as the registry applies it
+/// (ECR `BatchGetRepositoryScanningConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryScanning {
+    /// `SCAN_ON_PUSH`, `CONTINUOUS_SCAN` or `MANUAL`.
+    pub frequency: String,
+    pub scan_on_push: bool,
+    /// The registry rules' filters that matched the repository.
+    pub applied_filters: Vec<String>,
+}
+
+/// Where the scanning configuration can be read: lets the CI gate tell a
+/// scan that has not started yet from one that never will.
+pub trait ScanningConfigSource: Send + Sync {
+    /// The caller's registry's scanning configuration.
+    fn registry_scanning(
+        &self,
+    ) -> impl Future<Output = Result<RegistryScanning, ServiceFailure>> + Send;
+    /// The repository's scanning configuration in the caller's registry;
+    /// `None` when the registry does not know the repository.
+    fn repository_scanning(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Option<RepositoryScanning>, ServiceFailure>> + Send;
+}

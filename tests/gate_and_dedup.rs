@@ -1,12 +1,21 @@
-//! Layer 2: the gate's `--wait` polling and the dedup lease, against the
-//! SDK's mock client (ECR, DynamoDB) and an in-memory store that keeps the
-//! same conditional-write rules as the DynamoDB adapter.
+//! Layer 2: the gate's `--wait` polling (and the scanning configuration it
+//! reads) and the dedup lease, against the SDK's mock client (ECR, DynamoDB)
+//! and an in-memory store that keeps the same conditional-write rules as the
+//! DynamoDB adapter.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
-use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput;
+use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationOutput;
+use aws_sdk_ecr::operation::describe_image_scan_findings::{
+    DescribeImageScanFindingsError, DescribeImageScanFindingsOutput,
+};
+use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
+use aws_sdk_ecr::types::error::ScanNotFoundException;
 use aws_sdk_ecr::types::{
-    FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus, ScanStatus,
+    FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus,
+    RegistryScanningConfiguration, RegistryScanningRule, RepositoryScanningConfiguration,
+    RepositoryScanningConfigurationFailure, ScanFrequency, ScanStatus, ScanType,
+    ScanningConfigurationFailureCode, ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use ecr_scan_alerts::alert::Alert;
@@ -17,7 +26,8 @@ use ecr_scan_alerts::dedup::{Known, Lease, Record};
 use ecr_scan_alerts::gate::wait_for_scan;
 use ecr_scan_alerts::image::ImageRef;
 use ecr_scan_alerts::ports::{
-    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, ServiceFailure,
+    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, RegistryScanning,
+    RepositoryScanning, ScanningConfigSource, ScanningRule, ServiceFailure,
 };
 use ecr_scan_alerts::App;
 use std::collections::HashMap;
@@ -300,4 +310,239 @@ async fn a_failed_publish_does_not_suppress_the_retry() {
     let retry = app.handle(event()).await.unwrap();
     assert_eq!(retry.message_id.as_deref(), Some("m"));
     assert_eq!(sink.published.load(Ordering::SeqCst), 1);
+}
+
+fn filter(pattern: &str) -> ScanningRepositoryFilter {
+    ScanningRepositoryFilter::builder()
+        .filter(pattern)
+        .filter_type(ScanningRepositoryFilterType::Wildcard)
+        .build()
+        .unwrap()
+}
+
+fn registry_config(
+    scan_type: ScanType,
+    rules: Vec<RegistryScanningRule>,
+) -> GetRegistryScanningConfigurationOutput {
+    GetRegistryScanningConfigurationOutput::builder()
+        .registry_id("123456789012")
+        .scanning_configuration(
+            RegistryScanningConfiguration::builder()
+                .scan_type(scan_type)
+                .set_rules(Some(rules))
+                .build(),
+        )
+        .build()
+}
+
+fn repository_config(
+    frequency: ScanFrequency,
+    scan_on_push: bool,
+) -> BatchGetRepositoryScanningConfigurationOutput {
+    BatchGetRepositoryScanningConfigurationOutput::builder()
+        .scanning_configurations(
+            RepositoryScanningConfiguration::builder()
+                .repository_arn("arn:aws:ecr:us-east-1:123456789012:repository/demo/web")
+                .repository_name("demo/web")
+                .scan_on_push(scan_on_push)
+                .scan_frequency(frequency)
+                .build(),
+        )
+        .build()
+}
+
+const DENIED: &str = r#"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::123456789012:assumed-role/ci/gate is not authorized to perform: ecr:GetRegistryScanningConfiguration"}"#;
+
+#[tokio::test]
+async fn the_registry_scanning_configuration_is_read() {
+    let rule = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
+        registry_config(
+            ScanType::Enhanced,
+            vec![
+                RegistryScanningRule::builder()
+                    .scan_frequency(ScanFrequency::ContinuousScan)
+                    .repository_filters(filter("prod-*"))
+                    .repository_filters(filter("payments"))
+                    .build()
+                    .unwrap(),
+                RegistryScanningRule::builder()
+                    .scan_frequency(ScanFrequency::ScanOnPush)
+                    .repository_filters(filter("*"))
+                    .build()
+                    .unwrap(),
+            ],
+        )
+    });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]));
+    let registry = source.registry_scanning().await.unwrap();
+    assert_eq!(
+        registry,
+        RegistryScanning {
+            scan_type: "ENHANCED".into(),
+            rules: vec![
+                ScanningRule {
+                    frequency: "CONTINUOUS_SCAN".into(),
+                    filters: vec!["prod-*".into(), "payments".into()],
+                },
+                ScanningRule {
+                    frequency: "SCAN_ON_PUSH".into(),
+                    filters: vec!["*".into()],
+                },
+            ],
+        }
+    );
+
+    // Nothing configured: ECR's default, basic scanning.
+    let empty = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration)
+        .then_output(|| GetRegistryScanningConfigurationOutput::builder().build());
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&empty]));
+    let registry = source.registry_scanning().await.unwrap();
+    assert_eq!(registry.scan_type, "BASIC");
+    assert!(registry.rules.is_empty());
+}
+
+#[tokio::test]
+async fn the_repository_scanning_configuration_is_read() {
+    let rule = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .match_requests(|req| req.repository_names() == ["demo/web"])
+        .then_output(|| {
+            BatchGetRepositoryScanningConfigurationOutput::builder()
+                .scanning_configurations(
+                    RepositoryScanningConfiguration::builder()
+                        .repository_name("demo/web")
+                        .scan_on_push(true)
+                        .scan_frequency(ScanFrequency::ScanOnPush)
+                        .applied_scan_filters(filter("demo/*"))
+                        .build(),
+                )
+                .build()
+        });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]));
+    assert_eq!(
+        source.repository_scanning("demo/web").await.unwrap(),
+        Some(RepositoryScanning {
+            frequency: "SCAN_ON_PUSH".into(),
+            scan_on_push: true,
+            applied_filters: vec!["demo/*".into()],
+        })
+    );
+
+    // An unknown repository comes back under `failures`.
+    let missing = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| {
+            BatchGetRepositoryScanningConfigurationOutput::builder()
+                .failures(
+                    RepositoryScanningConfigurationFailure::builder()
+                        .repository_name("demo/web")
+                        .failure_code(ScanningConfigurationFailureCode::RepositoryNotFound)
+                        .failure_reason("REPOSITORY_NOT_FOUND")
+                        .build(),
+                )
+                .build()
+        });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&missing]));
+    assert_eq!(source.repository_scanning("demo/web").await.unwrap(), None);
+
+    let denied = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .sequence()
+        .http_status(
+            400,
+            Some(DENIED.replace("GetRegistry", "BatchGetRepository")),
+        )
+        .build();
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&denied]));
+    let failure = source.repository_scanning("demo/web").await.unwrap_err();
+    assert_eq!(failure.code, "AccessDeniedException");
+    assert!(failure
+        .message
+        .contains("ecr:BatchGetRepositoryScanningConfiguration"));
+}
+
+fn scan_not_found() -> DescribeImageScanFindingsError {
+    DescribeImageScanFindingsError::ScanNotFoundException(
+        ScanNotFoundException::builder()
+            .message("Image scan does not exist for the image")
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn the_gate_stops_at_once_when_no_scan_will_start() {
+    let findings =
+        mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_error(scan_not_found);
+    let registry = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration)
+        .then_output(|| registry_config(ScanType::Basic, vec![]));
+    let repository = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| repository_config(ScanFrequency::Manual, false));
+    let source = EcrFindings::new(mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&findings, &registry, &repository]
+    ));
+    let own_registry = ImageRef {
+        account: String::new(),
+        ..image()
+    };
+    let mut lines = Vec::new();
+    let err = wait_for_scan(
+        &source,
+        &own_registry,
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+        |line| lines.push(line),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.0.starts_with(
+            "no scan of demo/web:3f2c1ab will start: repository demo/web has scan frequency \
+             MANUAL (registry scan type BASIC, no scanning rules; repository scanOnPush false)"
+        ),
+        "{err}"
+    );
+    assert_eq!(findings.num_calls(), 1);
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[tokio::test]
+async fn the_gate_keeps_waiting_when_it_may_not_read_the_configuration() {
+    let findings = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .sequence()
+        .error(scan_not_found)
+        .output(|| status(ScanStatus::Complete))
+        .build();
+    let registry = mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration)
+        .sequence()
+        .http_status(400, Some(DENIED.into()))
+        .build();
+    let repository = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| repository_config(ScanFrequency::Manual, false));
+    let source = EcrFindings::new(mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&findings, &registry, &repository]
+    ));
+    let own_registry = ImageRef {
+        account: String::new(),
+        ..image()
+    };
+    let mut lines = Vec::new();
+    wait_for_scan(
+        &source,
+        &own_registry,
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        |line| lines.push(line),
+    )
+    .await
+    .expect("the scan completes");
+    assert_eq!(findings.num_calls(), 2);
+    assert!(
+        lines[0].starts_with(
+            "cannot tell whether a scan will start: reading the registry scanning \
+             configuration failed (ECR AccessDeniedException: User: "
+        ),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("waiting for the scan of demo/web:3f2c1ab: NOT_STARTED"));
 }

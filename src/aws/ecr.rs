@@ -1,10 +1,15 @@
-//! Findings from ECR's DescribeImageScanFindings, one page per call.
+//! Findings from ECR's DescribeImageScanFindings, one page per call, and
+//! the registry's scanning configuration.
 
 use super::service_failure;
 use crate::finding::{Finding, FixAvailable};
 use crate::image::ImageRef;
-use crate::ports::{FindingsPage, FindingsSource, ScanStatus, ServiceFailure, SourceError};
+use crate::ports::{
+    FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
+    ScanningConfigSource, ScanningRule, ServiceFailure, SourceError,
+};
 use crate::severity::Severity;
+use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationError;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
 use aws_sdk_ecr::types::{EnhancedImageScanFinding, ImageIdentifier, ImageScanFinding};
@@ -109,6 +114,79 @@ impl FindingsSource for EcrFindings {
             findings,
             next_token: output.next_token,
         })
+    }
+}
+
+impl ScanningConfigSource for EcrFindings {
+    async fn registry_scanning(&self) -> Result<RegistryScanning, ServiceFailure> {
+        let output = self
+            .client
+            .get_registry_scanning_configuration()
+            .send()
+            .await
+            .map_err(|e| service_failure("ECR", &e))?;
+        let (scan_type, rules) = match output.scanning_configuration {
+            Some(config) => (config.scan_type, config.rules.unwrap_or_default()),
+            None => (None, Vec::new()),
+        };
+        Ok(RegistryScanning {
+            // ECR's documented default when nothing is configured.
+            scan_type: scan_type.map_or_else(|| "BASIC".to_string(), |t| t.as_str().to_string()),
+            rules: rules
+                .into_iter()
+                .map(|rule| ScanningRule {
+                    frequency: rule.scan_frequency.as_str().to_string(),
+                    filters: rule
+                        .repository_filters
+                        .into_iter()
+                        .map(|f| f.filter)
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn repository_scanning(
+        &self,
+        repository: &str,
+    ) -> Result<Option<RepositoryScanning>, ServiceFailure> {
+        let result = self
+            .client
+            .batch_get_repository_scanning_configuration()
+            .repository_names(repository)
+            .send()
+            .await;
+        let output =
+            match result {
+                Ok(output) => output,
+                Err(e) => return match e.as_service_error() {
+                    Some(
+                        BatchGetRepositoryScanningConfigurationError::RepositoryNotFoundException(
+                            _,
+                        ),
+                    ) => Ok(None),
+                    _ => Err(service_failure("ECR", &e)),
+                },
+            };
+        // A repository it does not know is listed under `failures`.
+        Ok(output
+            .scanning_configurations
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.repository_name.as_deref() == Some(repository))
+            .map(|c| RepositoryScanning {
+                // Absent: nothing scans the repository automatically.
+                frequency: c
+                    .scan_frequency
+                    .map_or_else(|| "MANUAL".to_string(), |f| f.as_str().to_string()),
+                scan_on_push: c.scan_on_push,
+                applied_filters: c
+                    .applied_scan_filters
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|f| f.filter)
+                    .collect(),
+            }))
     }
 }
 

@@ -1,5 +1,5 @@
 //! CI gate: applies the alerting policy to an image's scan findings.
-//! Exit 0 pass, 1 policy violations, 2 error.
+//! Exit 0 pass, 1 policy violations, 2 cannot judge.
 
 use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::gate::{self, GateError};
@@ -7,6 +7,7 @@ use ecr_scan_alerts::image::ImageRef;
 use ecr_scan_alerts::policy::Policy;
 use ecr_scan_alerts::severity::Severity;
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -39,6 +40,9 @@ async fn main() -> ExitCode {
 
 /// (json?, output, passed?)
 async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
+    // --timeout bounds the whole run: waiting for the scan and for an
+    // enhanced scan's findings to settle.
+    let deadline = Instant::now() + args.timeout;
     let mut policy = match &args.policy_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -79,7 +83,19 @@ async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
         })
         .await?;
     }
-    let report = gate::evaluate(&source, &image, &policy, chrono::Utc::now().date_naive()).await?;
+    let settle = gate::Settle {
+        deadline,
+        interval: args.interval,
+    };
+    let report = gate::evaluate(
+        &source,
+        &image,
+        &policy,
+        chrono::Utc::now().date_naive(),
+        settle,
+        |line| eprintln!("{line}"),
+    )
+    .await?;
     let output = if args.json {
         serde_json::to_string_pretty(&report).map_err(|e| GateError(e.to_string()))?
     } else {

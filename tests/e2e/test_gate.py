@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from harness.local import AWS_ENV, ROOT, built_binary
-from harness.seed import basic_finding, scanned_image
+from harness.seed import basic_finding, enhanced_finding, push_image, scanned_image
 
 
 def gate_binary():
@@ -78,3 +78,60 @@ def test_the_example_policy_in_the_repository_is_valid(gated):
     result = run_gate(gated, "--repository", "gate/app", "--tag", "clean",
                       "--policy", str(ROOT / "examples" / "policy.json"))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("status", ["SCAN_ELIGIBILITY_EXPIRED", "IMAGE_ARCHIVED", "FINDINGS_UNAVAILABLE"])
+def test_no_current_findings_is_not_a_pass(gated, status):
+    # No findings at all: a gate that read the empty list as clean would pass.
+    scanned_image(gated, "gate/stale", status.lower(), status=status)
+    result = run_gate(gated, "--repository", "gate/stale", "--tag", status.lower())
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert f"no current findings for gate/stale:{status.lower()}: scan status {status}" in result.stderr
+    assert 'That is not "clean"' in result.stderr
+
+
+def test_wait_stops_at_once_when_scan_on_push_is_off(gated):
+    ecr = gated.client("ecr")
+    ecr.create_repository(repositoryName="gate/manual", imageScanningConfiguration={"scanOnPush": False})
+    push_image(ecr, "gate/manual", "v1")  # no scan started, and none will start
+    result = run_gate(gated, "--repository", "gate/manual", "--tag", "v1", "--wait",
+                      "--timeout", "600", "--interval", "30")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ("no scan of gate/manual:v1 will start: repository gate/manual has scan frequency MANUAL "
+            "(registry scan type BASIC, no scanning rules; repository scanOnPush false)") in result.stderr
+    assert "aws ecr start-image-scan --repository-name gate/manual" in result.stderr
+    assert "waiting for the scan" not in result.stderr
+
+
+@pytest.fixture
+def scan_on_push_rule(gated):
+    """A registry scanning rule that scans gate/onpush on push; removed afterwards."""
+    ecr = gated.client("ecr")
+    ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[
+        {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "gate/onpush", "filterType": "WILDCARD"}]}])
+    yield
+    ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
+
+
+def test_wait_keeps_waiting_when_a_scan_is_expected(gated, scan_on_push_rule):
+    ecr = gated.client("ecr")
+    ecr.create_repository(repositoryName="gate/onpush")
+    push_image(ecr, "gate/onpush", "v1")  # the emulator never starts the scan itself
+    result = run_gate(gated, "--repository", "gate/onpush", "--tag", "v1", "--wait",
+                      "--timeout", "2", "--interval", "1")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "waiting for the scan of gate/onpush:v1: NOT_STARTED" in result.stderr
+    assert "the scan of gate/onpush:v1 is still NOT_STARTED" in result.stderr
+    assert "will start" not in result.stderr
+
+
+def test_an_enhanced_scan_is_judged_on_two_reads_that_agree(gated):
+    scanned_image(gated, "gate/enhanced", "v1", status="ACTIVE",
+                  enhanced=[enhanced_finding("CVE-2026-97004", "HIGH")])
+    before = gated.proxy.describe_calls
+    result = run_gate(gated, "--repository", "gate/enhanced", "--tag", "v1", "--interval", "1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("FAIL: 1 finding(s) at or above HIGH in gate/enhanced:v1 (ACTIVE)")
+    assert "reading the findings of gate/enhanced:v1 again in 1s" in result.stderr
+    assert gated.proxy.describe_calls - before == 2
