@@ -45,6 +45,18 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// A stable hash of what the alert topic receives (subject and text):
+    /// the same findings give the same id on a retry.
+    pub fn content_id(&self) -> u64 {
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in self.subject.bytes().chain([0u8]).chain(self.body.bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash
+    }
+
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()

@@ -535,7 +535,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         alert: &Alert,
     ) -> Result<Published, HandlerError> {
         let Some(store) = &self.dedup else {
-            return self.publish(image, alert).await;
+            return self.publish(image, alert).await.map_err(|(error, _)| error);
         };
         let key = dedup::image_key(image);
         let now = now_seconds();
@@ -548,6 +548,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             failure,
         };
         let version = record.map(|r| r.version).filter(|v| *v > 0);
+        // The alert topic got this very alert on an earlier try whose chat
+        // publish failed: publish only what is missing.
+        let content_id = alert.content_id();
+        let chat_only = record.and_then(|r| r.alert_topic_sent) == Some(content_id);
         match store
             .claim(&key, version, &lease, now)
             .await
@@ -560,10 +564,17 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 })
             }
         }
-        let published = match self.publish(image, alert).await {
+        let result = if chat_only {
+            tracing::info!(repository = %image.repository, digest = %image.digest, "the alert topic has this alert already; publishing to chat only");
+            self.publish_chat(image, alert).await
+        } else {
+            self.publish(image, alert).await
+        };
+        let published = match result {
             Ok(published) => published,
-            Err(error) => {
-                if let Err(failure) = store.release(&key, &lease.owner).await {
+            Err((error, alert_topic_sent)) => {
+                let sent = (chat_only || alert_topic_sent).then_some(content_id);
+                if let Err(failure) = store.release(&key, &lease.owner, sent).await {
                     tracing::warn!(%failure, "could not give back the alert lease; it expires by itself");
                 }
                 return Err(error);
@@ -587,23 +598,50 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         Ok(published)
     }
 
-    async fn publish(&self, image: &ImageRef, alert: &Alert) -> Result<Published, HandlerError> {
-        let named;
-        let alert = match self.config.account_aliases.get(&image.account) {
-            Some(alias) => {
-                named = render::with_account_alias(alert, image, alias);
-                &named
-            }
-            None => alert,
-        };
-        self.sink
-            .publish(alert)
-            .await
-            .map_err(|e| HandlerError::Publish {
-                image: image.short_name(),
-                destination: e.destination,
-                failure: e.failure,
-            })
+    /// Publishes to every destination; on failure, also says whether the
+    /// alert topic got the alert before a later destination failed.
+    async fn publish(
+        &self,
+        image: &ImageRef,
+        alert: &Alert,
+    ) -> Result<Published, (HandlerError, bool)> {
+        let alert = self.named(image, alert);
+        self.sink.publish(&alert).await.map_err(|e| {
+            let sent = e.alert_topic_message_id.is_some();
+            (publish_error(image, e), sent)
+        })
+    }
+
+    /// Publishes to the chat destination alone.
+    async fn publish_chat(
+        &self,
+        image: &ImageRef,
+        alert: &Alert,
+    ) -> Result<Published, (HandlerError, bool)> {
+        let alert = self.named(image, alert);
+        match self.sink.publish_chat(&alert).await {
+            Ok(chat_message_id) => Ok(Published {
+                message_id: "(published earlier)".into(),
+                chat_message_id,
+            }),
+            Err(e) => Err((publish_error(image, e), true)),
+        }
+    }
+
+    /// The alert naming the image's account by its alias, when it has one.
+    fn named<'a>(&self, image: &ImageRef, alert: &'a Alert) -> std::borrow::Cow<'a, Alert> {
+        match self.config.account_aliases.get(&image.account) {
+            Some(alias) => std::borrow::Cow::Owned(render::with_account_alias(alert, image, alias)),
+            None => std::borrow::Cow::Borrowed(alert),
+        }
+    }
+}
+
+fn publish_error(image: &ImageRef, e: crate::ports::PublishError) -> HandlerError {
+    HandlerError::Publish {
+        image: image.short_name(),
+        destination: e.destination,
+        failure: e.failure,
     }
 }
 

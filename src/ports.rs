@@ -80,6 +80,9 @@ pub struct Published {
 pub struct PublishError {
     pub destination: String,
     pub failure: ServiceFailure,
+    /// The alert topic's message id when the alert topic got the alert and
+    /// a later destination (the chat topic) failed.
+    pub alert_topic_message_id: Option<String>,
 }
 
 pub trait AlertSink: Send + Sync {
@@ -88,6 +91,13 @@ pub trait AlertSink: Send + Sync {
         &self,
         alert: &Alert,
     ) -> impl Future<Output = Result<Published, PublishError>> + Send;
+
+    /// Publishes to the chat destination alone (the alert topic already has
+    /// this alert); `None` when no chat destination is configured.
+    fn publish_chat(
+        &self,
+        alert: &Alert,
+    ) -> impl Future<Output = Result<Option<String>, PublishError>> + Send;
 }
 
 /// A boxed future, for the ports that are optional (held as trait objects).
@@ -124,11 +134,15 @@ pub trait DedupStore: Send + Sync {
         lease: &'a crate::dedup::Lease,
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>>;
-    /// Gives the lease back without changing what was alerted (publish failed).
+    /// Gives the lease back without changing what was alerted (publish
+    /// failed). `alert_topic_sent`: the [`Alert::content_id`] of an alert
+    /// the alert topic got before a later destination failed, so that the
+    /// retry publishes only what is missing.
     fn release<'a>(
         &'a self,
         key: &'a str,
         owner: &'a str,
+        alert_topic_sent: Option<u64>,
     ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
     /// Records what was alerted, bumps the version and drops the lease.
     fn commit<'a>(
@@ -183,4 +197,42 @@ pub trait ScanningConfigSource: Send + Sync {
         &self,
         repository: &str,
     ) -> impl Future<Output = Result<Option<RepositoryScanning>, ServiceFailure>> + Send;
+}
+
+/// A shared store is a store (the tests and the demo share one between
+/// several pipelines).
+impl<T: DedupStore + ?Sized> DedupStore for std::sync::Arc<T> {
+    fn load<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::dedup::Record>, ServiceFailure>> {
+        (**self).load(key)
+    }
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        version: Option<u64>,
+        lease: &'a crate::dedup::Lease,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
+        (**self).claim(key, version, lease, now)
+    }
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        alert_topic_sent: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        (**self).release(key, owner, alert_topic_sent)
+    }
+    fn commit<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        known: &'a crate::dedup::Known,
+        version: u64,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        (**self).commit(key, owner, known, version, expires_at)
+    }
 }

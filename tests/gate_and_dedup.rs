@@ -22,15 +22,14 @@ use ecr_scan_alerts::alert::Alert;
 use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
 use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::config::Config;
-use ecr_scan_alerts::dedup::{Known, Lease, Record};
+use ecr_scan_alerts::dedup::{Lease, MemoryStore};
 use ecr_scan_alerts::gate::wait_for_scan;
 use ecr_scan_alerts::image::ImageRef;
 use ecr_scan_alerts::ports::{
-    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, RegistryScanning,
-    RepositoryScanning, ScanningConfigSource, ScanningRule, ServiceFailure,
+    AlertSink, Claim, DedupStore, PublishError, Published, RegistryScanning, RepositoryScanning,
+    ScanningConfigSource, ScanningRule, ServiceFailure,
 };
 use ecr_scan_alerts::App;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,95 +125,52 @@ async fn a_failed_condition_is_a_lost_claim_not_an_error() {
     assert_eq!(claim, Claim::Lost);
 }
 
-/// The DynamoDB adapter's rules, in memory.
-#[derive(Default)]
-struct MemoryStore(Mutex<HashMap<String, Record>>);
-
-impl DedupStore for MemoryStore {
-    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, ServiceFailure>> {
-        let record = self.0.lock().unwrap().get(key).cloned();
-        Box::pin(async move { Ok(record) })
-    }
-    fn claim<'a>(
-        &'a self,
-        key: &'a str,
-        version: Option<u64>,
-        lease: &'a Lease,
-        now: i64,
-    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
-        let mut map = self.0.lock().unwrap();
-        let record = map.entry(key.to_string()).or_default();
-        let version_ok = match version {
-            Some(v) => record.version == v,
-            None => record.version == 0,
-        };
-        let free = record.lease.as_ref().is_none_or(|l| l.until < now);
-        let claim = if version_ok && free {
-            record.lease = Some(lease.clone());
-            Claim::Won
-        } else {
-            Claim::Lost
-        };
-        Box::pin(async move { Ok(claim) })
-    }
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        owner: &'a str,
-    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
-        if let Some(r) = self.0.lock().unwrap().get_mut(key) {
-            if r.lease.as_ref().is_some_and(|l| l.owner == owner) {
-                r.lease = None;
-            }
-        }
-        Box::pin(async { Ok(()) })
-    }
-    fn commit<'a>(
-        &'a self,
-        key: &'a str,
-        owner: &'a str,
-        known: &'a Known,
-        version: u64,
-        _expires_at: i64,
-    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
-        if let Some(r) = self.0.lock().unwrap().get_mut(key) {
-            if r.lease.as_ref().is_some_and(|l| l.owner == owner) {
-                r.known = known.clone();
-                r.version = version;
-                r.lease = None;
-            }
-        }
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// A sink that takes its time (so two deliveries overlap) and can be told
-/// to fail.
+/// A sink that takes its time (so two deliveries overlap), publishes to an
+/// alert topic and a chat topic, and can be told to fail either.
 #[derive(Clone, Default)]
 struct SlowSink {
     published: Arc<AtomicUsize>,
+    chats: Arc<AtomicUsize>,
     fail: Arc<Mutex<bool>>,
+    fail_chat: Arc<Mutex<bool>>,
+}
+
+fn sns_down(destination: &str) -> PublishError {
+    PublishError {
+        destination: destination.into(),
+        failure: ServiceFailure {
+            service: "SNS",
+            code: "InternalError".into(),
+            message: "down".into(),
+            transient: true,
+        },
+        alert_topic_message_id: None,
+    }
 }
 
 impl AlertSink for SlowSink {
-    async fn publish(&self, _alert: &Alert) -> Result<Published, PublishError> {
+    async fn publish(&self, alert: &Alert) -> Result<Published, PublishError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
         if *self.fail.lock().unwrap() {
-            return Err(PublishError {
-                destination: "topic".into(),
-                failure: ServiceFailure {
-                    service: "SNS",
-                    code: "InternalError".into(),
-                    message: "down".into(),
-                    transient: true,
-                },
-            });
+            return Err(sns_down("topic"));
         }
         self.published.fetch_add(1, Ordering::SeqCst);
+        let chat_message_id = self.publish_chat(alert).await.map_err(|e| PublishError {
+            alert_topic_message_id: Some("m".into()),
+            ..e
+        })?;
         Ok(Published {
             message_id: "m".into(),
-            chat_message_id: None,
+            chat_message_id,
         })
+    }
+
+    async fn publish_chat(&self, _alert: &Alert) -> Result<Option<String>, PublishError> {
+        if *self.fail_chat.lock().unwrap() {
+            return Err(sns_down("chat-topic"));
+        }
+        self.chats.fetch_add(1, Ordering::SeqCst);
+        Ok(Some("c".into()))
     }
 }
 
@@ -222,43 +178,11 @@ fn app(sink: SlowSink, store: Arc<MemoryStore>) -> App<EcrFindings, SlowSink> {
     let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
         .then_output(|| status(ScanStatus::Complete));
     let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]);
-    struct Shared(Arc<MemoryStore>);
-    impl DedupStore for Shared {
-        fn load<'a>(&'a self, k: &'a str) -> BoxFuture<'a, Result<Option<Record>, ServiceFailure>> {
-            self.0.load(k)
-        }
-        fn claim<'a>(
-            &'a self,
-            k: &'a str,
-            v: Option<u64>,
-            l: &'a Lease,
-            n: i64,
-        ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
-            self.0.claim(k, v, l, n)
-        }
-        fn release<'a>(
-            &'a self,
-            k: &'a str,
-            o: &'a str,
-        ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
-            self.0.release(k, o)
-        }
-        fn commit<'a>(
-            &'a self,
-            k: &'a str,
-            o: &'a str,
-            kn: &'a Known,
-            v: u64,
-            e: i64,
-        ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
-            self.0.commit(k, o, kn, v, e)
-        }
-    }
     let config = Config {
         alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
         ..Config::default()
     };
-    App::new(config, EcrFindings::new(ecr), sink).with_dedup(Box::new(Shared(store)))
+    App::new(config, EcrFindings::new(ecr), sink).with_dedup(Box::new(store))
 }
 
 /// The basic sample event, counting what the mocked scan has: one critical.
@@ -310,6 +234,46 @@ async fn a_failed_publish_does_not_suppress_the_retry() {
     let retry = app.handle(event()).await.unwrap();
     assert_eq!(retry.message_id.as_deref(), Some("m"));
     assert_eq!(sink.published.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_chat_failure_after_the_email_retries_the_chat_only() {
+    let sink = SlowSink::default();
+    let store = Arc::new(MemoryStore::default());
+    let app = app(sink.clone(), store.clone());
+    *sink.fail_chat.lock().unwrap() = true;
+    let err = app.handle(event()).await.unwrap_err();
+    assert_eq!(err.error_type(), "Transient.SnsUnavailable");
+    assert!(err.to_string().contains("chat-topic"), "{err}");
+    assert_eq!(
+        sink.published.load(Ordering::SeqCst),
+        1,
+        "the email went out"
+    );
+
+    // The chat topic fails once more: still no second email.
+    let err = app.handle(event()).await.unwrap_err();
+    assert!(err.to_string().contains("chat-topic"), "{err}");
+    *sink.fail_chat.lock().unwrap() = false;
+    let retry = app.handle(event()).await.unwrap();
+
+    assert_eq!(sink.published.load(Ordering::SeqCst), 1, "no second email");
+    assert_eq!(
+        sink.chats.load(Ordering::SeqCst),
+        1,
+        "the chat message, once"
+    );
+    assert_eq!(retry.chat_message_id.as_deref(), Some("c"));
+    // Done: the next delivery finds nothing new and publishes nothing.
+    let again = app.handle(event()).await.unwrap();
+    assert!(again.reason.unwrap().starts_with("nothing new"));
+    assert_eq!(
+        (
+            sink.published.load(Ordering::SeqCst),
+            sink.chats.load(Ordering::SeqCst)
+        ),
+        (1, 1)
+    );
 }
 
 fn filter(pattern: &str) -> ScanningRepositoryFilter {

@@ -145,7 +145,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         // Findings of the initial scan are the scan event's to alert. With
         // dedup, a record of this image means the scan path has alerted
         // already: what it did not alert is new and alerts here.
-        let take_initial = record.is_some() && !group.initial.is_empty();
+        let take_initial =
+            record.as_ref().is_some_and(|r| !r.known.is_empty()) && !group.initial.is_empty();
         if group.active.is_empty()
             && group.closed.is_empty()
             && !group.initial.is_empty()

@@ -11,6 +11,8 @@ use aws_sdk_dynamodb::Client;
 
 pub const KEY: &str = "pk";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The content id of an alert the alert topic got while chat failed.
+pub const ALERT_TOPIC_SENT: &str = "alert_topic_sent";
 
 pub struct DynamoDedup {
     client: Client,
@@ -90,10 +92,17 @@ impl DedupStore for DynamoDedup {
                 }),
                 _ => None,
             };
+            // Written as a decimal string: a u64 does not fit DynamoDB's
+            // number the way i64 reading expects.
+            let alert_topic_sent = item
+                .get(ALERT_TOPIC_SENT)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| s.parse::<u64>().ok());
             Ok(Some(Record {
                 version: num("version").map_or(0, |v| v.max(0) as u64),
                 known,
                 lease,
+                alert_topic_sent,
             }))
         })
     }
@@ -134,16 +143,21 @@ impl DedupStore for DynamoDedup {
         &'a self,
         key: &'a str,
         owner: &'a str,
+        alert_topic_sent: Option<u64>,
     ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
         Box::pin(async move {
-            match self
+            let request = self
                 .update(key)
-                .update_expression("REMOVE #lo, #lu")
                 .condition_expression("#lo = :owner")
-                .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
-                .send()
-                .await
-            {
+                .expression_attribute_names("#sent", ALERT_TOPIC_SENT)
+                .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()));
+            let request = match alert_topic_sent {
+                Some(id) => request
+                    .update_expression("SET #sent = :sent REMOVE #lo, #lu")
+                    .expression_attribute_values(":sent", AttributeValue::S(id.to_string())),
+                None => request.update_expression("REMOVE #lo, #lu, #sent"),
+            };
+            match request.send().await {
                 Ok(_) => Ok(()),
                 Err(e) if condition_failed(&e) => Ok(()),
                 Err(e) => Err(service_failure("DynamoDB", &e)),
@@ -161,8 +175,9 @@ impl DedupStore for DynamoDedup {
     ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
         Box::pin(async move {
             self.update(key)
-                .update_expression("SET #fp = :fp, #v = :v, #ttl = :ttl REMOVE #lo, #lu")
+                .update_expression("SET #fp = :fp, #v = :v, #ttl = :ttl REMOVE #lo, #lu, #sent")
                 .condition_expression("#lo = :owner")
+                .expression_attribute_names("#sent", ALERT_TOPIC_SENT)
                 .expression_attribute_names("#fp", "fp")
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_names("#ttl", TTL_ATTRIBUTE)

@@ -38,6 +38,7 @@ impl SnsAlerts {
         let failed = |failure| PublishError {
             destination: topic_arn.to_string(),
             failure,
+            alert_topic_message_id: None,
         };
         let mut attributes = HashMap::with_capacity(alert.attributes.len());
         for (name, value) in &alert.attributes {
@@ -79,13 +80,20 @@ impl AlertSink for SnsAlerts {
                 alert,
             )
             .await?;
-        let chat_message_id = match &self.chat_topic_arn {
-            Some(chat_topic) => Some(self.send(chat_topic, None, &alert.chat, alert).await?),
-            None => None,
-        };
+        let chat_message_id = self.publish_chat(alert).await.map_err(|e| PublishError {
+            alert_topic_message_id: Some(message_id.clone()),
+            ..e
+        })?;
         Ok(Published {
             message_id,
             chat_message_id,
         })
+    }
+
+    async fn publish_chat(&self, alert: &Alert) -> Result<Option<String>, PublishError> {
+        match &self.chat_topic_arn {
+            Some(chat_topic) => Ok(Some(self.send(chat_topic, None, &alert.chat, alert).await?)),
+            None => Ok(None),
+        }
     }
 }

@@ -330,3 +330,32 @@ def test_a_scan_ecr_does_not_know_is_a_permanent_error(stack, inbox):
     assert error["errorType"] == "ScanNotFound"
     assert "demo/web:never-scanned" in error["errorMessage"]
     assert received_alerts(stack, inbox) == []
+
+
+def test_a_chat_publish_failing_after_the_email_is_retried_to_chat_only(stack, inbox):
+    """With dedup on, the retry publishes only what is missing: no second email."""
+    from harness.seed import dedup_table
+
+    table = dedup_table(stack, "scan-alerts-chat-retry")
+    missing_topic = stack.function_env["CHAT_TOPIC_ARN"] + "-not-created-yet"
+    digest = scanned_image(stack, "demo/chat-retry", "v1", basic=[basic_finding("CVE-2026-90001", "CRITICAL")])
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"].update({"repository-name": "demo/chat-retry", "image-tags": ["v1"]})
+    try:
+        stack.start_function(DEDUP_TABLE_NAME=table, CHAT_TOPIC_ARN=missing_topic)
+        ok, error = stack.invoke(event)
+        assert not ok
+        assert error["errorType"] == "SnsPublishRejected", error
+        assert missing_topic in error["errorMessage"]
+        assert len(received_alerts(stack, inbox)) == 1, "the email went out first"
+
+        # The chat topic is fixed; Lambda's retry of the same event:
+        stack.start_function(DEDUP_TABLE_NAME=table)
+        ok, result = stack.invoke(event)
+
+        assert ok, result
+        assert received_alerts(stack, inbox) == [], "no second email"
+        [chat] = received_alerts(stack, stack.chat_queue_url)
+        assert json.loads(chat["message"])["content"]["title"].endswith("CRITICAL: 1 critical in demo/chat-retry:v1")
+    finally:
+        stack.start_function()
