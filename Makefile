@@ -52,8 +52,14 @@ build: ## Build the function (debug, with the test targets so `make test` reuses
 test: setup ## Every test: unit, adapters (aws-smithy-mocks), end to end (moto + cargo-lambda)
 	./scripts/test.sh
 
-demo: setup build ## Run the pipeline locally on the sample events and print the alerts
-	FUNCTION_BINARY=$(TARGET_DIR)/debug/ecr-scan-alerts $(PY) -m harness.demo
+# When make started: the demo says how long its first alerts took from here.
+DEMO_STARTED := $(shell date +%s)
+
+demo: $(VENV)/.installed ## Run the pipeline locally on the sample events and print the alerts
+	@command -v cargo >/dev/null || { echo "cargo is required: install the Rust toolchain (rustup)"; exit 1; }
+	@echo "==> building the function (debug; only what the demo runs)"
+	cargo build --locked --bin ecr-scan-alerts
+	DEMO_STARTED=$(DEMO_STARTED) FUNCTION_BINARY=$(TARGET_DIR)/debug/ecr-scan-alerts $(PY) -m harness.demo
 
 lint: ## rustfmt and clippy
 	cargo fmt --all -- --check

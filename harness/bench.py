@@ -336,6 +336,7 @@ class BenchStack:
             "SSL_CERT_FILE": str(self.ca),
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "_HANDLER": "scan-events",
             "AWS_LAMBDA_FUNCTION_VERSION": "1",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "AWS_LAMBDA_LOG_FORMAT": "JSON",

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .local import ROOT, VENV_BIN, FUNCTION_NAME, LocalStack
@@ -137,7 +138,9 @@ def main():
         failures += rc == 0
         print(RULE)
         alerts = received_alerts(stack, queue_url)
-        print(f"{len(alerts)} alert(s) arrived on the queue:\n")
+        started = os.environ.get("DEMO_STARTED")
+        since = f" {time.time() - float(started):.0f} s after `make demo` started" if started else ""
+        print(f"{len(alerts)} alert(s) arrived on the queue{since}:\n")
         for alert in alerts:
             print(f"Subject:    {alert['subject']}")
             print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(alert["attributes"].items())))

@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# The binary is deployed as two functions, one per event type; Lambda
+# tells each which it is through `_HANDLER` (the function's Handler). Each
+# runs under its own Runtime API emulator (cargo-lambda serves functions
+# named after the project's binaries), as two deployed functions would.
 FUNCTION_NAME = "ecr-scan-alerts"
+SCAN_EVENTS = "scan-events"
+FINDING_BATCHES = "finding-batches"
+FINDINGS_FUNCTION_NAME = FINDING_BATCHES  # kept for callers naming the function
 
 # Dummy credentials: nothing here ever leaves 127.0.0.1.
 AWS_ENV = {
@@ -112,8 +119,9 @@ class LocalStack:
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.function_env = dict(function_env or {})
-        self.moto = self.proxy = self.emulator = self.function = None
-        self.moto_port = self.runtime_port = None
+        self.moto = self.proxy = self.emulator = self.findings_emulator = None
+        self.function = self.findings_function = None
+        self.moto_port = self.runtime_port = self.findings_runtime_port = None
 
     # -- lifecycle -------------------------------------------------------
     def start(self):
@@ -124,42 +132,57 @@ class LocalStack:
                             self.log_dir, env={**os.environ, **AWS_ENV})
         wait_until(lambda: urllib.request.urlopen(f"{self.moto_url}/moto-api/", timeout=2).status == 200, "moto server")
         self.proxy = PagingProxy(self.moto_port).start()
-        self.runtime_port = free_port()
-        self.emulator = Process(
-            "runtime-emulator",
-            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
-             "-A", "127.0.0.1", "-P", str(self.runtime_port)],
-            self.log_dir, env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
-        )
-        wait_until(lambda: port_open(self.runtime_port), "cargo-lambda runtime emulator")
+        self.runtime_port, self.emulator = self._emulator("runtime-emulator")
+        self.findings_runtime_port, self.findings_emulator = self._emulator("findings-runtime-emulator")
         return self
 
+    def _emulator(self, name):
+        port = free_port()
+        process = Process(
+            name,
+            [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--only-lambda-apis",
+             "-A", "127.0.0.1", "-P", str(port)],
+            self.log_dir, env={**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
+        )
+        wait_until(lambda: port_open(port), f"cargo-lambda runtime emulator ({name})")
+        return port, process
+
     def start_function(self, **overrides):
-        """(Re)starts the function process with the base env plus overrides."""
+        """(Re)starts both functions (scan events, finding batches) with the
+        base env plus overrides. Returns the scan-events function's process."""
         self.stop_function()
+        self.function = self._start(SCAN_EVENTS, self.runtime_port, "function", overrides)
+        self.findings_function = self._start(FINDING_BATCHES, self.findings_runtime_port, "findings-function",
+                                             overrides)
+        return self.function
+
+    def _start(self, handler, runtime_port, log_name, overrides):
+        name = FUNCTION_NAME
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
             **AWS_ENV,
             "AWS_ENDPOINT_URL": self.proxy.url,
-            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{self.runtime_port}/.rt/{FUNCTION_NAME}",
-            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{runtime_port}/.rt/{name}",
+            "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_VERSION": "1",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "_HANDLER": handler,
             **self.function_env,
             **overrides,
         }
         env = {k: v for k, v in env.items() if v is not None}
-        self.function = Process("function", [str(self.binary)], self.log_dir, env=env)
-        return self.function
+        return Process(log_name, [str(self.binary)], self.log_dir, env=env)
 
     def stop_function(self):
-        if self.function is not None:
-            self.function.stop()
-            self.function = None
+        for attr in ("function", "findings_function"):
+            process = getattr(self, attr)
+            if process is not None:
+                process.stop()
+                setattr(self, attr, None)
 
     def stop(self):
         self.stop_function()
-        for part in (self.emulator, self.moto):
+        for part in (self.emulator, self.findings_emulator, self.moto):
             if part is not None:
                 part.stop()
         if self.proxy is not None:
@@ -191,12 +214,21 @@ class LocalStack:
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
-    def invoke(self, event, timeout=60):
-        """Invokes the function through the emulator's Invoke API, as the
-        Lambda service would. Returns (ok, payload)."""
-        if self.function is None or not self.function.alive():
-            raise RuntimeError(f"the function process is not running:\n{self.logs()}")
-        url = f"http://127.0.0.1:{self.runtime_port}/2015-03-31/functions/{FUNCTION_NAME}/invocations"
+    def invoke(self, event, timeout=60, function=None):
+        """Invokes a function through the emulator's Invoke API, as the
+        Lambda service would: SQS batches (a dict with `Records`) go to the
+        finding-batches function, as the event source mapping sends them;
+        everything else to the scan-events function, as the EventBridge rule
+        does. Returns (ok, payload)."""
+        if function is None:
+            batch = isinstance(event, dict) and "Records" in event
+            function = FINDING_BATCHES if batch else SCAN_EVENTS
+        findings = function == FINDING_BATCHES
+        process = self.findings_function if findings else self.function
+        if process is None or not process.alive():
+            raise RuntimeError(f"the {function} function process is not running:\n{self.logs()}")
+        port = self.findings_runtime_port if findings else self.runtime_port
+        url = f"http://127.0.0.1:{port}/2015-03-31/functions/{FUNCTION_NAME}/invocations"
         data = event if isinstance(event, (bytes, str)) else json.dumps(event)
         if isinstance(data, str):
             data = data.encode()
@@ -213,7 +245,7 @@ class LocalStack:
 
     def logs(self):
         parts = []
-        for proc in (self.function, self.emulator, self.moto):
+        for proc in (self.function, self.findings_function, self.emulator, self.findings_emulator, self.moto):
             if proc is not None:
                 parts.append(f"--- {proc.name} ---\n{proc.tail()}")
         return "\n".join(parts)

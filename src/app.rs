@@ -20,7 +20,6 @@ use crate::render::{self, FailureReport, FindingsReport};
 use crate::severity::{Severity, SeverityCounts};
 use crate::source::SourceLink;
 use crate::tally::Tally;
-pub use batch::is_sqs_batch;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -14,6 +14,7 @@ pub mod aws;
 pub mod config;
 pub mod continuous;
 pub mod dedup;
+pub mod entry;
 pub mod error;
 pub mod event;
 pub mod finding;

@@ -1,10 +1,12 @@
-//! The Lambda function: configuration and clients at init, then the handler.
+//! The Lambda function: configuration and clients at init, then the entry
+//! point its `Handler` names (`scan-events` or `finding-batches`).
 
 use ecr_scan_alerts::aws::accounts::{AccountFindings, Home};
 use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
 use ecr_scan_alerts::aws::sns::SnsAlerts;
 use ecr_scan_alerts::aws::ssm::SsmPolicy;
 use ecr_scan_alerts::aws::warm;
+use ecr_scan_alerts::entry::{self, EntryPoint};
 use ecr_scan_alerts::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -14,6 +16,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
 
     // A bad setting fails the cold start, naming the variable.
+    let entry = EntryPoint::from_handler(std::env::var(entry::HANDLER).ok().as_deref())
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let aws = ecr_scan_alerts::aws::load_config().await;
@@ -55,8 +59,18 @@ async fn main() -> Result<(), Error> {
         warm::open_connections(&ecr, &sns, &config.alert_topic_arn).await;
     }
 
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        app.handle_any(event.payload).await
-    }))
-    .await
+    match entry {
+        EntryPoint::ScanEvents => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                app.handle(event.payload).await
+            }))
+            .await
+        }
+        EntryPoint::FindingBatches => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                app.handle_sqs_event(event.payload).await
+            }))
+            .await
+        }
+    }
 }

@@ -18,44 +18,20 @@ use std::collections::BTreeMap;
 /// Findings named in the "also in other images" and "resolved" notes, at most.
 const NOTE_ITEMS: usize = 5;
 
-/// An SQS event as Lambda delivers it from an event source mapping.
-pub fn is_sqs_batch(event: &Value) -> bool {
-    event
-        .get("Records")
-        .and_then(Value::as_array)
-        .and_then(|r| r.first())
-        .and_then(|r| r.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some("aws:sqs")
-}
-
 impl<S: FindingsSource, A: AlertSink> App<S, A> {
-    /// Any event the function can receive: an EventBridge scan event (the
-    /// summary is returned), a single finding event, or an SQS batch of
-    /// finding events (the partial batch response is returned).
-    pub async fn handle_any(&self, event: Value) -> Result<Value, HandlerError> {
-        if is_sqs_batch(&event) {
-            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| {
-                HandlerError::InvalidEvent(crate::event::EventError {
-                    field: "Records".into(),
-                    problem: e.to_string(),
-                })
-            })?;
-            let response = self.handle_batch(batch).await;
-            return Ok(serde_json::to_value(response).unwrap_or_default());
-        }
-        if continuous::is_finding_event(&event) {
-            // A finding event routed straight to the function: a batch of one.
-            let finding = continuous::parse_finding_event(event)?;
-            let groups = group_by_image(vec![(String::new(), finding)], self.initial_window());
-            let shared = images_per_vulnerability(&groups);
-            let policy = self.policy.current().await?;
-            let outcome = self.alert_image_batch(&policy, &groups[0], &shared).await;
-            self.finish(&outcome);
-            return outcome.map(|o| serde_json::to_value(o).unwrap_or_default());
-        }
-        let outcome = self.handle(event).await?;
-        Ok(serde_json::to_value(outcome).unwrap_or_default())
+    /// An SQS batch as the event source mapping delivers it: one alert per
+    /// image, and the messages that failed. An event that is not an SQS
+    /// batch at all is an error naming the field: the whole batch is then
+    /// retried by SQS and, past its receive limit, dead-lettered.
+    pub async fn handle_sqs_event(&self, event: Value) -> Result<SqsBatchResponse, HandlerError> {
+        let batch: SqsEvent = serde_path_to_error::deserialize(event).map_err(|e| {
+            let path = e.path().to_string();
+            HandlerError::InvalidEvent(crate::event::EventError {
+                field: if path == "." { "Records".into() } else { path },
+                problem: e.into_inner().to_string(),
+            })
+        })?;
+        Ok(self.handle_batch(batch).await)
     }
 
     /// One alert per image in the batch; the messages of an image whose alert

@@ -359,3 +359,36 @@ def test_a_chat_publish_failing_after_the_email_is_retried_to_chat_only(stack, i
         assert json.loads(chat["message"])["content"]["title"].endswith("CRITICAL: 1 critical in demo/chat-retry:v1")
     finally:
         stack.start_function()
+
+
+def test_an_unknown_handler_fails_the_cold_start_naming_it(stack, inbox):
+    try:
+        proc = stack.start_function(_HANDLER="bootstrap")
+        deadline = time.monotonic() + 30
+        while proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not proc.alive(), "the function must not start without an entry point"
+        log = proc.log_path.read_text()
+        assert "_HANDLER" in log and "`scan-events`" in log and "`finding-batches`" in log
+    finally:
+        stack.start_function()
+
+
+def test_each_function_takes_only_its_own_event_type(stack, inbox):
+    """The scan-events function acknowledges a Finding event without
+    alerting; the finding-batches function rejects a scan event by name."""
+    from harness.local import FINDINGS_FUNCTION_NAME
+    from harness.seed import finding_event
+
+    finding = finding_event("demo/entry", "sha256:" + "7" * 64, "CVE-2026-90101", "CRITICAL")
+    ok, result = stack.invoke(finding)
+    assert ok, result
+    assert result["outcome"] == "ignored"
+    assert "Inspector2 Finding" in result["reason"]
+
+    ok, error = stack.invoke(event_for("basic-scan-complete.json", "sha256:" + "8" * 64),
+                             function=FINDINGS_FUNCTION_NAME)
+    assert not ok
+    assert error["errorType"] == "InvalidEvent", error
+    assert "Records" in error["errorMessage"], error
+    assert received_alerts(stack, inbox, wait_seconds=0) == []

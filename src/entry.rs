@@ -1,0 +1,62 @@
+//! The function's two entry points, one per event type. The same binary is
+//! deployed as two Lambda functions; Lambda tells each which one it is
+//! through `_HANDLER`, the function's `Handler` setting:
+//!
+//! - `scan-events`: EventBridge scan events (`ECR Image Scan`,
+//!   `Inspector2 Scan`), invoked asynchronously; failures go to the
+//!   function's failure destination after Lambda's retries.
+//! - `finding-batches`: SQS batches of `Inspector2 Finding` events from an
+//!   event source mapping; the answer lists the messages that failed
+//!   (`batchItemFailures`), SQS retries them and then dead-letters them.
+
+use crate::config::ConfigError;
+
+/// The variable Lambda sets from the function's `Handler`.
+pub const HANDLER: &str = "_HANDLER";
+pub const SCAN_EVENTS: &str = "scan-events";
+pub const FINDING_BATCHES: &str = "finding-batches";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryPoint {
+    ScanEvents,
+    FindingBatches,
+}
+
+impl EntryPoint {
+    /// Reads `_HANDLER`; anything else fails the cold start, naming it.
+    pub fn from_handler(value: Option<&str>) -> Result<EntryPoint, ConfigError> {
+        match value.map(str::trim) {
+            Some(SCAN_EVENTS) => Ok(EntryPoint::ScanEvents),
+            Some(FINDING_BATCHES) => Ok(EntryPoint::FindingBatches),
+            other => Err(ConfigError {
+                variable: HANDLER,
+                problem: format!(
+                    "{} is not an entry point; set the function's Handler to `{SCAN_EVENTS}` (EventBridge scan events) or `{FINDING_BATCHES}` (SQS batches of Inspector2 Finding events)",
+                    other.map_or("unset".to_string(), |v| format!("`{v}`"))
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handler_names_the_entry_point() {
+        assert_eq!(
+            EntryPoint::from_handler(Some("scan-events")).unwrap(),
+            EntryPoint::ScanEvents
+        );
+        assert_eq!(
+            EntryPoint::from_handler(Some("finding-batches")).unwrap(),
+            EntryPoint::FindingBatches
+        );
+        for bad in [None, Some("bootstrap"), Some("")] {
+            let err = EntryPoint::from_handler(bad).unwrap_err();
+            assert_eq!(err.variable, "_HANDLER");
+            assert!(err.problem.contains("`scan-events`"), "{err}");
+        }
+    }
+}
