@@ -168,6 +168,7 @@ fn benches(c: &mut Criterion) {
             tally: &tally,
             event_id: Some("bench"),
             notes: &[],
+            account_alias: None,
         };
         let mut group = c.benchmark_group("render");
         group.throughput(Throughput::Elements(n as u64));

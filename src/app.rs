@@ -334,6 +334,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             tally: &tally,
             event_id: scan.event_id.as_deref(),
             notes: &notes,
+            account_alias: self
+                .config
+                .account_aliases
+                .get(&image.account)
+                .map(String::as_str),
         };
         let alert = render::findings_alert_with_source(&report, source);
         let nothing = format!(
@@ -463,6 +468,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 description: description.as_deref(),
                 lookup_problem: lookup_problem.as_deref(),
                 event_id: scan.event_id.as_deref(),
+                account_alias: self
+                    .config
+                    .account_aliases
+                    .get(&image.account)
+                    .map(String::as_str),
             },
             source,
         );
@@ -604,8 +614,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         image: &ImageRef,
         alert: &Alert,
     ) -> Result<Published, (HandlerError, bool)> {
-        let alert = self.named(image, alert);
-        self.sink.publish(&alert).await.map_err(|e| {
+        self.sink.publish(alert).await.map_err(|e| {
             let sent = e.alert_topic_message_id.is_some();
             (publish_error(image, e), sent)
         })
@@ -617,21 +626,12 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         image: &ImageRef,
         alert: &Alert,
     ) -> Result<Published, (HandlerError, bool)> {
-        let alert = self.named(image, alert);
-        match self.sink.publish_chat(&alert).await {
+        match self.sink.publish_chat(alert).await {
             Ok(chat_message_id) => Ok(Published {
                 message_id: "(published earlier)".into(),
                 chat_message_id,
             }),
             Err(e) => Err((publish_error(image, e), true)),
-        }
-    }
-
-    /// The alert naming the image's account by its alias, when it has one.
-    fn named<'a>(&self, image: &ImageRef, alert: &'a Alert) -> std::borrow::Cow<'a, Alert> {
-        match self.config.account_aliases.get(&image.account) {
-            Some(alias) => std::borrow::Cow::Owned(render::with_account_alias(alert, image, alias)),
-            None => std::borrow::Cow::Borrowed(alert),
         }
     }
 }

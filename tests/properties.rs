@@ -143,6 +143,7 @@ proptest! {
         let report = FindingsReport {
             image: &image, kind, status: "COMPLETE", threshold: Severity::Informational,
             tally: &tally, event_id: Some("id"), notes: &notes,
+            account_alias: None,
         };
         if let Some(alert) = findings_alert(&report) {
             prop_assert!(alert.subject.len() <= 99);
@@ -165,6 +166,7 @@ proptest! {
         let alert = scan_failed_alert(&FailureReport {
             image: &image, kind: ScanKind::Basic, status: &status,
             description: description.as_deref(), lookup_problem: None, event_id: None,
+            account_alias: None,
         });
         prop_assert!(alert.subject.len() <= 99);
         prop_assert!(alert.subject.chars().all(|c| (' '..='~').contains(&c)));

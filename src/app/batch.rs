@@ -195,6 +195,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             tally: &tally,
             event_id: None,
             notes: &notes,
+            account_alias: self
+                .config
+                .account_aliases
+                .get(&image.account)
+                .map(String::as_str),
         };
         let source = policy
             .source()

@@ -84,11 +84,15 @@ pub(super) fn findings(
     let mut description = String::new();
     let _ = writeln!(
         description,
-        "*{} finding(s) at or above {}* in {} (account {}, {}).",
+        "*{} finding(s) at or above {}* in {} (account {}{}, {}).",
         tally.alert_worthy(),
         report.threshold,
         slack_code(&name),
         slack_escape(&image.account),
+        report
+            .account_alias
+            .map(|a| format!(" {}", slack_escape(a)))
+            .unwrap_or_default(),
         slack_escape(&image.region)
     );
     if let Some(line) = source_line(source) {
@@ -477,6 +481,7 @@ mod tests {
             tally: &tally,
             event_id: Some("evt-1"),
             notes: &[],
+            account_alias: None,
         })
         .unwrap();
         serde_json::from_str(&alert.chat).expect("chat payload is JSON")
@@ -604,6 +609,7 @@ mod tests {
             description: Some("UnsupportedImageError <!here>"),
             lookup_problem: None,
             event_id: None,
+            account_alias: None,
         });
         let chat: Value = serde_json::from_str(&alert.chat).unwrap();
         assert_within_limits(&chat);
@@ -643,6 +649,7 @@ mod tests {
                 tally: &tally,
                 event_id: None,
                 notes: &[],
+                account_alias: None,
             },
             source.as_ref(),
         )

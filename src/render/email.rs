@@ -49,7 +49,13 @@ pub(super) fn findings(
     body.push('\n');
     plan_section(&mut body, plan, report.kind);
     body.push('\n');
-    image_section(&mut body, image, report.kind, report.status);
+    image_section(
+        &mut body,
+        image,
+        report.kind,
+        report.status,
+        report.account_alias,
+    );
     body.push('\n');
     let _ = writeln!(
         body,
@@ -124,7 +130,13 @@ pub(super) fn scan_failed(
     let _ = writeln!(body, "{}", one_line(&report.image.console_url()));
     source_lines(&mut body, source);
     body.push('\n');
-    image_section(&mut body, report.image, report.kind, report.status);
+    image_section(
+        &mut body,
+        report.image,
+        report.kind,
+        report.status,
+        report.account_alias,
+    );
     body.push('\n');
     let _ = writeln!(body, "WHAT ECR SAYS");
     match report.description {
@@ -325,7 +337,13 @@ fn wrap(body: &mut String, indent: &str, text: &str) {
     let _ = writeln!(body, "{line}");
 }
 
-fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &str) {
+fn image_section(
+    body: &mut String,
+    image: &ImageRef,
+    kind: ScanKind,
+    status: &str,
+    account_alias: Option<&str>,
+) {
     let tags = if image.tags.is_empty() {
         "(untagged)".to_string()
     } else {
@@ -335,7 +353,7 @@ fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &s
     let _ = writeln!(body, "  Repository  {}", one_line(&image.repository));
     let _ = writeln!(body, "  Tags        {tags}");
     let _ = writeln!(body, "  Digest      {}", one_line(&image.digest));
-    let _ = writeln!(body, "{}", account_line(image, None));
+    let _ = writeln!(body, "{}", account_line(image, account_alias));
     let _ = writeln!(
         body,
         "  Scan        {}, {}",
@@ -350,7 +368,7 @@ fn image_section(body: &mut String, image: &ImageRef, kind: ScanKind, status: &s
 }
 
 /// The IMAGE section's account line, with the account's alias when known.
-pub(crate) fn account_line(image: &ImageRef, alias: Option<&str>) -> String {
+fn account_line(image: &ImageRef, alias: Option<&str>) -> String {
     let alias = alias
         .map(|a| format!(" {}", one_line(a)))
         .unwrap_or_default();
@@ -446,6 +464,7 @@ mod tests {
             tally,
             event_id: None,
             notes: &[],
+            account_alias: None,
         })
     }
 
@@ -585,6 +604,7 @@ mod tests {
             description: Some("The operating system 'x' is not supported"),
             lookup_problem: None,
             event_id: None,
+            account_alias: None,
         });
         assert_eq!(alert.subject, "Scan UNSUPPORTED_IMAGE: legacy:1.0.0");
         assert_eq!(alert.attribute("alert_kind"), Some("scan_failed"));
@@ -624,6 +644,7 @@ mod tests {
                 tally,
                 event_id: None,
                 notes: &[],
+                account_alias: None,
             },
             source.as_ref(),
         )

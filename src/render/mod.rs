@@ -25,6 +25,8 @@ pub struct FindingsReport<'a> {
     pub event_id: Option<&'a str>,
     /// What the policy did, in sentences (what it removed, expired entries).
     pub notes: &'a [String],
+    /// The name people know the image's account by (`ACCOUNT_ALIASES`).
+    pub account_alias: Option<&'a str>,
 }
 
 /// What a scan-failed alert is built from.
@@ -36,6 +38,8 @@ pub struct FailureReport<'a> {
     /// Why ECR's own account of the failure is missing, when it is.
     pub lookup_problem: Option<&'a str>,
     pub event_id: Option<&'a str>,
+    /// The name people know the image's account by (`ACCOUNT_ALIASES`).
+    pub account_alias: Option<&'a str>,
 }
 
 /// The alert for a scan's findings, or `None` when nothing is alert-worthy.
@@ -49,7 +53,12 @@ pub fn findings_alert_with_source(
     source: Option<&SourceLink>,
 ) -> Option<Alert> {
     let highest = report.tally.highest_alert_severity()?;
-    let attributes = attributes(report.image, highest.as_str(), AlertKind::Findings);
+    let attributes = attributes(
+        report.image,
+        highest.as_str(),
+        AlertKind::Findings,
+        report.account_alias,
+    );
     let subject = findings_subject(highest, &report.tally.alert_counts, report.image);
     let plan = FixPlan::from_tally(report.tally);
     let body = email::findings(
@@ -88,39 +97,32 @@ pub fn scan_failed_alert_with_source(
         body: email::scan_failed(report, source, &subject),
         chat: chat::scan_failed(report, source),
         subject,
-        attributes: attributes(report.image, "NONE", AlertKind::ScanFailed),
+        attributes: attributes(
+            report.image,
+            "NONE",
+            AlertKind::ScanFailed,
+            report.account_alias,
+        ),
     }
 }
 
-/// The alert naming the image's account by its alias too (the email's
-/// IMAGE section, the chat message and an `account_alias` attribute). The
-/// few bytes added fit in the room the renderer keeps below SNS's limit.
-pub fn with_account_alias(alert: &Alert, image: &ImageRef, alias: &str) -> Alert {
-    let mut named = alert.clone();
-    named.body = alert.body.replacen(
-        &email::account_line(image, None),
-        &email::account_line(image, Some(alias)),
-        1,
-    );
-    named.chat = alert.chat.replacen(
-        &format!("(account {}, ", image.account),
-        &format!("(account {} {alias}, ", image.account),
-        1,
-    );
-    named
-        .attributes
-        .push((alert::ATTR_ACCOUNT_ALIAS, alias.to_string()));
-    named
-}
-
-fn attributes(image: &ImageRef, severity: &str, kind: AlertKind) -> Vec<(&'static str, String)> {
-    vec![
+fn attributes(
+    image: &ImageRef,
+    severity: &str,
+    kind: AlertKind,
+    account_alias: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut attributes = vec![
         (alert::ATTR_SEVERITY, severity.to_string()),
         (alert::ATTR_REPOSITORY, image.repository.clone()),
         (alert::ATTR_ACCOUNT, image.account.clone()),
         (alert::ATTR_REGION, image.region.clone()),
         (alert::ATTR_ALERT_KIND, kind.as_str().to_string()),
-    ]
+    ];
+    if let Some(alias) = account_alias {
+        attributes.push((alert::ATTR_ACCOUNT_ALIAS, alias.to_string()));
+    }
+    attributes
 }
 
 fn findings_subject(highest: Severity, counts: &SeverityCounts, image: &ImageRef) -> String {
@@ -240,14 +242,14 @@ mod tests {
             description: Some("unsupported image"),
             lookup_problem: None,
             event_id: None,
+            account_alias: Some("payments-prod"),
         });
-        let named = with_account_alias(&alert, &image, "payments-prod");
-        assert!(named
+        assert!(alert
             .body
             .contains("  Account     111111111111 payments-prod (eu-west-1)\n"));
-        assert_eq!(named.attribute("account_alias"), Some("payments-prod"));
-        assert_eq!(named.attribute("account"), Some("111111111111"));
-        assert_eq!(named.subject, alert.subject);
-        assert!(named.publish_size() < alert::SNS_MESSAGE_LIMIT);
+        assert_eq!(alert.attribute("account_alias"), Some("payments-prod"));
+        assert_eq!(alert.attribute("account"), Some("111111111111"));
+        assert_eq!(alert.subject, "Scan FAILED: payments/api:v1");
+        assert!(alert.publish_size() < alert::SNS_MESSAGE_LIMIT);
     }
 }

@@ -119,11 +119,25 @@ def expand_for_each(node, params):
     return out
 
 
+def merge_globals(global_value, local_value):
+    """SAM's Globals merge: maps are merged key by key, lists are the global
+    items followed by the local ones, anything else is the local value."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
 class Resolved:
     """The template with ForEach expanded, conditions evaluated, resources
-    whose condition is false dropped, and parameter and pseudo parameter
-    references resolved. References to resources stay as {"Ref": ...} and
-    {"Fn::GetAtt": ...}."""
+    whose condition is false dropped, parameter and pseudo parameter
+    references resolved, and the Globals merged into the serverless
+    functions (as the SAM transform does). References to resources stay as
+    {"Ref": ...} and {"Fn::GetAtt": ...}."""
 
     def __init__(self, template, pseudo=None, **overrides):
         self.raw = template
@@ -139,6 +153,9 @@ class Resolved:
             if "Condition" in resource and not self.condition(resource["Condition"]):
                 continue
             self.resources[name] = self.resolve(resource)
+        self.globals = self.resolve(expanded.get("Globals", {}))
+        for resource in self.of_type("AWS::Serverless::Function").values():
+            resource["Properties"] = merge_globals(self.globals.get("Function", {}), resource.get("Properties", {}))
         self.outputs = {
             name: self.resolve(output)
             for name, output in expanded.get("Outputs", {}).items()
@@ -344,8 +361,16 @@ NO_RESOURCE_LEVEL = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }
-# The path of the central function's role: what member accounts trust.
+# The path of the central scan function's role: what member accounts trust.
 FUNCTION_ROLE_PATH = "/ecr-scan-alerts/"
+# The two functions (one binary), their Handler (the entry point the binary
+# reads from _HANDLER) and their execution roles.
+SCAN_FUNCTION, FINDINGS_FUNCTION = "ScanFunction", "FindingsFunction"
+HANDLERS = {SCAN_FUNCTION: "scan-events", FINDINGS_FUNCTION: "finding-batches"}
+ROLES = {SCAN_FUNCTION: "FunctionRole", FINDINGS_FUNCTION: "FindingsFunctionRole"}
+# What the findings function must never be able to do: it takes its findings
+# from the events, so it reads none and assumes no role.
+FINDINGS_ROLE_FORBIDDEN = ("ecr:", "inspector2:", "sts:")
 # Severities with a rank: the lowest threshold a policy document may ask
 # for is INFORMATIONAL, so the finding rule must let all of them through.
 RANKED_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
@@ -430,14 +455,95 @@ def assume_role_problems(resolved):
     return problems
 
 
+def role_statements(resolved, role):
+    """What a role of the stack may do: the statements of its inline
+    policies and of every AWS::IAM::Policy attached to it (not its trust
+    policy)."""
+    props = resolved.resources[role]["Properties"]
+    statements = [s for _, s in policy_statements(props.get("Policies", []))]
+    for policy in resolved.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role} in as_list(policy["Properties"]["Roles"]):
+            statements += [s for _, s in policy_statements(policy)]
+    return statements
+
+
+def role_grants(resolved, role):
+    """{action: [resources]} of the role's Allow statements."""
+    grants = {}
+    for statement in role_statements(resolved, role):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in as_list(statement.get("Action", [])):
+            grants.setdefault(action, []).extend(as_list(statement.get("Resource", [])))
+    return grants
+
+
 def function_role_problems(resolved):
-    role = resolved.resources.get("FunctionRole")
-    if role is None:
-        return []
-    path = role["Properties"].get("Path")
-    if path != FUNCTION_ROLE_PATH:
-        return [f"FunctionRole has path {path!r}, not {FUNCTION_ROLE_PATH!r} (what member roles trust)"]
-    return []
+    """The scan role is under the path member roles trust; the findings role
+    is not, and reads no findings and assumes no role; no role but the scan
+    role may assume roles at all."""
+    problems = []
+    role = resolved.resources.get(ROLES[SCAN_FUNCTION])
+    if role is not None:
+        path = role["Properties"].get("Path")
+        if path != FUNCTION_ROLE_PATH:
+            problems.append(f"FunctionRole has path {path!r}, not {FUNCTION_ROLE_PATH!r} (what member roles trust)")
+    findings = ROLES[FINDINGS_FUNCTION]
+    if findings in resolved.resources:
+        path = resolved.resources[findings]["Properties"].get("Path", "/")
+        if str(path).startswith(FUNCTION_ROLE_PATH):
+            problems.append(f"{findings} has path {path!r}: member reader roles would trust it")
+        for action in role_grants(resolved, findings):
+            if str(action).lower().startswith(FINDINGS_ROLE_FORBIDDEN) or "*" in str(action):
+                problems.append(f"{findings} may {action}: the findings function reads no findings "
+                                "and assumes no role")
+    for name in resolved.of_type("AWS::IAM::Role"):
+        if name != ROLES[SCAN_FUNCTION] and any(str(a).lower() in ("sts:assumerole", "sts:*", "*")
+                                                for a in role_grants(resolved, name)):
+            problems.append(f"{name} may sts:AssumeRole: only the scan function's role may")
+    return problems
+
+
+def function_problems(resolved):
+    """Each function is what its Handler says: the scan function takes the
+    scan rule asynchronously, with retries and the failure queue; the
+    findings function takes SQS batches with partial failures and has no
+    asynchronous settings (nothing invokes it asynchronously). Each has its
+    own error alarm."""
+    functions = resolved.of_type("AWS::Serverless::Function")
+    if set(functions) != set(HANDLERS):
+        return [f"functions {sorted(functions)}, expected {sorted(HANDLERS)}"]
+    problems = []
+    for name, handler in HANDLERS.items():
+        props = functions[name]["Properties"]
+        if props.get("Handler") != handler:
+            problems.append(f"{name} has Handler {props.get('Handler')!r}, not {handler!r}")
+        if props.get("Role") != {"Fn::GetAtt": [ROLES[name], "Arn"]}:
+            problems.append(f"{name} runs as {props.get('Role')}, not {ROLES[name]}")
+    scan = functions[SCAN_FUNCTION]["Properties"]
+    if {e["Type"] for e in scan.get("Events", {}).values()} != {"EventBridgeRule"}:
+        problems.append(f"{SCAN_FUNCTION} takes {sorted(e['Type'] for e in scan.get('Events', {}).values())} "
+                        "events, expected the scan rule only")
+    on_failure = scan.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+    if on_failure.get("Destination") != {"Fn::GetAtt": ["FailureQueue", "Arn"]}:
+        problems.append(f"{SCAN_FUNCTION} hands failed events to {on_failure or 'nothing'}, not FailureQueue")
+    findings = functions[FINDINGS_FUNCTION]["Properties"]
+    if "EventInvokeConfig" in findings:
+        problems.append(f"{FINDINGS_FUNCTION} has an EventInvokeConfig: SQS retries and the dead-letter queue "
+                        "handle its failures")
+    events = list(findings.get("Events", {}).values())
+    if [e["Type"] for e in events] != ["SQS"] or events[0]["Properties"].get("Queue") != {
+            "Fn::GetAtt": ["FindingsQueue", "Arn"]}:
+        problems.append(f"{FINDINGS_FUNCTION} should take FindingsQueue alone, got {events}")
+    elif events[0]["Properties"].get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+        problems.append(f"{FINDINGS_FUNCTION}'s batches do not report item failures")
+    alarmed = {str(d.get("Value")) for alarm in resolved.of_type("AWS::CloudWatch::Alarm").values()
+               if alarm["Properties"].get("MetricName") == "Errors"
+               for d in alarm["Properties"].get("Dimensions", []) if d.get("Name") == "FunctionName"}
+    for name in HANDLERS:
+        if str({"Ref": name}) not in alarmed:
+            problems.append(f"{name} has no Errors alarm")
+    return problems
 
 
 def finding_rule_problems(resolved):
@@ -474,5 +580,5 @@ def central_problems(template, **overrides):
     """The boundaries of the central stack (see the README's Security)."""
     resolved = Resolved(template, **overrides)
     return (wildcard_resource_problems(resolved) + assume_role_problems(resolved)
-            + function_role_problems(resolved) + finding_rule_problems(resolved)
+            + function_role_problems(resolved) + function_problems(resolved) + finding_rule_problems(resolved)
             + key_policy_problems(resolved) + partition_problems(template, **overrides))

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from cfn_template import (NO_RESOURCE_LEVEL, PARTITIONS, ROOT, TEMPLATE, Resolved, as_list, central_problems,
-                          key_policy_problems, lifecycle_rules, load, partition_problems, policy_statements,
-                          repository_problems, uncommented_wildcard_resources, wildcard_action_problems,
+from cfn_template import (FINDINGS_FUNCTION, HANDLERS, NO_RESOURCE_LEVEL, PARTITIONS, ROLES, ROOT, SCAN_FUNCTION,
+                          TEMPLATE, Resolved, as_list, central_problems, function_problems, key_policy_problems,
+                          lifecycle_rules, load, partition_problems, policy_statements, repository_problems,
+                          role_grants, uncommented_wildcard_resources, wildcard_action_problems,
                           wildcard_resource_problems)
 
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0b1f2c3d-0000-4000-8000-000000000001"
@@ -122,43 +123,127 @@ def test_registry_scanning_is_left_alone_unless_asked(template):
     assert rule_violations(Resolved(template, RegistryScanType="BASIC", RegistryScanFrequency="CONTINUOUS_SCAN"))
 
 
-def function_statements(resolved):
-    role = resolved.resources["FunctionRole"]
-    policy = resolved.resources["FunctionPublishPolicy"]
-    assert policy["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
-    return [s for _, s in policy_statements([role, policy])
-            if s is not role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]]
+def function_statements(resolved, role="FunctionRole"):
+    """The statements that say what a function's role may do (its trust
+    policy aside); every one an Allow."""
+    statements = [s for s in role_statements(resolved, role)]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    return statements
+
+
+def without_policy_and_dedup(template, **params):
+    """The grants below leave the policy parameter and dedup table out; they
+    have their own test."""
+    return Resolved(template, PolicyDocument="NONE", OnlyNewFindings="false", **params)
 
 
 @pytest.mark.parametrize("prefix, resource", [
     ("", "arn:aws:ecr:us-east-1:123456789012:repository/*"),
     ("team/", "arn:aws:ecr:us-east-1:123456789012:repository/team/*"),
 ])
-def test_function_may_only_read_findings_and_publish_to_its_topics(template, prefix, resource):
-    resolved = Resolved(template, RepositoryPrefix=prefix)
-    grants = {}
-    for statement in function_statements(resolved):
-        assert statement["Effect"] == "Allow"
-        for action in as_list(statement["Action"]):
-            grants.setdefault(action, []).extend(as_list(statement["Resource"]))
-    assert grants == {
+def test_scan_function_may_only_read_findings_and_publish_to_its_topics(template, prefix, resource):
+    resolved = without_policy_and_dedup(template, RepositoryPrefix=prefix)
+    function_statements(resolved)
+    assert role_grants(resolved, "FunctionRole") == {
         "ecr:DescribeImageScanFindings": [resource],
         "inspector2:ListFindings": ["*"],
         "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
         "sns:GetTopicAttributes": [{"Ref": "AlertTopic"}],
         "ecr:DescribeRegistry": ["*"],
         "sqs:SendMessage": [{"Fn::GetAtt": ["FailureQueue", "Arn"]}],
-        "sqs:ReceiveMessage": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
-        "sqs:DeleteMessage": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
-        "sqs:GetQueueAttributes": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
-        "sqs:ChangeMessageVisibility": [{"Fn::GetAtt": ["FindingsQueue", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "xray:PutTraceSegments": ["*"],
         "xray:PutTelemetryRecords": ["*"],
     }
-    props = resolved.resources["AlertFunction"]["Properties"]
+    props = resolved.resources[SCAN_FUNCTION]["Properties"]
     assert props["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+
+
+@pytest.mark.parametrize("params", [{}, {"RepositoryPrefix": "team/"},
+                                    {"MemberRoleName": "ecr-scan-alerts-reader", "OrganizationId": "o-abcdef1234"}],
+                         ids=["defaults", "prefix", "organisation"])
+def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(template, params):
+    """The batch path takes its findings from the events: no ECR, no
+    Inspector, no member role; the queue's receive and delete for the event
+    source mapping, its own log group, the topics."""
+    resolved = without_policy_and_dedup(template, **params)
+    function_statements(resolved, "FindingsFunctionRole")
+    findings_queue = {"Fn::GetAtt": ["FindingsQueue", "Arn"]}
+    assert role_grants(resolved, "FindingsFunctionRole") == {
+        "sqs:ReceiveMessage": [findings_queue],
+        "sqs:DeleteMessage": [findings_queue],
+        "sqs:GetQueueAttributes": [findings_queue],
+        "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
+        "sns:GetTopicAttributes": [{"Ref": "AlertTopic"}],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["FindingsFunctionLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["FindingsFunctionLogGroup", "Arn"]}],
+        "xray:PutTraceSegments": ["*"],
+        "xray:PutTelemetryRecords": ["*"],
+    }
+    actions = {a.lower() for a in role_grants(Resolved(template, **params), "FindingsFunctionRole")}
+    assert not {a for a in actions if a.startswith(("ecr:", "inspector2:", "sts:"))}
+    role = resolved.resources["FindingsFunctionRole"]["Properties"]
+    # Outside the path member reader roles trust (the default path "/").
+    assert role.get("Path", "/") == "/"
+    assert "RoleName" not in role and "ManagedPolicyArns" not in role
+    props = resolved.resources[FINDINGS_FUNCTION]["Properties"]
+    assert props["Role"] == {"Fn::GetAtt": ["FindingsFunctionRole", "Arn"]}
+
+
+def test_the_two_functions_run_the_two_entry_points(template):
+    """One binary, two functions: Lambda sets _HANDLER from Handler, and the
+    binary accepts exactly these two values (src/entry.rs)."""
+    resolved = Resolved(template)
+    functions = resolved.of_type("AWS::Serverless::Function")
+    assert {name: f["Properties"]["Handler"] for name, f in functions.items()} == {
+        "ScanFunction": "scan-events", "FindingsFunction": "finding-batches"}
+    entry = (ROOT / "src" / "entry.rs").read_text()
+    for handler in HANDLERS.values():
+        assert f'"{handler}"' in entry, handler
+    assert function_problems(resolved) == []
+
+
+def test_the_scan_function_takes_the_scan_rule_asynchronously_and_the_findings_function_the_queue(template):
+    resolved = Resolved(template)
+    scan = resolved.resources[SCAN_FUNCTION]["Properties"]
+    assert {name: e["Type"] for name, e in scan["Events"].items()} == {"ScanEvents": "EventBridgeRule"}
+    assert scan["EventInvokeConfig"]["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS", "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}
+    findings = resolved.resources[FINDINGS_FUNCTION]["Properties"]
+    assert {name: e["Type"] for name, e in findings["Events"].items()} == {"FindingBatches": "SQS"}
+    batches = findings["Events"]["FindingBatches"]["Properties"]
+    assert batches["Queue"] == {"Fn::GetAtt": ["FindingsQueue", "Arn"]}
+    assert batches["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (batches["BatchSize"], batches["MaximumBatchingWindowInSeconds"]) == (1000, 300)
+    # Nothing invokes it asynchronously: SQS retries and the queue's
+    # dead-letter queue are its failure handling.
+    assert "EventInvokeConfig" not in findings
+    assert "DeadLetterQueue" not in findings
+    assert "EventInvokeConfig" not in resolved.globals["Function"]
+
+
+def test_both_functions_share_the_build_the_sizing_and_the_configuration(template):
+    resolved = Resolved(template, SeverityThreshold="CRITICAL", MemberRoleName="ecr-scan-alerts-reader",
+                        OrganizationId="o-abcdef1234", AccountAliases="111111111111=payments-prod")
+    scan, findings = (resolved.resources[name] for name in (SCAN_FUNCTION, FINDINGS_FUNCTION))
+    assert scan["Metadata"]["BuildMethod"] == findings["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert scan["Metadata"]["BuildProperties"] == findings["Metadata"]["BuildProperties"]
+    shared = ("CodeUri", "Runtime", "Architectures", "MemorySize", "Timeout", "Tracing", "Environment")
+    for key in shared:
+        assert scan["Properties"][key] == findings["Properties"][key], key
+    assert scan["Properties"]["Tracing"] == "Active"
+    # Each its own log group, with the same retention and format.
+    groups = {name: resolved.resources[name]["Properties"]["LoggingConfig"] for name in HANDLERS}
+    assert groups[SCAN_FUNCTION]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+    assert groups[FINDINGS_FUNCTION]["LogGroup"] == {"Ref": "FindingsFunctionLogGroup"}
+    assert {k: v for k, v in groups[SCAN_FUNCTION].items() if k != "LogGroup"} == \
+        {k: v for k, v in groups[FINDINGS_FUNCTION].items() if k != "LogGroup"}
+    for name in ("FunctionLogGroup", "FindingsFunctionLogGroup"):
+        assert resolved.resources[name]["Properties"]["RetentionInDays"] == "365"
+    # Both publish: DependsOn their shared publish policy, so the first
+    # invocation after the deploy finds the permission in place.
+    assert scan["DependsOn"] == findings["DependsOn"] == "FunctionPublishPolicy"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -182,8 +267,13 @@ def test_topics_use_the_customer_key_and_refuse_publishing_without_tls(template,
     users = {}
     for statement in key["KeyPolicy"]["Statement"]:
         principal = statement["Principal"]
-        users[principal.get("Service") or str(principal.get("AWS"))] = sorted(as_list(statement["Action"]))
-    assert users[str({"Fn::GetAtt": ["FunctionRole", "Arn"]})] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        for who in as_list(principal.get("Service") or principal.get("AWS")):
+            users[str(who)] = sorted(as_list(statement["Action"]))
+    # Both functions' roles, through SNS only.
+    for role in ROLES.values():
+        assert users[str({"Fn::GetAtt": [role, "Arn"]})] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    (through_sns,) = [s for s in key["KeyPolicy"]["Statement"] if s["Sid"] == "FunctionPublishesThroughSns"]
+    assert through_sns["Condition"] == {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}
     if "OperationsTopic" in topics:
         # As the SNS guide documents it for CloudWatch alarms.
         assert users["cloudwatch.amazonaws.com"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -239,7 +329,8 @@ def test_alarms_watch_errors_and_both_queues_and_go_to_the_operations_topic(temp
         watched[(props["MetricName"], str(dimension["Value"]))] = (
             props["ComparisonOperator"], props["Threshold"], props["Statistic"])
     assert watched == {
-        ("Errors", str({"Ref": "AlertFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
+        ("Errors", str({"Ref": "ScanFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
+        ("Errors", str({"Ref": "FindingsFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
         ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["FailureQueue", "QueueName"]})):
             ("GreaterThanThreshold", 0, "Maximum"),
         ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["RuleDeadLetterQueue", "QueueName"]})):
@@ -250,15 +341,19 @@ def test_alarms_watch_errors_and_both_queues_and_go_to_the_operations_topic(temp
     assert resolved.outputs["OperationsTopicArn"]["Value"] == target
 
 
-def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(template):
+@pytest.mark.parametrize("name", HANDLERS)
+def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(template, name):
     resolved = Resolved(template, SeverityThreshold="CRITICAL", AlertOnScanFailure="false")
-    function = resolved.resources["AlertFunction"]
+    function = resolved.resources[name]
     assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
     assert function["Metadata"]["BuildProperties"] == {"Binary": "ecr-scan-alerts"}
     props = function["Properties"]
-    assert (props["Runtime"], props["Handler"], props["Architectures"]) == ("provided.al2023", "bootstrap", ["arm64"])
+    assert (props["CodeUri"], props["Runtime"], props["Handler"], props["Architectures"]) == (
+        ".", "provided.al2023", HANDLERS[name], ["arm64"])
+    assert Resolved(template, Architecture="x86_64").resources[name]["Properties"]["Architectures"] == ["x86_64"]
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    assert props["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+    assert props["LoggingConfig"]["LogGroup"] == {
+        "Ref": "FunctionLogGroup" if name == SCAN_FUNCTION else "FindingsFunctionLogGroup"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
