@@ -272,6 +272,13 @@ mod tests {
             fingerprint(&finding("cve-2026-0001", Severity::Critical))
         );
         assert!(fingerprint(&finding("x", Severity::Low)) < (1 << 48));
+        // Pinned: records written by earlier releases stay readable. The
+        // value is FNV-1a over `CVE-2026-0001\0openssl\03.0.2\0`, top 45
+        // bits, then the rank of CRITICAL (5).
+        assert_eq!(
+            fingerprint(&finding("CVE-2026-0001", Severity::Critical)),
+            0xdf34_d62f_5145
+        );
     }
 
     #[test]
