@@ -3,6 +3,8 @@
 
 mod batch;
 
+pub use crate::outcome::{Outcome, OutcomeKind};
+
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::dedup::{self, fingerprint, Known, Lease, Record};
@@ -20,7 +22,6 @@ use crate::render::{self, FailureReport, FindingsReport};
 use crate::severity::{Severity, SeverityCounts};
 use crate::source::SourceLink;
 use crate::tally::Tally;
-use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,73 +52,6 @@ fn unseen_at_or_above(event: &SeverityCounts, read: &SeverityCounts, threshold: 
         .filter(|s| *s >= threshold)
         .map(|s| event.get(s).saturating_sub(read.get(s)))
         .sum()
-}
-
-/// What happened to one event; returned to Lambda and logged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutcomeKind {
-    Alerted,
-    NotAlerted,
-    Ignored,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outcome {
-    pub outcome: OutcomeKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alert_kind: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repository: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scan_status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub counts: Option<SeverityCounts>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alert_worthy: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pages: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chat_message_id: Option<String>,
-}
-
-impl Outcome {
-    fn new(outcome: OutcomeKind, image: Option<&ImageRef>) -> Outcome {
-        Outcome {
-            outcome,
-            reason: None,
-            alert_kind: None,
-            repository: image.map(|i| i.repository.clone()),
-            digest: image.map(|i| i.digest.clone()),
-            scan_status: None,
-            counts: None,
-            alert_worthy: None,
-            suppressed: None,
-            pages: None,
-            message_id: None,
-            chat_message_id: None,
-        }
-    }
-
-    fn because(mut self, reason: impl Into<String>) -> Outcome {
-        self.reason = Some(reason.into());
-        self
-    }
-
-    fn published(mut self, alert: &Alert, published: Published) -> Outcome {
-        self.alert_kind = Some(alert.kind.as_str());
-        self.message_id = Some(published.message_id);
-        self.chat_message_id = published.chat_message_id;
-        self
-    }
 }
 
 pub struct App<S, A> {

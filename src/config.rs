@@ -26,6 +26,9 @@ pub const DEFAULT_FINDINGS_WAIT_SECONDS: u64 = 20;
 /// belongs to the initial scan, which the `Inspector2 Scan` event alerts on.
 pub const DEFAULT_INITIAL_SCAN_WINDOW_MINUTES: u64 = 30;
 
+/// The CloudWatch namespace of the metrics unless METRICS_NAMESPACE says.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "EcrScanAlerts";
+
 /// How long a fetched policy document is used before it is read again.
 pub const DEFAULT_POLICY_CACHE_SECONDS: u64 = 60;
 
@@ -77,7 +80,7 @@ impl Default for Config {
             dedup_table_name: None,
             source_url_template: None,
             metrics: false,
-            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
+            metrics_namespace: DEFAULT_METRICS_NAMESPACE.into(),
             metrics_repository_dimension: false,
             member_role_name: None,
             account_aliases: BTreeMap::new(),
@@ -198,7 +201,7 @@ impl Config {
         let metrics = flag(METRICS, true)?;
         let metrics_repository_dimension = flag(METRICS_REPOSITORY_DIMENSION, false)?;
         let metrics_namespace =
-            get(METRICS_NAMESPACE).unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.into());
+            get(METRICS_NAMESPACE).unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into());
         if metrics_namespace.len() > 255
             || metrics_namespace.starts_with(':')
             || !metrics_namespace

@@ -23,7 +23,9 @@ pub mod fold;
 pub mod gate;
 pub mod glob;
 pub mod image;
+pub mod memory_store;
 pub mod metrics;
+pub mod outcome;
 pub mod policy;
 pub mod policy_store;
 pub mod ports;
@@ -34,6 +36,7 @@ pub mod tally;
 pub mod text;
 pub mod version;
 
-pub use app::{App, Outcome};
+pub use app::App;
 pub use config::Config;
 pub use error::HandlerError;
+pub use outcome::Outcome;

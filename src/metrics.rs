@@ -1,12 +1,12 @@
 //! CloudWatch metrics as Embedded Metric Format: one JSON line per event on
 //! stdout, which CloudWatch Logs turns into metrics without any API call.
 
-use crate::app::{Outcome, OutcomeKind};
 use crate::error::HandlerError;
+use crate::outcome::{Outcome, OutcomeKind};
 use crate::severity::Severity;
 use serde_json::{json, Map, Value};
 
-pub const DEFAULT_NAMESPACE: &str = "EcrScanAlerts";
+pub use crate::config::DEFAULT_METRICS_NAMESPACE as DEFAULT_NAMESPACE;
 
 /// The EMF line for one event's result. `repository_dimension` adds the
 /// repository as a dimension (each value is a paid custom metric, so it is
@@ -82,7 +82,7 @@ mod tests {
         let mut counts = crate::severity::SeverityCounts::default();
         counts.add(Severity::Critical, 2);
         counts.add(Severity::Low, 7);
-        crate::app::Outcome {
+        crate::outcome::Outcome {
             outcome: OutcomeKind::Alerted,
             reason: None,
             alert_kind: Some("findings"),

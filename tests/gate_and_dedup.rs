@@ -22,9 +22,10 @@ use ecr_scan_alerts::alert::Alert;
 use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
 use ecr_scan_alerts::aws::ecr::EcrFindings;
 use ecr_scan_alerts::config::Config;
-use ecr_scan_alerts::dedup::{Lease, MemoryStore};
+use ecr_scan_alerts::dedup::Lease;
 use ecr_scan_alerts::gate::wait_for_scan;
 use ecr_scan_alerts::image::ImageRef;
+use ecr_scan_alerts::memory_store::MemoryStore;
 use ecr_scan_alerts::ports::{
     AlertSink, Claim, DedupStore, PublishError, Published, RegistryScanning, RepositoryScanning,
     ScanningConfigSource, ScanningRule, ServiceFailure,
