@@ -302,26 +302,28 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let image = &scan.image;
         match fold_findings(&self.source, image, image_policy, known).await {
             Ok(folded) => Ok(Read::Folded(folded)),
-            Err(FoldError::ImageGone(failure)) => {
+            Err(FoldError::Read(SourceError::ImageNotFound(failure))) => {
                 tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");
                 Ok(Read::Done(
                     Outcome::new(OutcomeKind::NotAlerted, Some(image))
                         .because("the image no longer exists"),
                 ))
             }
-            Err(FoldError::ScanNotFound(failure)) => Err(HandlerError::ScanNotFound {
+            Err(FoldError::Read(SourceError::ScanNotFound(failure))) => {
+                Err(HandlerError::ScanNotFound {
+                    image: image.short_name(),
+                    failure,
+                })
+            }
+            Err(FoldError::Read(SourceError::Failed(failure))) => Err(HandlerError::Findings {
                 image: image.short_name(),
                 failure,
             }),
-            Err(FoldError::Source(failure)) => Err(HandlerError::Findings {
-                image: image.short_name(),
-                failure,
-            }),
-            Err(FoldError::RoleUnavailable {
+            Err(FoldError::Read(SourceError::RoleUnavailable {
                 account,
                 role,
                 failure,
-            }) => Err(HandlerError::MemberRoleUnavailable {
+            })) => Err(HandlerError::MemberRoleUnavailable {
                 image: image.short_name(),
                 account,
                 role,

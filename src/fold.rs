@@ -4,7 +4,7 @@
 use crate::dedup::{fingerprint, Known};
 use crate::image::ImageRef;
 use crate::policy::{ImagePolicy, Verdict};
-use crate::ports::{FindingsSource, ScanStatus, ServiceFailure, SourceError};
+use crate::ports::{FindingsSource, ScanStatus, SourceError};
 use crate::tally::Tally;
 
 /// Scan statuses that mean "no findings will come": alerted as failures.
@@ -38,21 +38,17 @@ pub struct Folded {
     pub tally: Tally,
 }
 
-#[derive(Debug)]
+/// Why the findings could not be folded: the source's own error, passed on
+/// as it is, or what ECR's status says.
+#[derive(Debug, thiserror::Error)]
 pub enum FoldError {
-    /// The image was deleted between the scan and the call.
-    ImageGone(ServiceFailure),
-    ScanNotFound(ServiceFailure),
-    Source(ServiceFailure),
-    /// The member role of the image's account could not be assumed.
-    RoleUnavailable {
-        account: String,
-        role: String,
-        failure: ServiceFailure,
-    },
+    #[error(transparent)]
+    Read(#[from] SourceError),
     /// ECR reports the scan as failed: no findings will come.
+    #[error("the scan status is {}", .0.status)]
     ScanFailed(ScanStatus),
     /// ECR reports the scan as still running.
+    #[error("the scan is still {0}")]
     Pending(String),
 }
 
@@ -93,23 +89,7 @@ pub async fn fold_findings<S: FindingsSource>(
     let mut token: Option<String> = None;
     let mut status: Option<ScanStatus> = None;
     loop {
-        let page = source
-            .page(image, token.as_deref())
-            .await
-            .map_err(|e| match e {
-                SourceError::ImageNotFound(f) => FoldError::ImageGone(f),
-                SourceError::ScanNotFound(f) => FoldError::ScanNotFound(f),
-                SourceError::Failed(f) => FoldError::Source(f),
-                SourceError::RoleUnavailable {
-                    account,
-                    role,
-                    failure,
-                } => FoldError::RoleUnavailable {
-                    account,
-                    role,
-                    failure,
-                },
-            })?;
+        let page = source.page(image, token.as_deref()).await?;
         if tally.pages == 0 {
             if let Some(first) = &page.status {
                 if FAILED_STATUSES.contains(&first.status.as_str()) {

@@ -526,17 +526,19 @@ fn unsettled(image: &ImageRef, totals: &[u64], interval: Duration) -> GateError 
 
 fn fold_error(image: &ImageRef, error: FoldError) -> GateError {
     match error {
-        FoldError::ImageGone(f) => GateError(format!("image not found: {f}")),
-        FoldError::ScanNotFound(f) => GateError(format!(
+        FoldError::Read(SourceError::ImageNotFound(f)) => {
+            GateError(format!("image not found: {f}"))
+        }
+        FoldError::Read(SourceError::ScanNotFound(f)) => GateError(format!(
             "no scan found for {} (is scan on push on? start one or use --wait): {f}",
             image.short_name()
         )),
-        FoldError::Source(f) => GateError(f.to_string()),
-        FoldError::RoleUnavailable {
+        FoldError::Read(SourceError::Failed(f)) => GateError(f.to_string()),
+        FoldError::Read(SourceError::RoleUnavailable {
             account,
             role,
             failure,
-        } => GateError(format!(
+        }) => GateError(format!(
             "cannot assume role {role} in account {account}: {failure}"
         )),
         FoldError::ScanFailed(s) => {
