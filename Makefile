@@ -55,10 +55,12 @@ test: setup ## Every test: unit, adapters (aws-smithy-mocks), end to end (moto +
 # When make started: the demo says how long its first alerts took from here.
 DEMO_STARTED := $(shell date +%s)
 
-demo: $(VENV)/.installed ## Run the pipeline locally on the sample events and print the alerts
+demo: ## Run the pipeline locally on the sample events and print the alerts
 	@command -v cargo >/dev/null || { echo "cargo is required: install the Rust toolchain (rustup)"; exit 1; }
-	@echo "==> building the function (debug; only what the demo runs)"
-	cargo build --locked --bin ecr-scan-alerts
+	@echo "==> building the function (debug; only what the demo runs) while the local tools install"
+	@mkdir -p .local; cargo build --locked --bin ecr-scan-alerts > .local/demo-build.log 2>&1 & build=$$!; \
+	$(MAKE) --no-print-directory $(VENV)/.installed || { kill $$build 2>/dev/null; exit 1; }; \
+	wait $$build || { cat .local/demo-build.log; exit 1; }; tail -n 1 .local/demo-build.log
 	DEMO_STARTED=$(DEMO_STARTED) FUNCTION_BINARY=$(TARGET_DIR)/debug/ecr-scan-alerts $(PY) -m harness.demo
 
 lint: ## rustfmt and clippy
