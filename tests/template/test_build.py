@@ -1,6 +1,7 @@
-"""`sam build` builds the function from template.yaml through cargo-lambda.
-x86_64 here, because that is the Rust target this machine has; deployments
-default to arm64 (see the README)."""
+"""`sam build` builds both functions from template.yaml through cargo-lambda:
+one binary, deployed as the scan function and the findings function. x86_64
+here, because that is the Rust target this machine has; deployments default
+to arm64 (see the README)."""
 
 import os
 import re
@@ -32,9 +33,13 @@ def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
-    bootstrap = build_dir / "AlertFunction" / "bootstrap"
+    bootstrap = build_dir / "ScanFunction" / "bootstrap"
     assert bootstrap.is_file() and os.access(bootstrap, os.X_OK)
     binary = bootstrap.read_bytes()
+    # The same binary for both: the Handler alone tells them apart.
+    findings = build_dir / "FindingsFunction" / "bootstrap"
+    assert findings.is_file() and os.access(findings, os.X_OK)
+    assert findings.read_bytes() == binary
     assert binary[:4] == b"\x7fELF"
     (machine,) = struct.unpack_from("<H", binary, 18)
     assert machine == EM_X86_64
@@ -43,8 +48,10 @@ def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
     assert needed and max(needed) <= AL2023_GLIBC, sorted(needed)
 
     # The built template is what `sam deploy` uploads: it points at the build.
-    function = load(build_dir / "template.yaml")["Resources"]["AlertFunction"]["Properties"]
-    assert function["CodeUri"] == "AlertFunction"
+    built = load(build_dir / "template.yaml")["Resources"]
+    for name, handler in (("ScanFunction", "scan-events"), ("FindingsFunction", "finding-batches")):
+        assert built[name]["Properties"]["CodeUri"] == name
+        assert built[name]["Properties"]["Handler"] == handler
 
 
 def test_build_output_stays_out_of_git():

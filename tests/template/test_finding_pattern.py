@@ -117,14 +117,21 @@ def test_scan_events_do_not_reach_the_findings_queue(bus):
     assert {p.name: rule.matches(json.loads(p.read_text())) for p in scans} == {p.name: False for p in scans}
 
 
-def test_the_function_takes_batches_with_partial_failures(template):
+def test_the_findings_function_takes_batches_with_partial_failures(template):
     resolved = Resolved(template)
-    source = resolved.resources["AlertFunction"]["Properties"]["Events"]["FindingBatches"]
+    function = resolved.resources["FindingsFunction"]["Properties"]
+    assert function["Handler"] == "finding-batches"
+    source = function["Events"]["FindingBatches"]
     assert source["Type"] == "SQS"
     props = source["Properties"]
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["MaximumBatchingWindowInSeconds"] == 300
     queue = resolved.resources["FindingsQueue"]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert queue["VisibilityTimeout"] >= 6 * resolved.resources["AlertFunction"]["Properties"]["Timeout"]
+    # Lambda's SQS guidance: six times the consuming function's timeout, plus
+    # the batching window.
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"] + props["MaximumBatchingWindowInSeconds"]
+    # The scan function consumes no queue.
+    assert [e["Type"] for e in resolved.resources["ScanFunction"]["Properties"]["Events"].values()] == [
+        "EventBridgeRule"]
     assert "FindingsDeadLetterQueueAlarm" in resolved.resources

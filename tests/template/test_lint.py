@@ -107,6 +107,41 @@ def threshold_filtered_finding_rule(template):
     detail["severity"] = ["HIGH", "CRITICAL"]
 
 
+def findings_role_reads_ecr(template):
+    policy = template["Resources"]["FindingsFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    policy["Statement"].append({"Sid": "ReadFindings", "Effect": "Allow", "Action": "ecr:DescribeImageScanFindings",
+                                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:"
+                                                        "${AWS::AccountId}:repository/*"}})
+
+
+def findings_role_in_the_trusted_path(template):
+    template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = "/ecr-scan-alerts/"
+
+
+def swapped_handlers(template):
+    scan = template["Resources"]["ScanFunction"]["Properties"]
+    findings = template["Resources"]["FindingsFunction"]["Properties"]
+    scan["Handler"], findings["Handler"] = findings["Handler"], scan["Handler"]
+
+
+def bootstrap_handler(template):
+    template["Resources"]["FindingsFunction"]["Properties"]["Handler"] = "bootstrap"
+
+
+def findings_function_with_async_settings(template):
+    template["Resources"]["FindingsFunction"]["Properties"]["EventInvokeConfig"] = copy.deepcopy(
+        template["Resources"]["ScanFunction"]["Properties"]["EventInvokeConfig"])
+
+
+def whole_batches_retried(template):
+    del template["Resources"]["FindingsFunction"]["Properties"]["Events"]["FindingBatches"]["Properties"][
+        "FunctionResponseTypes"]
+
+
+def findings_function_unalarmed(template):
+    del template["Resources"]["FindingsFunctionErrorsAlarm"]
+
+
 BREAKAGES = {
     mutable_tags: {"checkov", "own checks"},
     no_lifecycle_policy: {"own checks"},
@@ -117,6 +152,13 @@ BREAKAGES = {
     no_function_role_path: {"own checks"},
     cloudwatch_key_use_unconditioned: {"own checks"},
     threshold_filtered_finding_rule: {"own checks"},
+    findings_role_reads_ecr: {"own checks"},
+    findings_role_in_the_trusted_path: {"own checks"},
+    swapped_handlers: {"own checks"},
+    bootstrap_handler: {"own checks"},
+    findings_function_with_async_settings: {"own checks"},
+    whole_batches_retried: {"own checks"},
+    findings_function_unalarmed: {"own checks"},
 }
 
 

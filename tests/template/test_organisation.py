@@ -1,16 +1,17 @@
 """template.yaml as the central stack of an organisation (MemberRoleName
-set): the function assumes the member role by name, in the organisation's or
-the listed accounts only, under the role path member accounts trust; the
-default bus accepts events from the organisation or the listed accounts
-only, and the finding rule takes container images of every account."""
+set): the scan function assumes the member role by name, in the
+organisation's or the listed accounts only, under the role path member
+accounts trust; the findings function can do neither; the default bus
+accepts events from the organisation or the listed accounts only, and the
+finding rule takes container images of every account."""
 
 import copy
 import fnmatch
 
 import pytest
 
-from cfn_template import (ACCOUNT, FUNCTION_ROLE_PATH, PARTITIONS, REGION, ROOT, Resolved, assume_role_problems,
-                          load, own_check_problems)
+from cfn_template import (ACCOUNT, FUNCTION_ROLE_PATH, HANDLERS, PARTITIONS, REGION, ROOT, Resolved,
+                          assume_role_problems, load, own_check_problems, role_grants)
 from linters import checkov, rendered, summary
 from test_resources import rule_violations
 
@@ -24,22 +25,27 @@ def central(template, **params):
     return Resolved(template, MemberRoleName=ROLE, **params)
 
 
-def environment(resolved):
-    return resolved.resources["AlertFunction"]["Properties"]["Environment"]["Variables"]
+def environment(resolved, function="ScanFunction"):
+    return resolved.resources[function]["Properties"]["Environment"]["Variables"]
 
 
 def test_a_single_account_stack_has_none_of_it(template):
     resolved = Resolved(template)
     for name in ("FunctionAssumeMemberRole", "CentralBusFromOrganisation", "CentralBusFromAccounts"):
         assert name not in resolved.resources
-    assert "MEMBER_ROLE_NAME" not in environment(resolved)
-    assert "ACCOUNT_ALIASES" not in environment(resolved)
+    for function in HANDLERS:
+        assert "MEMBER_ROLE_NAME" not in environment(resolved, function)
+        assert "ACCOUNT_ALIASES" not in environment(resolved, function)
 
 
 def test_the_function_assumes_the_member_role_by_name_in_the_organisation(template):
     resolved = central(template, OrganizationId=ORG, AccountAliases="111111111111=payments-prod")
-    assert environment(resolved)["MEMBER_ROLE_NAME"] == ROLE
-    assert environment(resolved)["ACCOUNT_ALIASES"] == "111111111111=payments-prod"
+    # Both functions have the same configuration (the findings function
+    # names accounts in its alerts too), but only the scan role may assume.
+    for function in HANDLERS:
+        assert environment(resolved, function)["MEMBER_ROLE_NAME"] == ROLE
+        assert environment(resolved, function)["ACCOUNT_ALIASES"] == "111111111111=payments-prod"
+    assert resolved.resources["FunctionAssumeMemberRole"]["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
     (statement,) = resolved.resources["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Resource"] == f"arn:aws:iam::*:role/{ROLE}"
@@ -89,6 +95,26 @@ def test_the_function_role_is_the_one_member_roles_trust(template, partition):
                   f"arn:{partition}:iam::{ACCOUNT}:user/ecr-scan-alerts/alice",
                   f"arn:{partition}:iam::111111111111:role{FUNCTION_ROLE_PATH}x"):
         assert not fnmatch.fnmatchcase(other, pattern), other
+
+
+@pytest.mark.parametrize("params", [{"OrganizationId": ORG}, {"MemberAccountIds": MEMBERS}],
+                         ids=["organisation", "accounts"])
+@pytest.mark.parametrize("partition", ["aws", *PARTITIONS])
+def test_the_findings_function_role_cannot_read_member_accounts(template, partition, params):
+    """The findings function takes its findings from the events: its role
+    has no sts:AssumeRole and no ECR or Inspector read, and it lives outside
+    the path member reader roles trust, so even a grant added later would
+    be refused by the members."""
+    resolved = central(template, pseudo=PARTITIONS.get(partition), **params)
+    grants = role_grants(resolved, "FindingsFunctionRole")
+    assert not [a for a in grants if a.lower().startswith(("sts:", "ecr:", "inspector2:"))], sorted(grants)
+    assert "sts:AssumeRole" in role_grants(resolved, "FunctionRole")
+    path = resolved.resources["FindingsFunctionRole"]["Properties"].get("Path", "/")
+    member = Resolved(load(ROOT / "member.yaml"), pseudo=PARTITIONS.get(partition), CentralAccountId=ACCOUNT)
+    (trust,) = member.resources["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    pattern = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    findings_role = f"arn:{partition}:iam::{ACCOUNT}:role{path}ecr-scan-alerts-FindingsFunctionRole-AbC123"
+    assert not fnmatch.fnmatchcase(findings_role, pattern)
 
 
 def test_the_bus_accepts_the_organisation_only(template):
@@ -150,9 +176,18 @@ def role_outside_the_trusted_path(template):
     template["Resources"]["FunctionRole"]["Properties"]["Path"] = "/"
 
 
+def findings_role_assumes_member_roles(template):
+    template["Resources"]["FunctionAssumeMemberRole"]["Properties"]["Roles"].append({"Ref": "FindingsFunctionRole"})
+
+
+def findings_role_in_the_trusted_path(template):
+    template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = FUNCTION_ROLE_PATH
+
+
 @pytest.mark.parametrize("params", [{"OrganizationId": ORG}, {"MemberAccountIds": MEMBERS}],
                          ids=["organisation", "accounts"])
-@pytest.mark.parametrize("breakage", [assume_anywhere, assume_any_role, role_outside_the_trusted_path],
+@pytest.mark.parametrize("breakage", [assume_anywhere, assume_any_role, role_outside_the_trusted_path,
+                                      findings_role_assumes_member_roles, findings_role_in_the_trusted_path],
                          ids=lambda f: f.__name__)
 def test_a_broken_central_copy_is_rejected(template, params, breakage):
     broken = copy.deepcopy(template)

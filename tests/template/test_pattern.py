@@ -23,7 +23,7 @@ MARKER_DIGEST = "sha256:" + "0" * 64
 
 
 def pattern(template, **params):
-    function = Resolved(template, **params).resources["AlertFunction"]
+    function = Resolved(template, **params).resources["ScanFunction"]
     return function["Properties"]["Events"]["ScanEvents"]["Properties"]["Pattern"]
 
 

@@ -9,7 +9,7 @@ import pytest
 from cfn_template import (FINDINGS_FUNCTION, HANDLERS, NO_RESOURCE_LEVEL, PARTITIONS, ROLES, ROOT, SCAN_FUNCTION,
                           TEMPLATE, Resolved, as_list, central_problems, function_problems, key_policy_problems,
                           lifecycle_rules, load, partition_problems, policy_statements, repository_problems,
-                          role_grants, uncommented_wildcard_resources, wildcard_action_problems,
+                          role_grants, role_statements, uncommented_wildcard_resources, wildcard_action_problems,
                           wildcard_resource_problems)
 
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0b1f2c3d-0000-4000-8000-000000000001"
@@ -126,7 +126,7 @@ def test_registry_scanning_is_left_alone_unless_asked(template):
 def function_statements(resolved, role="FunctionRole"):
     """The statements that say what a function's role may do (its trust
     policy aside); every one an Allow."""
-    statements = [s for s in role_statements(resolved, role)]
+    statements = role_statements(resolved, role)
     assert all(s["Effect"] == "Allow" for s in statements)
     return statements
 
@@ -362,6 +362,11 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     }
     assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
         "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+
+def test_the_scan_function_is_retried_then_hands_failures_to_the_failure_queue(template):
+    resolved = Resolved(template)
+    props = resolved.resources[SCAN_FUNCTION]["Properties"]
     invoke = props["EventInvokeConfig"]
     assert 0 <= invoke["MaximumRetryAttempts"] <= 2
     assert invoke["DestinationConfig"]["OnFailure"] == {
@@ -376,12 +381,15 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         assert queue["SqsManagedSseEnabled"] is True
 
 
-def test_every_variable_the_template_sets_is_one_the_function_reads(template):
+@pytest.mark.parametrize("name", HANDLERS)
+def test_every_variable_the_template_sets_is_one_the_function_reads(template, name):
     """A misspelt variable is silently ignored by the function; a missing
     ALERT_TOPIC_ARN fails every cold start."""
     config = (ROOT / "src" / "config.rs").read_text()
     known = set(re.findall(r'pub const [A-Z_]+: &str = "([A-Z_]+)";', config))
-    variables = Resolved(template).resources["AlertFunction"]["Properties"]["Environment"]["Variables"]
+    params = {"MemberRoleName": "ecr-scan-alerts-reader", "OrganizationId": "o-abcdef1234",
+              "AccountAliases": "111111111111=payments-prod"}
+    variables = Resolved(template, **params).resources[name]["Properties"]["Environment"]["Variables"]
     assert "ALERT_TOPIC_ARN" in variables
     assert set(variables) <= known
 
@@ -394,7 +402,7 @@ def test_dead_letter_queue_accepts_only_our_two_rules(template):
     assert statement["Action"] == "sqs:SendMessage"
     # SAM names the rule generated for the ScanEvents event <function><event>.
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [
-        {"Fn::GetAtt": ["AlertFunctionScanEvents", "Arn"]}, {"Fn::GetAtt": ["FindingEventsRule", "Arn"]}]}}
+        {"Fn::GetAtt": ["ScanFunctionScanEvents", "Arn"]}, {"Fn::GetAtt": ["FindingEventsRule", "Arn"]}]}}
 
 
 def test_slack_is_connected_only_when_both_ids_are_given(template):
@@ -425,6 +433,16 @@ def test_outputs_name_the_topics_and_the_failure_queue(template):
     assert outputs["FailureQueueUrl"]["Value"] == {"Ref": "FailureQueue"}
 
 
+def test_outputs_name_the_function_redrive_replays_into_and_the_findings_function(template):
+    """`make redrive QUEUE_URL=<FailureQueueUrl> FUNCTION_NAME=<FunctionName>`
+    (README, tools/redrive.py): the failure queue holds the scan function's
+    OnFailure records, so FunctionName is the scan function."""
+    outputs = Resolved(template).outputs
+    assert outputs["FunctionName"]["Value"] == {"Ref": SCAN_FUNCTION}
+    assert outputs["FindingsFunctionName"]["Value"] == {"Ref": FINDINGS_FUNCTION}
+    assert outputs["FindingsDeadLetterQueueUrl"]["Value"] == {"Ref": "FindingsDeadLetterQueue"}
+
+
 def test_readme_documents_every_parameter_with_its_default(template):
     readme = (ROOT / "README.md").read_text()
     deploy = readme[readme.index("## Deploy"):]
@@ -449,11 +467,22 @@ def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(templ
     actions = sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
     assert actions == ["dynamodb:GetItem", "dynamodb:UpdateItem", "ssm:GetParameter"]
 
+    # Both functions apply the policy and remember alerts, with the same grants.
+    assert on.resources["FunctionPolicyAndDedupAccess"]["Properties"]["Roles"] == [
+        {"Ref": "FunctionRole"}, {"Ref": "FindingsFunctionRole"}]
+    for role in ROLES.values():
+        grants = role_grants(on, role)
+        assert grants["ssm:GetParameter"] == [
+            "arn:aws:ssm:us-east-1:123456789012:parameter/ecr-scan-alerts/policy"], role
+        assert grants["dynamodb:GetItem"] == grants["dynamodb:UpdateItem"] == [
+            {"Fn::GetAtt": ["DedupTable", "Arn"]}], role
+
     off = Resolved(template, PolicyDocument="NONE", OnlyNewFindings="false")
     for name in ("PolicyParameter", "DedupTable", "FunctionPolicyAndDedupAccess"):
         assert name not in off.resources
-    env = off.resources["AlertFunction"]["Properties"]["Environment"]["Variables"]
-    assert "POLICY_PARAMETER_NAME" not in env and "DEDUP_TABLE_NAME" not in env
+    for name in HANDLERS:
+        env = off.resources[name]["Properties"]["Environment"]["Variables"]
+        assert "POLICY_PARAMETER_NAME" not in env and "DEDUP_TABLE_NAME" not in env
 
 
 # -- least privilege and partitions ----------------------------------------------
@@ -488,6 +517,8 @@ def test_inspector_permissions_follow_what_the_code_reads(template):
         actions = {a for _, s in policy_statements(policies) for a in as_list(s["Action"])}
         assert "inspector2:ListFindings" in actions, name
         assert ("inspector2:ListCoverage" in actions) == reads_coverage, name
+    # The findings function reads findings from its events, never from Inspector.
+    assert not [a for a in role_grants(central, "FindingsFunctionRole") if a.startswith("inspector2:")]
 
 
 @pytest.mark.parametrize("partition", PARTITIONS)
