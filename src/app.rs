@@ -6,19 +6,20 @@ mod batch;
 pub use crate::outcome::{Outcome, OutcomeKind};
 
 use crate::alert::Alert;
+use crate::assessment::{Assessment, Reader};
 use crate::config::Config;
 use crate::dedup::{self, fingerprint, Known, Lease, Record};
 use crate::error::HandlerError;
 use crate::event::{self, Incoming, ScanEvent};
 use crate::finding::Finding;
 use crate::fold::{fold_findings, FoldError, FAILED_STATUSES};
-use crate::image::{ImageRef, ScanKind};
+use crate::image::ImageRef;
 use crate::policy::{ImagePolicy, Policy};
 use crate::policy_store::PolicyProvider;
 use crate::ports::{
     AlertSink, Claim, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
 };
-use crate::render::{self, FailureReport, FindingsReport};
+use crate::render::{self, FailureReport};
 use crate::severity::{Severity, SeverityCounts};
 use crate::source::SourceLink;
 use crate::tally::Tally;
@@ -246,43 +247,36 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                     .await;
             }
         }
-        let tally = folded.tally;
         let scan_status = folded
             .status
             .map_or_else(|| scan.status.clone(), |s| s.status);
-        let mut notes = Vec::new();
+        let mut assessment = Assessment::new(
+            policy,
+            image_policy,
+            folded.tally,
+            scan.kind,
+            scan_status,
+            Reader::Alert,
+        );
         if missing > 0 {
-            notes.push(format!(
+            assessment.note_first(format!(
                 "Incomplete: the scan reported {} finding(s); ECR has returned {} so far ({missing} not yet readable after waiting {} s). Counts and lists may grow; the console shows the complete results.",
                 scan.expected_total.unwrap_or_default(),
-                tally.counts.total(),
+                assessment.tally.counts.total(),
                 self.config.findings_wait_seconds,
             ));
         }
-        notes.extend(policy_notes(policy, image_policy, &tally, scan.kind));
-        let report = FindingsReport {
-            image,
-            kind: scan.kind,
-            status: &scan_status,
-            threshold: image_policy.threshold,
-            tally: &tally,
-            event_id: scan.event_id.as_deref(),
-            notes: &notes,
-            account_alias: self
-                .config
-                .account_aliases
-                .get(&image.account)
-                .map(String::as_str),
-        };
+        let report = assessment.report(image, scan.event_id.as_deref(), self.alias(image));
         let alert = render::findings_alert_with_source(&report, source);
         let nothing = format!(
             "no finding at or above {} left by the policy",
-            image_policy.threshold
+            assessment.threshold
         );
+        let tally = &assessment.tally;
         let mut outcome = self
-            .alert_or_explain(image, record.as_ref(), &known, &tally, alert, nothing)
+            .alert_or_explain(image, record.as_ref(), &known, tally, alert, nothing)
             .await?;
-        outcome.scan_status = Some(scan_status);
+        outcome.scan_status = Some(assessment.status.clone());
         outcome.alert_worthy = Some(tally.alert_worthy());
         outcome.suppressed = tally.suppressed.phrase();
         outcome.counts = Some(tally.counts.clone());
@@ -404,11 +398,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 description: description.as_deref(),
                 lookup_problem: lookup_problem.as_deref(),
                 event_id: scan.event_id.as_deref(),
-                account_alias: self
-                    .config
-                    .account_aliases
-                    .get(&image.account)
-                    .map(String::as_str),
+                account_alias: self.alias(image),
             },
             source,
         );
@@ -543,6 +533,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         Ok(published)
     }
 
+    /// The name people know the image's account by, when configured.
+    fn alias(&self, image: &ImageRef) -> Option<&str> {
+        self.config
+            .account_aliases
+            .get(&image.account)
+            .map(String::as_str)
+    }
+
     /// Publishes to every destination; on failure, also says whether the
     /// alert topic got the alert before a later destination failed.
     async fn publish(
@@ -578,37 +576,6 @@ fn publish_error(image: &ImageRef, e: crate::ports::PublishError) -> HandlerErro
         destination: e.destination,
         failure: e.failure,
     }
-}
-
-/// What the alert says about the policy: what it removed, which allow-list
-/// entries expired, and when only-fixable could not apply.
-fn policy_notes(
-    policy: &Policy,
-    image_policy: &ImagePolicy<'_>,
-    tally: &Tally,
-    kind: ScanKind,
-) -> Vec<String> {
-    let mut notes = vec![format!(
-        "Threshold: {} (from {}).",
-        image_policy.threshold, image_policy.threshold_origin
-    )];
-    if let Some(phrase) = tally.suppressed.phrase() {
-        notes.push(format!("Not alerted: {phrase}."));
-    }
-    let expired = policy.expired_labels(&tally.expired_entries);
-    if !expired.is_empty() {
-        notes.push(format!(
-            "Expired allow-list entries, no longer suppressing: {}.",
-            expired.join("; ")
-        ));
-    }
-    if image_policy.only_fixable_inapplicable(kind) {
-        notes.push(
-            "only_fixable does not apply: basic scanning reports no fix information, so its findings are kept."
-                .to_string(),
-        );
-    }
-    notes
 }
 
 fn log_outcome(outcome: &Outcome) {

@@ -2,12 +2,13 @@
 //! deploy. Exit 0 pass, 1 policy violations, 2 cannot judge (error, or no
 //! current findings).
 
+use crate::assessment::{Assessment, Reader};
 use crate::dedup::Known;
 use crate::fold::{
     fold_findings, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
 };
 use crate::glob::Glob;
-use crate::image::ImageRef;
+use crate::image::{ImageRef, ScanKind};
 use crate::policy::Policy;
 use crate::ports::{
     FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
@@ -494,12 +495,21 @@ pub async fn evaluate<S: FindingsSource>(
             }
         }
     }
-    Ok(report(
-        image,
-        &image_policy.threshold.to_string(),
+    let kind = if enhanced(&folded) {
+        ScanKind::Enhanced
+    } else {
+        ScanKind::Basic
+    };
+    let status = folded.status.map(|s| s.status).unwrap_or_default();
+    let assessment = Assessment::new(
         policy,
-        folded,
-    ))
+        &image_policy,
+        folded.tally,
+        kind,
+        status,
+        Reader::Gate,
+    );
+    Ok(report(image, assessment))
 }
 
 /// The error for an enhanced scan whose reads never agreed before the deadline.
@@ -598,20 +608,9 @@ pub fn no_current_findings(image: &ImageRef, status: &ScanStatus) -> Option<Stri
     ))
 }
 
-/// The verdict on folded findings.
-fn report(image: &ImageRef, threshold: &str, policy: &Policy, folded: Folded) -> Report {
-    let tally = folded.tally;
-    let mut notes = Vec::new();
-    if let Some(phrase) = tally.suppressed.phrase() {
-        notes.push(format!("Not counted: {phrase}."));
-    }
-    let expired = policy.expired_labels(&tally.expired_entries);
-    if !expired.is_empty() {
-        notes.push(format!(
-            "Expired allow-list entries: {}.",
-            expired.join("; ")
-        ));
-    }
+/// The verdict, read from the assessment.
+fn report(image: &ImageRef, assessment: Assessment) -> Report {
+    let tally = &assessment.tally;
     let violations = tally
         .listed()
         .into_iter()
@@ -625,7 +624,7 @@ fn report(image: &ImageRef, threshold: &str, policy: &Policy, folded: Folded) ->
         })
         .collect();
     Report {
-        result: if tally.alert_worthy() == 0 {
+        result: if assessment.alert_worthy() == 0 {
             "pass"
         } else {
             "fail"
@@ -633,12 +632,12 @@ fn report(image: &ImageRef, threshold: &str, policy: &Policy, folded: Folded) ->
         repository: image.repository.clone(),
         digest: image.digest.clone(),
         tags: image.tags.clone(),
-        threshold: threshold.to_string(),
-        scan_status: folded.status.map(|s| s.status).unwrap_or_default(),
+        threshold: assessment.threshold.to_string(),
+        scan_status: assessment.status.clone(),
         counts: tally.counts.clone(),
         violations,
-        violations_total: tally.alert_worthy(),
-        notes,
+        violations_total: assessment.alert_worthy(),
+        notes: assessment.notes.clone(),
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod alert;
 pub mod app;
+pub mod assessment;
 pub mod aws;
 pub mod config;
 pub mod continuous;

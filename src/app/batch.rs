@@ -2,14 +2,15 @@
 //! (continuous scanning), one alert per image per batch, with partial batch
 //! responses so one bad message never costs the others.
 
-use super::{log_outcome, policy_notes, App, Outcome, OutcomeKind};
+use super::{log_outcome, App, Outcome, OutcomeKind};
+use crate::assessment::{Assessment, Reader};
 use crate::continuous::{self, group_by_image, images_per_vulnerability, ImageBatch};
 use crate::error::HandlerError;
 use crate::fold::judge_into;
 use crate::image::ScanKind;
 use crate::policy::Policy;
 use crate::ports::{AlertSink, FindingsSource};
-use crate::render::{self, FindingsReport};
+use crate::render;
 use crate::tally::Tally;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
@@ -145,19 +146,21 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         };
         let reported = findings.len();
         judge_into(&mut tally, findings, &image_policy, &known);
-
-        let mut notes = vec![format!(
+        let mut assessment = Assessment::new(
+            policy,
+            &image_policy,
+            tally,
+            ScanKind::Enhanced,
+            "ACTIVE",
+            Reader::Alert,
+        );
+        assessment.note_first(format!(
             "Continuous scanning: Amazon Inspector reported {} finding(s) for this image, pushed earlier; \
              counts cover these findings, not the whole image.",
             reported
-        )];
-        notes.extend(policy_notes(
-            policy,
-            &image_policy,
-            &tally,
-            ScanKind::Enhanced,
         ));
-        let mut spread: Vec<String> = tally
+        let mut spread: Vec<String> = assessment
+            .tally
             .listed()
             .iter()
             .filter_map(|f| {
@@ -169,7 +172,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             .collect();
         spread.dedup();
         if !spread.is_empty() {
-            notes.push(format!("Shared with other images: {}.", spread.join("; ")));
+            assessment.note(format!("Shared with other images: {}.", spread.join("; ")));
         }
         if !group.closed.is_empty() {
             let mut resolved: Vec<&str> = group.closed.iter().map(|f| f.id.as_str()).collect();
@@ -177,7 +180,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             resolved.dedup();
             let more = resolved.len().saturating_sub(NOTE_ITEMS);
             resolved.truncate(NOTE_ITEMS);
-            notes.push(format!(
+            assessment.note(format!(
                 "Resolved (closed by Inspector): {}{}.",
                 resolved.join(", "),
                 if more > 0 {
@@ -187,27 +190,15 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 }
             ));
         }
-        let report = FindingsReport {
-            image,
-            kind: ScanKind::Enhanced,
-            status: "ACTIVE",
-            threshold: image_policy.threshold,
-            tally: &tally,
-            event_id: None,
-            notes: &notes,
-            account_alias: self
-                .config
-                .account_aliases
-                .get(&image.account)
-                .map(String::as_str),
-        };
+        let report = assessment.report(image, None, self.alias(image));
         let source = policy
             .source()
             .link(self.config.source_url_template.as_ref(), image);
         let alert = render::findings_alert_with_source(&report, source.as_ref());
         let nothing = "no new finding at or above the threshold left by the policy".to_string();
+        let tally = &assessment.tally;
         let mut outcome = self
-            .alert_or_explain(image, record.as_ref(), &known, &tally, alert, nothing)
+            .alert_or_explain(image, record.as_ref(), &known, tally, alert, nothing)
             .await?;
         outcome.scan_status = Some("CONTINUOUS".into());
         outcome.alert_worthy = Some(tally.alert_worthy());
