@@ -6,9 +6,10 @@ mod batch;
 pub use crate::outcome::{Outcome, OutcomeKind};
 
 use crate::alert::Alert;
+use crate::alert_memory::{AlertMemory, Delivery, MemoryError, PublishOnceError};
 use crate::assessment::{Assessment, Reader};
 use crate::config::Config;
-use crate::dedup::{self, fingerprint, Known, Lease, Record};
+use crate::dedup::{fingerprint, Known, Record};
 use crate::error::HandlerError;
 use crate::event::{self, Incoming, ScanEvent};
 use crate::finding::Finding;
@@ -17,21 +18,14 @@ use crate::image::ImageRef;
 use crate::policy::{ImagePolicy, Policy};
 use crate::policy_store::PolicyProvider;
 use crate::ports::{
-    AlertSink, Claim, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
+    AlertSink, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
 };
 use crate::render::{self, FailureReport};
 use crate::severity::{Severity, SeverityCounts};
 use crate::source::SourceLink;
 use crate::tally::Tally;
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// How long an invocation may hold an image's alert lease: longer than the
-/// function's timeout, so a live publisher is never overtaken.
-const LEASE_SECONDS: i64 = 120;
-/// How long what was alerted is remembered.
-const DEDUP_RETENTION_DAYS: i64 = 180;
 
 /// The status a scan-failed alert names when ECR returned fewer findings than
 /// the scan event counted, none of them alert-worthy, while the event counted
@@ -58,7 +52,7 @@ fn unseen_at_or_above(event: &SeverityCounts, read: &SeverityCounts, threshold: 
 pub struct App<S, A> {
     config: Config,
     policy: PolicyProvider,
-    dedup: Option<Box<dyn DedupStore>>,
+    memory: AlertMemory,
     source: S,
     sink: A,
     today: fn() -> chrono::NaiveDate,
@@ -66,21 +60,6 @@ pub struct App<S, A> {
 
 fn utc_today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
-}
-
-fn now_seconds() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// A lease owner unique to this process and call.
-fn lease_owner() -> String {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 impl<S: FindingsSource, A: AlertSink> App<S, A> {
@@ -91,7 +70,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         App {
             config,
             policy,
-            dedup: None,
+            memory: AlertMemory::off(),
             source,
             sink,
             today: utc_today,
@@ -108,7 +87,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
 
     /// Alerts only what was not alerted before for the image.
     pub fn with_dedup(mut self, store: Box<dyn DedupStore>) -> App<S, A> {
-        self.dedup = Some(store);
+        self.memory = AlertMemory::with_store(store);
         self
     }
 
@@ -438,29 +417,13 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     }
 
     async fn load_record(&self, image: &ImageRef) -> Result<Option<Record>, HandlerError> {
-        let Some(store) = &self.dedup else {
-            return Ok(None);
-        };
-        let record = store
-            .load(&dedup::image_key(image))
+        self.memory
+            .recall(image)
             .await
-            .map_err(|failure| HandlerError::Dedup {
-                image: image.short_name(),
-                failure,
-            })?;
-        if let Some(lease) = record.as_ref().and_then(|r| r.lease.as_ref()) {
-            if lease.until > now_seconds() {
-                return Err(HandlerError::AlertInProgress {
-                    image: image.short_name(),
-                });
-            }
-        }
-        Ok(record)
+            .map_err(|e| memory_error(image, e))
     }
 
-    /// Publishes under the image's lease when dedup is on: two concurrent
-    /// deliveries give one alert, and a failed publish gives the lease back
-    /// so the retry alerts.
+    /// Publishes once per image when dedup is on (see [`AlertMemory`]).
     async fn publish_once(
         &self,
         image: &ImageRef,
@@ -469,68 +432,25 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         alerted: &[u64],
         alert: &Alert,
     ) -> Result<Published, HandlerError> {
-        let Some(store) = &self.dedup else {
-            return self.publish(image, alert).await.map_err(|(error, _)| error);
-        };
-        let key = dedup::image_key(image);
-        let now = now_seconds();
-        let lease = Lease {
-            owner: lease_owner(),
-            until: now + LEASE_SECONDS,
-        };
-        let dedup_error = |failure| HandlerError::Dedup {
-            image: image.short_name(),
-            failure,
-        };
-        let version = record.map(|r| r.version).filter(|v| *v > 0);
-        // The alert topic got this very alert on an earlier try whose chat
-        // publish failed: publish only what is missing.
-        let content_id = alert.content_id();
-        let chat_only = record.and_then(|r| r.alert_topic_sent) == Some(content_id);
-        match store
-            .claim(&key, version, &lease, now)
-            .await
-            .map_err(dedup_error)?
-        {
-            Claim::Won => {}
-            Claim::Lost => {
-                return Err(HandlerError::AlertInProgress {
-                    image: image.short_name(),
-                })
-            }
-        }
-        let result = if chat_only {
-            tracing::info!(repository = %image.repository, digest = %image.digest, "the alert topic has this alert already; publishing to chat only");
-            self.publish_chat(image, alert).await
-        } else {
-            self.publish(image, alert).await
-        };
-        let published = match result {
-            Ok(published) => published,
-            Err((error, alert_topic_sent)) => {
-                let sent = (chat_only || alert_topic_sent).then_some(content_id);
-                if let Err(failure) = store.release(&key, &lease.owner, sent).await {
-                    tracing::warn!(%failure, "could not give back the alert lease; it expires by itself");
-                }
-                return Err(error);
-            }
-        };
-        let remembered = known.merged(alerted);
-        let expires_at = now + DEDUP_RETENTION_DAYS * 86_400;
-        if let Err(failure) = store
-            .commit(
-                &key,
-                &lease.owner,
-                &remembered,
-                version.unwrap_or(0) + 1,
-                expires_at,
+        self.memory
+            .publish_once(
+                image,
+                record,
+                known,
+                alerted,
+                alert,
+                |delivery| async move {
+                    match delivery {
+                        Delivery::All => self.publish(image, alert).await,
+                        Delivery::ChatOnly => self.publish_chat(image, alert).await,
+                    }
+                },
             )
             .await
-        {
-            // The alert went out; at worst a later delivery repeats it.
-            tracing::warn!(%failure, "alert sent but not recorded for dedup");
-        }
-        Ok(published)
+            .map_err(|e| match e {
+                PublishOnceError::Memory(e) => memory_error(image, e),
+                PublishOnceError::Publish(e) => e,
+            })
     }
 
     /// The name people know the image's account by, when configured.
@@ -567,6 +487,18 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }),
             Err(e) => Err((publish_error(image, e), true)),
         }
+    }
+}
+
+fn memory_error(image: &ImageRef, error: MemoryError) -> HandlerError {
+    match error {
+        MemoryError::Store(failure) => HandlerError::Dedup {
+            image: image.short_name(),
+            failure,
+        },
+        MemoryError::InProgress => HandlerError::AlertInProgress {
+            image: image.short_name(),
+        },
     }
 }
 

@@ -9,6 +9,7 @@
 //! start-up settings.
 
 pub mod alert;
+pub mod alert_memory;
 pub mod app;
 pub mod assessment;
 pub mod aws;

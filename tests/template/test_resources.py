@@ -443,13 +443,13 @@ def test_outputs_name_the_function_redrive_replays_into_and_the_findings_functio
     assert outputs["FindingsDeadLetterQueueUrl"]["Value"] == {"Ref": "FindingsDeadLetterQueue"}
 
 
-def test_readme_documents_every_parameter_with_its_default(template):
-    readme = (ROOT / "README.md").read_text()
-    deploy = readme[readme.index("## Deploy"):]
-    deploy = deploy[:deploy.index("\n## ", 1)]
+def test_the_docs_document_every_parameter_with_its_default(template):
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    table = operations[operations.index("## Parameters"):]
+    table = table[:table.index("\n## ", 1)] if "\n## " in table[1:] else table
     for name, spec in template["Parameters"].items():
-        row = next((line for line in deploy.splitlines() if line.startswith(f"| `{name}` |")), None)
-        assert row, f"README's Deploy table has no row for {name}"
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row, f"docs/operations.md's Parameters table has no row for {name}"
         default = str(spec["Default"])
         assert (f"`{default}`" if default else "(empty)") in row, f"{name}: default {default!r} not in {row!r}"
 
