@@ -3,7 +3,7 @@ import pytest
 from harness.local import ROOT, LocalStack, built_binary
 from harness.seed import alert_queue, received_alerts, subscribe_queue
 
-# The filter policy the README offers for a pager: CRITICAL findings only.
+# The filter policy docs/alerts.md offers for a pager: CRITICAL findings only.
 CRITICAL_ONLY = {"severity": ["CRITICAL"], "alert_kind": ["findings"]}
 
 

@@ -577,7 +577,7 @@ def key_policy_problems(resolved):
 
 
 def central_problems(template, **overrides):
-    """The boundaries of the central stack (see the README's Security)."""
+    """The boundaries of the central stack (see docs/security.md)."""
     resolved = Resolved(template, **overrides)
     return (wildcard_resource_problems(resolved) + assume_role_problems(resolved)
             + function_role_problems(resolved) + function_problems(resolved) + finding_rule_problems(resolved)
