@@ -92,9 +92,9 @@ deploy: deploy-arch sam-build ## Deploy the stack: guided the first time, then f
 delete: setup ## Delete the stack (the repositories and their images are kept)
 	$(SAM_ENV) $(SAM) delete
 
-redrive: setup ## Replay a failure queue into the function: QUEUE_URL=... FUNCTION_NAME=... [DRY_RUN=1]
-	@test -n "$(QUEUE_URL)" -a -n "$(FUNCTION_NAME)" || { echo "usage: make redrive QUEUE_URL=<failure queue URL> FUNCTION_NAME=<function> [DRY_RUN=1]"; exit 2; }
-	$(PY) tools/redrive.py --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)" $(if $(DRY_RUN),--dry-run)
+redrive: $(VENV)/.installed ## Replay a failure queue: QUEUE_URL=... FUNCTION_NAME=... [FINDINGS_QUEUE_URL=...] [DRY_RUN=1]
+	@test -n "$(QUEUE_URL)" -a -n "$(FUNCTION_NAME)" || { echo "usage: make redrive QUEUE_URL=<failure queue URL> FUNCTION_NAME=<function> [FINDINGS_QUEUE_URL=<findings queue URL>] [DRY_RUN=1]"; exit 2; }
+	$(PY) tools/redrive.py --queue-url "$(QUEUE_URL)" --function-name "$(FUNCTION_NAME)" $(if $(FINDINGS_QUEUE_URL),--findings-queue-url "$(FINDINGS_QUEUE_URL)") $(if $(DRY_RUN),--dry-run)
 
 load: setup build ## A burst of EVENTS (default 1000) against the local stack: every alert once, memory flat
 	$(PY) -m harness.load --events $(or $(EVENTS),1000)

@@ -56,7 +56,14 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     // Last step of init: the first invocation finds these connections open.
     if warm_up {
-        warm::open_connections(&ecr, &sns, &config.alert_topic_arn).await;
+        match entry {
+            EntryPoint::ScanEvents => {
+                warm::open_connections(&ecr, &sns, &config.alert_topic_arn).await;
+            }
+            EntryPoint::FindingBatches => {
+                warm::open_sns_connection(&sns, &config.alert_topic_arn).await;
+            }
+        }
     }
 
     match entry {

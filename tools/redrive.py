@@ -6,12 +6,19 @@ Two kinds of message are understood:
 - events from the EventBridge rule target's dead-letter queue (the body is
   the event itself).
 
-Each event is sent to the function with a synchronous invoke; the message is
-deleted only when the function succeeded, so nothing is lost, and a failed
-event stays in the queue with its error printed. With DEDUP_TABLE_NAME set on
-the function, running it twice sends no alert twice.
+Each scan event is sent to the scan-events function with a synchronous
+invoke; the message is deleted only when the function succeeded, so nothing
+is lost, and a failed event stays in the queue with its error printed. With
+DEDUP_TABLE_NAME set on the function, running it twice sends no alert twice.
 
-    python tools/redrive.py --queue-url URL --function-name NAME [--max N] [--dry-run]
+The rule dead-letter queue also holds `Inspector2 Finding` events that
+EventBridge could not put on the findings queue. Those belong to the
+finding-batches function, which reads the findings queue: with
+--findings-queue-url they are sent back there (then deleted here); without
+it they are left in the queue, never replayed into the scan function, which
+would acknowledge them without an alert.
+
+    python tools/redrive.py --queue-url URL --function-name NAME [--findings-queue-url URL] [--max N] [--dry-run]
 
 Credentials and region come from the usual AWS environment; AWS_ENDPOINT_URL
 and AWS_ENDPOINT_URL_LAMBDA point it at local emulators.
@@ -41,7 +48,11 @@ def event_of(body):
     return None
 
 
-def redrive(sqs, lam, queue_url, function_name, limit, dry_run, out=sys.stdout):
+def is_finding_event(event):
+    return event.get("source") == "aws.inspector2" and event.get("detail-type") == "Inspector2 Finding"
+
+
+def redrive(sqs, lam, queue_url, function_name, limit, dry_run, out=sys.stdout, findings_queue_url=None):
     """Returns (replayed, failed, skipped)."""
     replayed = failed = skipped = 0
     seen = set()
@@ -59,6 +70,21 @@ def redrive(sqs, lam, queue_url, function_name, limit, dry_run, out=sys.stdout):
                 print(f"skip  {msg['MessageId']}: not a failure record or an event; left in the queue", file=out)
                 continue
             name = f"{event.get('detail-type')} {(event.get('detail') or {}).get('repository-name')}"
+            if is_finding_event(event):
+                if not findings_queue_url:
+                    skipped += 1
+                    print(f"skip  {msg['MessageId']}: an Inspector2 Finding event; give --findings-queue-url "
+                          "(FindingsQueueUrl) to send it back to the findings queue; left in the queue", file=out)
+                    continue
+                if dry_run:
+                    replayed += 1
+                    print(f"would send {msg['MessageId']} to the findings queue: {name}", file=out)
+                    continue
+                sqs.send_message(QueueUrl=findings_queue_url, MessageBody=json.dumps(event))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+                replayed += 1
+                print(f"ok    {msg['MessageId']}: {name}: sent to the findings queue", file=out)
+                continue
             if dry_run:
                 replayed += 1
                 print(f"would replay {msg['MessageId']}: {name}", file=out)
@@ -85,14 +111,16 @@ def redrive(sqs, lam, queue_url, function_name, limit, dry_run, out=sys.stdout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue-url", required=True, help="failure queue or rule dead-letter queue")
-    parser.add_argument("--function-name", required=True)
+    parser.add_argument("--function-name", required=True, help="the scan-events function (FunctionName)")
+    parser.add_argument("--findings-queue-url", help="where Inspector2 Finding events go back (FindingsQueueUrl)")
     parser.add_argument("--max", type=int, default=1000, help="stop after this many messages")
     parser.add_argument("--dry-run", action="store_true", help="list what would be replayed")
     args = parser.parse_args(argv)
     # One attempt per event: a function error is reported, not re-run.
     lam = boto3.client("lambda", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
     replayed, failed, skipped = redrive(boto3.client("sqs"), lam, args.queue_url,
-                                        args.function_name, args.max, args.dry_run)
+                                        args.function_name, args.max, args.dry_run,
+                                        findings_queue_url=args.findings_queue_url)
     print(f"{replayed} replayed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 

@@ -61,6 +61,23 @@ impl fmt::Display for Warmed {
     }
 }
 
+/// Opens the SNS connection alone (the finding-batches function never calls
+/// ECR, and its role may not), within [`BUDGET`], and logs the outcome.
+pub async fn open_sns_connection(sns: &aws_sdk_sns::Client, topic_arn: &str) -> Warmed {
+    let started = Instant::now();
+    let sns_warmed = warm(
+        "SNS",
+        sns.get_topic_attributes().topic_arn(topic_arn).send(),
+    )
+    .await;
+    tracing::info!(
+        sns = %sns_warmed,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "connections opened during init"
+    );
+    sns_warmed
+}
+
 /// Opens one connection to ECR and one to SNS, concurrently, within
 /// [`BUDGET`], and logs the outcome. Returns (ECR, SNS).
 pub async fn open_connections(
@@ -167,5 +184,18 @@ mod tests {
             e.to_string().starts_with("not open (ConnectionFailed"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_finding_batches_function_warms_sns_alone() {
+        use aws_smithy_mocks::{mock, mock_client};
+        let topic = mock!(aws_sdk_sns::Client::get_topic_attributes).then_output(|| {
+            aws_sdk_sns::operation::get_topic_attributes::GetTopicAttributesOutput::builder()
+                .build()
+        });
+        let sns = mock_client!(aws_sdk_sns, [&topic]);
+        let warmed = open_sns_connection(&sns, "arn:aws:sns:us-east-1:123456789012:t").await;
+        assert!(warmed.is_open(), "{warmed}");
+        assert_eq!(topic.num_calls(), 1);
     }
 }

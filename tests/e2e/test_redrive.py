@@ -52,3 +52,36 @@ def test_failed_events_are_replayed_once_and_bad_ones_stay(stack, inbox):
     counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     assert int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"]) == 1
+
+
+def test_finding_events_in_the_rule_dlq_go_back_to_the_findings_queue(stack, inbox):
+    """The rule DLQ can hold Inspector2 Finding events: they are never
+    replayed into the scan function (which would acknowledge them without an
+    alert), only sent back to the findings queue when it is named."""
+    from harness.seed import finding_event
+
+    sqs = stack.client("sqs")
+    dlq = sqs.create_queue(QueueName="scan-alerts-rule-dlq")["QueueUrl"]
+    findings_queue = sqs.create_queue(QueueName="scan-alerts-findings-redrive")["QueueUrl"]
+    event = finding_event("demo/redrive-findings", "sha256:" + "5" * 64, "CVE-2026-99201", "CRITICAL")
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(event))
+
+    kept = run_redrive(stack, dlq)
+
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "0 replayed, 0 failed, 1 skipped" in kept.stdout
+    assert "--findings-queue-url" in kept.stdout
+    assert received_alerts(stack, inbox, wait_seconds=0) == []
+
+    # (The skipped message stays, in flight for its visibility timeout.) The
+    # same event in a queue replayed with the findings queue named:
+    dlq = sqs.create_queue(QueueName="scan-alerts-rule-dlq-2")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(event))
+    moved = run_redrive(stack, dlq, "--findings-queue-url", findings_queue)
+
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert "1 replayed, 0 failed, 0 skipped" in moved.stdout
+    [message] = sqs.receive_message(QueueUrl=findings_queue, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(message["Body"]) == event
+    counts = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert counts["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -441,6 +441,7 @@ def test_outputs_name_the_function_redrive_replays_into_and_the_findings_functio
     assert outputs["FunctionName"]["Value"] == {"Ref": SCAN_FUNCTION}
     assert outputs["FindingsFunctionName"]["Value"] == {"Ref": FINDINGS_FUNCTION}
     assert outputs["FindingsDeadLetterQueueUrl"]["Value"] == {"Ref": "FindingsDeadLetterQueue"}
+    assert outputs["FindingsQueueUrl"]["Value"] == {"Ref": "FindingsQueue"}, "make redrive's FINDINGS_QUEUE_URL"
 
 
 def test_the_docs_document_every_parameter_with_its_default(template):
