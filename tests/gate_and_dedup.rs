@@ -9,13 +9,15 @@ use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGe
 use aws_sdk_ecr::operation::describe_image_scan_findings::{
     DescribeImageScanFindingsError, DescribeImageScanFindingsOutput,
 };
+use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesOutput;
 use aws_sdk_ecr::operation::get_registry_scanning_configuration::GetRegistryScanningConfigurationOutput;
 use aws_sdk_ecr::types::error::ScanNotFoundException;
 use aws_sdk_ecr::types::{
     FindingSeverity, ImageScanFinding, ImageScanFindings, ImageScanStatus,
-    RegistryScanningConfiguration, RegistryScanningRule, RepositoryScanningConfiguration,
-    RepositoryScanningConfigurationFailure, ScanFrequency, ScanStatus, ScanType,
-    ScanningConfigurationFailureCode, ScanningRepositoryFilter, ScanningRepositoryFilterType,
+    ImageScanningConfiguration, RegistryScanningConfiguration, RegistryScanningRule, Repository,
+    RepositoryScanningConfiguration, RepositoryScanningConfigurationFailure, ScanFrequency,
+    ScanStatus, ScanType, ScanningConfigurationFailureCode, ScanningRepositoryFilter,
+    ScanningRepositoryFilterType,
 };
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use ecr_scan_alerts::alert::Alert;
@@ -431,6 +433,66 @@ fn scan_not_found() -> DescribeImageScanFindingsError {
     )
 }
 
+fn described(scan_on_push: bool) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ecr::Client::describe_repositories)
+        .match_requests(|req| req.repository_names() == ["demo/web"])
+        .then_output(move || {
+            DescribeRepositoriesOutput::builder()
+                .repositories(
+                    Repository::builder()
+                        .repository_name("demo/web")
+                        .image_scanning_configuration(
+                            ImageScanningConfiguration::builder()
+                                .scan_on_push(scan_on_push)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn a_manual_answer_is_checked_against_the_repositorys_own_scan_on_push() {
+    let repository = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| repository_config(ScanFrequency::Manual, false));
+    let on = described(true);
+    let source = EcrFindings::new(mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&repository, &on]
+    ));
+    let scanning = source
+        .repository_scanning("demo/web")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(scanning.frequency, "MANUAL");
+    assert!(
+        scanning.scan_on_push,
+        "the repository's own flag says a scan will come"
+    );
+    assert_eq!(on.num_calls(), 1);
+    // Asked only when the registry's answer says MANUAL without scan on push.
+    let scanned = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
+        .then_output(|| repository_config(ScanFrequency::ScanOnPush, true));
+    let unused = described(false);
+    let source = EcrFindings::new(mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&scanned, &unused]
+    ));
+    assert!(
+        source
+            .repository_scanning("demo/web")
+            .await
+            .unwrap()
+            .unwrap()
+            .scan_on_push
+    );
+    assert_eq!(unused.num_calls(), 0);
+}
+
 #[tokio::test]
 async fn the_gate_stops_at_once_when_no_scan_will_start() {
     let findings =
@@ -439,10 +501,11 @@ async fn the_gate_stops_at_once_when_no_scan_will_start() {
         .then_output(|| registry_config(ScanType::Basic, vec![]));
     let repository = mock!(aws_sdk_ecr::Client::batch_get_repository_scanning_configuration)
         .then_output(|| repository_config(ScanFrequency::Manual, false));
+    let off = described(false);
     let source = EcrFindings::new(mock_client!(
         aws_sdk_ecr,
         RuleMode::MatchAny,
-        &[&findings, &registry, &repository]
+        &[&findings, &registry, &repository, &off]
     ));
     let own_registry = ImageRef {
         account: String::new(),

@@ -169,7 +169,7 @@ impl ScanningConfigSource for EcrFindings {
                 },
             };
         // A repository it does not know is listed under `failures`.
-        Ok(output
+        let found = output
             .scanning_configurations
             .unwrap_or_default()
             .into_iter()
@@ -186,7 +186,35 @@ impl ScanningConfigSource for EcrFindings {
                     .into_iter()
                     .map(|f| f.filter)
                     .collect(),
-            }))
+            });
+        // "No scan will come" must never rest on one answer: when it says
+        // MANUAL without scan on push, also ask for the repository's own
+        // scan-on-push flag (DescribeRepositories), the older
+        // per-repository setting that the registry's answer may not
+        // reflect (the local emulator's does not).
+        match found {
+            Some(mut scanning) if scanning.frequency == "MANUAL" && !scanning.scan_on_push => {
+                let output = self
+                    .client
+                    .describe_repositories()
+                    .repository_names(repository)
+                    .send()
+                    .await
+                    .map_err(|e| service_failure("ECR", &e))?;
+                scanning.scan_on_push = output
+                    .repositories
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|r| r.repository_name.as_deref() == Some(repository))
+                    .any(|r| {
+                        r.image_scanning_configuration
+                            .as_ref()
+                            .is_some_and(|c| c.scan_on_push)
+                    });
+                Ok(Some(scanning))
+            }
+            other => Ok(other),
+        }
     }
 }
 
