@@ -9,13 +9,13 @@ use aws_sdk_ecr::types::{
 };
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ecr_scan_alerts::aws::ecr::{from_basic, from_enhanced};
-use ecr_scan_alerts::finding::Finding;
-use ecr_scan_alerts::image::{ImageRef, ScanKind};
-use ecr_scan_alerts::policy::Policy;
+use ecr_scan_alerts::adapters::aws::ecr::{from_basic, from_enhanced};
+use ecr_scan_alerts::domain::finding::Finding;
+use ecr_scan_alerts::domain::image::{ImageRef, ScanKind};
+use ecr_scan_alerts::domain::policy::Policy;
+use ecr_scan_alerts::domain::severity::Severity;
+use ecr_scan_alerts::domain::tally::Tally;
 use ecr_scan_alerts::render::{self, FindingsReport};
-use ecr_scan_alerts::severity::Severity;
-use ecr_scan_alerts::tally::Tally;
 use std::hint::black_box;
 use std::time::Duration;
 

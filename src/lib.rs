@@ -1,44 +1,29 @@
 //! ecr-scan-alerts: turns Amazon ECR image scan results into alerts people
 //! act on.
 //!
-//! Pipeline: [`event`] (what arrived) -> [`ports::FindingsSource`] (findings,
-//! page by page) -> [`policy`] (what is alert-worthy) -> [`tally`] (folded
-//! results) -> [`fixplan`] (what to upgrade, ordered by [`version`]) ->
-//! [`render`] (subject, text, attributes, the [`source`] link) -> [`ports::AlertSink`].
-//! [`text`] keeps untrusted text safe in each format; [`app`] wires them; [`aws`] holds the SDK adapters; [`config`] the
-//! start-up settings.
+//! The crate's folders are its architecture:
+//! - [`domain`]: what the product knows, with no I/O: events, images,
+//!   findings, severities, the policy and how it judges a finding
+//!   ([`domain::policy`]), the tally, the [`domain::assessment`] of an
+//!   image, the fix plan, what was alerted ([`domain::dedup`]);
+//! - [`render`]: the alert formats (email text, Slack custom notification);
+//! - [`pipeline`]: the use cases, talking to the world only through
+//!   [`ports`]: one event or one batch ([`pipeline::App`]), the CI gate
+//!   ([`pipeline::gate`]), only-new alerts ([`pipeline::alert_memory`]);
+//! - [`adapters`]: the ports made real (AWS SDK clients) or in memory;
+//! - [`entry`] and [`config`]: the function's two entry points and its
+//!   settings, read once at cold start (`src/main.rs` and
+//!   `src/bin/ecr-scan-gate.rs` are the thin binaries).
 
-pub mod alert;
-pub mod alert_memory;
-pub mod app;
-pub mod assessment;
-pub mod aws;
+pub mod adapters;
 pub mod config;
-pub mod continuous;
-pub mod dedup;
+pub mod domain;
 pub mod entry;
-pub mod error;
-pub mod event;
-pub mod finding;
-pub mod fixplan;
-pub mod fold;
-pub mod gate;
-pub mod glob;
-pub mod image;
-pub mod memory_store;
-pub mod metrics;
-pub mod outcome;
-pub mod policy;
-pub mod policy_store;
+pub mod pipeline;
 pub mod ports;
 pub mod render;
-pub mod severity;
-pub mod source;
-pub mod tally;
-pub mod text;
-pub mod version;
 
-pub use app::App;
 pub use config::Config;
-pub use error::HandlerError;
-pub use outcome::Outcome;
+pub use pipeline::error::HandlerError;
+pub use pipeline::outcome::Outcome;
+pub use pipeline::App;

@@ -1,11 +1,11 @@
 //! The Lambda function: configuration and clients at init, then the entry
 //! point its `Handler` names (`scan-events` or `finding-batches`).
 
-use ecr_scan_alerts::aws::accounts::{AccountFindings, Home};
-use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
-use ecr_scan_alerts::aws::sns::SnsAlerts;
-use ecr_scan_alerts::aws::ssm::SsmPolicy;
-use ecr_scan_alerts::aws::warm;
+use ecr_scan_alerts::adapters::aws::accounts::{AccountFindings, Home};
+use ecr_scan_alerts::adapters::aws::dynamodb::DynamoDedup;
+use ecr_scan_alerts::adapters::aws::sns::SnsAlerts;
+use ecr_scan_alerts::adapters::aws::ssm::SsmPolicy;
+use ecr_scan_alerts::adapters::aws::warm;
 use ecr_scan_alerts::entry::{self, EntryPoint};
 use ecr_scan_alerts::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let aws = ecr_scan_alerts::aws::load_config().await;
+    let aws = ecr_scan_alerts::adapters::aws::load_config().await;
     let warm_up = warm::enabled(std::env::var(warm::WARM_UP_CONNECTIONS).ok().as_deref())
         .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let ecr = aws_sdk_ecr::Client::new(&aws);

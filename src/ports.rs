@@ -1,9 +1,9 @@
 //! The two ways the pipeline talks to the outside: a source of scan findings
 //! and a sink for alerts. The AWS adapters implement them; tests can too.
 
-use crate::alert::Alert;
-use crate::finding::Finding;
-use crate::image::ImageRef;
+use crate::domain::alert::Alert;
+use crate::domain::finding::Finding;
+use crate::domain::image::ImageRef;
 use std::fmt;
 use std::future::Future;
 
@@ -124,14 +124,14 @@ pub trait DedupStore: Send + Sync {
     fn load<'a>(
         &'a self,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<crate::dedup::Record>, ServiceFailure>>;
+    ) -> BoxFuture<'a, Result<Option<crate::domain::dedup::Record>, ServiceFailure>>;
     /// Takes the lease if the record is still at `version` (`None`: absent)
     /// and nobody else holds a live lease.
     fn claim<'a>(
         &'a self,
         key: &'a str,
         version: Option<u64>,
-        lease: &'a crate::dedup::Lease,
+        lease: &'a crate::domain::dedup::Lease,
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>>;
     /// Gives the lease back without changing what was alerted (publish
@@ -149,7 +149,7 @@ pub trait DedupStore: Send + Sync {
         &'a self,
         key: &'a str,
         owner: &'a str,
-        known: &'a crate::dedup::Known,
+        known: &'a crate::domain::dedup::Known,
         version: u64,
         expires_at: i64,
     ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
@@ -205,14 +205,14 @@ impl<T: DedupStore + ?Sized> DedupStore for std::sync::Arc<T> {
     fn load<'a>(
         &'a self,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<crate::dedup::Record>, ServiceFailure>> {
+    ) -> BoxFuture<'a, Result<Option<crate::domain::dedup::Record>, ServiceFailure>> {
         (**self).load(key)
     }
     fn claim<'a>(
         &'a self,
         key: &'a str,
         version: Option<u64>,
-        lease: &'a crate::dedup::Lease,
+        lease: &'a crate::domain::dedup::Lease,
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
         (**self).claim(key, version, lease, now)
@@ -229,7 +229,7 @@ impl<T: DedupStore + ?Sized> DedupStore for std::sync::Arc<T> {
         &'a self,
         key: &'a str,
         owner: &'a str,
-        known: &'a crate::dedup::Known,
+        known: &'a crate::domain::dedup::Known,
         version: u64,
         expires_at: i64,
     ) -> BoxFuture<'a, Result<(), ServiceFailure>> {

@@ -12,10 +12,10 @@ use aws_sdk_ecr::types::{
 use aws_sdk_sns::operation::publish::{PublishError, PublishInput, PublishOutput};
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
-use ecr_scan_alerts::aws::ecr::EcrFindings;
-use ecr_scan_alerts::aws::sns::SnsAlerts;
+use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
+use ecr_scan_alerts::adapters::aws::sns::SnsAlerts;
 use ecr_scan_alerts::config::Config;
-use ecr_scan_alerts::severity::Severity;
+use ecr_scan_alerts::domain::severity::Severity;
 use ecr_scan_alerts::{App, HandlerError, Outcome};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};

@@ -20,14 +20,14 @@ use aws_sdk_ecr::types::{
     ScanningRepositoryFilterType,
 };
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use ecr_scan_alerts::alert::Alert;
-use ecr_scan_alerts::aws::dynamodb::DynamoDedup;
-use ecr_scan_alerts::aws::ecr::EcrFindings;
+use ecr_scan_alerts::adapters::aws::dynamodb::DynamoDedup;
+use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
+use ecr_scan_alerts::adapters::memory_store::MemoryStore;
 use ecr_scan_alerts::config::Config;
-use ecr_scan_alerts::dedup::Lease;
-use ecr_scan_alerts::gate::wait_for_scan;
-use ecr_scan_alerts::image::ImageRef;
-use ecr_scan_alerts::memory_store::MemoryStore;
+use ecr_scan_alerts::domain::alert::Alert;
+use ecr_scan_alerts::domain::dedup::Lease;
+use ecr_scan_alerts::domain::image::ImageRef;
+use ecr_scan_alerts::pipeline::gate::wait_for_scan;
 use ecr_scan_alerts::ports::{
     AlertSink, Claim, DedupStore, PublishError, Published, RegistryScanning, RepositoryScanning,
     ScanningConfigSource, ScanningRule, ServiceFailure,

@@ -3,13 +3,13 @@
 //! field-named error and never panics; whatever findings say, rendering
 //! stays within the limits and keeps untrusted text from breaking out.
 
-use ecr_scan_alerts::event::{self, Incoming};
-use ecr_scan_alerts::finding::{Finding, FixAvailable};
-use ecr_scan_alerts::image::{ImageRef, ScanKind};
-use ecr_scan_alerts::policy::Verdict;
+use ecr_scan_alerts::domain::event::{self, Incoming};
+use ecr_scan_alerts::domain::finding::{Finding, FixAvailable};
+use ecr_scan_alerts::domain::image::{ImageRef, ScanKind};
+use ecr_scan_alerts::domain::policy::Verdict;
+use ecr_scan_alerts::domain::severity::Severity;
+use ecr_scan_alerts::domain::tally::Tally;
 use ecr_scan_alerts::render::{findings_alert, scan_failed_alert, FailureReport, FindingsReport};
-use ecr_scan_alerts::severity::Severity;
-use ecr_scan_alerts::tally::Tally;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

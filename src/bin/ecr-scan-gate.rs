@@ -1,11 +1,11 @@
 //! CI gate: applies the alerting policy to an image's scan findings.
 //! Exit 0 pass, 1 policy violations, 2 cannot judge.
 
-use ecr_scan_alerts::aws::ecr::EcrFindings;
-use ecr_scan_alerts::gate::{self, GateError};
-use ecr_scan_alerts::image::ImageRef;
-use ecr_scan_alerts::policy::Policy;
-use ecr_scan_alerts::severity::Severity;
+use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
+use ecr_scan_alerts::domain::image::ImageRef;
+use ecr_scan_alerts::domain::policy::Policy;
+use ecr_scan_alerts::domain::severity::Severity;
+use ecr_scan_alerts::pipeline::gate::{self, GateError};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -54,7 +54,7 @@ async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
     if let Some(threshold) = args.threshold {
         policy = policy.with_threshold(threshold);
     }
-    let aws = ecr_scan_alerts::aws::load_config().await;
+    let aws = ecr_scan_alerts::adapters::aws::load_config().await;
     let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws));
     // Without --registry-id, ECR uses the caller's own registry.
     let account = args.registry_id.clone().unwrap_or_default();

@@ -7,12 +7,12 @@
 //! is cut by the chat client either.
 
 use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsReport};
-use crate::finding::Finding;
-use crate::fixplan::{FixPlan, Target};
-use crate::image::{ImageRef, ScanKind};
-use crate::severity::Severity;
-use crate::source::SourceLink;
-use crate::text::{
+use crate::domain::finding::Finding;
+use crate::domain::fixplan::{FixPlan, Target};
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::severity::Severity;
+use crate::domain::source::SourceLink;
+use crate::domain::text::{
     one_line, slack_code, slack_escape, slack_link, slack_link_words, truncate_chars,
 };
 use serde::Serialize;
@@ -451,9 +451,9 @@ fn emoji(severity: Severity) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Verdict;
+    use crate::domain::policy::Verdict;
+    use crate::domain::tally::Tally;
     use crate::render::{findings_alert, scan_failed_alert};
-    use crate::tally::Tally;
     use serde_json::Value;
 
     fn image() -> ImageRef {
@@ -632,11 +632,12 @@ mod tests {
         }
         let mut img = image();
         img.tags = tags.iter().map(|t| t.to_string()).collect();
-        let template =
-            crate::source::UrlTemplate::parse("https://git.example.com/{repository}/commit/{tag}")
-                .unwrap();
-        let rules = crate::source::SourceRules {
-            tag_pattern: pattern.map(crate::glob::Glob::new),
+        let template = crate::domain::source::UrlTemplate::parse(
+            "https://git.example.com/{repository}/commit/{tag}",
+        )
+        .unwrap();
+        let rules = crate::domain::source::SourceRules {
+            tag_pattern: pattern.map(crate::domain::glob::Glob::new),
             ..Default::default()
         };
         let source = rules.link(Some(&template), &img);
@@ -665,7 +666,7 @@ mod tests {
         none.package_name = Some("perl".into());
         none.package_version = Some("5.36.0".into());
         none.fixed_in = None;
-        none.fix_available = Some(crate::finding::FixAvailable::No);
+        none.fix_available = Some(crate::domain::finding::FixAvailable::No);
         let chat = chat_with_source(
             vec![older, finding("CVE-2026-2", Severity::Critical), none],
             &["3f2c1ab"],

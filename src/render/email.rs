@@ -3,12 +3,12 @@
 //! SNS takes in one message.
 
 use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsReport};
-use crate::alert::SNS_MESSAGE_LIMIT;
-use crate::finding::{Finding, FixAvailable};
-use crate::fixplan::{FixPlan, Target};
-use crate::image::{ImageRef, ScanKind};
-use crate::source::SourceLink;
-use crate::text::{one_line, truncate_bytes, truncate_chars};
+use crate::domain::alert::SNS_MESSAGE_LIMIT;
+use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::fixplan::{FixPlan, Target};
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::source::SourceLink;
+use crate::domain::text::{one_line, truncate_bytes, truncate_chars};
 use std::fmt::Write;
 
 /// Room kept free below SNS's limit for what SNS adds or counts differently.
@@ -422,18 +422,18 @@ fn footer(kind: ScanKind) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::alert::{Alert, SNS_MESSAGE_LIMIT};
-    use crate::finding::Finding;
-    use crate::finding::FixAvailable;
-    use crate::image::{ImageRef, ScanKind};
-    use crate::policy::Verdict;
+    use crate::domain::alert::{Alert, SNS_MESSAGE_LIMIT};
+    use crate::domain::finding::Finding;
+    use crate::domain::finding::FixAvailable;
+    use crate::domain::image::{ImageRef, ScanKind};
+    use crate::domain::policy::Verdict;
+    use crate::domain::severity::Severity;
+    use crate::domain::source::{SourceLink, SourceRules, UrlTemplate};
+    use crate::domain::tally::Tally;
     use crate::render::{
         findings_alert, findings_alert_with_source, scan_failed_alert, FailureReport,
         FindingsReport,
     };
-    use crate::severity::Severity;
-    use crate::source::{SourceLink, SourceRules, UrlTemplate};
-    use crate::tally::Tally;
 
     fn image(repository: &str, tags: &[&str]) -> ImageRef {
         ImageRef {
@@ -627,7 +627,7 @@ mod tests {
         let template =
             UrlTemplate::parse("https://git.example.com/{repository}/commit/{tag}").unwrap();
         let rules = SourceRules {
-            tag_pattern: Some(crate::glob::Glob::new("rel*")),
+            tag_pattern: Some(crate::domain::glob::Glob::new("rel*")),
             ..SourceRules::default()
         };
         rules.link(Some(&template), img)

@@ -6,13 +6,13 @@
 pub mod chat;
 pub mod email;
 
-use crate::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
-use crate::fixplan::FixPlan;
-use crate::image::{ImageRef, ScanKind};
-use crate::severity::{Severity, SeverityCounts};
-use crate::source::SourceLink;
-use crate::tally::Tally;
-use crate::text::printable_ascii;
+use crate::domain::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
+use crate::domain::fixplan::FixPlan;
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::severity::{Severity, SeverityCounts};
+use crate::domain::source::SourceLink;
+use crate::domain::tally::Tally;
+use crate::domain::text::printable_ascii;
 
 /// What a findings alert is built from.
 pub struct FindingsReport<'a> {

@@ -8,9 +8,9 @@
 //! the most severe findings, then the most of them. Findings the scanner
 //! says have no fix are kept apart. Plain data in, plain data out.
 
-use crate::severity::{Severity, SeverityCounts};
-use crate::tally::{PackageTally, Tally};
-use crate::version;
+use crate::domain::severity::{Severity, SeverityCounts};
+use crate::domain::tally::{PackageTally, Tally};
+use crate::domain::version;
 use std::cmp::{Ordering, Reverse};
 
 /// Which version to upgrade a package to.
@@ -203,8 +203,8 @@ fn by_effect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Finding, FixAvailable};
-    use crate::policy::Verdict;
+    use crate::domain::finding::{Finding, FixAvailable};
+    use crate::domain::policy::Verdict;
 
     fn finding(id: &str, sev: Severity, package: &str, fixed: Option<&str>) -> Finding {
         let mut f = Finding::new(id, sev);

@@ -6,11 +6,11 @@
 //! to that repository on that day once, then [`ImagePolicy::judge`] is cheap
 //! per finding.
 
-use crate::finding::{Finding, FixAvailable};
-use crate::glob::Glob;
-use crate::image::{ImageRef, ScanKind};
-use crate::severity::Severity;
-use crate::source::{RepositorySource, SourceRules, UrlTemplate};
+use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::glob::Glob;
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::severity::Severity;
+use crate::domain::source::{RepositorySource, SourceRules, UrlTemplate};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -604,7 +604,7 @@ impl PolicyDoc {
 mod tests {
     use super::*;
 
-    const EXAMPLE: &str = include_str!("../examples/policy.json");
+    const EXAMPLE: &str = include_str!("../../examples/policy.json");
 
     fn image(repository: &str, tags: &[&str]) -> ImageRef {
         ImageRef {

@@ -2,7 +2,7 @@
 //! (conditional claim on version and lease, release, commit), for the tests
 //! and anything else that runs the pipeline without AWS.
 
-use crate::dedup::{Known, Lease, Record};
+use crate::domain::dedup::{Known, Lease, Record};
 use crate::ports::{BoxFuture, Claim, DedupStore, ServiceFailure};
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -3,15 +3,15 @@
 //! responses so one bad message never costs the others.
 
 use super::{log_outcome, App, Outcome, OutcomeKind};
-use crate::assessment::{Assessment, Reader};
-use crate::continuous::{self, group_by_image, images_per_vulnerability, ImageBatch};
-use crate::error::HandlerError;
-use crate::fold::judge_into;
-use crate::image::ScanKind;
-use crate::policy::Policy;
+use crate::domain::assessment::{Assessment, Reader};
+use crate::domain::continuous::{self, group_by_image, images_per_vulnerability, ImageBatch};
+use crate::domain::image::ScanKind;
+use crate::domain::policy::Policy;
+use crate::domain::tally::Tally;
+use crate::pipeline::error::HandlerError;
+use crate::pipeline::fold::judge_into;
 use crate::ports::{AlertSink, FindingsSource};
 use crate::render;
-use crate::tally::Tally;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     pub async fn handle_sqs_event(&self, event: Value) -> Result<SqsBatchResponse, HandlerError> {
         let batch: SqsEvent = serde_path_to_error::deserialize(event).map_err(|e| {
             let path = e.path().to_string();
-            HandlerError::InvalidEvent(crate::event::EventError {
+            HandlerError::InvalidEvent(crate::domain::event::EventError {
                 field: if path == "." { "Records".into() } else { path },
                 problem: e.into_inner().to_string(),
             })

@@ -4,8 +4,8 @@
 //! details are our own types because the crate's `EcrScanEvent` rejects events
 //! that AWS really sends (no severity counts, no tags) and has no Inspector type.
 
-use crate::image::{ImageRef, ScanKind};
-use crate::severity::{Severity, SeverityCounts};
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::severity::{Severity, SeverityCounts};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -258,10 +258,10 @@ mod tests {
         parse(value).expect_err("expected an error")
     }
 
-    const BASIC: &str = include_str!("../events/basic-scan-complete.json");
-    const BASIC_FAILED: &str = include_str!("../events/basic-scan-failed.json");
-    const BASIC_UNTAGGED: &str = include_str!("../events/basic-scan-untagged.json");
-    const ENHANCED: &str = include_str!("../events/enhanced-scan-complete.json");
+    const BASIC: &str = include_str!("../../events/basic-scan-complete.json");
+    const BASIC_FAILED: &str = include_str!("../../events/basic-scan-failed.json");
+    const BASIC_UNTAGGED: &str = include_str!("../../events/basic-scan-untagged.json");
+    const ENHANCED: &str = include_str!("../../events/enhanced-scan-complete.json");
 
     fn fixture(text: &str) -> Value {
         serde_json::from_str(text).expect("fixture is JSON")

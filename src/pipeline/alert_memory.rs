@@ -1,12 +1,12 @@
 //! Only-new alerts as a service of its own: what was alerted per image (in
-//! a [`DedupStore`]: DynamoDB in AWS, [`crate::memory_store`] in tests),
+//! a [`DedupStore`]: DynamoDB in AWS, [`crate::adapters::memory_store`] in tests),
 //! the lease that makes concurrent deliveries give one alert, and the note
 //! that the alert topic already has an alert whose chat publish failed.
 //! Without a store every call publishes.
 
-use crate::alert::Alert;
-use crate::dedup::{self, Known, Lease, Record};
-use crate::image::ImageRef;
+use crate::domain::alert::Alert;
+use crate::domain::dedup::{self, Known, Lease, Record};
+use crate::domain::image::ImageRef;
 use crate::ports::{Claim, DedupStore, Published, ServiceFailure};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

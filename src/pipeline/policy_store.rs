@@ -2,9 +2,9 @@
 //! document in a parameter store, cached per container for a short time so
 //! a change applies without a redeploy.
 
-use crate::policy::{Policy, PolicyError};
+use crate::domain::policy::{Policy, PolicyError};
+use crate::domain::severity::Severity;
 use crate::ports::{PolicySource, ServiceFailure};
-use crate::severity::Severity;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,8 +96,8 @@ impl PolicyProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::severity::Severity;
     use crate::ports::BoxFuture;
-    use crate::severity::Severity;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     struct Doc {
@@ -145,7 +145,7 @@ mod tests {
             Duration::ZERO,
             (Severity::High, "the default"),
         );
-        let image = crate::image::ImageRef {
+        let image = crate::domain::image::ImageRef {
             account: "1".into(),
             region: "r".into(),
             repository: "a".into(),
@@ -175,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_document_without_a_threshold_takes_the_environments() {
-        let image = crate::image::ImageRef {
+        let image = crate::domain::image::ImageRef {
             account: "123456789012".into(),
             region: "us-east-1".into(),
             repository: "team/api".into(),
@@ -194,7 +194,7 @@ mod tests {
         let applied = policy.for_image(&image, today);
         assert_eq!(applied.threshold, Severity::Medium);
         assert_eq!(applied.threshold_origin, "SEVERITY_THRESHOLD");
-        let legacy = crate::image::ImageRef {
+        let legacy = crate::domain::image::ImageRef {
             repository: "legacy/app".into(),
             ..image.clone()
         };

@@ -2,13 +2,13 @@
 //! the registry's scanning configuration.
 
 use super::service_failure;
-use crate::finding::{Finding, FixAvailable};
-use crate::image::ImageRef;
+use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::image::ImageRef;
+use crate::domain::severity::Severity;
 use crate::ports::{
     FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
     ScanningConfigSource, ScanningRule, ServiceFailure, SourceError,
 };
-use crate::severity::Severity;
 use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationError;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesError;

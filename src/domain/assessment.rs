@@ -2,11 +2,11 @@
 //! Lambda paths (scan events, finding batches) and `ecr-scan-gate` build one
 //! and read their verdict from it; the renderers draw alerts from it.
 
-use crate::image::{ImageRef, ScanKind};
-use crate::policy::{ImagePolicy, Policy};
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::policy::{ImagePolicy, Policy};
+use crate::domain::severity::Severity;
+use crate::domain::tally::Tally;
 use crate::render::FindingsReport;
-use crate::severity::Severity;
-use crate::tally::Tally;
 
 /// Who reads the notes: an alert says what was "not alerted", the gate what
 /// was "not counted".
@@ -124,9 +124,9 @@ fn policy_notes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::Known;
-    use crate::finding::Finding;
-    use crate::fold::judge_into;
+    use crate::domain::dedup::Known;
+    use crate::domain::finding::Finding;
+    use crate::pipeline::fold::judge_into;
 
     fn image() -> ImageRef {
         ImageRef {

@@ -4,7 +4,7 @@
 
 use super::ecr::EcrFindings;
 use super::service_failure;
-use crate::image::ImageRef;
+use crate::domain::image::ImageRef;
 use crate::ports::{FindingsPage, FindingsSource, SourceError};
 use aws_sdk_ecr::config::{Credentials, Region};
 use std::collections::HashMap;

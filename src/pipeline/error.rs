@@ -4,8 +4,8 @@
 //! sends the event to the failure destination; the type tells people (and
 //! metric filters) whether waiting helps: `Transient.*` types do.
 
-use crate::event::EventError;
-use crate::policy_store::PolicyLoadError;
+use crate::domain::event::EventError;
+use crate::pipeline::policy_store::PolicyLoadError;
 use crate::ports::ServiceFailure;
 use lambda_runtime::Diagnostic;
 

@@ -1,9 +1,9 @@
 //! CloudWatch metrics as Embedded Metric Format: one JSON line per event on
 //! stdout, which CloudWatch Logs turns into metrics without any API call.
 
-use crate::error::HandlerError;
-use crate::outcome::{Outcome, OutcomeKind};
-use crate::severity::Severity;
+use crate::domain::severity::Severity;
+use crate::pipeline::error::HandlerError;
+use crate::pipeline::outcome::{Outcome, OutcomeKind};
 use serde_json::{json, Map, Value};
 
 pub use crate::config::DEFAULT_METRICS_NAMESPACE as DEFAULT_NAMESPACE;
@@ -76,13 +76,13 @@ pub fn emf_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventError;
+    use crate::domain::event::EventError;
 
     fn outcome() -> Outcome {
-        let mut counts = crate::severity::SeverityCounts::default();
+        let mut counts = crate::domain::severity::SeverityCounts::default();
         counts.add(Severity::Critical, 2);
         counts.add(Severity::Low, 7);
-        crate::outcome::Outcome {
+        crate::pipeline::outcome::Outcome {
             outcome: OutcomeKind::Alerted,
             reason: None,
             alert_kind: Some("findings"),

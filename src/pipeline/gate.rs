@@ -2,20 +2,20 @@
 //! deploy. Exit 0 pass, 1 policy violations, 2 cannot judge (error, or no
 //! current findings).
 
-use crate::assessment::{Assessment, Reader};
-use crate::dedup::Known;
-use crate::fold::{
+use crate::domain::assessment::{Assessment, Reader};
+use crate::domain::dedup::Known;
+use crate::domain::glob::Glob;
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::policy::Policy;
+use crate::domain::severity::Severity;
+use crate::domain::text::one_line;
+use crate::pipeline::fold::{
     fold_findings, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
 };
-use crate::glob::Glob;
-use crate::image::{ImageRef, ScanKind};
-use crate::policy::Policy;
 use crate::ports::{
     FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
     ScanningConfigSource, SourceError,
 };
-use crate::severity::Severity;
-use crate::text::one_line;
 use serde::Serialize;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -142,7 +142,7 @@ pub struct Report {
     pub tags: Vec<String>,
     pub threshold: String,
     pub scan_status: String,
-    pub counts: crate::severity::SeverityCounts,
+    pub counts: crate::domain::severity::SeverityCounts,
     pub violations: Vec<Violation>,
     pub violations_total: u64,
     pub notes: Vec<String>,
@@ -710,7 +710,7 @@ mod tests {
         }
     }
 
-    use crate::finding::{Finding, FixAvailable};
+    use crate::domain::finding::{Finding, FixAvailable};
     use crate::ports::{ScanningRule, ServiceFailure};
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicUsize;

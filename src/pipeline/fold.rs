@@ -1,11 +1,11 @@
 //! Reading every page of an image's findings and folding them under a
 //! policy: shared by the Lambda pipeline and the CI gate.
 
-use crate::dedup::{fingerprint, Known};
-use crate::image::ImageRef;
-use crate::policy::{ImagePolicy, Verdict};
+use crate::domain::dedup::{fingerprint, Known};
+use crate::domain::image::ImageRef;
+use crate::domain::policy::{ImagePolicy, Verdict};
+use crate::domain::tally::Tally;
 use crate::ports::{FindingsSource, ScanStatus, SourceError};
-use crate::tally::Tally;
 
 /// Scan statuses that mean "no findings will come": alerted as failures.
 pub const FAILED_STATUSES: [&str; 6] = [
@@ -56,7 +56,7 @@ pub enum FoldError {
 /// (`known`) are counted, not listed.
 pub fn judge_into(
     tally: &mut Tally,
-    findings: impl IntoIterator<Item = crate::finding::Finding>,
+    findings: impl IntoIterator<Item = crate::domain::finding::Finding>,
     policy: &ImagePolicy<'_>,
     known: &Known,
 ) {

@@ -2,10 +2,10 @@
 //! closed finding of an image already pushed), delivered in SQS batches and
 //! grouped so that a burst becomes one alert per image.
 
-use crate::event::{parse_repository_arn, EventError};
-use crate::finding::{Finding, FixAvailable};
-use crate::image::ImageRef;
-use crate::severity::Severity;
+use crate::domain::event::{parse_repository_arn, EventError};
+use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::image::ImageRef;
+use crate::domain::severity::Severity;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -334,7 +334,7 @@ pub fn group_by_image(
     let mut order: Vec<String> = Vec::new();
     let mut groups: BTreeMap<String, ImageBatch> = BTreeMap::new();
     for (message_id, f) in findings {
-        let key = crate::dedup::image_key(&f.image);
+        let key = crate::domain::dedup::image_key(&f.image);
         let group = groups.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             ImageBatch::default()
@@ -377,7 +377,7 @@ pub fn images_per_vulnerability(groups: &[ImageBatch]) -> BTreeMap<String, usize
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = include_str!("../events/inspector-finding.json");
+    const SAMPLE: &str = include_str!("../../events/inspector-finding.json");
 
     fn sample() -> Value {
         serde_json::from_str(SAMPLE).unwrap()

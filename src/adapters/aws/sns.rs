@@ -3,7 +3,7 @@
 //! topic, both with the routing attributes.
 
 use super::service_failure;
-use crate::alert::Alert;
+use crate::domain::alert::Alert;
 use crate::ports::{AlertSink, PublishError, Published, ServiceFailure};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;

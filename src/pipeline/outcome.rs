@@ -1,10 +1,10 @@
 //! What happened to one event: returned to Lambda, logged as one line and
 //! counted in the metrics.
 
-use crate::alert::Alert;
-use crate::image::ImageRef;
+use crate::domain::alert::Alert;
+use crate::domain::image::ImageRef;
+use crate::domain::severity::SeverityCounts;
 use crate::ports::Published;
-use crate::severity::SeverityCounts;
 use serde::Serialize;
 
 /// What happened to one event; returned to Lambda and logged.

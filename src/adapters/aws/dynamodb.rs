@@ -2,7 +2,7 @@
 //! partition key `pk` and TTL on `expires_at`.
 
 use super::service_failure;
-use crate::dedup::{Known, Lease, Record};
+use crate::domain::dedup::{Known, Lease, Record};
 use crate::ports::{BoxFuture, Claim, DedupStore, ServiceFailure};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;

@@ -2,11 +2,11 @@
 //! findings (bounded), and per-package aggregates. Nothing here grows with
 //! the number of findings beyond `cap` listed ones and one entry per package.
 
-use crate::dedup::fingerprint;
-use crate::finding::{Finding, FixAvailable};
-use crate::policy::Verdict;
-use crate::severity::{Severity, SeverityCounts};
-use crate::version;
+use crate::domain::dedup::fingerprint;
+use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::policy::Verdict;
+use crate::domain::severity::{Severity, SeverityCounts};
+use crate::domain::version;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 

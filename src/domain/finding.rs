@@ -1,6 +1,6 @@
 //! One vulnerability finding, the same shape for basic and enhanced scanning.
 
-use crate::severity::Severity;
+use crate::domain::severity::Severity;
 use serde::Serialize;
 
 /// Whether Inspector knows a fix (enhanced scanning only).

@@ -1,29 +1,40 @@
-//! The pipeline: event -> policy -> findings (page by page) -> alert ->
-//! publish, remembering what was alerted when dedup is on.
+//! The use cases, talking to the world through [`crate::ports`]: one scan
+//! event ([`App::handle`]) or one batch of finding events
+//! ([`App::handle_sqs_event`], in `batch.rs`): event -> policy -> findings
+//! (page by page, [`fold`]) -> [`crate::domain::assessment`] -> alert ->
+//! publish once ([`alert_memory`]). The CI gate ([`gate`]) shares the
+//! reading and judging.
 
+pub mod alert_memory;
 mod batch;
+pub mod error;
+pub mod fold;
+pub mod gate;
+pub mod metrics;
+pub mod outcome;
+pub mod policy_store;
 
-pub use crate::outcome::{Outcome, OutcomeKind};
+pub use crate::pipeline::outcome::{Outcome, OutcomeKind};
 
-use crate::alert::Alert;
-use crate::alert_memory::{AlertMemory, Delivery, MemoryError, PublishOnceError};
-use crate::assessment::{Assessment, Reader};
 use crate::config::Config;
-use crate::dedup::{fingerprint, Known, Record};
-use crate::error::HandlerError;
-use crate::event::{self, Incoming, ScanEvent};
-use crate::finding::Finding;
-use crate::fold::{fold_findings, FoldError, FAILED_STATUSES};
-use crate::image::ImageRef;
-use crate::policy::{ImagePolicy, Policy};
-use crate::policy_store::PolicyProvider;
+use crate::domain::alert::Alert;
+use crate::domain::assessment::{Assessment, Reader};
+use crate::domain::dedup::{fingerprint, Known, Record};
+use crate::domain::event::{self, Incoming, ScanEvent};
+use crate::domain::finding::Finding;
+use crate::domain::image::ImageRef;
+use crate::domain::policy::{ImagePolicy, Policy};
+use crate::domain::severity::{Severity, SeverityCounts};
+use crate::domain::source::SourceLink;
+use crate::domain::tally::Tally;
+use crate::pipeline::alert_memory::{AlertMemory, Delivery, MemoryError, PublishOnceError};
+use crate::pipeline::error::HandlerError;
+use crate::pipeline::fold::{fold_findings, FoldError, FAILED_STATUSES};
+use crate::pipeline::policy_store::PolicyProvider;
 use crate::ports::{
     AlertSink, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
 };
 use crate::render::{self, FailureReport};
-use crate::severity::{Severity, SeverityCounts};
-use crate::source::SourceLink;
-use crate::tally::Tally;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -35,7 +46,7 @@ pub const FINDINGS_INCOMPLETE: &str = "FINDINGS_INCOMPLETE";
 /// What reading the findings gave: the folded findings, or the outcome
 /// already decided (image gone, scan failed and alerted).
 enum Read {
-    Folded(crate::fold::Folded),
+    Folded(crate::pipeline::fold::Folded),
     Done(Outcome),
 }
 
@@ -102,7 +113,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             // EMF goes to stdout as its own line; CloudWatch reads it from the log.
             println!(
                 "{}",
-                crate::metrics::emf_line(
+                crate::pipeline::metrics::emf_line(
                     &self.config.metrics_namespace,
                     self.config.metrics_repository_dimension,
                     result,
@@ -512,7 +523,7 @@ fn publish_error(image: &ImageRef, e: crate::ports::PublishError) -> HandlerErro
 
 fn log_outcome(outcome: &Outcome) {
     let counts = outcome.counts.clone().unwrap_or_default();
-    use crate::severity::Severity as S;
+    use crate::domain::severity::Severity as S;
     tracing::info!(
         outcome = ?outcome.outcome,
         reason = outcome.reason.as_deref().unwrap_or(""),

@@ -3,8 +3,8 @@
 //! from a URL template such as
 //! `https://git.example.com/{repository}/commit/{tag}`.
 
-use crate::glob::Glob;
-use crate::image::ImageRef;
+use crate::domain::glob::Glob;
+use crate::domain::image::ImageRef;
 
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: [&str; 4] = ["{repository}", "{tag}", "{account}", "{region}"];

@@ -2,9 +2,9 @@
 //! compact set of fingerprints (6 bytes a finding) so that even 60,000
 //! alert-worthy findings fit in one DynamoDB item (400 KB).
 
-use crate::finding::Finding;
-use crate::image::ImageRef;
-use crate::severity::Severity;
+use crate::domain::finding::Finding;
+use crate::domain::image::ImageRef;
+use crate::domain::severity::Severity;
 
 /// Fingerprints kept per image at most: 60,000 × 6 bytes = 360 KB, under
 /// DynamoDB's 400 KB item limit with room for the other attributes. Past it,
@@ -137,7 +137,7 @@ pub struct Record {
     pub known: Known,
     /// An invocation that is publishing an alert for this image right now.
     pub lease: Option<Lease>,
-    /// [`crate::alert::Alert::content_id`] of an alert the alert topic got
+    /// [`crate::domain::alert::Alert::content_id`] of an alert the alert topic got
     /// while the chat topic failed: its retry publishes to chat only.
     pub alert_topic_sent: Option<u64>,
 }

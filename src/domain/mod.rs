@@ -1,0 +1,18 @@
+//! What the product knows, as plain types and functions: no SDK types, no
+//! I/O.
+
+pub mod alert;
+pub mod assessment;
+pub mod continuous;
+pub mod dedup;
+pub mod event;
+pub mod finding;
+pub mod fixplan;
+pub mod glob;
+pub mod image;
+pub mod policy;
+pub mod severity;
+pub mod source;
+pub mod tally;
+pub mod text;
+pub mod version;
