@@ -1,5 +1,8 @@
-//! The two ways the pipeline talks to the outside: a source of scan findings
-//! and a sink for alerts. The AWS adapters implement them; tests can too.
+//! The ways the pipeline talks to the outside: a source of scan findings, a
+//! sink for alerts, the policy document, the dedup store and the registry's
+//! scanning configuration. The adapters (`crate::adapters`) implement them;
+//! tests can too. One style for all: each method returns a [`BoxFuture`],
+//! so that every port can be held as a trait object or used generically.
 
 use crate::domain::alert::Alert;
 use crate::domain::finding::Finding;
@@ -39,6 +42,9 @@ impl fmt::Display for ServiceFailure {
     }
 }
 
+/// The end of an error chain: the service's own code and message.
+impl std::error::Error for ServiceFailure {}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     /// The image was deleted between the scan and the call.
@@ -53,17 +59,18 @@ pub enum SourceError {
     RoleUnavailable {
         account: String,
         role: String,
+        #[source]
         failure: ServiceFailure,
     },
 }
 
 pub trait FindingsSource: Send + Sync {
     /// One page of the image's findings; `next_token` from the previous page.
-    fn page(
-        &self,
-        image: &ImageRef,
-        next_token: Option<&str>,
-    ) -> impl Future<Output = Result<FindingsPage, SourceError>> + Send;
+    fn page<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>>;
 }
 
 /// Message ids of a published alert.
@@ -79,6 +86,7 @@ pub struct Published {
 #[error("{destination}: {failure}")]
 pub struct PublishError {
     pub destination: String,
+    #[source]
     pub failure: ServiceFailure,
     /// The alert topic's message id when the alert topic got the alert and
     /// a later destination (the chat topic) failed.
@@ -87,17 +95,14 @@ pub struct PublishError {
 
 pub trait AlertSink: Send + Sync {
     /// Publishes the alert to every configured destination.
-    fn publish(
-        &self,
-        alert: &Alert,
-    ) -> impl Future<Output = Result<Published, PublishError>> + Send;
+    fn publish<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, Result<Published, PublishError>>;
 
     /// Publishes to the chat destination alone (the alert topic already has
     /// this alert); `None` when no chat destination is configured.
-    fn publish_chat(
-        &self,
-        alert: &Alert,
-    ) -> impl Future<Output = Result<Option<String>, PublishError>> + Send;
+    fn publish_chat<'a>(
+        &'a self,
+        alert: &'a Alert,
+    ) -> BoxFuture<'a, Result<Option<String>, PublishError>>;
 }
 
 /// A boxed future, for the ports that are optional (held as trait objects).
@@ -188,15 +193,13 @@ pub struct RepositoryScanning {
 /// scan that has not started yet from one that never will.
 pub trait ScanningConfigSource: Send + Sync {
     /// The caller's registry's scanning configuration.
-    fn registry_scanning(
-        &self,
-    ) -> impl Future<Output = Result<RegistryScanning, ServiceFailure>> + Send;
+    fn registry_scanning(&self) -> BoxFuture<'_, Result<RegistryScanning, ServiceFailure>>;
     /// The repository's scanning configuration in the caller's registry;
     /// `None` when the registry does not know the repository.
-    fn repository_scanning(
-        &self,
-        repository: &str,
-    ) -> impl Future<Output = Result<Option<RepositoryScanning>, ServiceFailure>> + Send;
+    fn repository_scanning<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RepositoryScanning>, ServiceFailure>>;
 }
 
 /// A shared store is a store (the tests and the demo share one between

@@ -29,8 +29,8 @@ use ecr_scan_alerts::domain::dedup::Lease;
 use ecr_scan_alerts::domain::image::ImageRef;
 use ecr_scan_alerts::pipeline::gate::wait_for_scan;
 use ecr_scan_alerts::ports::{
-    AlertSink, Claim, DedupStore, PublishError, Published, RegistryScanning, RepositoryScanning,
-    ScanningConfigSource, ScanningRule, ServiceFailure,
+    AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, RegistryScanning,
+    RepositoryScanning, ScanningConfigSource, ScanningRule, ServiceFailure,
 };
 use ecr_scan_alerts::App;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,28 +152,35 @@ fn sns_down(destination: &str) -> PublishError {
 }
 
 impl AlertSink for SlowSink {
-    async fn publish(&self, alert: &Alert) -> Result<Published, PublishError> {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if *self.fail.lock().unwrap() {
-            return Err(sns_down("topic"));
-        }
-        self.published.fetch_add(1, Ordering::SeqCst);
-        let chat_message_id = self.publish_chat(alert).await.map_err(|e| PublishError {
-            alert_topic_message_id: Some("m".into()),
-            ..e
-        })?;
-        Ok(Published {
-            message_id: "m".into(),
-            chat_message_id,
+    fn publish<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, Result<Published, PublishError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if *self.fail.lock().unwrap() {
+                return Err(sns_down("topic"));
+            }
+            self.published.fetch_add(1, Ordering::SeqCst);
+            let chat_message_id = self.publish_chat(alert).await.map_err(|e| PublishError {
+                alert_topic_message_id: Some("m".into()),
+                ..e
+            })?;
+            Ok(Published {
+                message_id: "m".into(),
+                chat_message_id,
+            })
         })
     }
 
-    async fn publish_chat(&self, _alert: &Alert) -> Result<Option<String>, PublishError> {
-        if *self.fail_chat.lock().unwrap() {
-            return Err(sns_down("chat-topic"));
-        }
-        self.chats.fetch_add(1, Ordering::SeqCst);
-        Ok(Some("c".into()))
+    fn publish_chat<'a>(
+        &'a self,
+        _alert: &'a Alert,
+    ) -> BoxFuture<'a, Result<Option<String>, PublishError>> {
+        Box::pin(async move {
+            if *self.fail_chat.lock().unwrap() {
+                return Err(sns_down("chat-topic"));
+            }
+            self.chats.fetch_add(1, Ordering::SeqCst);
+            Ok(Some("c".into()))
+        })
     }
 }
 

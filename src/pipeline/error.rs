@@ -16,6 +16,7 @@ pub enum HandlerError {
     #[error("reading the scan findings of {image}: {failure}")]
     Findings {
         image: String,
+        #[source]
         failure: ServiceFailure,
     },
     #[error("reading the scan findings of {image}: cannot assume role {role} in account {account}: {failure}")]
@@ -23,11 +24,13 @@ pub enum HandlerError {
         image: String,
         account: String,
         role: String,
+        #[source]
         failure: ServiceFailure,
     },
     #[error("ECR has no scan for {image} although the event reported one: {failure}")]
     ScanNotFound {
         image: String,
+        #[source]
         failure: ServiceFailure,
     },
     #[error("the scan of {image} is still {status}; try again later")]
@@ -37,6 +40,7 @@ pub enum HandlerError {
     #[error("reading or writing what was already alerted for {image}: {failure}")]
     Dedup {
         image: String,
+        #[source]
         failure: ServiceFailure,
     },
     #[error("another invocation is alerting {image} right now; try again later")]
@@ -45,6 +49,7 @@ pub enum HandlerError {
     Publish {
         image: String,
         destination: String,
+        #[source]
         failure: ServiceFailure,
     },
 }
@@ -102,5 +107,37 @@ impl From<HandlerError> for Diagnostic {
             error_type: error.error_type().to_string(),
             error_message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn the_service_failure_is_the_source_of_the_chain() {
+        let failure = ServiceFailure {
+            service: "ECR",
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+            transient: true,
+        };
+        let error = HandlerError::Findings {
+            image: "team/api:v1".into(),
+            failure: failure.clone(),
+        };
+        assert_eq!(error.error_type(), "Transient.EcrUnavailable");
+        let source = error.source().expect("a source");
+        assert_eq!(source.to_string(), "ECR ThrottlingException: Rate exceeded");
+        let policy = HandlerError::Policy(PolicyLoadError::Unreadable {
+            name: "/p".into(),
+            failure,
+        });
+        // transparent: the policy error's own source comes through.
+        assert_eq!(
+            policy.source().map(|s| s.to_string()).as_deref(),
+            Some("ECR ThrottlingException: Rate exceeded")
+        );
     }
 }

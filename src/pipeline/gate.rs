@@ -12,6 +12,7 @@ use crate::domain::text::one_line;
 use crate::pipeline::fold::{
     fold_findings, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
 };
+use crate::ports::BoxFuture;
 use crate::ports::{
     FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
     ScanningConfigSource, SourceError,
@@ -412,20 +413,22 @@ struct Watched<'a, S> {
 }
 
 impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
-    async fn page(
-        &self,
-        image: &ImageRef,
-        next_token: Option<&str>,
-    ) -> Result<FindingsPage, SourceError> {
-        let page = self.inner.page(image, next_token).await?;
-        if page
-            .findings
-            .iter()
-            .any(|f| f.fix_available.is_some() || f.fixed_in.is_some())
-        {
-            self.inspector.store(true, Ordering::Relaxed);
-        }
-        Ok(page)
+    fn page<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        Box::pin(async move {
+            let page = self.inner.page(image, next_token).await?;
+            if page
+                .findings
+                .iter()
+                .any(|f| f.fix_available.is_some() || f.fixed_in.is_some())
+            {
+                self.inspector.store(true, Ordering::Relaxed);
+            }
+            Ok(page)
+        })
     }
 }
 
@@ -743,32 +746,40 @@ mod tests {
     }
 
     impl FindingsSource for Fake {
-        async fn page(
-            &self,
-            _image: &ImageRef,
-            _next_token: Option<&str>,
-        ) -> Result<FindingsPage, SourceError> {
-            self.page_calls.fetch_add(1, Ordering::SeqCst);
-            let mut reads = self.reads.lock().unwrap();
-            if reads.len() > 1 {
-                reads.pop_front().unwrap()
-            } else {
-                reads.front().cloned().unwrap()
-            }
+        fn page<'a>(
+            &'a self,
+            _image: &'a ImageRef,
+            _next_token: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+            Box::pin(async move {
+                self.page_calls.fetch_add(1, Ordering::SeqCst);
+                let mut reads = self.reads.lock().unwrap();
+                if reads.len() > 1 {
+                    reads.pop_front().unwrap()
+                } else {
+                    reads.front().cloned().unwrap()
+                }
+            })
         }
     }
 
     impl ScanningConfigSource for Fake {
-        async fn registry_scanning(&self) -> Result<RegistryScanning, ServiceFailure> {
-            self.config_calls.fetch_add(1, Ordering::SeqCst);
-            self.registry.clone()
+        fn registry_scanning<'a>(
+            &'a self,
+        ) -> BoxFuture<'a, Result<RegistryScanning, ServiceFailure>> {
+            Box::pin(async move {
+                self.config_calls.fetch_add(1, Ordering::SeqCst);
+                self.registry.clone()
+            })
         }
-        async fn repository_scanning(
-            &self,
-            _repository: &str,
-        ) -> Result<Option<RepositoryScanning>, ServiceFailure> {
-            self.config_calls.fetch_add(1, Ordering::SeqCst);
-            self.repository.clone()
+        fn repository_scanning<'a>(
+            &'a self,
+            _repository: &'a str,
+        ) -> BoxFuture<'a, Result<Option<RepositoryScanning>, ServiceFailure>> {
+            Box::pin(async move {
+                self.config_calls.fetch_add(1, Ordering::SeqCst);
+                self.repository.clone()
+            })
         }
     }
 

@@ -13,6 +13,7 @@ pub enum PolicyLoadError {
     #[error("reading the policy parameter `{name}`: {failure}")]
     Unreadable {
         name: String,
+        #[source]
         failure: ServiceFailure,
     },
     #[error("the policy parameter `{name}` holds an {error}")]

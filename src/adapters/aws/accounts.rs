@@ -5,6 +5,7 @@
 use super::ecr::EcrFindings;
 use super::service_failure;
 use crate::domain::image::ImageRef;
+use crate::ports::BoxFuture;
 use crate::ports::{FindingsPage, FindingsSource, SourceError};
 use aws_sdk_ecr::config::{Credentials, Region};
 use std::collections::HashMap;
@@ -183,28 +184,30 @@ impl AccountFindings {
 }
 
 impl FindingsSource for AccountFindings {
-    async fn page(
-        &self,
-        image: &ImageRef,
-        next_token: Option<&str>,
-    ) -> Result<FindingsPage, SourceError> {
-        let role_name = match &self.role_name {
-            None => return self.default.page(image, next_token).await,
-            Some(name) if !self.is_home(&image.account) => name,
-            Some(_) if self.is_default_region(&image.region) => {
-                return self.default.page(image, next_token).await
-            }
-            Some(_) => {
-                let client = self.client(&self.home.account, &image.region, None);
-                return client.page(image, next_token).await;
-            }
-        };
-        let session = self.session(&image.account, role_name).await?;
-        let client = self.client(&image.account, &image.region, Some(&session.credentials));
-        client
-            .page(image, next_token)
-            .await
-            .map_err(|e| in_member_account(e, &image.account, role_name))
+    fn page<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        Box::pin(async move {
+            let role_name = match &self.role_name {
+                None => return self.default.page(image, next_token).await,
+                Some(name) if !self.is_home(&image.account) => name,
+                Some(_) if self.is_default_region(&image.region) => {
+                    return self.default.page(image, next_token).await
+                }
+                Some(_) => {
+                    let client = self.client(&self.home.account, &image.region, None);
+                    return client.page(image, next_token).await;
+                }
+            };
+            let session = self.session(&image.account, role_name).await?;
+            let client = self.client(&image.account, &image.region, Some(&session.credentials));
+            client
+                .page(image, next_token)
+                .await
+                .map_err(|e| in_member_account(e, &image.account, role_name))
+        })
     }
 }
 

@@ -5,6 +5,7 @@ use super::service_failure;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::image::ImageRef;
 use crate::domain::severity::Severity;
+use crate::ports::BoxFuture;
 use crate::ports::{
     FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
     ScanningConfigSource, ScanningRule, ServiceFailure, SourceError,
@@ -62,102 +63,107 @@ impl EcrFindings {
 }
 
 impl FindingsSource for EcrFindings {
-    async fn page(
-        &self,
-        image: &ImageRef,
-        next_token: Option<&str>,
-    ) -> Result<FindingsPage, SourceError> {
-        let output = self
-            .client
-            .describe_image_scan_findings()
-            // Empty: the caller's own registry (the CI gate without --registry-id).
-            .set_registry_id((!image.account.is_empty()).then(|| image.account.clone()))
-            .repository_name(&image.repository)
-            .image_id(
-                ImageIdentifier::builder()
-                    .image_digest(&image.digest)
-                    .build(),
-            )
-            .max_results(MAX_RESULTS)
-            .set_next_token(next_token.map(str::to_string))
-            .send()
-            .await
-            .map_err(|error| {
-                let failure = service_failure("ECR", &error);
-                match error.as_service_error() {
-                    Some(DescribeImageScanFindingsError::ImageNotFoundException(_)) => {
-                        SourceError::ImageNotFound(failure)
+    fn page<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .describe_image_scan_findings()
+                // Empty: the caller's own registry (the CI gate without --registry-id).
+                .set_registry_id((!image.account.is_empty()).then(|| image.account.clone()))
+                .repository_name(&image.repository)
+                .image_id(
+                    ImageIdentifier::builder()
+                        .image_digest(&image.digest)
+                        .build(),
+                )
+                .max_results(MAX_RESULTS)
+                .set_next_token(next_token.map(str::to_string))
+                .send()
+                .await
+                .map_err(|error| {
+                    let failure = service_failure("ECR", &error);
+                    match error.as_service_error() {
+                        Some(DescribeImageScanFindingsError::ImageNotFoundException(_)) => {
+                            SourceError::ImageNotFound(failure)
+                        }
+                        Some(DescribeImageScanFindingsError::ScanNotFoundException(_)) => {
+                            SourceError::ScanNotFound(failure)
+                        }
+                        _ => SourceError::Failed(failure),
                     }
-                    Some(DescribeImageScanFindingsError::ScanNotFoundException(_)) => {
-                        SourceError::ScanNotFound(failure)
-                    }
-                    _ => SourceError::Failed(failure),
-                }
-            })?;
-        let status = output.image_scan_status.map(|s| ScanStatus {
-            status: s
-                .status
-                .map(|st| st.as_str().to_string())
-                .unwrap_or_default(),
-            description: s.description,
-        });
-        let mut findings = Vec::new();
-        if let Some(scan) = output.image_scan_findings {
-            let basic = scan.findings.unwrap_or_default();
-            let enhanced = scan.enhanced_findings.unwrap_or_default();
-            findings.reserve(basic.len() + enhanced.len());
-            findings.extend(basic.into_iter().map(from_basic));
-            findings.extend(enhanced.into_iter().map(from_enhanced));
-        }
-        Ok(FindingsPage {
-            status,
-            findings,
-            next_token: output.next_token,
+                })?;
+            let status = output.image_scan_status.map(|s| ScanStatus {
+                status: s
+                    .status
+                    .map(|st| st.as_str().to_string())
+                    .unwrap_or_default(),
+                description: s.description,
+            });
+            let mut findings = Vec::new();
+            if let Some(scan) = output.image_scan_findings {
+                let basic = scan.findings.unwrap_or_default();
+                let enhanced = scan.enhanced_findings.unwrap_or_default();
+                findings.reserve(basic.len() + enhanced.len());
+                findings.extend(basic.into_iter().map(from_basic));
+                findings.extend(enhanced.into_iter().map(from_enhanced));
+            }
+            Ok(FindingsPage {
+                status,
+                findings,
+                next_token: output.next_token,
+            })
         })
     }
 }
 
 impl ScanningConfigSource for EcrFindings {
-    async fn registry_scanning(&self) -> Result<RegistryScanning, ServiceFailure> {
-        let output = self
-            .client
-            .get_registry_scanning_configuration()
-            .send()
-            .await
-            .map_err(|e| service_failure("ECR", &e))?;
-        let (scan_type, rules) = match output.scanning_configuration {
-            Some(config) => (config.scan_type, config.rules.unwrap_or_default()),
-            None => (None, Vec::new()),
-        };
-        Ok(RegistryScanning {
-            // ECR's documented default when nothing is configured.
-            scan_type: scan_type.map_or_else(|| "BASIC".to_string(), |t| t.as_str().to_string()),
-            rules: rules
-                .into_iter()
-                .map(|rule| ScanningRule {
-                    frequency: rule.scan_frequency.as_str().to_string(),
-                    filters: rule
-                        .repository_filters
-                        .into_iter()
-                        .map(|f| f.filter)
-                        .collect(),
-                })
-                .collect(),
+    fn registry_scanning<'a>(&'a self) -> BoxFuture<'a, Result<RegistryScanning, ServiceFailure>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .get_registry_scanning_configuration()
+                .send()
+                .await
+                .map_err(|e| service_failure("ECR", &e))?;
+            let (scan_type, rules) = match output.scanning_configuration {
+                Some(config) => (config.scan_type, config.rules.unwrap_or_default()),
+                None => (None, Vec::new()),
+            };
+            Ok(RegistryScanning {
+                // ECR's documented default when nothing is configured.
+                scan_type: scan_type
+                    .map_or_else(|| "BASIC".to_string(), |t| t.as_str().to_string()),
+                rules: rules
+                    .into_iter()
+                    .map(|rule| ScanningRule {
+                        frequency: rule.scan_frequency.as_str().to_string(),
+                        filters: rule
+                            .repository_filters
+                            .into_iter()
+                            .map(|f| f.filter)
+                            .collect(),
+                    })
+                    .collect(),
+            })
         })
     }
 
-    async fn repository_scanning(
-        &self,
-        repository: &str,
-    ) -> Result<Option<RepositoryScanning>, ServiceFailure> {
-        let result = self
-            .client
-            .batch_get_repository_scanning_configuration()
-            .repository_names(repository)
-            .send()
-            .await;
-        let output =
-            match result {
+    fn repository_scanning<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RepositoryScanning>, ServiceFailure>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .batch_get_repository_scanning_configuration()
+                .repository_names(repository)
+                .send()
+                .await;
+            let output = match result {
                 Ok(output) => output,
                 Err(e) => return match e.as_service_error() {
                     Some(
@@ -168,53 +174,54 @@ impl ScanningConfigSource for EcrFindings {
                     _ => Err(service_failure("ECR", &e)),
                 },
             };
-        // A repository it does not know is listed under `failures`.
-        let found = output
-            .scanning_configurations
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.repository_name.as_deref() == Some(repository))
-            .map(|c| RepositoryScanning {
-                // Absent: nothing scans the repository automatically.
-                frequency: c
-                    .scan_frequency
-                    .map_or_else(|| "MANUAL".to_string(), |f| f.as_str().to_string()),
-                scan_on_push: c.scan_on_push,
-                applied_filters: c
-                    .applied_scan_filters
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|f| f.filter)
-                    .collect(),
-            });
-        // "No scan will come" must never rest on one answer: when it says
-        // MANUAL without scan on push, also ask for the repository's own
-        // scan-on-push flag (DescribeRepositories), the older
-        // per-repository setting that the registry's answer may not
-        // reflect (the local emulator's does not).
-        match found {
-            Some(mut scanning) if scanning.frequency == "MANUAL" && !scanning.scan_on_push => {
-                let output = self
-                    .client
-                    .describe_repositories()
-                    .repository_names(repository)
-                    .send()
-                    .await
-                    .map_err(|e| service_failure("ECR", &e))?;
-                scanning.scan_on_push = output
-                    .repositories
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|r| r.repository_name.as_deref() == Some(repository))
-                    .any(|r| {
-                        r.image_scanning_configuration
-                            .as_ref()
-                            .is_some_and(|c| c.scan_on_push)
-                    });
-                Ok(Some(scanning))
+            // A repository it does not know is listed under `failures`.
+            let found = output
+                .scanning_configurations
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.repository_name.as_deref() == Some(repository))
+                .map(|c| RepositoryScanning {
+                    // Absent: nothing scans the repository automatically.
+                    frequency: c
+                        .scan_frequency
+                        .map_or_else(|| "MANUAL".to_string(), |f| f.as_str().to_string()),
+                    scan_on_push: c.scan_on_push,
+                    applied_filters: c
+                        .applied_scan_filters
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|f| f.filter)
+                        .collect(),
+                });
+            // "No scan will come" must never rest on one answer: when it says
+            // MANUAL without scan on push, also ask for the repository's own
+            // scan-on-push flag (DescribeRepositories), the older
+            // per-repository setting that the registry's answer may not
+            // reflect (the local emulator's does not).
+            match found {
+                Some(mut scanning) if scanning.frequency == "MANUAL" && !scanning.scan_on_push => {
+                    let output = self
+                        .client
+                        .describe_repositories()
+                        .repository_names(repository)
+                        .send()
+                        .await
+                        .map_err(|e| service_failure("ECR", &e))?;
+                    scanning.scan_on_push = output
+                        .repositories
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|r| r.repository_name.as_deref() == Some(repository))
+                        .any(|r| {
+                            r.image_scanning_configuration
+                                .as_ref()
+                                .is_some_and(|c| c.scan_on_push)
+                        });
+                    Ok(Some(scanning))
+                }
+                other => Ok(other),
             }
-            other => Ok(other),
-        }
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::service_failure;
 use crate::domain::alert::Alert;
+use crate::ports::BoxFuture;
 use crate::ports::{AlertSink, PublishError, Published, ServiceFailure};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
@@ -71,29 +72,38 @@ impl SnsAlerts {
 }
 
 impl AlertSink for SnsAlerts {
-    async fn publish(&self, alert: &Alert) -> Result<Published, PublishError> {
-        let message_id = self
-            .send(
-                &self.alert_topic_arn,
-                Some(&alert.subject),
-                &alert.body,
-                alert,
-            )
-            .await?;
-        let chat_message_id = self.publish_chat(alert).await.map_err(|e| PublishError {
-            alert_topic_message_id: Some(message_id.clone()),
-            ..e
-        })?;
-        Ok(Published {
-            message_id,
-            chat_message_id,
+    fn publish<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, Result<Published, PublishError>> {
+        Box::pin(async move {
+            let message_id = self
+                .send(
+                    &self.alert_topic_arn,
+                    Some(&alert.subject),
+                    &alert.body,
+                    alert,
+                )
+                .await?;
+            let chat_message_id = self.publish_chat(alert).await.map_err(|e| PublishError {
+                alert_topic_message_id: Some(message_id.clone()),
+                ..e
+            })?;
+            Ok(Published {
+                message_id,
+                chat_message_id,
+            })
         })
     }
 
-    async fn publish_chat(&self, alert: &Alert) -> Result<Option<String>, PublishError> {
-        match &self.chat_topic_arn {
-            Some(chat_topic) => Ok(Some(self.send(chat_topic, None, &alert.chat, alert).await?)),
-            None => Ok(None),
-        }
+    fn publish_chat<'a>(
+        &'a self,
+        alert: &'a Alert,
+    ) -> BoxFuture<'a, Result<Option<String>, PublishError>> {
+        Box::pin(async move {
+            match &self.chat_topic_arn {
+                Some(chat_topic) => {
+                    Ok(Some(self.send(chat_topic, None, &alert.chat, alert).await?))
+                }
+                None => Ok(None),
+            }
+        })
     }
 }
