@@ -6,7 +6,7 @@
 //! block limits (header text 150 characters, section text 3,000), so nothing
 //! is cut by the chat client either.
 
-use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsReport};
+use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsView};
 use crate::domain::finding::Finding;
 use crate::domain::fixplan::{FixPlan, Target};
 use crate::domain::image::{ImageRef, ScanKind};
@@ -70,27 +70,21 @@ pub struct Metadata {
     pub additional_context: BTreeMap<&'static str, String>,
 }
 
-pub(super) fn findings(
-    report: &FindingsReport<'_>,
-    plan: &FixPlan,
-    source: Option<&SourceLink>,
-    highest: Severity,
-) -> String {
-    let tally = report.tally;
-    let image = report.image;
-    let counts = counts_phrase(&tally.alert_counts);
+pub(super) fn findings(view: &FindingsView<'_>) -> String {
+    let tally = view.tally;
+    let image = view.image;
+    let (source, highest, counts) = (view.source, view.highest, &view.counts_phrase);
     let name = image.short_name();
 
     let mut description = String::new();
     let _ = writeln!(
         description,
         "*{} finding(s) at or above {}* in {} (account {}{}, {}).",
-        tally.alert_worthy(),
-        report.threshold,
+        view.alert_worthy,
+        view.threshold,
         slack_code(&name),
         slack_escape(&image.account),
-        report
-            .account_alias
+        view.account_alias
             .map(|a| format!(" {}", slack_escape(a)))
             .unwrap_or_default(),
         slack_escape(&image.region)
@@ -99,7 +93,7 @@ pub(super) fn findings(
         description.push_str(&line);
     }
     description.push('\n');
-    for line in plan_lines(plan, report.kind) {
+    for line in plan_lines(&view.plan, view.kind) {
         if description.chars().count() + line.chars().count() > PLAN_ROOM {
             let _ = writeln!(description, "_…the whole plan is in the email alert._");
             break;
@@ -107,32 +101,28 @@ pub(super) fn findings(
         description.push_str(&line);
     }
     description.push('\n');
-    let _ = writeln!(
-        description,
-        "Pull: {}",
-        slack_code(&image.pinned_reference())
-    );
+    let _ = writeln!(description, "Pull: {}", slack_code(&view.pull));
     let all: Vec<String> = tally
         .counts
         .non_zero()
         .map(|(sev, n)| format!("{} {n}", sev.as_str()))
         .collect();
     let _ = writeln!(description, "All findings: {}", all.join(" · "));
-    for note in report.notes {
+    for note in view.notes {
         let _ = writeln!(description, "_{}_", slack_escape(note).replace('_', " "));
     }
     let _ = writeln!(description, "\n*Most severe*");
     let closing_room = 120;
     let mut shown = 0u64;
     for finding in tally.listed().into_iter().take(TOP_FINDINGS) {
-        let line = finding_line(finding, report.kind);
+        let line = finding_line(finding, view.kind);
         if description.chars().count() + line.chars().count() + closing_room > DESCRIPTION_MAX {
             break;
         }
         description.push_str(&line);
         shown += 1;
     }
-    let more = tally.alert_worthy() - shown;
+    let more = view.alert_worthy - shown;
     if more > 0 {
         let _ = writeln!(
             description,
@@ -140,7 +130,7 @@ pub(super) fn findings(
         );
     }
 
-    let fix_step = if report.kind == ScanKind::Basic {
+    let fix_step = if view.kind == ScanKind::Basic {
         "Basic scanning reports no fixed versions: update the packages in the fix plan (or the base image), rebuild and push."
     } else {
         "Upgrade the packages in the fix plan to the versions shown, rebuild and push; the new image is scanned on push."
@@ -150,7 +140,7 @@ pub(super) fn findings(
     next_steps.push(console_step(image));
     notification(
         image,
-        report.event_id,
+        view.event_id,
         format!(
             "{} {highest}: {} in {}",
             emoji(highest),
@@ -162,7 +152,7 @@ pub(super) fn findings(
         highest.as_str(),
         "ecr-scan-findings",
         format!("{highest}: {counts} in {}", slack_escape(&name)),
-        [("threshold", report.threshold.as_str().to_string())],
+        [("threshold", view.threshold.as_str().to_string())],
     )
 }
 
@@ -453,6 +443,7 @@ mod tests {
     use super::*;
     use crate::domain::policy::Verdict;
     use crate::domain::tally::Tally;
+    use crate::render::FindingsReport;
     use crate::render::{findings_alert, scan_failed_alert};
     use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! and source links near the top, the fix plan first, and never more than
 //! SNS takes in one message.
 
-use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsReport};
+use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsView};
 use crate::domain::alert::SNS_MESSAGE_LIMIT;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::fixplan::{FixPlan, Target};
@@ -22,39 +22,30 @@ const PLAN_NO_FIX: usize = 10;
 /// Characters kept of a package name, version or target in the plan.
 const PLAN_FIELD_MAX: usize = 48;
 
-pub(super) fn findings(
-    report: &FindingsReport<'_>,
-    plan: &FixPlan,
-    source: Option<&SourceLink>,
-    subject: &str,
-    attributes_size: usize,
-) -> String {
-    let tally = report.tally;
+pub(super) fn findings(view: &FindingsView<'_>, attributes_size: usize) -> String {
+    let tally = view.tally;
     let budget = SNS_MESSAGE_LIMIT - attributes_size - SAFETY_MARGIN;
-    let image = report.image;
 
     let mut body = String::new();
-    let _ = writeln!(body, "{subject}");
+    let _ = writeln!(body, "{}", view.subject);
     let _ = writeln!(
         body,
         "{} finding(s) at or above {}: {}.",
-        tally.alert_worthy(),
-        report.threshold,
-        counts_phrase(&tally.alert_counts)
+        view.alert_worthy, view.threshold, view.counts_phrase
     );
     body.push('\n');
     let _ = writeln!(body, "Scan results in the ECR console:");
-    let _ = writeln!(body, "{}", one_line(&image.console_url()));
-    source_lines(&mut body, source);
+    let _ = writeln!(body, "{}", one_line(&view.console_url));
+    source_lines(&mut body, view.source);
     body.push('\n');
-    plan_section(&mut body, plan, report.kind);
+    plan_section(&mut body, &view.plan, view.kind);
     body.push('\n');
     image_section(
         &mut body,
-        image,
-        report.kind,
-        report.status,
-        report.account_alias,
+        view.image,
+        view.kind,
+        view.status,
+        view.account_alias,
     );
     body.push('\n');
     let _ = writeln!(
@@ -70,10 +61,10 @@ pub(super) fn findings(
         };
         let _ = writeln!(body, "  {:<14}{:>7}{marker}", sev.as_str(), n);
     }
-    if !report.notes.is_empty() {
+    if !view.notes.is_empty() {
         body.push('\n');
         let _ = writeln!(body, "POLICY");
-        for note in report.notes {
+        for note in view.notes {
             let _ = writeln!(body, "  {}", one_line(note));
         }
     }
@@ -81,14 +72,13 @@ pub(super) fn findings(
     let _ = writeln!(
         body,
         "FINDINGS AT OR ABOVE {} ({}, most severe first)",
-        report.threshold,
-        tally.alert_worthy()
+        view.threshold, view.alert_worthy
     );
 
-    let footer = footer(report.kind);
+    let footer = footer(view.kind);
     let mut shown: u64 = 0;
     for finding in tally.listed() {
-        let entry = finding_entry(finding, report.kind);
+        let entry = finding_entry(finding, view.kind);
         // Keep room for the "more not listed" line and the footer.
         if body.len() + entry.len() + 200 + footer.len() > budget {
             break;
@@ -96,7 +86,7 @@ pub(super) fn findings(
         body.push_str(&entry);
         shown += 1;
     }
-    let more = tally.alert_worthy() - shown;
+    let more = view.alert_worthy - shown;
     if more > 0 {
         let _ = writeln!(
             body,

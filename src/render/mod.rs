@@ -42,6 +42,57 @@ pub struct FailureReport<'a> {
     pub account_alias: Option<&'a str>,
 }
 
+/// Everything a reader of a findings alert sees, built once: the two
+/// formats ([`email`], [`chat`]) only lay it out.
+pub struct FindingsView<'a> {
+    pub image: &'a ImageRef,
+    pub account_alias: Option<&'a str>,
+    pub kind: ScanKind,
+    pub status: &'a str,
+    pub threshold: Severity,
+    /// The most severe alert-worthy severity: the alert's severity.
+    pub highest: Severity,
+    pub subject: String,
+    /// `N finding(s) at or above T`: how many, and the threshold.
+    pub alert_worthy: u64,
+    /// `1 critical, 2 high`: the alert-worthy counts in words.
+    pub counts_phrase: String,
+    /// Counts of every finding and of the alert-worthy ones; the most
+    /// severe alert-worthy findings, listed.
+    pub tally: &'a Tally,
+    pub plan: FixPlan,
+    pub source: Option<&'a SourceLink>,
+    pub notes: &'a [String],
+    pub event_id: Option<&'a str>,
+    pub console_url: String,
+    pub pull: String,
+}
+
+impl<'a> FindingsView<'a> {
+    /// The view of `report`; `None` when nothing is alert-worthy.
+    pub fn new(report: &FindingsReport<'a>, source: Option<&'a SourceLink>) -> Option<Self> {
+        let highest = report.tally.highest_alert_severity()?;
+        Some(FindingsView {
+            image: report.image,
+            account_alias: report.account_alias,
+            kind: report.kind,
+            status: report.status,
+            threshold: report.threshold,
+            highest,
+            subject: findings_subject(highest, &report.tally.alert_counts, report.image),
+            alert_worthy: report.tally.alert_worthy(),
+            counts_phrase: counts_phrase(&report.tally.alert_counts),
+            tally: report.tally,
+            plan: FixPlan::from_tally(report.tally),
+            source,
+            notes: report.notes,
+            event_id: report.event_id,
+            console_url: report.image.console_url(),
+            pull: report.image.pinned_reference(),
+        })
+    }
+}
+
 /// The alert for a scan's findings, or `None` when nothing is alert-worthy.
 pub fn findings_alert(report: &FindingsReport<'_>) -> Option<Alert> {
     findings_alert_with_source(report, None)
@@ -52,26 +103,18 @@ pub fn findings_alert_with_source(
     report: &FindingsReport<'_>,
     source: Option<&SourceLink>,
 ) -> Option<Alert> {
-    let highest = report.tally.highest_alert_severity()?;
+    let view = FindingsView::new(report, source)?;
     let attributes = attributes(
-        report.image,
-        highest.as_str(),
+        view.image,
+        view.highest.as_str(),
         AlertKind::Findings,
-        report.account_alias,
+        view.account_alias,
     );
-    let subject = findings_subject(highest, &report.tally.alert_counts, report.image);
-    let plan = FixPlan::from_tally(report.tally);
-    let body = email::findings(
-        report,
-        &plan,
-        source,
-        &subject,
-        alert::attributes_size(&attributes),
-    );
-    let chat = chat::findings(report, &plan, source, highest);
+    let body = email::findings(&view, alert::attributes_size(&attributes));
+    let chat = chat::findings(&view);
     Some(Alert {
         kind: AlertKind::Findings,
-        subject,
+        subject: view.subject,
         body,
         chat,
         attributes,
