@@ -12,16 +12,9 @@ use std::time::Instant;
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match gate::parse_args(&argv) {
-        Ok(args) => args,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("ecr-scan-gate: {message}\n");
-            }
-            eprintln!("{}", gate::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    // --help and --version print to stdout and exit 0; a bad argument is
+    // named on stderr with the usage, exit 2.
+    let args = gate::parse_args(&argv).unwrap_or_else(|e| e.exit());
     match run(args).await {
         Ok(report) => {
             if report.0 {

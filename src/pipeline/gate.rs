@@ -22,32 +22,87 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub const USAGE: &str = "\
-usage: ecr-scan-gate --repository NAME (--tag TAG | --digest sha256:...) [options]
-
-Applies the alerting policy to an image's scan findings, for CI.
-
-options:
-  --policy FILE        policy document (JSON, the Lambda's format); default: threshold only
-  --threshold SEV      INFORMATIONAL|LOW|MEDIUM|HIGH|CRITICAL; overrides the document's
-                       thresholds (default HIGH without a document)
-  --wait               poll until the scan is complete (progress on stderr); stops
-                       at once when the scanning configuration means no scan will
-                       start (scan frequency MANUAL)
-  --timeout SECS       how long the gate may wait in all: for the scan (--wait) and
-                       for enhanced findings to settle (default 600)
-  --interval SECS      seconds between polls and between the two reads of an
-                       enhanced scan's findings (default 5)
-  --format text|json   output on stdout (default text)
-  --registry-id ID     registry (account id) when it is not the caller's
-
+/// What the exit status means, shown under `--help`.
+const EXIT_STATUS: &str = "\
 An enhanced (Amazon Inspector) scan is judged only when two consecutive reads
 of its findings agree: its findings can lag its status.
 
-exit status: 0 pass, 1 policy violations, 2 cannot judge: image or scan
+Every option can also be set by its environment variable (shown in brackets).
+
+Exit status: 0 pass, 1 policy violations, 2 cannot judge: image or scan
 missing, scan failed, no current findings (SCAN_ELIGIBILITY_EXPIRED,
 IMAGE_ARCHIVED, FINDINGS_UNAVAILABLE: not the same as clean), no scan will
-start, findings still changing, AWS error, invalid policy or arguments";
+start, findings still changing, AWS error, invalid policy or arguments.";
+
+/// The command line, as clap reads it.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "ecr-scan-gate",
+    version,
+    about = "Applies the alerting policy to an image's scan findings, for CI.",
+    after_help = EXIT_STATUS,
+    group(clap::ArgGroup::new("image").required(true).args(["tag", "digest"]))
+)]
+struct Cli {
+    /// The image's repository.
+    #[arg(long, env = "ECR_SCAN_GATE_REPOSITORY", value_name = "NAME")]
+    repository: String,
+    /// The image's tag (resolved to its digest).
+    #[arg(long, env = "ECR_SCAN_GATE_TAG")]
+    tag: Option<String>,
+    /// The image's digest.
+    #[arg(long, env = "ECR_SCAN_GATE_DIGEST", value_name = "sha256:...", value_parser = parse_digest)]
+    digest: Option<String>,
+    /// Policy document (JSON, the Lambda's format); default: the threshold alone.
+    #[arg(long = "policy", env = "ECR_SCAN_GATE_POLICY", value_name = "FILE")]
+    policy_file: Option<String>,
+    /// INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL; overrides the document's
+    /// thresholds (default HIGH without a document).
+    #[arg(long, env = "ECR_SCAN_GATE_THRESHOLD", value_name = "SEV", value_parser = parse_threshold)]
+    threshold: Option<Severity>,
+    /// Poll until the scan is complete (progress on stderr); stops at once when
+    /// the scanning configuration means no scan will start.
+    #[arg(long, env = "ECR_SCAN_GATE_WAIT")]
+    wait: bool,
+    /// How long the gate may wait in all, in seconds: for the scan (--wait) and
+    /// for enhanced findings to settle.
+    #[arg(long, env = "ECR_SCAN_GATE_TIMEOUT", value_name = "SECS", default_value = "600", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Seconds between polls and between the two reads of an enhanced scan.
+    #[arg(long, env = "ECR_SCAN_GATE_INTERVAL", value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    interval: Duration,
+    /// Output on stdout.
+    #[arg(long, env = "ECR_SCAN_GATE_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Registry (account id) when it is not the caller's.
+    #[arg(long, env = "ECR_SCAN_GATE_REGISTRY_ID", value_name = "ID")]
+    registry_id: Option<String>,
+}
+
+fn parse_digest(value: &str) -> Result<String, String> {
+    if value.starts_with("sha256:") {
+        Ok(value.to_string())
+    } else {
+        Err(format!("`{value}` is not sha256:<hex>"))
+    }
+}
+
+fn parse_threshold(value: &str) -> Result<Severity, String> {
+    value
+        .parse::<Severity>()
+        .ok()
+        .filter(|s| s.is_ranked())
+        .ok_or_else(|| format!("`{value}` is not INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL"))
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{value}` is not a positive number of seconds"))
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Args {
@@ -63,75 +118,27 @@ pub struct Args {
     pub registry_id: Option<String>,
 }
 
-/// Reads the command line (without the program name).
-pub fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut parsed = Args {
-        repository: String::new(),
-        tag: None,
-        digest: None,
-        policy_file: None,
-        threshold: None,
-        wait: false,
-        timeout: Duration::from_secs(600),
-        interval: Duration::from_secs(5),
-        json: false,
-        registry_id: None,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let seconds = |name: &str, v: String| {
-            v.parse::<u64>()
-                .ok()
-                .filter(|s| *s > 0)
-                .map(Duration::from_secs)
-                .ok_or_else(|| format!("{name}: `{v}` is not a positive number of seconds"))
-        };
-        match arg.as_str() {
-            "--repository" => parsed.repository = value(arg)?,
-            "--tag" => parsed.tag = Some(value(arg)?),
-            "--digest" => parsed.digest = Some(value(arg)?),
-            "--policy" => parsed.policy_file = Some(value(arg)?),
-            "--threshold" => {
-                let v = value(arg)?;
-                parsed.threshold = Some(
-                    v.parse::<Severity>()
-                        .ok()
-                        .filter(|s| s.is_ranked())
-                        .ok_or_else(|| format!("--threshold: `{v}` is not INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL"))?,
-                )
-            }
-            "--wait" => parsed.wait = true,
-            "--timeout" => parsed.timeout = seconds(arg, value(arg)?)?,
-            "--interval" => parsed.interval = seconds(arg, value(arg)?)?,
-            "--format" => {
-                parsed.json = match value(arg)?.as_str() {
-                    "json" => true,
-                    "text" => false,
-                    other => return Err(format!("--format: `{other}` is not text or json")),
-                }
-            }
-            "--registry-id" => parsed.registry_id = Some(value(arg)?),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    if parsed.repository.is_empty() {
-        return Err("--repository is required".into());
-    }
-    match (&parsed.tag, &parsed.digest) {
-        (None, None) => return Err("give --tag or --digest".into()),
-        (Some(_), Some(_)) => return Err("give --tag or --digest, not both".into()),
-        (_, Some(d)) if !d.starts_with("sha256:") => {
-            return Err(format!("--digest: `{d}` is not sha256:<hex>"))
-        }
-        _ => {}
-    }
-    Ok(parsed)
+/// Reads the command line (without the program name) and the options'
+/// environment variables. The error is clap's: `--help` and `--version`
+/// print to stdout and exit 0; a bad argument names it, shows the usage and
+/// exits 2 (`clap::Error::exit`).
+pub fn parse_args(args: &[String]) -> Result<Args, clap::Error> {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(
+        std::iter::once("ecr-scan-gate").chain(args.iter().map(String::as_str)),
+    )?;
+    Ok(Args {
+        repository: cli.repository,
+        tag: cli.tag,
+        digest: cli.digest,
+        policy_file: cli.policy_file,
+        threshold: cli.threshold,
+        wait: cli.wait,
+        timeout: cli.timeout,
+        interval: cli.interval,
+        json: cli.format == "json",
+        registry_id: cli.registry_id,
+    })
 }
 
 /// The gate's verdict, printed as text or JSON.
@@ -650,6 +657,7 @@ mod tests {
 
     fn args(list: &[&str]) -> Result<Args, String> {
         parse_args(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -680,37 +688,64 @@ mod tests {
     #[test]
     fn bad_arguments_say_what_is_wrong() {
         for (list, expected) in [
-            (&["--tag", "v1"][..], "--repository is required"),
-            (&["--repository", "r"][..], "give --tag or --digest"),
+            (&["--tag", "v1"][..], "--repository <NAME>"),
+            (
+                &["--repository", "r"][..],
+                "<--tag <TAG>|--digest <sha256:...>>",
+            ),
             (
                 &["--repository", "r", "--tag", "a", "--digest", "sha256:0"][..],
-                "not both",
+                "'--tag <TAG>' cannot be used with '--digest <sha256:...>'",
             ),
             (
                 &["--repository", "r", "--digest", "abc"][..],
-                "is not sha256",
+                "`abc` is not sha256:<hex>",
             ),
             (
                 &["--repository", "r", "--tag", "a", "--threshold", "SEVERE"][..],
-                "--threshold",
+                "`SEVERE` is not INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL",
             ),
             (
                 &["--repository", "r", "--tag", "a", "--format", "xml"][..],
-                "--format",
+                "invalid value 'xml' for '--format <FORMAT>'",
             ),
             (
                 &["--repository", "r", "--tag", "a", "--timeout", "0"][..],
-                "--timeout",
+                "`0` is not a positive number of seconds",
             ),
             (
                 &["--repository", "r", "--tag", "a", "--frobnicate"][..],
-                "unknown argument",
+                "unexpected argument '--frobnicate'",
             ),
-            (&["--repository"][..], "needs a value"),
+            (
+                &["--repository"][..],
+                "a value is required for '--repository <NAME>'",
+            ),
         ] {
             let err = args(list).unwrap_err();
             assert!(err.contains(expected), "{list:?}: {err}");
         }
+    }
+
+    #[test]
+    fn help_and_version_are_answers_not_errors() {
+        use clap::error::ErrorKind;
+        let argv = |a: &str| vec![a.to_string()];
+        let help = parse_args(&argv("--help")).unwrap_err();
+        assert_eq!(help.kind(), ErrorKind::DisplayHelp);
+        assert_eq!(help.exit_code(), 0, "--help is not a failure");
+        let text = help.to_string();
+        assert!(
+            text.contains("--repository <NAME>")
+                && text.contains("[env: ECR_SCAN_GATE_REPOSITORY=]"),
+            "{text}"
+        );
+        assert!(text.contains("Exit status: 0 pass, 1 policy violations, 2 cannot judge"));
+        let version = parse_args(&argv("--version")).unwrap_err();
+        assert_eq!(version.kind(), ErrorKind::DisplayVersion);
+        assert_eq!(version.exit_code(), 0);
+        let bad = parse_args(&argv("--frobnicate")).unwrap_err();
+        assert_eq!(bad.exit_code(), 2, "cannot judge");
     }
 
     use crate::domain::finding::{Finding, FixAvailable};

@@ -135,3 +135,27 @@ def test_an_enhanced_scan_is_judged_on_two_reads_that_agree(gated):
     assert result.stdout.startswith("FAIL: 1 finding(s) at or above HIGH in gate/enhanced:v1 (ACTIVE)")
     assert "reading the findings of gate/enhanced:v1 again in 1s" in result.stderr
     assert gated.proxy.describe_calls - before == 2
+
+
+def test_help_and_version_answer_on_stdout_with_exit_0(stack):
+    helped = run_gate(stack, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "--repository <NAME>" in helped.stdout and "Exit status: 0 pass" in helped.stdout
+    versioned = run_gate(stack, "--version")
+    assert versioned.returncode == 0, versioned.stderr
+    assert versioned.stdout.startswith("ecr-scan-gate ")
+    wrong = run_gate(stack, "--repository", "gate/app")
+    assert wrong.returncode == 2
+    assert "--tag <TAG>|--digest" in wrong.stderr and wrong.stdout == ""
+
+
+def test_every_option_can_come_from_the_environment(gated):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **AWS_ENV,
+           "AWS_ENDPOINT_URL": gated.endpoint_url,
+           "ECR_SCAN_GATE_REPOSITORY": "gate/app", "ECR_SCAN_GATE_TAG": "vulnerable",
+           "ECR_SCAN_GATE_THRESHOLD": "CRITICAL", "ECR_SCAN_GATE_FORMAT": "json"}
+    result = subprocess.run([str(gate_binary())], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["threshold"] == "CRITICAL"
+    assert [v["id"] for v in report["violations"]] == ["CVE-2026-97002"]
