@@ -173,6 +173,20 @@ class LocalStack:
         env = {k: v for k, v in env.items() if v is not None}
         return Process(log_name, [str(self.binary)], self.log_dir, env=env)
 
+    def cold_start_log(self, timeout=30, **overrides):
+        """Starts the function with these settings, expecting its cold start
+        to fail; returns its log (and restarts it with the base settings)."""
+        try:
+            proc = self.start_function(**overrides)
+            deadline = time.monotonic() + timeout
+            while proc.alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if proc.alive():
+                raise AssertionError(f"the function started despite {overrides}")
+            return proc.log_path.read_text()
+        finally:
+            self.start_function()
+
     def stop_function(self):
         for attr in ("function", "findings_function"):
             process = getattr(self, attr)
