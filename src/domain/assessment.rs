@@ -129,13 +129,7 @@ mod tests {
     use crate::pipeline::fold::judge_into;
 
     fn image() -> ImageRef {
-        ImageRef {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            repository: "team/api".into(),
-            digest: "sha256:00".into(),
-            tags: vec!["v1".into()],
-        }
+        ImageRef::sample("team/api", &["v1"])
     }
 
     #[test]

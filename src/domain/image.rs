@@ -126,6 +126,19 @@ impl ImageRef {
         )
     }
 
+    /// An image of account 123456789012 in us-east-1 (digest `sha256:00`),
+    /// for the unit tests.
+    #[cfg(test)]
+    pub(crate) fn sample(repository: &str, tags: &[&str]) -> ImageRef {
+        ImageRef {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            repository: repository.into(),
+            digest: "sha256:00".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
     /// This image's scan results in the ECR console of its region and partition.
     pub fn console_url(&self) -> String {
         format!(

@@ -607,13 +607,7 @@ mod tests {
     const EXAMPLE: &str = include_str!("../../examples/policy.json");
 
     fn image(repository: &str, tags: &[&str]) -> ImageRef {
-        ImageRef {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            repository: repository.into(),
-            digest: "sha256:00".into(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-        }
+        ImageRef::sample(repository, tags)
     }
 
     fn day(s: &str) -> NaiveDate {

@@ -180,13 +180,7 @@ mod tests {
     const TEMPLATE: &str = "https://git.example.com/{repository}/commit/{tag}";
 
     fn image(repository: &str, tags: &[&str]) -> ImageRef {
-        ImageRef {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            repository: repository.into(),
-            digest: "sha256:00".into(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-        }
+        ImageRef::sample(repository, tags)
     }
 
     fn env_only(tags: &[&str]) -> Option<SourceLink> {

@@ -176,13 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_document_without_a_threshold_takes_the_environments() {
-        let image = crate::domain::image::ImageRef {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            repository: "team/api".into(),
-            digest: "sha256:00".into(),
-            tags: vec![],
-        };
+        let image = crate::domain::image::ImageRef::sample("team/api", &[]);
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
         let provider = PolicyProvider::parameter(
             Box::new(doc(
