@@ -23,6 +23,9 @@ pub struct FindingsPage {
     pub status: Option<ScanStatus>,
     pub findings: Vec<Finding>,
     pub next_token: Option<String>,
+    /// When the scan completed (`imageScanCompletedAt`, seconds since the
+    /// epoch), when ECR says.
+    pub completed_at: Option<i64>,
 }
 
 /// A call to an AWS service that did not succeed, with the service's own
@@ -200,6 +203,30 @@ pub trait ScanningConfigSource: Send + Sync {
         &'a self,
         repository: &'a str,
     ) -> BoxFuture<'a, Result<Option<RepositoryScanning>, ServiceFailure>>;
+}
+
+/// Why a scan could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartScanError {
+    /// ECR starts a basic scan of an image at most once per 24 hours, scan
+    /// on push included (`LimitExceededException`, ECR API reference,
+    /// StartImageScan).
+    #[error("{0}")]
+    LimitExceeded(ServiceFailure),
+    /// The registry or the image cannot be scanned on demand: enhanced
+    /// scanning, or an image type ECR does not scan.
+    #[error("{0}")]
+    Unsupported(ServiceFailure),
+    #[error("image not found: {0}")]
+    ImageNotFound(ServiceFailure),
+    #[error("{0}")]
+    Failed(ServiceFailure),
+}
+
+/// Starts a basic scan of an image (ECR `StartImageScan`): the CI gate's
+/// `--start-scan` and `--max-age`.
+pub trait ScanStarter: Send + Sync {
+    fn start_scan<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<(), StartScanError>>;
 }
 
 /// A shared store is a store (the tests and the demo share one between

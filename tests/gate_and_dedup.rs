@@ -27,10 +27,11 @@ use ecr_scan_alerts::config::Config;
 use ecr_scan_alerts::domain::alert::Alert;
 use ecr_scan_alerts::domain::dedup::Lease;
 use ecr_scan_alerts::domain::image::ImageRef;
-use ecr_scan_alerts::pipeline::gate::wait_for_scan;
+use ecr_scan_alerts::pipeline::gate::{wait_for_scan, Polling};
 use ecr_scan_alerts::ports::{
     AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, RegistryScanning,
-    RepositoryScanning, ScanningConfigSource, ScanningRule, ServiceFailure,
+    RepositoryScanning, ScanStarter, ScanningConfigSource, ScanningRule, ServiceFailure,
+    StartScanError,
 };
 use ecr_scan_alerts::App;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,6 +64,13 @@ fn status(s: ScanStatus) -> DescribeImageScanFindingsOutput {
         .build()
 }
 
+fn polling(timeout: Duration, interval: Duration) -> Polling {
+    Polling {
+        deadline: std::time::Instant::now() + timeout,
+        interval,
+    }
+}
+
 #[tokio::test]
 async fn the_gate_waits_while_the_scan_is_in_progress() {
     let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
@@ -76,8 +84,8 @@ async fn the_gate_waits_while_the_scan_is_in_progress() {
     wait_for_scan(
         &source,
         &image(),
-        Duration::from_secs(5),
-        Duration::from_millis(10),
+        polling(Duration::from_secs(5), Duration::from_millis(10)),
+        false,
         |line| lines.push(line),
     )
     .await
@@ -98,8 +106,8 @@ async fn the_gate_gives_up_at_the_timeout() {
     let err = wait_for_scan(
         &source,
         &image(),
-        Duration::from_millis(100),
-        Duration::from_millis(20),
+        polling(Duration::from_millis(100), Duration::from_millis(20)),
+        false,
         |_| {},
     )
     .await
@@ -522,8 +530,8 @@ async fn the_gate_stops_at_once_when_no_scan_will_start() {
     let err = wait_for_scan(
         &source,
         &own_registry,
-        Duration::from_secs(60),
-        Duration::from_secs(10),
+        polling(Duration::from_secs(60), Duration::from_secs(10)),
+        false,
         |line| lines.push(line),
     )
     .await
@@ -565,8 +573,8 @@ async fn the_gate_keeps_waiting_when_it_may_not_read_the_configuration() {
     wait_for_scan(
         &source,
         &own_registry,
-        Duration::from_secs(5),
-        Duration::from_millis(10),
+        polling(Duration::from_secs(5), Duration::from_millis(10)),
+        false,
         |line| lines.push(line),
     )
     .await
@@ -580,4 +588,87 @@ async fn the_gate_keeps_waiting_when_it_may_not_read_the_configuration() {
         "{lines:?}"
     );
     assert!(lines[1].starts_with("waiting for the scan of demo/web:3f2c1ab: NOT_STARTED"));
+}
+
+#[tokio::test]
+async fn starting_a_scan_names_ecr_once_a_day_limit() {
+    const QUOTA: &str = "The scan quota per image has been exceeded. Wait and try again.";
+    use aws_sdk_ecr::operation::start_image_scan::{StartImageScanError, StartImageScanOutput};
+    use aws_sdk_ecr::types::error::{LimitExceededException, ValidationException};
+    let started = mock!(aws_sdk_ecr::Client::start_image_scan)
+        .match_requests(|req| {
+            req.repository_name() == Some("demo/web")
+                && req.image_id().and_then(|i| i.image_digest()) == Some(image().digest.as_str())
+        })
+        .sequence()
+        .output(|| {
+            StartImageScanOutput::builder()
+                .image_scan_status(
+                    ImageScanStatus::builder()
+                        .status(ScanStatus::InProgress)
+                        .build(),
+                )
+                .build()
+        })
+        .error(|| {
+            StartImageScanError::LimitExceededException(
+                LimitExceededException::builder()
+                    .message(QUOTA)
+                    .meta(
+                        aws_sdk_ecr::error::ErrorMetadata::builder()
+                            .code("LimitExceededException")
+                            .message(QUOTA)
+                            .build(),
+                    )
+                    .build(),
+            )
+        })
+        // The SDK retries LimitExceededException as throttling (three
+        // attempts in all) before the error reaches the gate.
+        .times(3)
+        .error(|| {
+            StartImageScanError::ValidationException(
+                ValidationException::builder()
+                    .message(
+                        "This operation is not supported for registries with enhanced scanning.",
+                    )
+                    .build(),
+            )
+        })
+        .build();
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::Sequential, &[&started]));
+    assert_eq!(source.start_scan(&image()).await, Ok(()));
+    match source.start_scan(&image()).await {
+        Err(StartScanError::LimitExceeded(f)) => {
+            assert_eq!(f.code, "LimitExceededException");
+            assert!(f.message.starts_with("The scan quota per image"), "{f}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        source.start_scan(&image()).await,
+        Err(StartScanError::Unsupported(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_page_says_when_the_scan_completed() {
+    use ecr_scan_alerts::ports::FindingsSource;
+    let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings).then_output(|| {
+        DescribeImageScanFindingsOutput::builder()
+            .image_scan_status(
+                ImageScanStatus::builder()
+                    .status(ScanStatus::Complete)
+                    .build(),
+            )
+            .image_scan_findings(
+                ImageScanFindings::builder()
+                    .image_scan_completed_at(aws_smithy_types::DateTime::from_secs(1_764_547_200))
+                    .build(),
+            )
+            .build()
+    });
+    let source = EcrFindings::new(mock_client!(aws_sdk_ecr, [&rule]));
+    let page = source.page(&image(), None).await.unwrap();
+    assert_eq!(page.completed_at, Some(1_764_547_200));
 }

@@ -1,41 +1,46 @@
 //! CI gate: applies the alerting policy to an image's scan findings.
-//! Exit 0 pass, 1 policy violations, 2 cannot judge.
+//! Exit 0 pass, 1 policy violations (or a budget exceeded), 2 cannot judge.
 
 use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
 use ecr_scan_alerts::domain::image::ImageRef;
 use ecr_scan_alerts::domain::policy::Policy;
 use ecr_scan_alerts::domain::severity::Severity;
-use ecr_scan_alerts::pipeline::gate::{self, GateError};
+use ecr_scan_alerts::pipeline::gate::{self, formats, GateError, Report};
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    let step_summary = std::env::var("GITHUB_STEP_SUMMARY").ok();
     // --help and --version print to stdout and exit 0; a bad argument is
     // named on stderr with the usage, exit 2.
-    let args = gate::parse_args(&argv).unwrap_or_else(|e| e.exit());
-    match run(args).await {
-        Ok(report) => {
-            if report.0 {
-                println!("{}", report.1);
-            } else {
-                print!("{}", report.1);
-            }
-            ExitCode::from(if report.2 { 0 } else { 1 })
-        }
+    let args = gate::parse_args(&argv, step_summary.as_deref()).unwrap_or_else(|e| e.exit());
+    let result = run(&args).await.and_then(|report| {
+        deliver(&args, &report)?;
+        Ok(report)
+    });
+    match result {
+        Ok(report) => ExitCode::from(if report.passed() { 0 } else { 1 }),
         Err(e) => {
             eprintln!("ecr-scan-gate: {e}");
+            let name = match (&args.tag, &args.digest) {
+                (Some(tag), _) => format!("{}:{tag}", args.repository),
+                (None, Some(digest)) => format!("{}@{digest}", args.repository),
+                (None, None) => args.repository.clone(),
+            };
+            for path in &args.summary_files {
+                if let Err(w) = append(path, &formats::markdown_error(&name, &e.to_string())) {
+                    eprintln!("ecr-scan-gate: {w}");
+                }
+            }
             ExitCode::from(2)
         }
     }
 }
 
-/// (json?, output, passed?)
-async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
-    // --timeout bounds the whole run: waiting for the scan and for an
-    // enhanced scan's findings to settle.
-    let deadline = Instant::now() + args.timeout;
+async fn run(args: &gate::Args) -> Result<Report, GateError> {
     let mut policy = match &args.policy_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -47,7 +52,16 @@ async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
     if let Some(threshold) = args.threshold {
         policy = policy.with_threshold(threshold);
     }
-    let aws = ecr_scan_alerts::adapters::aws::load_config().await;
+    let aws = ecr_scan_alerts::adapters::aws::load_config_for(
+        args.region.clone(),
+        args.profile.as_deref(),
+    )
+    .await;
+    let Some(region) = aws.region().map(|r| r.to_string()) else {
+        return Err(GateError(
+            "no AWS Region: pass --region, or set AWS_REGION (or a region in the profile)".into(),
+        ));
+    };
     let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws));
     // Without --registry-id, ECR uses the caller's own registry.
     let account = args.registry_id.clone().unwrap_or_default();
@@ -62,37 +76,54 @@ async fn run(args: gate::Args) -> Result<(bool, String, bool), GateError> {
     };
     let image = ImageRef {
         account,
-        region: aws
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".into()),
+        region,
         repository: args.repository.clone(),
         digest,
         tags: args.tag.iter().cloned().collect(),
     };
-    if args.wait {
-        gate::wait_for_scan(&source, &image, args.timeout, args.interval, |line| {
-            eprintln!("{line}")
-        })
-        .await?;
-    }
-    let settle = gate::Settle {
-        deadline,
+    let options = gate::Options {
+        wait: args.wait,
+        start_scan: args.start_scan,
+        max_age: args.max_age,
+        timeout: args.timeout,
         interval: args.interval,
+        budgets: args.budgets.clone(),
     };
-    let report = gate::evaluate(
+    gate::run(
         &source,
         &image,
         &policy,
-        chrono::Utc::now().date_naive(),
-        settle,
+        &options,
+        chrono::Utc::now(),
         |line| eprintln!("{line}"),
     )
-    .await?;
-    let output = if args.json {
-        serde_json::to_string_pretty(&report).map_err(|e| GateError(e.to_string()))?
-    } else {
-        report.text()
-    };
-    Ok((args.json, output, report.passed()))
+    .await
+}
+
+/// The report on stdout, in each `--output` file, appended to each summary file.
+fn deliver(args: &gate::Args, report: &Report) -> Result<(), GateError> {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(args.format.render(report).as_bytes());
+    let _ = stdout.flush();
+    for (format, path) in &args.outputs {
+        std::fs::write(path, format.render(report)).map_err(|e| {
+            GateError(format!(
+                "writing the {format:?} report to {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    for path in &args.summary_files {
+        append(path, &formats::markdown(report))?;
+    }
+    Ok(())
+}
+
+fn append(path: &Path, text: &str) -> Result<(), GateError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| GateError(format!("appending the summary to {}: {e}", path.display())))
 }

@@ -35,6 +35,8 @@ const MAX_PAGES: u32 = 100_000;
 pub struct Folded {
     /// ECR's status of the scan (from the first page).
     pub status: Option<ScanStatus>,
+    /// When the scan completed, as the first page says.
+    pub completed_at: Option<i64>,
     pub tally: Tally,
 }
 
@@ -88,6 +90,7 @@ pub async fn fold_findings<S: FindingsSource>(
     let mut tally = Tally::default();
     let mut token: Option<String> = None;
     let mut status: Option<ScanStatus> = None;
+    let mut completed_at = None;
     loop {
         let page = source.page(image, token.as_deref()).await?;
         if tally.pages == 0 {
@@ -100,6 +103,7 @@ pub async fn fold_findings<S: FindingsSource>(
                 }
             }
             status = page.status.clone();
+            completed_at = page.completed_at;
         }
         judge_into(&mut tally, page.findings, policy, known);
         tally.pages += 1;
@@ -114,5 +118,9 @@ pub async fn fold_findings<S: FindingsSource>(
             _ => break,
         }
     }
-    Ok(Folded { status, tally })
+    Ok(Folded {
+        status,
+        completed_at,
+        tally,
+    })
 }

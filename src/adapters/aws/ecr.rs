@@ -7,12 +7,13 @@ use crate::domain::image::ImageRef;
 use crate::domain::severity::Severity;
 use crate::ports::BoxFuture;
 use crate::ports::{
-    FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
-    ScanningConfigSource, ScanningRule, ServiceFailure, SourceError,
+    FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStarter, ScanStatus,
+    ScanningConfigSource, ScanningRule, ServiceFailure, SourceError, StartScanError,
 };
 use aws_sdk_ecr::operation::batch_get_repository_scanning_configuration::BatchGetRepositoryScanningConfigurationError;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
+use aws_sdk_ecr::operation::start_image_scan::StartImageScanError;
 use aws_sdk_ecr::types::{EnhancedImageScanFinding, ImageIdentifier, ImageScanFinding};
 use aws_sdk_ecr::Client;
 
@@ -104,6 +105,11 @@ impl FindingsSource for EcrFindings {
                 description: s.description,
             });
             let mut findings = Vec::new();
+            let completed_at = output
+                .image_scan_findings
+                .as_ref()
+                .and_then(|scan| scan.image_scan_completed_at)
+                .map(|at| at.secs());
             if let Some(scan) = output.image_scan_findings {
                 let basic = scan.findings.unwrap_or_default();
                 let enhanced = scan.enhanced_findings.unwrap_or_default();
@@ -115,7 +121,46 @@ impl FindingsSource for EcrFindings {
                 status,
                 findings,
                 next_token: output.next_token,
+                completed_at,
             })
+        })
+    }
+}
+
+impl ScanStarter for EcrFindings {
+    fn start_scan<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<(), StartScanError>> {
+        Box::pin(async move {
+            self.client
+                .start_image_scan()
+                .set_registry_id((!image.account.is_empty()).then(|| image.account.clone()))
+                .repository_name(&image.repository)
+                .image_id(
+                    ImageIdentifier::builder()
+                        .image_digest(&image.digest)
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| {
+                    let failure = service_failure("ECR", &error);
+                    match error.as_service_error() {
+                        Some(StartImageScanError::LimitExceededException(_)) => {
+                            StartScanError::LimitExceeded(failure)
+                        }
+                        // Enhanced scanning answers ValidationException:
+                        // Inspector decides when an image is scanned.
+                        Some(
+                            StartImageScanError::UnsupportedImageTypeException(_)
+                            | StartImageScanError::ValidationException(_),
+                        ) => StartScanError::Unsupported(failure),
+                        Some(
+                            StartImageScanError::ImageNotFoundException(_)
+                            | StartImageScanError::RepositoryNotFoundException(_),
+                        ) => StartScanError::ImageNotFound(failure),
+                        _ => StartScanError::Failed(failure),
+                    }
+                })
         })
     }
 }

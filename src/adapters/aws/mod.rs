@@ -37,10 +37,24 @@ pub fn timeouts() -> TimeoutConfig {
 /// The shared SDK configuration: the default credential and region chain,
 /// the latest behaviour version and [`timeouts`].
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts())
-        .load()
-        .await
+    load_config_for(None, None).await
+}
+
+/// [`load_config`] with an explicit Region and named profile (the CI
+/// gate's `--region` and `--profile`); `None` leaves each to the chain.
+pub async fn load_config_for(
+    region: Option<String>,
+    profile: Option<&str>,
+) -> aws_config::SdkConfig {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
 }
 
 /// Error codes that mean "try again later" whatever the HTTP status says.

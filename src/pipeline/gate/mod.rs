@@ -1,235 +1,243 @@
 //! `ecr-scan-gate`: the same policy as the Lambda, applied in CI before a
-//! deploy. Exit 0 pass, 1 policy violations, 2 cannot judge (error, or no
-//! current findings).
+//! deploy. Exit 0 pass, 1 policy violations (or a budget exceeded), 2 cannot
+//! judge (error, no current findings, a scan too old).
+//!
+//! [`run`] is the whole use case: wait for (or start) the scan, judge its
+//! findings under the policy and the budgets, redo a basic scan older than
+//! `--max-age`. [`cli`] reads the command line, [`report`] holds the
+//! verdict and [`formats`] writes it for CI systems.
+
+pub mod cli;
+pub mod formats;
+pub mod report;
+
+pub use cli::{parse_args, Args};
+pub use formats::Format;
+pub use report::{Budgets, Report, Violation};
 
 use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::dedup::Known;
 use crate::domain::glob::Glob;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::policy::Policy;
-use crate::domain::severity::Severity;
 use crate::domain::text::one_line;
 use crate::pipeline::fold::{
     fold_findings, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
 };
 use crate::ports::BoxFuture;
 use crate::ports::{
-    FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStatus,
-    ScanningConfigSource, SourceError,
+    FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStarter, ScanStatus,
+    ScanningConfigSource, SourceError, StartScanError,
 };
-use serde::Serialize;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// What the exit status means, shown under `--help`.
-const EXIT_STATUS: &str = "\
-An enhanced (Amazon Inspector) scan is judged only when two consecutive reads
-of its findings agree: its findings can lag its status.
-
-Every option can also be set by its environment variable (shown in brackets).
-
-Exit status: 0 pass, 1 policy violations, 2 cannot judge: image or scan
-missing, scan failed, no current findings (SCAN_ELIGIBILITY_EXPIRED,
-IMAGE_ARCHIVED, FINDINGS_UNAVAILABLE: not the same as clean), no scan will
-start, findings still changing, AWS error, invalid policy or arguments.";
-
-/// The command line, as clap reads it.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "ecr-scan-gate",
-    version,
-    about = "Applies the alerting policy to an image's scan findings, for CI.",
-    after_help = EXIT_STATUS,
-    group(clap::ArgGroup::new("image").required(true).args(["tag", "digest"]))
-)]
-struct Cli {
-    /// The image's repository.
-    #[arg(long, env = "ECR_SCAN_GATE_REPOSITORY", value_name = "NAME")]
-    repository: String,
-    /// The image's tag (resolved to its digest).
-    #[arg(long, env = "ECR_SCAN_GATE_TAG")]
-    tag: Option<String>,
-    /// The image's digest.
-    #[arg(long, env = "ECR_SCAN_GATE_DIGEST", value_name = "sha256:...", value_parser = parse_digest)]
-    digest: Option<String>,
-    /// Policy document (JSON, the Lambda's format); default: the threshold alone.
-    #[arg(long = "policy", env = "ECR_SCAN_GATE_POLICY", value_name = "FILE")]
-    policy_file: Option<String>,
-    /// INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL; overrides the document's
-    /// thresholds (default HIGH without a document).
-    #[arg(long, env = "ECR_SCAN_GATE_THRESHOLD", value_name = "SEV", value_parser = parse_threshold)]
-    threshold: Option<Severity>,
-    /// Poll until the scan is complete (progress on stderr); stops at once when
-    /// the scanning configuration means no scan will start.
-    #[arg(long, env = "ECR_SCAN_GATE_WAIT")]
-    wait: bool,
-    /// How long the gate may wait in all, in seconds: for the scan (--wait) and
-    /// for enhanced findings to settle.
-    #[arg(long, env = "ECR_SCAN_GATE_TIMEOUT", value_name = "SECS", default_value = "600", value_parser = parse_seconds)]
-    timeout: Duration,
-    /// Seconds between polls and between the two reads of an enhanced scan.
-    #[arg(long, env = "ECR_SCAN_GATE_INTERVAL", value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
-    interval: Duration,
-    /// Output on stdout.
-    #[arg(long, env = "ECR_SCAN_GATE_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    format: String,
-    /// Registry (account id) when it is not the caller's.
-    #[arg(long, env = "ECR_SCAN_GATE_REGISTRY_ID", value_name = "ID")]
-    registry_id: Option<String>,
-}
-
-fn parse_digest(value: &str) -> Result<String, String> {
-    if value.starts_with("sha256:") {
-        Ok(value.to_string())
-    } else {
-        Err(format!("`{value}` is not sha256:<hex>"))
-    }
-}
-
-fn parse_threshold(value: &str) -> Result<Severity, String> {
-    value
-        .parse::<Severity>()
-        .ok()
-        .filter(|s| s.is_ranked())
-        .ok_or_else(|| format!("`{value}` is not INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL"))
-}
-
-fn parse_seconds(value: &str) -> Result<Duration, String> {
-    value
-        .parse::<u64>()
-        .ok()
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{value}` is not a positive number of seconds"))
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Args {
-    pub repository: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
-    pub policy_file: Option<String>,
-    pub threshold: Option<Severity>,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub interval: Duration,
-    pub json: bool,
-    pub registry_id: Option<String>,
-}
-
-/// Reads the command line (without the program name) and the options'
-/// environment variables. The error is clap's: `--help` and `--version`
-/// print to stdout and exit 0; a bad argument names it, shows the usage and
-/// exits 2 (`clap::Error::exit`).
-pub fn parse_args(args: &[String]) -> Result<Args, clap::Error> {
-    use clap::Parser;
-    let cli = Cli::try_parse_from(
-        std::iter::once("ecr-scan-gate").chain(args.iter().map(String::as_str)),
-    )?;
-    Ok(Args {
-        repository: cli.repository,
-        tag: cli.tag,
-        digest: cli.digest,
-        policy_file: cli.policy_file,
-        threshold: cli.threshold,
-        wait: cli.wait,
-        timeout: cli.timeout,
-        interval: cli.interval,
-        json: cli.format == "json",
-        registry_id: cli.registry_id,
-    })
-}
-
-/// The gate's verdict, printed as text or JSON.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub result: &'static str,
-    pub repository: String,
-    pub digest: String,
-    pub tags: Vec<String>,
-    pub threshold: String,
-    pub scan_status: String,
-    pub counts: crate::domain::severity::SeverityCounts,
-    pub violations: Vec<Violation>,
-    pub violations_total: u64,
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Violation {
-    pub id: String,
-    pub severity: Severity,
-    pub package: Option<String>,
-    pub fixed_in: Option<String>,
-    pub link: Option<String>,
-}
-
-impl Report {
-    pub fn passed(&self) -> bool {
-        self.result == "pass"
-    }
-
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        let name = if self.tags.is_empty() {
-            format!("{}@{}", self.repository, self.digest)
-        } else {
-            format!("{}:{}", self.repository, self.tags.join(","))
-        };
-        let _ = writeln!(
-            out,
-            "{}: {} finding(s) at or above {} in {} ({})",
-            self.result.to_ascii_uppercase(),
-            self.violations_total,
-            self.threshold,
-            one_line(&name),
-            self.scan_status
-        );
-        for v in &self.violations {
-            let _ = writeln!(
-                out,
-                "  {:<9} {:<20} {}{}",
-                v.severity.as_str(),
-                one_line(&v.id),
-                v.package.as_deref().map(one_line).unwrap_or_default(),
-                v.fixed_in
-                    .as_deref()
-                    .map(|f| format!(" -> {}", one_line(f)))
-                    .unwrap_or_default()
-            );
-        }
-        let listed = self.violations.len() as u64;
-        if self.violations_total > listed {
-            let _ = writeln!(out, "  ... and {} more", self.violations_total - listed);
-        }
-        for note in &self.notes {
-            let _ = writeln!(out, "{}", one_line(note));
-        }
-        out
-    }
-}
 
 /// A gate failure: exit status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct GateError(pub String);
 
-/// Waits until ECR reports the scan finished (or `timeout`), calling
+/// What the gate was asked to do besides judging.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Wait for a scan that has not completed yet (`--wait`).
+    pub wait: bool,
+    /// Start a basic scan when the image has none (`--start-scan`).
+    pub start_scan: bool,
+    /// Judge only a scan completed within this age (`--max-age`).
+    pub max_age: Option<Duration>,
+    /// How long the whole run may wait (`--timeout`).
+    pub timeout: Duration,
+    /// Between polls and re-reads (`--interval`).
+    pub interval: Duration,
+    pub budgets: Budgets,
+}
+
+/// The whole gate: waits for (or starts) the image's scan as asked, judges
+/// its findings under `policy` and the budgets, and redoes a basic scan
+/// older than `--max-age`. `now` is the clock the scan's age is read
+/// against; `progress` gets lines for stderr.
+pub async fn run<S>(
+    source: &S,
+    image: &ImageRef,
+    policy: &Policy,
+    options: &Options,
+    now: chrono::DateTime<chrono::Utc>,
+    mut progress: impl FnMut(String),
+) -> Result<Report, GateError>
+where
+    S: FindingsSource + ScanningConfigSource + ScanStarter,
+{
+    let polling = Polling {
+        deadline: Instant::now() + options.timeout,
+        interval: options.interval,
+    };
+    if options.wait || options.start_scan {
+        wait_for_scan(source, image, polling, options.start_scan, &mut progress).await?;
+    }
+    let today = now.date_naive();
+    let report = evaluate(
+        source,
+        image,
+        policy,
+        &options.budgets,
+        today,
+        polling,
+        &mut progress,
+    )
+    .await?;
+    let Some(max_age) = options.max_age else {
+        return Ok(report);
+    };
+    let Some(age) = stale(&report, max_age, now, image)? else {
+        return Ok(report);
+    };
+    if report.scan_type != "BASIC" {
+        return Err(GateError(format!(
+            "the last scan of {} completed {} ago, longer than --max-age {}; it is an enhanced \
+             scan, which Amazon Inspector repeats on its own schedule and which cannot be started \
+             on demand. Check the image's status in Amazon Inspector (an image not pushed or \
+             pulled within the ECR rescan duration is no longer rescanned), push it again to \
+             rescan it, or raise --max-age.",
+            image.short_name(),
+            human(age),
+            human(max_age)
+        )));
+    }
+    progress(format!(
+        "the last scan of {} completed {} ago, longer than --max-age {}: starting a new basic scan",
+        image.short_name(),
+        human(age),
+        human(max_age)
+    ));
+    source
+        .start_scan(image)
+        .await
+        .map_err(|e| not_started(image, e, Some(age)))?;
+    wait_for_rescan(
+        source,
+        image,
+        report.completed_epoch,
+        polling,
+        &mut progress,
+    )
+    .await?;
+    let report = evaluate(
+        source,
+        image,
+        policy,
+        &options.budgets,
+        today,
+        polling,
+        &mut progress,
+    )
+    .await?;
+    match stale(&report, max_age, now, image)? {
+        None => Ok(report),
+        Some(age) => Err(GateError(format!(
+            "the new scan of {} reports completing {} ago, still longer than --max-age {}",
+            image.short_name(),
+            human(age),
+            human(max_age)
+        ))),
+    }
+}
+
+/// How old the report's scan is when it is older than `max_age`; an error
+/// when ECR gave no completion time to judge by.
+fn stale(
+    report: &Report,
+    max_age: Duration,
+    now: chrono::DateTime<chrono::Utc>,
+    image: &ImageRef,
+) -> Result<Option<Duration>, GateError> {
+    if report.scan_status == "-" {
+        return Ok(None); // not evaluated: the policy skips the image
+    }
+    let Some(completed) = report.completed_epoch else {
+        return Err(GateError(format!(
+            "cannot check --max-age: ECR gave no completion time (imageScanCompletedAt) for the \
+             scan of {} (status {}); rerun the gate without --max-age to judge it anyway",
+            image.short_name(),
+            report.scan_status
+        )));
+    };
+    let age = Duration::from_secs(now.timestamp().saturating_sub(completed).max(0) as u64);
+    Ok((age > max_age).then_some(age))
+}
+
+/// `3d 4h`, `5h 10m`, `42m`, `15s`: an age people read at a glance.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// The error for a scan that could not be started, with what to do.
+fn not_started(image: &ImageRef, error: StartScanError, age: Option<Duration>) -> GateError {
+    let name = image.short_name();
+    GateError(match error {
+        StartScanError::LimitExceeded(f) => format!(
+            "cannot start a new scan of {name}: ECR starts a basic scan of an image at most once \
+             per 24 hours, scan on push included ({f}){}. Rerun the gate later, or raise \
+             --max-age to at least 24h.",
+            age.map(|a| format!("; the last one completed {} ago", human(a)))
+                .unwrap_or_default()
+        ),
+        StartScanError::Unsupported(f) => format!(
+            "ECR cannot start a scan of {name} on demand ({f}): with enhanced scanning Amazon \
+             Inspector decides when images are scanned, and some image types are not scanned \
+             at all. Rerun the gate without --start-scan/--max-age, with --wait."
+        ),
+        StartScanError::ImageNotFound(f) => format!("image not found: {f}"),
+        StartScanError::Failed(f) => format!("starting a scan of {name} failed: {f}"),
+    })
+}
+
+/// How long polling may go on, and how far apart the polls are.
+#[derive(Debug, Clone, Copy)]
+pub struct Polling {
+    pub deadline: Instant,
+    pub interval: Duration,
+}
+
+impl Polling {
+    /// Sleeps one interval, or says it would pass the deadline.
+    async fn sleep(&self) -> bool {
+        if Instant::now() + self.interval > self.deadline {
+            return false;
+        }
+        tokio::time::sleep(self.interval).await;
+        true
+    }
+}
+
+/// Waits until ECR reports the scan finished (or the deadline), calling
 /// `progress` with a line for stderr at each poll that is still waiting.
 ///
 /// While no scan exists, the scanning configuration is read once: when it
 /// means no scan will ever start (scan frequency MANUAL), waiting out the
 /// timeout would only delay the same failure, so the gate stops at once. A
 /// configuration it cannot read (not allowed, another registry) never fails
-/// the gate: it says so and keeps waiting.
-pub async fn wait_for_scan<S: FindingsSource + ScanningConfigSource>(
+/// the gate: it says so and keeps waiting. With `start`, a basic scan is
+/// started instead when the registry uses basic scanning (or cannot tell).
+pub async fn wait_for_scan<S>(
     source: &S,
     image: &ImageRef,
-    timeout: Duration,
-    interval: Duration,
+    polling: Polling,
+    start: bool,
     mut progress: impl FnMut(String),
-) -> Result<(), GateError> {
+) -> Result<(), GateError>
+where
+    S: FindingsSource + ScanningConfigSource + ScanStarter,
+{
     let started = Instant::now();
     let mut config_checked = false;
     loop {
@@ -249,14 +257,18 @@ pub async fn wait_for_scan<S: FindingsSource + ScanningConfigSource>(
         }
         if state == "NOT_STARTED" && !config_checked {
             config_checked = true;
-            match scan_expected(source, image).await {
-                Expectation::Never(message) => return Err(GateError(message)),
-                Expectation::Unknown(line) => progress(line),
-                Expectation::Expected => {}
+            if start {
+                start_basic_scan(source, image, &mut progress).await?;
+            } else {
+                match scan_expected(source, image).await {
+                    Expectation::Never(message) => return Err(GateError(message)),
+                    Expectation::Unknown(line) => progress(line),
+                    Expectation::Expected => {}
+                }
             }
         }
         let waited = started.elapsed();
-        if waited + interval > timeout {
+        if !polling.sleep().await {
             return Err(GateError(format!(
                 "the scan of {} is still {state} after {}s (--timeout)",
                 image.short_name(),
@@ -266,9 +278,81 @@ pub async fn wait_for_scan<S: FindingsSource + ScanningConfigSource>(
         progress(format!(
             "waiting for the scan of {}: {state} ({}s elapsed)",
             image.short_name(),
-            waited.as_secs()
+            started.elapsed().as_secs()
         ));
-        tokio::time::sleep(interval).await;
+    }
+}
+
+/// `--start-scan` on an image with no scan: starts a basic scan, unless
+/// the registry says it uses enhanced scanning.
+async fn start_basic_scan<S: ScanningConfigSource + ScanStarter>(
+    source: &S,
+    image: &ImageRef,
+    progress: &mut impl FnMut(String),
+) -> Result<(), GateError> {
+    // Only the caller's own registry's configuration can be read.
+    if image.account.is_empty() {
+        match source.registry_scanning().await {
+            Ok(registry) if registry.scan_type == "ENHANCED" => {
+                return Err(GateError(format!(
+                    "--start-scan starts basic scans only, and the registry uses enhanced \
+                     scanning: Amazon Inspector decides when {} is scanned. {}",
+                    image.short_name(),
+                    start_a_scan(image, "ENHANCED")
+                )))
+            }
+            Ok(_) => {}
+            Err(f) => progress(format!(
+                "cannot read the registry scanning configuration ({f}); starting a basic scan anyway"
+            )),
+        }
+    }
+    source
+        .start_scan(image)
+        .await
+        .map_err(|e| not_started(image, e, None))?;
+    progress(format!(
+        "no scan of {} yet: started a basic scan (--start-scan)",
+        image.short_name()
+    ));
+    Ok(())
+}
+
+/// After starting a new scan: waits until ECR reports one completed later
+/// than `previous`.
+async fn wait_for_rescan<S: FindingsSource>(
+    source: &S,
+    image: &ImageRef,
+    previous: Option<i64>,
+    polling: Polling,
+    progress: &mut impl FnMut(String),
+) -> Result<(), GateError> {
+    let started = Instant::now();
+    loop {
+        let (state, completed) = match source.page(image, None).await {
+            Ok(page) => (
+                page.status.map(|s| s.status).unwrap_or_default(),
+                page.completed_at,
+            ),
+            Err(SourceError::ScanNotFound(_)) => ("NOT_STARTED".to_string(), None),
+            Err(e) => return Err(GateError(e.to_string())),
+        };
+        let pending = state == "NOT_STARTED" || PENDING_STATUSES.contains(&state.as_str());
+        if !pending && completed.is_some() && completed != previous {
+            return Ok(());
+        }
+        if !polling.sleep().await {
+            return Err(GateError(format!(
+                "the new scan of {} had not completed after {}s (--timeout; status {state})",
+                image.short_name(),
+                started.elapsed().as_secs()
+            )));
+        }
+        progress(format!(
+            "waiting for the new scan of {}: {state} ({}s elapsed)",
+            image.short_name(),
+            started.elapsed().as_secs()
+        ));
     }
 }
 
@@ -404,14 +488,6 @@ pub fn filter_matches(filter: &str, repository: &str) -> bool {
     }
 }
 
-/// How long an evaluation may keep re-reading an enhanced scan's findings,
-/// and how far apart the reads are.
-#[derive(Debug, Clone, Copy)]
-pub struct Settle {
-    pub deadline: Instant,
-    pub interval: Duration,
-}
-
 /// Passes pages through, noting whether any finding carries fields that only
 /// Amazon Inspector (enhanced scanning) fills in.
 struct Watched<'a, S> {
@@ -448,23 +524,13 @@ pub async fn evaluate<S: FindingsSource>(
     source: &S,
     image: &ImageRef,
     policy: &Policy,
+    budgets: &Budgets,
     today: chrono::NaiveDate,
-    settle: Settle,
+    settle: Polling,
     mut progress: impl FnMut(String),
 ) -> Result<Report, GateError> {
     if let Some(reason) = policy.skip_reason(image) {
-        return Ok(Report {
-            result: "pass",
-            repository: image.repository.clone(),
-            digest: image.digest.clone(),
-            tags: image.tags.clone(),
-            threshold: "-".into(),
-            scan_status: "-".into(),
-            counts: Default::default(),
-            violations: Vec::new(),
-            violations_total: 0,
-            notes: vec![format!("Not evaluated: {reason}.")],
-        });
+        return Ok(Report::not_evaluated(image, &reason));
     }
     let image_policy = policy.for_image(image, today);
     let watched = Watched {
@@ -519,7 +585,12 @@ pub async fn evaluate<S: FindingsSource>(
         status,
         Reader::Gate,
     );
-    Ok(report(image, assessment))
+    Ok(Report::judge(
+        image,
+        &assessment,
+        budgets,
+        folded.completed_at,
+    ))
 }
 
 /// The error for an enhanced scan whose reads never agreed before the deadline.
@@ -618,137 +689,11 @@ pub fn no_current_findings(image: &ImageRef, status: &ScanStatus) -> Option<Stri
     ))
 }
 
-/// The verdict, read from the assessment.
-fn report(image: &ImageRef, assessment: Assessment) -> Report {
-    let tally = &assessment.tally;
-    let violations = tally
-        .listed()
-        .into_iter()
-        .take(100)
-        .map(|f| Violation {
-            id: f.id.clone(),
-            severity: f.severity,
-            package: f.package_label(),
-            fixed_in: f.fixed_in.clone(),
-            link: f.link.clone(),
-        })
-        .collect();
-    Report {
-        result: if assessment.alert_worthy() == 0 {
-            "pass"
-        } else {
-            "fail"
-        },
-        repository: image.repository.clone(),
-        digest: image.digest.clone(),
-        tags: image.tags.clone(),
-        threshold: assessment.threshold.to_string(),
-        scan_status: assessment.status.clone(),
-        counts: tally.counts.clone(),
-        violations,
-        violations_total: assessment.alert_worthy(),
-        notes: assessment.notes.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(list: &[&str]) -> Result<Args, String> {
-        parse_args(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn reads_the_options() {
-        let a = args(&[
-            "--repository",
-            "team/api",
-            "--tag",
-            "v1",
-            "--threshold",
-            "critical",
-            "--wait",
-            "--timeout",
-            "30",
-            "--interval",
-            "2",
-            "--format",
-            "json",
-        ])
-        .unwrap();
-        assert_eq!(a.repository, "team/api");
-        assert_eq!(a.tag.as_deref(), Some("v1"));
-        assert_eq!(a.threshold, Some(Severity::Critical));
-        assert!(a.wait && a.json);
-        assert_eq!(a.timeout, Duration::from_secs(30));
-    }
-
-    #[test]
-    fn bad_arguments_say_what_is_wrong() {
-        for (list, expected) in [
-            (&["--tag", "v1"][..], "--repository <NAME>"),
-            (
-                &["--repository", "r"][..],
-                "<--tag <TAG>|--digest <sha256:...>>",
-            ),
-            (
-                &["--repository", "r", "--tag", "a", "--digest", "sha256:0"][..],
-                "'--tag <TAG>' cannot be used with '--digest <sha256:...>'",
-            ),
-            (
-                &["--repository", "r", "--digest", "abc"][..],
-                "`abc` is not sha256:<hex>",
-            ),
-            (
-                &["--repository", "r", "--tag", "a", "--threshold", "SEVERE"][..],
-                "`SEVERE` is not INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL",
-            ),
-            (
-                &["--repository", "r", "--tag", "a", "--format", "xml"][..],
-                "invalid value 'xml' for '--format <FORMAT>'",
-            ),
-            (
-                &["--repository", "r", "--tag", "a", "--timeout", "0"][..],
-                "`0` is not a positive number of seconds",
-            ),
-            (
-                &["--repository", "r", "--tag", "a", "--frobnicate"][..],
-                "unexpected argument '--frobnicate'",
-            ),
-            (
-                &["--repository"][..],
-                "a value is required for '--repository <NAME>'",
-            ),
-        ] {
-            let err = args(list).unwrap_err();
-            assert!(err.contains(expected), "{list:?}: {err}");
-        }
-    }
-
-    #[test]
-    fn help_and_version_are_answers_not_errors() {
-        use clap::error::ErrorKind;
-        let argv = |a: &str| vec![a.to_string()];
-        let help = parse_args(&argv("--help")).unwrap_err();
-        assert_eq!(help.kind(), ErrorKind::DisplayHelp);
-        assert_eq!(help.exit_code(), 0, "--help is not a failure");
-        let text = help.to_string();
-        assert!(
-            text.contains("--repository <NAME>")
-                && text.contains("[env: ECR_SCAN_GATE_REPOSITORY=]"),
-            "{text}"
-        );
-        assert!(text.contains("Exit status: 0 pass, 1 policy violations, 2 cannot judge"));
-        let version = parse_args(&argv("--version")).unwrap_err();
-        assert_eq!(version.kind(), ErrorKind::DisplayVersion);
-        assert_eq!(version.exit_code(), 0);
-        let bad = parse_args(&argv("--frobnicate")).unwrap_err();
-        assert_eq!(bad.exit_code(), 2, "cannot judge");
-    }
-
     use crate::domain::finding::{Finding, FixAvailable};
+    use crate::domain::severity::Severity;
     use crate::ports::{ScanningRule, ServiceFailure};
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicUsize;
@@ -762,6 +707,9 @@ mod tests {
         registry: Result<RegistryScanning, ServiceFailure>,
         repository: Result<Option<RepositoryScanning>, ServiceFailure>,
         config_calls: AtomicUsize,
+        /// Answers to StartImageScan, in order (then success).
+        starts: Mutex<VecDeque<Result<(), StartScanError>>>,
+        start_calls: AtomicUsize,
     }
 
     impl Fake {
@@ -772,6 +720,8 @@ mod tests {
                 registry: Ok(registry("BASIC", vec![])),
                 repository: Ok(Some(repository("SCAN_ON_PUSH", true))),
                 config_calls: AtomicUsize::new(0),
+                starts: Mutex::new(VecDeque::new()),
+                start_calls: AtomicUsize::new(0),
             }
         }
 
@@ -794,6 +744,18 @@ mod tests {
                 } else {
                     reads.front().cloned().unwrap()
                 }
+            })
+        }
+    }
+
+    impl ScanStarter for Fake {
+        fn start_scan<'a>(
+            &'a self,
+            _image: &'a ImageRef,
+        ) -> BoxFuture<'a, Result<(), StartScanError>> {
+            Box::pin(async move {
+                self.start_calls.fetch_add(1, Ordering::SeqCst);
+                self.starts.lock().unwrap().pop_front().unwrap_or(Ok(()))
             })
         }
     }
@@ -858,6 +820,7 @@ mod tests {
             }),
             findings,
             next_token: None,
+            completed_at: None,
         })
     }
 
@@ -892,18 +855,27 @@ mod tests {
         }
     }
 
-    fn settle(timeout: Duration, interval: Duration) -> Settle {
-        Settle {
+    fn settle(timeout: Duration, interval: Duration) -> Polling {
+        Polling {
             deadline: Instant::now() + timeout,
             interval,
         }
     }
 
-    async fn judge(source: &Fake, settle: Settle) -> (Result<Report, GateError>, Vec<String>) {
+    async fn judge(source: &Fake, settle: Polling) -> (Result<Report, GateError>, Vec<String>) {
         let mut lines = Vec::new();
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let policy = Policy::new(Severity::High);
-        let result = evaluate(source, &image(), &policy, today, settle, |l| lines.push(l)).await;
+        let result = evaluate(
+            source,
+            &image(),
+            &policy,
+            &Budgets::default(),
+            today,
+            settle,
+            |l| lines.push(l),
+        )
+        .await;
         (result, lines)
     }
 
@@ -1059,10 +1031,8 @@ mod tests {
         timeout: Duration,
     ) -> (Result<(), GateError>, Vec<String>) {
         let mut lines = Vec::new();
-        let result = wait_for_scan(source, image, timeout, Duration::from_millis(10), |l| {
-            lines.push(l)
-        })
-        .await;
+        let polling = settle(timeout, Duration::from_millis(10));
+        let result = wait_for_scan(source, image, polling, false, |l| lines.push(l)).await;
         (result, lines)
     }
 
@@ -1074,16 +1044,11 @@ mod tests {
         let started = Instant::now();
         // With a 10 s interval, waiting even once would take 10 s.
         let mut lines = Vec::new();
-        let err = wait_for_scan(
-            &source,
-            &image(),
-            Duration::from_secs(60),
-            Duration::from_secs(10),
-            |l| lines.push(l),
-        )
-        .await
-        .unwrap_err()
-        .0;
+        let polling = settle(Duration::from_secs(60), Duration::from_secs(10));
+        let err = wait_for_scan(&source, &image(), polling, false, |l| lines.push(l))
+            .await
+            .unwrap_err()
+            .0;
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(source.pages(), 1);
         assert!(lines.is_empty(), "{lines:?}");
@@ -1232,5 +1197,173 @@ mod tests {
             settings.contains("SCAN_ON_PUSH for svc-0, svc-1, svc-2, svc-3, svc-4, and 3 more"),
             "{settings}"
         );
+    }
+
+    const NOW: i64 = 1_764_806_400; // 2025-12-04T00:00:00Z
+    const DAY: i64 = 86_400;
+
+    fn scanned(
+        status: &str,
+        at: Option<i64>,
+        findings: Vec<Finding>,
+    ) -> Result<FindingsPage, SourceError> {
+        let mut page = page(status, findings)?;
+        page.completed_at = at;
+        Ok(page)
+    }
+
+    fn options(start_scan: bool, max_age: Option<Duration>) -> Options {
+        Options {
+            wait: false,
+            start_scan,
+            max_age,
+            timeout: Duration::from_secs(5),
+            interval: Duration::from_millis(10),
+            budgets: Budgets::default(),
+        }
+    }
+
+    async fn gate(source: &Fake, options: Options) -> (Result<Report, GateError>, Vec<String>) {
+        let mut lines = Vec::new();
+        let now = chrono::DateTime::from_timestamp(NOW, 0).unwrap();
+        let policy = Policy::new(Severity::High);
+        let result = run(source, &image(), &policy, &options, now, |l| lines.push(l)).await;
+        (result, lines)
+    }
+
+    #[tokio::test]
+    async fn start_scan_starts_a_basic_scan_when_there_is_none_and_waits_for_it() {
+        let source = Fake::new(vec![
+            not_found(),
+            scanned("IN_PROGRESS", None, vec![]),
+            scanned("COMPLETE", Some(NOW), basic(2)),
+        ]);
+        let (report, lines) = gate(&source, options(true, None)).await;
+        let report = report.unwrap();
+        assert_eq!(source.start_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(report.violations_total, 2);
+        assert_eq!(
+            lines[0],
+            "no scan of team/api:v1 yet: started a basic scan (--start-scan)"
+        );
+    }
+
+    #[tokio::test]
+    async fn start_scan_leaves_an_enhanced_registry_to_inspector() {
+        let mut source = Fake::new(vec![not_found()]);
+        source.registry = Ok(registry("ENHANCED", vec![("SCAN_ON_PUSH", &["*"])]));
+        let (result, _) = gate(&source, options(true, None)).await;
+        let err = result.unwrap_err().0;
+        assert_eq!(source.start_calls.load(Ordering::SeqCst), 0);
+        assert!(
+            err.starts_with(
+                "--start-scan starts basic scans only, and the registry uses enhanced scanning"
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scan_within_max_age_is_judged_as_it_is() {
+        let source = Fake::new(vec![scanned("COMPLETE", Some(NOW - 3_600), basic(1))]);
+        let (report, lines) = gate(
+            &source,
+            options(false, Some(Duration::from_secs(DAY as u64))),
+        )
+        .await;
+        assert_eq!(
+            report.unwrap().scan_completed_at.as_deref(),
+            Some("2025-12-03T23:00:00Z")
+        );
+        assert_eq!(source.start_calls.load(Ordering::SeqCst), 0);
+        assert!(lines.is_empty(), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn a_basic_scan_older_than_max_age_is_redone_before_judging() {
+        let old = Some(NOW - 10 * DAY);
+        let source = Fake::new(vec![
+            scanned("COMPLETE", old, basic(1)),
+            // ECR has not switched to the new scan yet.
+            scanned("COMPLETE", old, basic(1)),
+            scanned("IN_PROGRESS", old, vec![]),
+            scanned("COMPLETE", Some(NOW), basic(3)),
+        ]);
+        let (report, lines) = gate(
+            &source,
+            options(false, Some(Duration::from_secs(7 * DAY as u64))),
+        )
+        .await;
+        let report = report.unwrap();
+        assert_eq!(source.start_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(report.violations_total, 3, "judged on the new scan");
+        assert_eq!(
+            lines[0],
+            "the last scan of team/api:v1 completed 10d ago, longer than --max-age 7d: starting a new basic scan"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_basic_scan_redone_within_24_hours_is_refused_with_what_to_do() {
+        let source = Fake::new(vec![scanned("COMPLETE", Some(NOW - 5 * 3_600), basic(1))]);
+        source
+            .starts
+            .lock()
+            .unwrap()
+            .push_back(Err(StartScanError::LimitExceeded(failure(
+                "LimitExceededException",
+            ))));
+        let (result, _) = gate(&source, options(false, Some(Duration::from_secs(3_600)))).await;
+        let err = result.unwrap_err().0;
+        assert!(
+            err.starts_with(
+                "cannot start a new scan of team/api:v1: ECR starts a basic scan of an image at \
+                 most once per 24 hours, scan on push included (ECR LimitExceededException: no); \
+                 the last one completed 5h ago."
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_enhanced_scan_older_than_max_age_cannot_be_judged() {
+        let source = Fake::new(vec![scanned("ACTIVE", Some(NOW - 40 * DAY), enhanced(1))]);
+        let (result, _) = gate(
+            &source,
+            options(false, Some(Duration::from_secs(30 * DAY as u64))),
+        )
+        .await;
+        let err = result.unwrap_err().0;
+        assert_eq!(source.start_calls.load(Ordering::SeqCst), 0);
+        assert!(
+            err.starts_with(
+                "the last scan of team/api:v1 completed 40d ago, longer than --max-age 30d; it is \
+                 an enhanced scan"
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn max_age_without_a_completion_time_cannot_be_checked() {
+        let source = Fake::new(vec![scanned("COMPLETE", None, basic(1))]);
+        let (result, _) = gate(&source, options(false, Some(Duration::from_secs(3_600)))).await;
+        assert!(result.unwrap_err().0.starts_with(
+            "cannot check --max-age: ECR gave no completion time (imageScanCompletedAt)"
+        ));
+    }
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        for (secs, text) in [
+            (15, "15s"),
+            (120, "2m"),
+            (3_600, "1h"),
+            (5_400, "1h 30m"),
+            (86_400, "1d"),
+            (97_200, "1d 3h"),
+        ] {
+            assert_eq!(human(Duration::from_secs(secs)), text);
+        }
     }
 }

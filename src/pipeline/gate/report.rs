@@ -1,0 +1,409 @@
+//! The gate's verdict: what the policy made of the image's findings, judged
+//! against the severity budgets, and its text form.
+
+use crate::domain::assessment::Assessment;
+use crate::domain::finding::Finding;
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::severity::{Severity, SeverityCounts};
+use crate::domain::text::one_line;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// How many alert-worthy findings of a severity may pass the gate
+/// (`--max-critical N` …). A severity without a budget fails the gate from
+/// its first finding at or above the threshold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budgets([Option<u64>; 5]);
+
+impl Budgets {
+    fn slot(severity: Severity) -> Option<usize> {
+        Severity::RANKED.iter().position(|s| *s == severity)
+    }
+
+    pub fn set(&mut self, severity: Severity, max: u64) {
+        if let Some(i) = Budgets::slot(severity) {
+            self.0[i] = Some(max);
+        }
+    }
+
+    pub fn get(&self, severity: Severity) -> Option<u64> {
+        Budgets::slot(severity).and_then(|i| self.0[i])
+    }
+
+    /// The budgets given, most severe first.
+    fn given(&self) -> impl Iterator<Item = (Severity, u64)> + '_ {
+        Severity::DISPLAY_ORDER
+            .into_iter()
+            .filter_map(|s| self.get(s).map(|max| (s, max)))
+    }
+
+    /// Whether the alert-worthy findings of `severity` fail the gate.
+    fn exceeded(&self, severity: Severity, found: u64) -> bool {
+        found > self.get(severity).unwrap_or(0)
+    }
+}
+
+/// The option that sets a severity's budget.
+pub fn budget_option(severity: Severity) -> String {
+    format!("--max-{}", severity.as_str().to_ascii_lowercase())
+}
+
+/// One budget and what it met.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetUse {
+    pub severity: Severity,
+    pub max: u64,
+    /// Alert-worthy findings of that severity.
+    pub found: u64,
+    pub exceeded: bool,
+}
+
+/// The gate's verdict, printed as text, JSON, SARIF, JUnit or markdown.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub result: &'static str,
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub region: String,
+    pub threshold: String,
+    pub scan_status: String,
+    /// `BASIC` or `ENHANCED`.
+    pub scan_type: &'static str,
+    /// When ECR says the scan completed (RFC 3339, UTC).
+    pub scan_completed_at: Option<String>,
+    /// The same, in seconds since the epoch.
+    #[serde(skip)]
+    pub completed_epoch: Option<i64>,
+    /// Every finding, whatever the policy said.
+    pub counts: SeverityCounts,
+    /// Findings at or above the threshold that the policy kept (not
+    /// allow-listed …): what the budgets and the verdict judge.
+    pub alert_counts: SeverityCounts,
+    pub budgets: Vec<BudgetUse>,
+    /// Findings that fail the gate, most severe first.
+    pub violations: Vec<Violation>,
+    pub violations_total: u64,
+    /// Alert-worthy findings let through by a budget.
+    pub tolerated: Vec<Violation>,
+    pub tolerated_total: u64,
+    pub notes: Vec<String>,
+    /// The scan results in the ECR console.
+    pub console_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    pub id: String,
+    pub severity: Severity,
+    pub package: Option<String>,
+    pub fixed_in: Option<String>,
+    pub score: Option<f64>,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    /// The finding's identity (vulnerability, package, version), stable
+    /// across runs: SARIF's fingerprint.
+    #[serde(skip)]
+    pub fingerprint: u64,
+}
+
+impl Violation {
+    fn of(finding: &Finding) -> Violation {
+        Violation {
+            id: finding.id.clone(),
+            severity: finding.severity,
+            package: finding.package_label(),
+            fixed_in: finding.fixed_in.clone(),
+            score: finding.score,
+            title: finding.title.clone(),
+            link: finding.link.clone(),
+            fingerprint: crate::domain::dedup::fingerprint(finding) >> 3,
+        }
+    }
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.result == "pass"
+    }
+
+    /// `team/api:v1` (tags) or `team/api@sha256:…`.
+    pub fn image_name(&self) -> String {
+        if self.tags.is_empty() {
+            format!("{}@{}", self.repository, self.digest)
+        } else {
+            format!("{}:{}", self.repository, self.tags.join(","))
+        }
+    }
+
+    /// A report for an image the policy does not evaluate.
+    pub fn not_evaluated(image: &ImageRef, reason: &str) -> Report {
+        Report {
+            result: "pass",
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            tags: image.tags.clone(),
+            region: image.region.clone(),
+            threshold: "-".into(),
+            scan_status: "-".into(),
+            scan_type: "-",
+            scan_completed_at: None,
+            completed_epoch: None,
+            counts: SeverityCounts::default(),
+            alert_counts: SeverityCounts::default(),
+            budgets: Vec::new(),
+            violations: Vec::new(),
+            violations_total: 0,
+            tolerated: Vec::new(),
+            tolerated_total: 0,
+            notes: vec![format!("Not evaluated: {reason}.")],
+            console_url: image.console_url(),
+        }
+    }
+
+    /// The verdict on the assessment, under the budgets.
+    pub fn judge(
+        image: &ImageRef,
+        assessment: &Assessment,
+        budgets: &Budgets,
+        completed_at: Option<i64>,
+    ) -> Report {
+        let tally = &assessment.tally;
+        let alert_counts = tally.alert_counts.clone();
+        let over = |s: Severity| budgets.exceeded(s, alert_counts.get(s));
+        let (violations, tolerated): (Vec<&Finding>, Vec<&Finding>) =
+            tally.listed().into_iter().partition(|f| over(f.severity));
+        let total = |pick: &dyn Fn(Severity) -> bool| -> u64 {
+            alert_counts
+                .non_zero()
+                .filter(|(s, _)| pick(*s))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let violations_total = total(&|s| over(s));
+        let tolerated_total = total(&|s| !over(s));
+        let mut notes = assessment.notes.clone();
+        let mut uses = Vec::new();
+        for (severity, max) in budgets.given() {
+            let found = alert_counts.get(severity);
+            if severity < assessment.threshold {
+                notes.push(format!(
+                    "{} has no effect: {severity} is below the threshold {} (lower --threshold to \
+                     count {severity} findings).",
+                    budget_option(severity),
+                    assessment.threshold
+                ));
+            }
+            uses.push(BudgetUse {
+                severity,
+                max,
+                found,
+                exceeded: found > max,
+            });
+        }
+        let within: Vec<String> = uses
+            .iter()
+            .filter(|u| !u.exceeded && u.found > 0)
+            .map(|u| format!("{} {} of at most {}", u.found, u.severity, u.max))
+            .collect();
+        if !within.is_empty() {
+            notes.push(format!("Within budget: {}.", within.join(", ")));
+        }
+        Report {
+            result: if violations_total == 0 {
+                "pass"
+            } else {
+                "fail"
+            },
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            tags: image.tags.clone(),
+            region: image.region.clone(),
+            threshold: assessment.threshold.to_string(),
+            scan_status: assessment.status.clone(),
+            scan_type: match assessment.kind {
+                ScanKind::Basic => "BASIC",
+                ScanKind::Enhanced => "ENHANCED",
+            },
+            scan_completed_at: completed_at.and_then(rfc3339),
+            completed_epoch: completed_at,
+            counts: tally.counts.clone(),
+            alert_counts,
+            budgets: uses,
+            violations: violations.into_iter().map(Violation::of).collect(),
+            violations_total,
+            tolerated: tolerated.into_iter().map(Violation::of).collect(),
+            tolerated_total,
+            notes,
+            console_url: image.console_url(),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let over = if self.budgets.is_empty() {
+            ""
+        } else {
+            " over budget"
+        };
+        let _ = writeln!(
+            out,
+            "{}: {} finding(s) at or above {}{over} in {} ({})",
+            self.result.to_ascii_uppercase(),
+            self.violations_total,
+            self.threshold,
+            one_line(&self.image_name()),
+            self.scan_status
+        );
+        for v in &self.violations {
+            let _ = writeln!(out, "  {}", violation_line(v));
+        }
+        let listed = self.violations.len() as u64;
+        if self.violations_total > listed {
+            let _ = writeln!(out, "  ... and {} more", self.violations_total - listed);
+        }
+        for b in &self.budgets {
+            let _ = writeln!(
+                out,
+                "Budget {} {}: {} found{}",
+                budget_option(b.severity),
+                b.max,
+                b.found,
+                if b.exceeded { ", exceeded" } else { "" }
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "{}", one_line(note));
+        }
+        out
+    }
+}
+
+/// `HIGH      CVE-2026-1               openssl@3.0.2 -> 3.0.8`
+fn violation_line(v: &Violation) -> String {
+    format!(
+        "{:<9} {:<20} {}{}",
+        v.severity.as_str(),
+        one_line(&v.id),
+        v.package.as_deref().map(one_line).unwrap_or_default(),
+        v.fixed_in
+            .as_deref()
+            .map(|f| format!(" -> {}", one_line(f)))
+            .unwrap_or_default()
+    )
+}
+
+fn rfc3339(epoch_seconds: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(epoch_seconds, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::assessment::Reader;
+    use crate::domain::dedup::Known;
+    use crate::domain::policy::Policy;
+    use crate::domain::tally::Tally;
+    use crate::pipeline::fold::judge_into;
+
+    fn finding(id: &str, severity: Severity) -> Finding {
+        let mut f = Finding::new(id, severity);
+        f.package_name = Some("openssl".into());
+        f.package_version = Some("3.0.2".into());
+        f
+    }
+
+    fn judged(threshold: Severity, findings: Vec<Finding>, budgets: &Budgets) -> Report {
+        let image = ImageRef::sample("team/api", &["v1"]);
+        let policy = Policy::new(threshold);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let image_policy = policy.for_image(&image, today);
+        let mut tally = Tally::default();
+        judge_into(&mut tally, findings, &image_policy, &Known::default());
+        let assessment = Assessment::new(
+            &policy,
+            &image_policy,
+            tally,
+            ScanKind::Basic,
+            "COMPLETE",
+            Reader::Gate,
+        );
+        Report::judge(&image, &assessment, budgets, Some(1_764_547_200))
+    }
+
+    fn sample() -> Vec<Finding> {
+        vec![
+            finding("CVE-C1", Severity::Critical),
+            finding("CVE-H1", Severity::High),
+            finding("CVE-H2", Severity::High),
+            finding("CVE-M1", Severity::Medium),
+        ]
+    }
+
+    #[test]
+    fn without_budgets_any_finding_at_or_above_the_threshold_fails() {
+        let report = judged(Severity::High, sample(), &Budgets::default());
+        assert!(!report.passed());
+        assert_eq!(report.violations_total, 3);
+        let ids: Vec<_> = report.violations.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["CVE-C1", "CVE-H1", "CVE-H2"]);
+        assert_eq!(
+            report.scan_completed_at.as_deref(),
+            Some("2025-12-01T00:00:00Z")
+        );
+        assert!(report
+            .text()
+            .starts_with("FAIL: 3 finding(s) at or above HIGH in "));
+    }
+
+    #[test]
+    fn budgets_let_findings_through_up_to_their_count() {
+        let mut budgets = Budgets::default();
+        budgets.set(Severity::Critical, 1);
+        budgets.set(Severity::High, 2);
+        let report = judged(Severity::High, sample(), &budgets);
+        assert!(report.passed(), "{}", report.text());
+        assert_eq!(report.tolerated_total, 3);
+        assert!(report
+            .notes
+            .iter()
+            .any(|n| n == "Within budget: 1 CRITICAL of at most 1, 2 HIGH of at most 2."));
+
+        budgets.set(Severity::High, 1);
+        let report = judged(Severity::High, sample(), &budgets);
+        assert!(!report.passed());
+        let ids: Vec<_> = report.violations.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["CVE-H1", "CVE-H2"],
+            "only the severity over budget fails"
+        );
+        assert_eq!(report.tolerated[0].id, "CVE-C1");
+        let text = report.text();
+        assert!(
+            text.starts_with("FAIL: 2 finding(s) at or above HIGH over budget in "),
+            "{text}"
+        );
+        assert!(
+            text.contains("Budget --max-high 1: 2 found, exceeded"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_budget_below_the_threshold_says_it_has_no_effect() {
+        let mut budgets = Budgets::default();
+        budgets.set(Severity::Medium, 0);
+        let report = judged(Severity::Critical, sample(), &budgets);
+        assert_eq!(report.violations_total, 1);
+        assert!(report.notes.iter().any(
+            |n| n.starts_with("--max-medium has no effect: MEDIUM is below the threshold CRITICAL")
+        ));
+        let report = judged(Severity::Medium, sample(), &budgets);
+        assert_eq!(
+            report.violations_total, 4,
+            "MEDIUM now counts, with a budget of 0"
+        );
+    }
+}
