@@ -12,7 +12,12 @@ It also reproduces what AWS does and moto does not, on demand:
   reads of an image see only some of its findings (AWS-FACTS "Findings can
   lag the status");
 - an endpoint that accepts requests and never answers (`hang`);
-- an endpoint that is down (`down`: every connection is dropped).
+- an endpoint that is down (`down`: every connection is dropped);
+- an image whose last scan completed long ago (`age_scan`): moto dates
+  every scan today and refuses a second one the same day, so the proxy
+  serves the old completion time and answers StartImageScan for the image
+  itself, as ECR does for an image last scanned more than 24 hours ago; the
+  next read shows the scan IN_PROGRESS, later ones the new scan.
 Every DescribeImageScanFindings page it serves is checked against the ECR
 service model of the pinned botocore (harness/contract.py): a page that
 breaks the contract is answered with an error naming what is wrong.
@@ -26,6 +31,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TARGET = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings"
+START_SCAN = "AmazonEC2ContainerRegistry_V20150921.StartImageScan"
 ENHANCED_PAGE = 100
 BASIC_DEFAULT = 100
 BASIC_MAX = 1000
@@ -108,6 +114,11 @@ class PagingProxy:
         # Set, every request is read and never answered until `unhang()`.
         self.hang = False
         self.released = threading.Event()
+        # digest -> {"completed_at": epoch, "rescan": answer or None,
+        # "started": bool}: see `age_scan`.
+        self.aged = {}
+        # StartImageScan requests seen (by digest), answered here or by moto.
+        self.scans_started = []
         # Pages that broke the service model's contract (and were refused).
         self.contract_violations = []
         self.lock = threading.Lock()
@@ -139,6 +150,15 @@ class PagingProxy:
                 if refused is not None:
                     self._answer(403, {"Content-Type": "text/xml"}, refused)
                     return
+                if target == START_SCAN:
+                    request = json.loads(body or b"{}")
+                    digest = (request.get("imageId") or {}).get("imageDigest")
+                    with proxy.lock:
+                        proxy.scans_started.append(digest)
+                    answer = proxy.start_aged_scan(digest, request)
+                    if answer is not None:
+                        self._answer(200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(answer).encode())
+                        return
                 if target == TARGET:
                     with proxy.lock:
                         proxy.describe_calls += 1
@@ -152,6 +172,7 @@ class PagingProxy:
                             self._answer(status, headers, data)
                             return
                         full = json.loads(data)
+                    full = proxy.aged_answer(digest, full)
                     if not request.get("nextToken"):
                         full = proxy.lagging(digest, full)
                     else:
@@ -179,6 +200,46 @@ class PagingProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def age_scan(self, digest, completed_at, rescan=None):
+        with self.lock:
+            self.aged[digest] = {"completed_at": completed_at, "rescan": rescan, "started": False}
+
+    def start_aged_scan(self, digest, request):
+        """ECR's StartImageScan answer for an image scanned long ago, or
+        None to let moto answer."""
+        with self.lock:
+            aged = self.aged.get(digest)
+            if aged is None or aged["started"]:
+                return None
+            aged["started"] = True
+            aged["reads_in_progress"] = 1
+        return {"registryId": request.get("registryId") or "123456789012",
+                "repositoryName": request.get("repositoryName"),
+                "imageId": {"imageDigest": digest},
+                "imageScanStatus": {"status": "IN_PROGRESS", "description": "The scan is in progress."}}
+
+    def aged_answer(self, digest, full):
+        """The answer for an image `age_scan` dated back: the old scan until
+        a new one starts, then one read IN_PROGRESS, then the new scan."""
+        import time
+
+        with self.lock:
+            aged = self.aged.get(digest)
+            if aged is None:
+                return full
+            if not aged["started"]:
+                findings = dict(full.get("imageScanFindings") or {})
+                findings["imageScanCompletedAt"] = aged["completed_at"]
+                return {**full, "imageScanFindings": findings}
+            if aged.get("reads_in_progress", 0) > 0:
+                aged["reads_in_progress"] -= 1
+                return {k: v for k, v in full.items() if k != "imageScanFindings"} | {
+                    "imageScanStatus": {"status": "IN_PROGRESS", "description": "The scan is in progress."}}
+            new = aged["rescan"] or full
+            findings = dict(new.get("imageScanFindings") or {})
+            findings["imageScanCompletedAt"] = aged.setdefault("rescanned_at", int(time.time()))
+            return {**new, "imageScanFindings": findings}
 
     def lagging(self, digest, full):
         """A first page: one read of the image; while the image lags, only

@@ -4,6 +4,7 @@ local emulator, and reads back the alerts that arrived."""
 import datetime
 import hashlib
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -43,8 +44,11 @@ def ensure_repository(ecr, name):
         pass
 
 
-def scan_result(repository, digest, status="COMPLETE", description=None, basic=(), enhanced=(), account=ACCOUNT):
-    """A DescribeImageScanFindings answer for this image with these findings."""
+def scan_result(repository, digest, status="COMPLETE", description=None, basic=(), enhanced=(), account=ACCOUNT,
+                completed_at=None):
+    """A DescribeImageScanFindings answer for this image with these findings.
+    A finished scan says when it completed (`imageScanCompletedAt`, epoch
+    seconds on the wire; default: now), as ECR's answers do."""
     SCANS[digest] = list(basic) + list(enhanced)
     counts = {}
     for finding in list(basic) + list(enhanced):
@@ -57,6 +61,11 @@ def scan_result(repository, digest, status="COMPLETE", description=None, basic=(
         "imageScanStatus": {"status": status, "description": description or f"The scan status is {status}."},
         "imageScanFindings": {"findingSeverityCounts": counts, "findings": list(basic), "enhancedFindings": list(enhanced)},
     }
+    if status in ("COMPLETE", "ACTIVE"):
+        # AWS CLI reference, describe-image-scan-findings example output.
+        now = int(time.time())
+        result["imageScanFindings"]["imageScanCompletedAt"] = now if completed_at is None else completed_at
+        result["imageScanFindings"]["vulnerabilitySourceUpdatedAt"] = now
     return result
 
 
@@ -196,6 +205,16 @@ def received_alerts(stack, queue_url, wait_seconds=1):
             })
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
         wait_seconds = 0
+
+
+def scanned_long_ago(stack, repository, digest, days, **rescan):
+    """The image's last scan completed `days` ago. moto cannot date a scan
+    back (nor allow a second one the same day), so the proxy shows the old
+    completion time and answers StartImageScan for the image as ECR would
+    for an image last scanned that long ago; the new scan then completes
+    with `rescan`'s findings (default: the same findings)."""
+    stack.proxy.age_scan(digest, int(time.time()) - days * 86_400,
+                         scan_result(repository, digest, **rescan) if rescan else None)
 
 
 def rescan(stack, repository, digest, **scan):

@@ -197,10 +197,25 @@ pub struct Args {
 /// exits 2 (`clap::Error::exit`). `step_summary_path` is
 /// `$GITHUB_STEP_SUMMARY`, for `--step-summary`.
 pub fn parse_args(args: &[String], step_summary_path: Option<&str>) -> Result<Args, clap::Error> {
-    use clap::{CommandFactory, Parser};
-    let cli = Cli::try_parse_from(
+    use clap::{CommandFactory, FromArgMatches};
+    // An empty variable counts as unset: CI systems pass every input of an
+    // action or template, empty when it was not given.
+    let mut command = Cli::command();
+    let empty: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .is_some_and(|name| std::env::var_os(name).is_some_and(|v| v.is_empty()))
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    for id in empty {
+        command = command.mut_arg(id, |arg| arg.env(None));
+    }
+    let matches = command.try_get_matches_from(
         std::iter::once("ecr-scan-gate").chain(args.iter().map(String::as_str)),
     )?;
+    let cli = Cli::from_arg_matches(&matches)?;
     let mut summary_files: Vec<PathBuf> = cli.summary_file.into_iter().collect();
     if cli.step_summary {
         match step_summary_path.filter(|p| !p.is_empty()) {

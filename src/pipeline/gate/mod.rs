@@ -621,7 +621,8 @@ fn fold_error(image: &ImageRef, error: FoldError) -> GateError {
             GateError(format!("image not found: {f}"))
         }
         FoldError::Read(SourceError::ScanNotFound(f)) => GateError(format!(
-            "no scan found for {} (is scan on push on? start one or use --wait): {f}",
+            "no scan found for {} ({f}): wait for scan on push with --wait, or start a basic \
+             scan with --start-scan",
             image.short_name()
         )),
         FoldError::Read(SourceError::Failed(f)) => GateError(f.to_string()),
