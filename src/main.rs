@@ -11,7 +11,10 @@ use ecr_scan_alerts::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: a function with 256 MB has a fraction of a vCPU, the work is
+// waiting on AWS, and a second worker thread only adds its start-up and
+// cross-thread wake-ups to every invocation (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
 

@@ -87,7 +87,18 @@ pub async fn fold_findings<S: FindingsSource>(
     policy: &ImagePolicy<'_>,
     known: &Known,
 ) -> Result<Folded, FoldError> {
-    let mut tally = Tally::default();
+    fold_findings_listing(source, image, policy, known, Tally::default()).await
+}
+
+/// [`fold_findings`] into `tally`, which says how many findings to keep
+/// for listing.
+pub async fn fold_findings_listing<S: FindingsSource>(
+    source: &S,
+    image: &ImageRef,
+    policy: &ImagePolicy<'_>,
+    known: &Known,
+    mut tally: Tally,
+) -> Result<Folded, FoldError> {
     let mut token: Option<String> = None;
     let mut status: Option<ScanStatus> = None;
     let mut completed_at = None;

@@ -34,8 +34,22 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// The one HTTPS client every SDK client shares: hyper with rustls on the
+/// `ring` crypto provider. ring draws its randomness from the operating
+/// system's CSPRNG (`getrandom`) alone, so the first TLS handshake costs a
+/// handshake; AWS-LC, the SDK's default provider, also seeds its own
+/// generator from CPU jitter at first use, about 30 ms of CPU on every cold
+/// start (docs/performance.md, "TLS and entropy"). Trusted roots are the
+/// system's (rustls-native-certs: `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// The shared SDK configuration: the default credential and region chain,
-/// the latest behaviour version and [`timeouts`].
+/// the latest behaviour version, [`https_client`] and [`timeouts`].
 pub async fn load_config() -> aws_config::SdkConfig {
     load_config_for(None, None).await
 }
@@ -46,8 +60,9 @@ pub async fn load_config_for(
     region: Option<String>,
     profile: Option<&str>,
 ) -> aws_config::SdkConfig {
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(timeouts());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
     }

@@ -20,9 +20,10 @@ use crate::domain::dedup::Known;
 use crate::domain::glob::Glob;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::policy::Policy;
+use crate::domain::tally::GATE_LISTED_CAP;
 use crate::domain::text::one_line;
 use crate::pipeline::fold::{
-    fold_findings, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
+    fold_findings_listing, FoldError, Folded, NO_CURRENT_FINDINGS_STATUSES, PENDING_STATUSES,
 };
 use crate::ports::BoxFuture;
 use crate::ports::{
@@ -538,7 +539,8 @@ pub async fn evaluate<S: FindingsSource>(
         inspector: AtomicBool::new(false),
     };
     let read = || async {
-        fold_findings(&watched, image, &image_policy, &Known::default())
+        let tally = crate::domain::tally::Tally::with_cap(GATE_LISTED_CAP);
+        fold_findings_listing(&watched, image, &image_policy, &Known::default(), tally)
             .await
             .map_err(|e| fold_error(image, e))
     };
