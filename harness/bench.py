@@ -8,11 +8,10 @@ function under cargo-lambda's Runtime API emulator. Measures:
 - the stripped binary's size;
 - cold init: from just before the process is spawned to the moment its
   first GET .../runtime/invocation/next reaches a minimal stand-in for the
-  Runtime API (the point where Lambda considers init done), with and
-  without opening the ECR and SNS connections during init;
+  Runtime API (the point where Lambda considers init done);
 - the first invocation of a fresh process against a warm one (same event),
-  with and without that warm-up, as Lambda's Duration (through the
-  stand-in) and as the invoker waits (through the emulator);
+  as Lambda's Duration (through the stand-in) and as the invoker waits
+  (through the emulator);
 - the cold path: a fresh process handed one small event (10 basic findings)
   while it starts, from spawn to the alert published (its response), CPU
   and wall, beside the same for a Python 3.11 + boto3 handler doing the same
@@ -155,18 +154,6 @@ class FunctionProcess:
             self.cpu_seconds = usage.ru_utime + usage.ru_stime
         self.log.close()
         return self.cpu_seconds
-
-    def warm_up_ms(self):
-        """elapsed_ms of the "connections opened during init" log line."""
-        for line in Path(self.log_path).read_text(errors="replace").splitlines():
-            if "connections opened during init" in line:
-                try:
-                    record = json.loads(line)
-                    fields = record.get("fields", record)
-                    return float(fields["elapsed_ms"]), fields.get("ecr", ""), fields.get("sns", "")
-                except (ValueError, KeyError):
-                    return None
-        return None
 
 
 def quiet(server):
@@ -356,7 +343,7 @@ class BenchStack:
     def emulator_api(self):
         return f"http://127.0.0.1:{self.runtime_port}/.rt/{FUNCTION_NAME}"
 
-    def env(self, runtime_api, warm_up=True):
+    def env(self, runtime_api):
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             **AWS_ENV,
@@ -372,12 +359,10 @@ class BenchStack:
             "ALERT_TOPIC_ARN": self.topic_arn,
             "SEVERITY_THRESHOLD": "HIGH",
         }
-        if not warm_up:
-            env["WARM_UP_CONNECTIONS"] = "false"
         return env
 
-    def spawn(self, name, runtime_api, warm_up=True):
-        return FunctionProcess([self.binary], self.env(runtime_api, warm_up), self.logs / f"{name}.log")
+    def spawn(self, name, runtime_api):
+        return FunctionProcess([self.binary], self.env(runtime_api), self.logs / f"{name}.log")
 
     def spawn_python(self, name, runtime_api):
         """The Python comparator (harness/baseline_handler.py) under the AWS
@@ -454,28 +439,22 @@ def event(repository, digest):
 
 # -- measurements ------------------------------------------------------------
 
-def cold_inits(stack, warm_up):
-    """COLD_STARTS starts; returns (init seconds, init CPU seconds, warm-up ms)."""
-    inits, cpus, warm_ms, outcome = [], [], [], None
+def cold_inits(stack):
+    """COLD_STARTS starts; returns (init seconds, init CPU seconds)."""
+    inits, cpus = [], []
     for i in range(COLD_STARTS):
         api = stack.stub.expect()
-        fn = stack.spawn(f"cold-{'warm' if warm_up else 'plain'}-{i}", api, warm_up)
+        fn = stack.spawn(f"cold-{i}", api)
         try:
             if not stack.stub.arrived.wait(15):
                 raise RuntimeError(f"the function never asked for an event; see {fn.log_path}")
             inits.append(stack.stub.first_next - fn.started)
-            # Let the log line of the warm-up reach the file.
-            time.sleep(0.05)
         finally:
             cpus.append(fn.stop())
-        warmed = fn.warm_up_ms()
-        if warmed:
-            warm_ms.append(warmed[0])
-            outcome = f"ECR {warmed[1]}, SNS {warmed[2]}"
-    return inits, cpus, warm_ms, outcome
+    return inits, cpus
 
 
-def first_and_warm(stack, payload, warm_up, via_stub):
+def first_and_warm(stack, payload, via_stub):
     """The first invocation of FRESH_PROCESSES fresh processes, then
     WARM_INVOCATIONS more of the last one; returns (firsts, warms) in
     seconds. Through the stand-in (`via_stub`) the event is queued before
@@ -489,7 +468,7 @@ def first_and_warm(stack, payload, warm_up, via_stub):
             api, invoke = stack.stub.expect(), stack.stub.invoke
         else:
             api, invoke = stack.emulator_api, stack.invoke
-        fn = stack.spawn(f"first-{kind}-{'warm' if warm_up else 'plain'}-{i}", api, warm_up)
+        fn = stack.spawn(f"first-{kind}-{i}", api)
         try:
             if not via_stub:
                 time.sleep(SETTLE_SECONDS)
@@ -628,18 +607,11 @@ def main():
     try:
         stack.start()
         print("bench: local stack up; measuring cold starts", file=sys.stderr)
-        plain, plain_cpu, _, _ = cold_inits(stack, warm_up=False)
-        warmed, warmed_cpu, warm_ms, warm_outcome = cold_inits(stack, warm_up=True)
+        plain, plain_cpu = cold_inits(stack)
         init = statistics.median(plain)
-        init_warm = statistics.median(warmed)
-        rows.append((f"Cold init: spawn -> first GET /next, config + clients (median of {COLD_STARTS})",
-                     ms(init), f"<= {TARGET_INIT_MS:.0f} ms", verdict(init * 1000, TARGET_INIT_MS, "ms")))
-        rows.append((f"Cold init with the ECR + SNS connections opened (median of {COLD_STARTS}; "
-                     f"warm-up itself {statistics.median(warm_ms):.1f} ms: {warm_outcome})" if warm_ms else
-                     f"Cold init with the ECR + SNS connections opened (median of {COLD_STARTS})",
-                     ms(init_warm), f"<= {TARGET_INIT_MS:.0f} ms", verdict(init_warm * 1000, TARGET_INIT_MS, "ms")))
-        rows.append(("CPU time of init (user + sys; without / with warm-up)",
-                     f"{ms(statistics.median(plain_cpu))} / {ms(statistics.median(warmed_cpu))}", "", ""))
+        rows.append((f"Cold init: spawn -> first GET /next, config + clients (median of {COLD_STARTS}): wall / CPU",
+                     f"{ms(init)} / {ms(statistics.median(plain_cpu))}", f"<= {TARGET_INIT_MS:.0f} ms",
+                     verdict(init * 1000, TARGET_INIT_MS, "ms")))
 
         print("bench: seeding images", file=sys.stderr)
         events = {n: stack.image(n) for n in SIZES}
@@ -652,8 +624,6 @@ def main():
         r_walls, r_cpus, r_warms = cold_paths(stack, rust_spawn, small_basic, COLD_PATH_RUNS, "rust")
         p_walls, p_cpus, p_warms = cold_paths(stack, stack.spawn_python, small_basic, max(3, COLD_PATH_RUNS // 3),
                                               "python")
-        n_walls, n_cpus, _ = cold_paths(stack, lambda name, api: stack.spawn(name, api, warm_up=False),
-                                        small_basic, COLD_PATH_RUNS, "rust-plain")
         r_cpu, p_cpu = med(r_cpus), med(p_cpus)
         rows.append((f"Cold path over TLS, process start -> first alert published ({SMALL_SCAN} basic findings; "
                      f"median of {len(r_cpus)} fresh processes): CPU user + sys",
@@ -665,8 +635,6 @@ def main():
                      f"MISSED by {TARGET_COLD_RATIO - p_cpu / r_cpu:.1f} x"))
         rows.append(("Cold path wall time, start -> alert published: function / Python",
                      f"{ms(med(r_walls))} / {ms(med(p_walls))}", "", ""))
-        rows.append(("Cold path of the function without the connection warm-up (WARM_UP_CONNECTIONS=false): "
-                     "CPU / wall", f"{ms(med(n_cpus))} / {ms(med(n_walls))}", "", ""))
         rows.append(("Warm invocation of the same event, Duration: function / Python",
                      f"{ms(med(r_warms))} / {ms(med(p_warms))}", "", ""))
         r_cost, p_cost = cost_per_million(med(r_walls), med(r_warms)), cost_per_million(med(p_walls), med(p_warms))
@@ -688,21 +656,15 @@ def main():
 
         print("bench: first and warm invocations", file=sys.stderr)
         small = events[SIZES[0]]
-        firsts, warms = first_and_warm(stack, small, warm_up=True, via_stub=True)
-        firsts_plain, warms_plain = first_and_warm(stack, small, warm_up=False, via_stub=True)
-        firsts_emu, warms_emu = first_and_warm(stack, small, warm_up=True, via_stub=False)
+        firsts, warms = first_and_warm(stack, small, via_stub=True)
+        firsts_emu, warms_emu = first_and_warm(stack, small, via_stub=False)
         first, warm = med(firsts), med(warms)
-        first_plain, warm_plain = med(firsts_plain), med(warms_plain)
-        rows.append((f"First invocation, connections opened at init: Duration, event handed over -> response "
+        rows.append((f"First invocation (opens the connections): Duration, event handed over -> response "
                      f"({SIZES[0]} findings; median of {FRESH_PROCESSES} fresh processes)",
                      f"{ms(first)} = {first / warm:.2f}x warm", f"<= {TARGET_FIRST_RATIO:.1f}x warm",
                      verdict(first / warm, TARGET_FIRST_RATIO, "x", "{:.2f}")))
         rows.append((f"Warm invocation, same event: Duration (median of {WARM_INVOCATIONS})", ms(warm), "", ""))
-        rows.append(("Without the warm-up (for comparison): first / warm Duration",
-                     f"{ms(first_plain)} / {ms(warm_plain)} = {first_plain / warm_plain:.2f}x",
-                     f"<= {TARGET_FIRST_RATIO:.1f}x warm",
-                     verdict(first_plain / warm_plain, TARGET_FIRST_RATIO, "x", "{:.2f}")))
-        rows.append(("Through cargo-lambda's emulator, as the invoker waits: first / warm (with warm-up)",
+        rows.append(("Through cargo-lambda's emulator, as the invoker waits: first / warm",
                      f"{ms(med(firsts_emu))} / {ms(med(warms_emu))}", "", ""))
 
         print("bench: large scans", file=sys.stderr)

@@ -5,7 +5,6 @@ use ecr_scan_alerts::adapters::aws::accounts::{AccountFindings, Home};
 use ecr_scan_alerts::adapters::aws::dynamodb::DynamoDedup;
 use ecr_scan_alerts::adapters::aws::sns::SnsAlerts;
 use ecr_scan_alerts::adapters::aws::ssm::SsmPolicy;
-use ecr_scan_alerts::adapters::aws::warm;
 use ecr_scan_alerts::entry::{self, EntryPoint};
 use ecr_scan_alerts::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -24,8 +23,6 @@ async fn main() -> Result<(), Error> {
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let aws = ecr_scan_alerts::adapters::aws::load_config().await;
-    let warm_up = warm::enabled(std::env::var(warm::WARM_UP_CONNECTIONS).ok().as_deref())
-        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let ecr = aws_sdk_ecr::Client::new(&aws);
     let sns = aws_sdk_sns::Client::new(&aws);
     // Images of other accounts are read through their member role.
@@ -57,18 +54,6 @@ async fn main() -> Result<(), Error> {
         )));
     }
     let app = &app;
-    // Last step of init: the first invocation finds these connections open.
-    if warm_up {
-        match entry {
-            EntryPoint::ScanEvents => {
-                warm::open_connections(&ecr, &sns, &config.alert_topic_arn).await;
-            }
-            EntryPoint::FindingBatches => {
-                warm::open_sns_connection(&sns, &config.alert_topic_arn).await;
-            }
-        }
-    }
-
     match entry {
         EntryPoint::ScanEvents => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

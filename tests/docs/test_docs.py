@@ -6,7 +6,7 @@ Over README.md, docs/*.md and events/README.md:
   heading of its target that produces that anchor (GitHub's rule);
 - every `make <target>` shown in code is a target of the Makefile;
 - the variables of the configuration table are the ones the function
-  defines (src/config.rs, src/adapters/aws/warm.rs, src/entry.rs), in both
+  defines (src/config.rs, src/entry.rs), in both
   directions; any other UPPER_SNAKE name shown in code is a documented
   setting, a make variable, Lambda's or the SDK's own (`AWS_*`, `_*`), or a
   name the code, the templates or the harness use;
@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
 # Where the function's settings are named, as `const NAME: &str = "VARIABLE";`.
-SETTING_FILES = ("src/config.rs", "src/adapters/aws/warm.rs", "src/entry.rs")
+SETTING_FILES = ("src/config.rs", "src/entry.rs")
 # What "a name the code uses" is looked up in (tests/docs itself excluded,
 # so the broken examples below are never found there).
 CORPUS_GLOBS = (
@@ -352,7 +352,7 @@ def test_every_make_target_named_exists(doc, makefile_text):
 
 def test_the_configuration_table_is_the_functions_settings():
     defined = defined_settings()
-    assert {"ALERT_TOPIC_ARN", "WARM_UP_CONNECTIONS"} <= defined, "the settings constants were not found"
+    assert {"ALERT_TOPIC_ARN", "_HANDLER"} <= defined, "the settings constants were not found"
     text = CONFIGURATION_DOC.read_text(encoding="utf-8")
     problems = settings_problems(CONFIGURATION_DOC, text, defined)
     assert not problems, "\n".join(problems)

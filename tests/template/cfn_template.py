@@ -357,7 +357,6 @@ def own_check_problems(template, **overrides):
 NO_RESOURCE_LEVEL = {
     "inspector2:ListFindings",
     "inspector2:ListCoverage",
-    "ecr:DescribeRegistry",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }

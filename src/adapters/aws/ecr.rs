@@ -97,6 +97,13 @@ impl FindingsSource for EcrFindings {
                         _ => SourceError::Failed(failure),
                     }
                 })?;
+            // Basic findings the HTTP client read itself (findings_tap), if it did.
+            let tapped = super::findings_tap::take(&super::findings_tap::page_key(
+                &image.account,
+                &image.repository,
+                &image.digest,
+                next_token,
+            ));
             let status = output.image_scan_status.map(|s| ScanStatus {
                 status: s
                     .status
@@ -104,7 +111,7 @@ impl FindingsSource for EcrFindings {
                     .unwrap_or_default(),
                 description: s.description,
             });
-            let mut findings = Vec::new();
+            let mut findings = tapped.unwrap_or_default();
             let completed_at = output
                 .image_scan_findings
                 .as_ref()

@@ -3,9 +3,9 @@
 pub mod accounts;
 pub mod dynamodb;
 pub mod ecr;
+pub mod findings_tap;
 pub mod sns;
 pub mod ssm;
-pub mod warm;
 
 use crate::ports::ServiceFailure;
 use aws_config::timeout::TimeoutConfig;
@@ -39,7 +39,9 @@ pub fn timeouts() -> TimeoutConfig {
 /// system's CSPRNG (`getrandom`) alone, so the first TLS handshake costs a
 /// handshake; AWS-LC, the SDK's default provider, also seeds its own
 /// generator from CPU jitter at first use, about 30 ms of CPU on every cold
-/// start (docs/performance.md, "TLS and entropy"). Trusted roots are the
+/// start (docs/performance.md, "TLS and entropy"). With ring, opening the
+/// connections during init no longer pays for itself: the first invocation
+/// opens them, within the 1.2x-warm target. Trusted roots are the
 /// system's (rustls-native-certs: `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
@@ -61,7 +63,7 @@ pub async fn load_config_for(
     profile: Option<&str>,
 ) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(findings_tap::FindingsTap::wrap(https_client()))
         .timeout_config(timeouts());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));

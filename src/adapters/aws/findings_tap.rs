@@ -1,0 +1,378 @@
+//! Basic findings read straight from ECR's answer, once.
+//!
+//! The SDK reads a DescribeImageScanFindings answer with its generic JSON
+//! deserializer into owned structures (every description, URI and
+//! attribute a string of its own), which [`super::ecr::from_basic`] then
+//! turns into [`Finding`]s. For a page of 1,000 basic findings that is most
+//! of the function's CPU (docs/performance.md, "Where the CPU goes").
+//!
+//! [`FindingsTap`] wraps the HTTP client every SDK client uses. When a
+//! DescribeImageScanFindings answer (200) comes back, it parses the page's
+//! basic findings (`imageScanFindings.findings`) straight into `Finding`s
+//! with serde_json, borrowing from the body, keeps them for the adapter
+//! that asked, and hands the SDK the same answer without that array. The
+//! SDK still signs, retries, times out and reads everything else (status,
+//! next token, enhanced findings, errors). An answer it cannot read this
+//! way is handed over untouched, and the SDK's own reading applies.
+
+use crate::domain::finding::Finding;
+use crate::domain::severity::Severity;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+const TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings";
+
+/// Pages parsed by the tap, waiting for the adapter call that asked for
+/// them, by request (registry, repository, digest, token).
+fn parsed() -> &'static Mutex<HashMap<String, VecDeque<Vec<Finding>>>> {
+    static PARSED: OnceLock<Mutex<HashMap<String, VecDeque<Vec<Finding>>>>> = OnceLock::new();
+    PARSED.get_or_init(Default::default)
+}
+
+/// The key of one page request: what the adapter sends.
+pub fn page_key(registry: &str, repository: &str, digest: &str, token: Option<&str>) -> String {
+    format!(
+        "{registry}\n{repository}\n{digest}\n{}",
+        token.unwrap_or("")
+    )
+}
+
+/// The basic findings the tap read for this request, if it read them.
+pub fn take(key: &str) -> Option<Vec<Finding>> {
+    let mut map = parsed().lock().ok()?;
+    let queue = map.get_mut(key)?;
+    let page = queue.pop_front();
+    if queue.is_empty() {
+        map.remove(key);
+    }
+    page
+}
+
+fn keep(key: String, findings: Vec<Finding>) {
+    if let Ok(mut map) = parsed().lock() {
+        map.entry(key).or_default().push_back(findings);
+    }
+}
+
+/// The HTTP client of [`super::https_client`], with DescribeImageScanFindings
+/// answers read as the module says.
+#[derive(Debug)]
+pub struct FindingsTap {
+    inner: SharedHttpClient,
+}
+
+impl FindingsTap {
+    pub fn wrap(inner: SharedHttpClient) -> SharedHttpClient {
+        SharedHttpClient::new(FindingsTap { inner })
+    }
+}
+
+impl HttpClient for FindingsTap {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(TapConnector {
+            inner: self.inner.http_connector(settings, components),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct TapConnector {
+    inner: SharedHttpConnector,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageRequest<'a> {
+    #[serde(borrow, default)]
+    registry_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    repository_name: Cow<'a, str>,
+    image_id: ImageId<'a>,
+    #[serde(borrow, default)]
+    next_token: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageId<'a> {
+    #[serde(borrow, default)]
+    image_digest: Option<Cow<'a, str>>,
+}
+
+fn request_key(body: &[u8]) -> Option<String> {
+    let request: PageRequest<'_> = serde_json::from_slice(body).ok()?;
+    Some(page_key(
+        request.registry_id.as_deref().unwrap_or(""),
+        &request.repository_name,
+        request.image_id.image_digest.as_deref()?,
+        request.next_token.as_deref(),
+    ))
+}
+
+impl HttpConnector for TapConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let tapped = request.headers().get("x-amz-target") == Some(TARGET);
+        let key = tapped
+            .then(|| request.body().bytes().and_then(request_key))
+            .flatten();
+        let response = self.inner.call(request);
+        let Some(key) = key else {
+            return response;
+        };
+        HttpConnectorFuture::new(async move {
+            let mut response = response.await?;
+            if response.status().as_u16() != 200 {
+                return Ok(response);
+            }
+            let body = response.take_body();
+            let bytes = aws_smithy_types::byte_stream::ByteStream::new(body)
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::io(e.into()))?
+                .into_bytes();
+            let answer = match split_basic_findings(&bytes) {
+                Some((findings, rest)) => {
+                    keep(key, findings);
+                    SdkBody::from(rest)
+                }
+                None => SdkBody::from(bytes),
+            };
+            response.headers_mut().remove("content-length");
+            *response.body_mut() = answer;
+            Ok(response)
+        })
+    }
+}
+
+/// One basic finding, read field by field into a [`Finding`] with the
+/// same mapping as [`super::ecr::from_basic`]; attributes other than the
+/// package and the CVSS scores are skipped, not kept.
+struct BasicFinding(Finding);
+
+impl<'de> Deserialize<'de> for BasicFinding {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(BasicFindingVisitor)
+    }
+}
+
+struct BasicFindingVisitor;
+
+impl<'de> Visitor<'de> for BasicFindingVisitor {
+    type Value = BasicFinding;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an ECR image scan finding")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BasicFinding, A::Error> {
+        let mut out = Finding::new(String::new(), Severity::Undefined);
+        let mut name = None;
+        let mut attributes = Attributes::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "name" => name = map.next_value::<Option<String>>()?,
+                "description" => out.title = map.next_value()?,
+                "uri" => out.link = map.next_value()?,
+                "severity" => {
+                    if let Some(s) = map.next_value::<Option<Cow<'de, str>>>()? {
+                        out.severity = Severity::from_aws(&s);
+                    }
+                }
+                "attributes" => {
+                    attributes = map.next_value::<Option<Attributes>>()?.unwrap_or_default()
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        out.id = name.unwrap_or_else(|| "(unnamed finding)".to_string());
+        out.package_name = attributes.package_name;
+        out.package_version = attributes.package_version;
+        out.score = attributes.cvss3.or(attributes.cvss2);
+        Ok(BasicFinding(out))
+    }
+}
+
+/// What the mapping takes from a finding's attributes (the last value of a
+/// key wins, as in the SDK's reading).
+#[derive(Default)]
+struct Attributes {
+    package_name: Option<String>,
+    package_version: Option<String>,
+    cvss3: Option<f64>,
+    cvss2: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seq;
+        impl<'de> Visitor<'de> for Seq {
+            type Value = Attributes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of attributes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Attributes, A::Error> {
+                let mut out = Attributes::default();
+                while let Some(attribute) = seq.next_element::<Attribute<'de>>()? {
+                    let (Some(key), Some(value)) = (attribute.key, attribute.value) else {
+                        continue;
+                    };
+                    match key.as_ref() {
+                        "package_name" => out.package_name = Some(value.into_owned()),
+                        "package_version" => out.package_version = Some(value.into_owned()),
+                        "CVSS3_SCORE" => out.cvss3 = value.trim().parse::<f64>().ok(),
+                        "CVSS2_SCORE" => out.cvss2 = value.trim().parse::<f64>().ok(),
+                        _ => {}
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(Seq)
+    }
+}
+
+#[derive(Deserialize)]
+struct Attribute<'a> {
+    #[serde(borrow, default)]
+    key: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<Cow<'a, str>>,
+}
+
+/// The findings array, each finding mapped as it is read.
+struct Findings(Vec<Finding>);
+
+impl<'de> Deserialize<'de> for Findings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seq;
+        impl<'de> Visitor<'de> for Seq {
+            type Value = Findings;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of findings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Findings, A::Error> {
+                // serde_json gives no length: room for a full basic page
+                // (1,000) up front instead of growing by doubling.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1_000).min(1_000));
+                while let Some(BasicFinding(finding)) = seq.next_element()? {
+                    out.push(finding);
+                }
+                Ok(Findings(out))
+            }
+        }
+        deserializer.deserialize_seq(Seq)
+    }
+}
+
+/// An object read in one pass: the member named `take` read as `T`, every
+/// other member kept as it was written, to be written out again.
+struct Split<'a, T> {
+    taken: Option<T>,
+    rest: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+struct SplitVisitor<T> {
+    take: &'static str,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
+    type Value = Split<'de, T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Split<'de, T>, A::Error> {
+        let mut taken = None;
+        let mut rest = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == self.take {
+                taken = Some(map.next_value::<T>()?);
+            } else {
+                rest.push((key, map.next_value::<&'de RawValue>()?));
+            }
+        }
+        Ok(Split { taken, rest })
+    }
+}
+
+/// `imageScanFindings`: its `findings` read, the rest kept.
+struct ScanPart<'a>(Split<'a, Findings>);
+
+impl<'de> Deserialize<'de> for ScanPart<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(SplitVisitor {
+                take: "findings",
+                marker: std::marker::PhantomData,
+            })
+            .map(ScanPart)
+    }
+}
+
+fn split<'de, T: Deserialize<'de>>(body: &'de [u8], take: &'static str) -> Option<Split<'de, T>> {
+    // Strings are checked as UTF-8 as they are read.
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let split = de
+        .deserialize_map(SplitVisitor {
+            take,
+            marker: std::marker::PhantomData,
+        })
+        .ok()?;
+    de.end().ok()?;
+    Some(split)
+}
+
+/// `{"key":value,...}` from members kept as they were written.
+fn write_object(
+    members: &[(Cow<'_, str>, &RawValue)],
+    extra: Option<(&str, &str)>,
+) -> Option<String> {
+    let mut out = String::from("{");
+    let all = members
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.get()))
+        .chain(extra);
+    for (i, (key, value)) in all.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key).ok()?);
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    Some(out)
+}
+
+/// The page's basic findings, and the answer without them; `None` when
+/// the answer is not the JSON object ECR sends, or has no basic findings.
+/// One pass over the answer: each finding is mapped as it is read.
+pub fn split_basic_findings(body: &[u8]) -> Option<(Vec<Finding>, Vec<u8>)> {
+    let top: Split<'_, ScanPart<'_>> = split(body, "imageScanFindings")?;
+    let scan = top.taken?.0;
+    let findings = scan.taken?.0;
+    let scan = write_object(&scan.rest, None)?;
+    let rest = write_object(&top.rest, Some(("imageScanFindings", &scan)))?;
+    Some((findings, rest.into_bytes()))
+}

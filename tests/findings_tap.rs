@@ -1,0 +1,140 @@
+//! Layer 2: basic findings read by the HTTP client itself (findings_tap)
+//! are the findings the SDK's own reading gives, for the same answer.
+
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_types::body::SdkBody;
+use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
+use ecr_scan_alerts::adapters::aws::findings_tap::{split_basic_findings, FindingsTap};
+use ecr_scan_alerts::domain::image::ImageRef;
+use ecr_scan_alerts::ports::{FindingsPage, FindingsSource, SourceError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A page as ECR writes it (AWS CLI reference, describe-image-scan-findings
+/// example), with what real answers hold too: escapes, non-ASCII, missing
+/// and null fields, an unknown severity, attributes without values.
+const PAGE: &str = r#"{
+  "registryId": "123456789012",
+  "repositoryName": "demo/web",
+  "imageId": {"imageDigest": "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234ef01", "imageTag": "3f2c1ab"},
+  "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+  "imageScanFindings": {
+    "imageScanCompletedAt": 1764547200,
+    "vulnerabilitySourceUpdatedAt": 1764540000.5,
+    "findingSeverityCounts": {"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1},
+    "findings": [
+      {"name": "CVE-2026-0001", "description": "Heap overflow in \"parser\" \u2014 see\nnotes", "uri": "https://security-tracker.debian.org/tracker/CVE-2026-0001",
+       "severity": "CRITICAL", "attributes": [{"key": "package_version", "value": "3.0.2"}, {"key": "package_name", "value": "openssl"},
+       {"key": "CVSS2_VECTOR", "value": "AV:N/AC:L/Au:N/C:P/I:P/A:P"}, {"key": "CVSS2_SCORE", "value": "7.5"}, {"key": "CVSS3_SCORE", "value": " 9.8 "}]},
+      {"name": "CVE-2026-0002", "severity": "HIGH", "attributes": [{"key": "package_name", "value": "zlib"}, {"key": "package_version"}]},
+      {"name": "CVE-2026-0003", "description": null, "uri": null, "severity": "MEDIUM", "attributes": []},
+      {"description": "no name", "severity": "SEVERE"},
+      {"name": "CVE-2026-0005", "severity": "LOW", "attributes": [{"key": "CVSS2_SCORE", "value": "n/a"}]}
+    ]
+  },
+  "nextToken": "page-2"
+}"#;
+
+/// An image of its own per test: the tap keeps what it read by request
+/// (registry, repository, digest, token) for the process, and the tests run
+/// side by side.
+fn image(test: u8) -> ImageRef {
+    ImageRef {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        repository: "demo/web".into(),
+        digest: format!("sha256:{test:064x}"),
+        tags: vec!["3f2c1ab".into()],
+    }
+}
+
+fn source(tapped: bool, body: &'static str, status: u16, calls: Arc<AtomicUsize>) -> EcrFindings {
+    let http = infallible_client_fn(move |_request| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(SdkBody::from(body))
+            .unwrap()
+    });
+    let http = if tapped {
+        FindingsTap::wrap(http)
+    } else {
+        http
+    };
+    let config = aws_sdk_ecr::Config::builder()
+        .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
+        .region(aws_sdk_ecr::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecr::config::Credentials::for_tests())
+        .http_client(http)
+        .build();
+    EcrFindings::new(aws_sdk_ecr::Client::from_conf(config))
+}
+
+async fn page(
+    test: u8,
+    tapped: bool,
+    body: &'static str,
+    token: Option<&str>,
+) -> Result<FindingsPage, SourceError> {
+    source(tapped, body, 200, Arc::default())
+        .page(&image(test), token)
+        .await
+}
+
+#[tokio::test]
+async fn the_tap_reads_the_same_findings_as_the_sdk() {
+    let by_sdk = page(1, false, PAGE, None).await.unwrap();
+    let by_tap = page(1, true, PAGE, None).await.unwrap();
+    assert_eq!(by_sdk.findings.len(), 5);
+    assert_eq!(by_tap, by_sdk);
+    let first = &by_tap.findings[0];
+    assert_eq!(
+        first.title.as_deref(),
+        Some("Heap overflow in \"parser\" \u{2014} see\nnotes")
+    );
+    assert_eq!(first.score, Some(9.8));
+    assert_eq!(by_tap.next_token.as_deref(), Some("page-2"));
+    assert_eq!(by_tap.completed_at, Some(1_764_547_200));
+    // The next page of the same image is a request of its own.
+    let second = page(1, true, PAGE, Some("page-2")).await.unwrap();
+    assert_eq!(second, by_sdk);
+}
+
+#[tokio::test]
+async fn the_sdk_is_handed_the_answer_without_the_basic_findings() {
+    let (findings, rest) = split_basic_findings(PAGE.as_bytes()).unwrap();
+    assert_eq!(findings.len(), 5);
+    let rest: serde_json::Value = serde_json::from_slice(&rest).unwrap();
+    let full: serde_json::Value = serde_json::from_str(PAGE).unwrap();
+    let mut expected = full.clone();
+    expected["imageScanFindings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("findings");
+    assert_eq!(rest, expected);
+}
+
+#[tokio::test]
+async fn answers_the_tap_cannot_read_reach_the_sdk_as_they_are() {
+    // Enhanced findings only: nothing for the tap, all for the SDK.
+    const ENHANCED: &str = r#"{"imageScanStatus": {"status": "ACTIVE"}, "imageScanFindings": {"enhancedFindings": [
+        {"packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-9", "vulnerablePackages": [{"name": "curl", "version": "7.88.1"}]},
+         "severity": "HIGH", "title": "CVE-2026-9 - curl"}]}}"#;
+    let by_tap = page(3, true, ENHANCED, None).await.unwrap();
+    assert_eq!(by_tap, page(3, false, ENHANCED, None).await.unwrap());
+    assert_eq!(by_tap.findings[0].id, "CVE-2026-9");
+    assert!(split_basic_findings(b"not json").is_none());
+    // An error answer keeps ECR's code and message.
+    const MISSING: &str = r#"{"__type": "ScanNotFoundException", "message": "Image scan does not exist for the image"}"#;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let err = source(true, MISSING, 400, calls.clone())
+        .page(&image(3), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::ScanNotFound(ref f) if f.message == "Image scan does not exist for the image"),
+        "{err:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
