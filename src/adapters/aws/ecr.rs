@@ -63,6 +63,19 @@ impl EcrFindings {
     }
 }
 
+/// The image's registry; `None` (no account): the caller's own registry
+/// (the CI gate without --registry-id).
+fn registry_of(image: &ImageRef) -> Option<String> {
+    (!image.account.is_empty()).then(|| image.account.clone())
+}
+
+/// The image, by its digest.
+fn digest_of(image: &ImageRef) -> ImageIdentifier {
+    ImageIdentifier::builder()
+        .image_digest(&image.digest)
+        .build()
+}
+
 impl FindingsSource for EcrFindings {
     fn page<'a>(
         &'a self,
@@ -73,14 +86,9 @@ impl FindingsSource for EcrFindings {
             let output = self
                 .client
                 .describe_image_scan_findings()
-                // Empty: the caller's own registry (the CI gate without --registry-id).
-                .set_registry_id((!image.account.is_empty()).then(|| image.account.clone()))
+                .set_registry_id(registry_of(image))
                 .repository_name(&image.repository)
-                .image_id(
-                    ImageIdentifier::builder()
-                        .image_digest(&image.digest)
-                        .build(),
-                )
+                .image_id(digest_of(image))
                 .max_results(MAX_RESULTS)
                 .set_next_token(next_token.map(str::to_string))
                 .send()
@@ -139,13 +147,9 @@ impl ScanStarter for EcrFindings {
         Box::pin(async move {
             self.client
                 .start_image_scan()
-                .set_registry_id((!image.account.is_empty()).then(|| image.account.clone()))
+                .set_registry_id(registry_of(image))
                 .repository_name(&image.repository)
-                .image_id(
-                    ImageIdentifier::builder()
-                        .image_digest(&image.digest)
-                        .build(),
-                )
+                .image_id(digest_of(image))
                 .send()
                 .await
                 .map(|_| ())

@@ -77,16 +77,8 @@ where
         wait_for_scan(source, image, polling, options.start_scan, &mut progress).await?;
     }
     let today = now.date_naive();
-    let report = evaluate(
-        source,
-        image,
-        policy,
-        &options.budgets,
-        today,
-        polling,
-        &mut progress,
-    )
-    .await?;
+    let (budgets, poll) = (&options.budgets, polling);
+    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress).await?;
     let Some(max_age) = options.max_age else {
         return Ok(report);
     };
@@ -123,16 +115,7 @@ where
         &mut progress,
     )
     .await?;
-    let report = evaluate(
-        source,
-        image,
-        policy,
-        &options.budgets,
-        today,
-        polling,
-        &mut progress,
-    )
-    .await?;
+    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress).await?;
     match stale(&report, max_age, now, image)? {
         None => Ok(report),
         Some(age) => Err(GateError(format!(
