@@ -88,21 +88,24 @@ impl FromStr for Severity {
     }
 }
 
-/// How many findings there are of each severity.
+/// How many findings there are of each severity. Counted in 32 bits (an
+/// image has far fewer than four billion findings; a count saturates
+/// rather than wraps): the tally holds several per package.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SeverityCounts([u64; 7]);
+pub struct SeverityCounts([u32; 7]);
 
 impl SeverityCounts {
     pub fn add(&mut self, severity: Severity, n: u64) {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
         self.0[severity.index()] = self.0[severity.index()].saturating_add(n);
     }
 
     pub fn get(&self, severity: Severity) -> u64 {
-        self.0[severity.index()]
+        u64::from(self.0[severity.index()])
     }
 
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        self.0.iter().map(|n| u64::from(*n)).sum()
     }
 
     /// Non-zero counts, most severe first.
