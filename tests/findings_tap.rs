@@ -1,10 +1,10 @@
-//! Layer 2: basic findings read by the HTTP client itself (findings_tap)
-//! are the findings the SDK's own reading gives, for the same answer.
+//! Layer 2: findings read by the HTTP client itself (findings_tap) are the
+//! findings the SDK's own reading gives, for the same answer.
 
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
 use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
-use ecr_scan_alerts::adapters::aws::findings_tap::{split_basic_findings, FindingsTap};
+use ecr_scan_alerts::adapters::aws::findings_tap::{split_findings, FindingsTap};
 use ecr_scan_alerts::domain::image::ImageRef;
 use ecr_scan_alerts::ports::{FindingsPage, FindingsSource, SourceError};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,7 +103,7 @@ async fn the_tap_reads_the_same_findings_as_the_sdk() {
 
 #[tokio::test]
 async fn the_sdk_is_handed_the_answer_without_the_basic_findings() {
-    let (findings, rest) = split_basic_findings(PAGE.as_bytes()).unwrap();
+    let (findings, rest) = split_findings(PAGE.as_bytes()).unwrap();
     assert_eq!(findings.len(), 5);
     let rest: serde_json::Value = serde_json::from_slice(&rest).unwrap();
     let full: serde_json::Value = serde_json::from_str(PAGE).unwrap();
@@ -115,16 +115,82 @@ async fn the_sdk_is_handed_the_answer_without_the_basic_findings() {
     assert_eq!(rest, expected);
 }
 
+/// An enhanced page as ECR writes it (ECR API reference,
+/// EnhancedImageScanFinding; the enhanced sample of events/), with the
+/// odd values Inspector sends too.
+const ENHANCED: &str = r#"{
+  "imageScanStatus": {"status": "ACTIVE", "description": "Continuous scan is selected for image."},
+  "imageScanFindings": {
+    "imageScanCompletedAt": 1764547200.25,
+    "findingSeverityCounts": {"HIGH": 2, "MEDIUM": 1, "UNTRIAGED": 1},
+    "enhancedFindings": [
+      {"awsAccountId": "123456789012", "description": "A flaw \"here\" \u00e9", "findingArn": "arn:aws:inspector2:us-east-1:123456789012:finding/1",
+       "firstObservedAt": 1764540000.0, "lastObservedAt": 1764547200.0, "updatedAt": 1764547200.0,
+       "packageVulnerabilityDetails": {"cvss": [{"baseScore": 7.5, "scoringVector": "CVSS:3.1/AV:N", "source": "NVD", "version": "3.1"}],
+         "referenceUrls": ["https://example.com/ref-1", "https://example.com/ref-2"], "relatedVulnerabilities": ["CVE-2026-8"],
+         "source": "NVD", "sourceUrl": "https://nvd.nist.gov/vuln/detail/CVE-2026-9", "vendorSeverity": "HIGH",
+         "vulnerabilityId": "CVE-2026-9",
+         "vulnerablePackages": [{"arch": "X86_64", "epoch": 0, "name": "curl", "packageManager": "OS", "release": "1",
+                                 "version": "7.88.1", "fixedInVersion": "8.5.0", "sourceLayerHash": "sha256:ab"},
+                                {"name": "libcurl", "version": "7.88.1", "fixedInVersion": "8.5.1"}]},
+       "remediation": {"recommendation": {"text": "Upgrade", "url": "https://example.com/fix"}},
+       "resources": [{"details": {"awsEcrContainerImage": {"architecture": "amd64", "imageTags": ["v1"], "pushedAt": 1764500000.0,
+                     "registry": "123456789012", "repositoryName": "demo/web"}}, "id": "arn:aws:ecr:x", "type": "AWS_ECR_CONTAINER_IMAGE"}],
+       "score": 7.5, "scoreDetails": {"cvss": {"adjustments": [], "score": 7.5, "scoreSource": "NVD", "scoringVector": "CVSS:3.1/AV:N", "version": "3.1"}},
+       "severity": "HIGH", "status": "ACTIVE", "title": "CVE-2026-9 - curl, libcurl", "type": "PACKAGE_VULNERABILITY",
+       "exploitAvailable": "YES", "fixAvailable": "YES"},
+      {"packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-10", "referenceUrls": ["https://example.com/only-ref"],
+         "vulnerablePackages": [{"name": "zlib", "version": "1.2.13", "fixedInVersion": "NotAvailable"}]},
+       "severity": "HIGH", "fixAvailable": "NO", "title": "CVE-2026-10 - zlib"},
+      {"packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-11", "vulnerablePackages": [{"name": "bash", "fixedInVersion": ""}]},
+       "severity": "MEDIUM", "score": 0.0, "fixAvailable": "PARTIAL"},
+      {"title": "IN1-PYTHON-2026-1 - no details", "severity": "UNTRIAGED", "fixAvailable": "MAYBE", "score": null},
+      {"severity": "HIGH", "packageVulnerabilityDetails": {"vulnerablePackages": []}}
+    ]
+  },
+  "nextToken": "enhanced-2"
+}"#;
+
+#[tokio::test]
+async fn the_tap_reads_enhanced_findings_as_the_sdk_does() {
+    let by_sdk = page(2, false, ENHANCED, None).await.unwrap();
+    let by_tap = page(2, true, ENHANCED, None).await.unwrap();
+    assert_eq!(by_sdk.findings.len(), 5);
+    assert_eq!(by_tap, by_sdk);
+    let first = &by_tap.findings[0];
+    assert_eq!(first.id, "CVE-2026-9");
+    assert_eq!(
+        first.package_name.as_deref(),
+        Some("curl"),
+        "the first package"
+    );
+    assert_eq!(first.fixed_in.as_deref(), Some("8.5.0"));
+    assert_eq!(
+        first.link.as_deref(),
+        Some("https://nvd.nist.gov/vuln/detail/CVE-2026-9")
+    );
+    assert_eq!(
+        by_tap.findings[1].link.as_deref(),
+        Some("https://example.com/only-ref")
+    );
+    assert_eq!(
+        by_tap.findings[1].fixed_in, None,
+        "NotAvailable is no version"
+    );
+    assert_eq!(by_tap.findings[2].score, None, "a score of 0.0 is none");
+    assert_eq!(by_tap.findings[3].id, "IN1-PYTHON-2026-1 - no details");
+    assert_eq!(by_tap.next_token.as_deref(), Some("enhanced-2"));
+}
+
 #[tokio::test]
 async fn answers_the_tap_cannot_read_reach_the_sdk_as_they_are() {
-    // Enhanced findings only: nothing for the tap, all for the SDK.
-    const ENHANCED: &str = r#"{"imageScanStatus": {"status": "ACTIVE"}, "imageScanFindings": {"enhancedFindings": [
-        {"packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-9", "vulnerablePackages": [{"name": "curl", "version": "7.88.1"}]},
-         "severity": "HIGH", "title": "CVE-2026-9 - curl"}]}}"#;
-    let by_tap = page(3, true, ENHANCED, None).await.unwrap();
-    assert_eq!(by_tap, page(3, false, ENHANCED, None).await.unwrap());
-    assert_eq!(by_tap.findings[0].id, "CVE-2026-9");
-    assert!(split_basic_findings(b"not json").is_none());
+    // No findings lists at all: nothing for the tap, all for the SDK.
+    const PENDING: &str = r#"{"imageScanStatus": {"status": "IN_PROGRESS"}, "imageScanFindings": {"imageScanCompletedAt": 1764547200}}"#;
+    let by_tap = page(3, true, PENDING, None).await.unwrap();
+    assert_eq!(by_tap, page(3, false, PENDING, None).await.unwrap());
+    assert_eq!(by_tap.status.unwrap().status, "IN_PROGRESS");
+    assert!(split_findings(PENDING.as_bytes()).is_none());
+    assert!(split_findings(b"not json").is_none());
     // An error answer keeps ECR's code and message.
     const MISSING: &str = r#"{"__type": "ScanNotFoundException", "message": "Image scan does not exist for the image"}"#;
     let calls = Arc::new(AtomicUsize::new(0));

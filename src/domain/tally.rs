@@ -88,10 +88,7 @@ impl PackageTally {
     fn add_fixed_version(&mut self, version: &str) {
         // Sorted, as a set would be; a short Vec costs a fraction of a
         // BTreeSet's node per package.
-        match self
-            .fixed_in
-            .binary_search_by(|v| v.as_str().cmp(version))
-        {
+        match self.fixed_in.binary_search_by(|v| v.as_str().cmp(version)) {
             Ok(_) => return,
             Err(at) => self.fixed_in.insert(at, version.to_string()),
         }
@@ -103,7 +100,7 @@ impl PackageTally {
                 .iter()
                 .filter(|v| version::is_comparable(v))
                 .min_by(|a, b| version::compare(a, b))
-                .or_else(|| self.fixed_in.iter().next())
+                .or_else(|| self.fixed_in.first())
                 .cloned();
             if let Some(lowest) = lowest {
                 self.fixed_in.retain(|v| *v != lowest);

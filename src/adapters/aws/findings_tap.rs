@@ -1,21 +1,23 @@
-//! Basic findings read straight from ECR's answer, once.
+//! Findings read straight from ECR's answer, once.
 //!
 //! The SDK reads a DescribeImageScanFindings answer with its generic JSON
-//! deserializer into owned structures (every description, URI and
-//! attribute a string of its own), which [`super::ecr::from_basic`] then
-//! turns into [`Finding`]s. For a page of 1,000 basic findings that is most
-//! of the function's CPU (docs/performance.md, "Where the CPU goes").
+//! deserializer into owned structures (every description, URI, attribute,
+//! CVSS vector and resource detail a string of its own), which
+//! [`super::ecr::from_basic`] and [`super::ecr::from_enhanced`] then turn
+//! into [`Finding`]s. For a page of 1,000 basic findings that was most of
+//! the function's CPU (docs/performance.md, "Where the CPU goes").
 //!
 //! [`FindingsTap`] wraps the HTTP client every SDK client uses. When a
-//! DescribeImageScanFindings answer (200) comes back, it parses the page's
-//! basic findings (`imageScanFindings.findings`) straight into `Finding`s
-//! with serde_json, borrowing from the body, keeps them for the adapter
-//! that asked, and hands the SDK the same answer without that array. The
-//! SDK still signs, retries, times out and reads everything else (status,
-//! next token, enhanced findings, errors). An answer it cannot read this
-//! way is handed over untouched, and the SDK's own reading applies.
+//! DescribeImageScanFindings answer (200) comes back, it reads the page's
+//! findings (`imageScanFindings.findings` and `.enhancedFindings`) straight
+//! into `Finding`s with serde_json, with the same mappings, skipping what
+//! they do not use; keeps them for the adapter call that asked; and hands
+//! the SDK the same answer without the two lists. The SDK still signs,
+//! retries, times out and reads everything else (status, next token,
+//! completion time, errors). An answer it cannot read this way is handed
+//! over untouched, and the SDK's own reading applies.
 
-use crate::domain::finding::Finding;
+use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::severity::Severity;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -147,7 +149,7 @@ impl HttpConnector for TapConnector {
                 .await
                 .map_err(|e| ConnectorError::io(e.into()))?
                 .into_bytes();
-            let answer = match split_basic_findings(&bytes) {
+            let answer = match split_findings(&bytes) {
                 Some((findings, rest)) => {
                     keep(key, findings);
                     SdkBody::from(rest)
@@ -258,28 +260,166 @@ struct Attribute<'a> {
     value: Option<Cow<'a, str>>,
 }
 
-/// The findings array, each finding mapped as it is read.
-struct Findings(Vec<Finding>);
+/// A findings array, each finding mapped as it is read.
+struct Findings<T>(Vec<Finding>, std::marker::PhantomData<T>);
 
-impl<'de> Deserialize<'de> for Findings {
+impl<'de, T: Deserialize<'de> + Into<Finding>> Deserialize<'de> for Findings<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Seq;
-        impl<'de> Visitor<'de> for Seq {
-            type Value = Findings;
+        struct Seq<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Into<Finding>> Visitor<'de> for Seq<T> {
+            type Value = Findings<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of findings")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Findings, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Findings<T>, A::Error> {
                 // serde_json gives no length: room for a full basic page
                 // (1,000) up front instead of growing by doubling.
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1_000).min(1_000));
-                while let Some(BasicFinding(finding)) = seq.next_element()? {
-                    out.push(finding);
+                while let Some(finding) = seq.next_element::<T>()? {
+                    out.push(finding.into());
                 }
-                Ok(Findings(out))
+                Ok(Findings(out, std::marker::PhantomData))
+            }
+        }
+        deserializer.deserialize_seq(Seq(std::marker::PhantomData))
+    }
+}
+
+impl From<BasicFinding> for Finding {
+    fn from(f: BasicFinding) -> Finding {
+        f.0
+    }
+}
+
+/// One enhanced (Amazon Inspector) finding, read into a [`Finding`] with
+/// the same mapping as [`super::ecr::from_enhanced`]; the rest of
+/// Inspector's details (CVSS vectors, resources, remediation, dates) is
+/// skipped, not kept.
+struct EnhancedFinding(Finding);
+
+impl From<EnhancedFinding> for Finding {
+    fn from(f: EnhancedFinding) -> Finding {
+        f.0
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEnhanced<'a> {
+    #[serde(borrow, default)]
+    severity: Option<Cow<'a, str>>,
+    #[serde(default)]
+    package_vulnerability_details: Option<RawDetails<'a>>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(borrow, default)]
+    fix_available: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDetails<'a> {
+    #[serde(default)]
+    vulnerability_id: Option<String>,
+    #[serde(default)]
+    vulnerable_packages: Option<FirstPackage>,
+    #[serde(default)]
+    source_url: Option<String>,
+    #[serde(default)]
+    reference_urls: Option<FirstString>,
+    #[serde(skip)]
+    _borrow: std::marker::PhantomData<&'a ()>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawPackage {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    fixed_in_version: Option<String>,
+}
+
+/// The first package of `vulnerablePackages`; the others are skipped.
+struct FirstPackage(Option<RawPackage>);
+
+impl<'de> Deserialize<'de> for FirstPackage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seq;
+        impl<'de> Visitor<'de> for Seq {
+            type Value = FirstPackage;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of packages")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstPackage, A::Error> {
+                let first = seq.next_element::<RawPackage>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstPackage(first))
             }
         }
         deserializer.deserialize_seq(Seq)
+    }
+}
+
+/// The first string of a list; the others are skipped.
+struct FirstString(Option<String>);
+
+impl<'de> Deserialize<'de> for FirstString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seq;
+        impl<'de> Visitor<'de> for Seq {
+            type Value = FirstString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstString, A::Error> {
+                let first = seq.next_element::<Option<String>>()?.flatten();
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstString(first))
+            }
+        }
+        deserializer.deserialize_seq(Seq)
+    }
+}
+
+impl<'de> Deserialize<'de> for EnhancedFinding {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = RawEnhanced::deserialize(deserializer)?;
+        let severity = raw
+            .severity
+            .as_deref()
+            .map_or(Severity::Undefined, Severity::from_aws);
+        let details = raw.package_vulnerability_details;
+        let id = details
+            .as_ref()
+            .and_then(|d| d.vulnerability_id.clone())
+            .or_else(|| raw.title.clone())
+            .unwrap_or_else(|| "(unnamed finding)".into());
+        let mut out = Finding::new(id, severity);
+        if let Some(details) = details {
+            if let Some(pkg) = details.vulnerable_packages.and_then(|p| p.0) {
+                out.package_name = pkg.name;
+                out.package_version = pkg.version;
+                out.fixed_in = pkg
+                    .fixed_in_version
+                    .filter(|v| !v.is_empty() && v != "NotAvailable");
+            }
+            out.link = details
+                .source_url
+                .or_else(|| details.reference_urls.and_then(|r| r.0));
+        }
+        // As the SDK's reading: an absent score is 0.0, which means none.
+        out.score = raw.score.filter(|s| *s > 0.0);
+        out.fix_available = raw
+            .fix_available
+            .as_deref()
+            .and_then(FixAvailable::from_aws);
+        out.title = raw.title;
+        Ok(EnhancedFinding(out))
     }
 }
 
@@ -316,17 +456,47 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
     }
 }
 
-/// `imageScanFindings`: its `findings` read, the rest kept.
-struct ScanPart<'a>(Split<'a, Findings>);
+/// `imageScanFindings`: its `findings` and `enhancedFindings` read (basic
+/// first, as the SDK's reading lists them), every other member kept.
+struct ScanPart<'a> {
+    basic: Option<Vec<Finding>>,
+    enhanced: Option<Vec<Finding>>,
+    rest: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
 
 impl<'de> Deserialize<'de> for ScanPart<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_map(SplitVisitor {
-                take: "findings",
-                marker: std::marker::PhantomData,
-            })
-            .map(ScanPart)
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = ScanPart<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("imageScanFindings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScanPart<'de>, A::Error> {
+                let mut part = ScanPart {
+                    basic: None,
+                    enhanced: None,
+                    rest: Vec::new(),
+                };
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "findings" => {
+                            part.basic = map
+                                .next_value::<Option<Findings<BasicFinding>>>()?
+                                .map(|f| f.0)
+                        }
+                        "enhancedFindings" => {
+                            part.enhanced = map
+                                .next_value::<Option<Findings<EnhancedFinding>>>()?
+                                .map(|f| f.0)
+                        }
+                        _ => part.rest.push((key, map.next_value::<&'de RawValue>()?)),
+                    }
+                }
+                Ok(part)
+            }
+        }
+        deserializer.deserialize_map(Members)
     }
 }
 
@@ -365,14 +535,19 @@ fn write_object(
     Some(out)
 }
 
-/// The page's basic findings, and the answer without them; `None` when
-/// the answer is not the JSON object ECR sends, or has no basic findings.
-/// One pass over the answer: each finding is mapped as it is read.
-pub fn split_basic_findings(body: &[u8]) -> Option<(Vec<Finding>, Vec<u8>)> {
+/// The page's findings (basic, then enhanced), and the answer without
+/// them; `None` when the answer is not the JSON object ECR sends, or has
+/// neither list. One pass over the answer: each finding is mapped as it is
+/// read.
+pub fn split_findings(body: &[u8]) -> Option<(Vec<Finding>, Vec<u8>)> {
     let top: Split<'_, ScanPart<'_>> = split(body, "imageScanFindings")?;
-    let scan = top.taken?.0;
-    let findings = scan.taken?.0;
-    let scan = write_object(&scan.rest, None)?;
-    let rest = write_object(&top.rest, Some(("imageScanFindings", &scan)))?;
+    let scan = top.taken?;
+    if scan.basic.is_none() && scan.enhanced.is_none() {
+        return None;
+    }
+    let mut findings = scan.basic.unwrap_or_default();
+    findings.extend(scan.enhanced.unwrap_or_default());
+    let rest = write_object(&scan.rest, None)?;
+    let rest = write_object(&top.rest, Some(("imageScanFindings", &rest)))?;
     Some((findings, rest.into_bytes()))
 }
