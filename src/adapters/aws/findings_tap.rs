@@ -272,10 +272,15 @@ impl<'de, T: Deserialize<'de> + Into<Finding>> Deserialize<'de> for Findings<T> 
                 f.write_str("a list of findings")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Findings<T>, A::Error> {
-                // serde_json gives no length: room for a full basic page
-                // (1,000) up front instead of growing by doubling.
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1_000).min(1_000));
+                // serde_json gives no length. An empty list (ECR sends
+                // `"findings": []` beside enhanced findings) allocates
+                // nothing; otherwise room for an enhanced page (100), grown
+                // for a basic one.
+                let mut out = Vec::new();
                 while let Some(finding) = seq.next_element::<T>()? {
+                    if out.capacity() == 0 {
+                        out.reserve(100);
+                    }
                     out.push(finding.into());
                 }
                 Ok(Findings(out, std::marker::PhantomData))
