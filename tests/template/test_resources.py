@@ -24,6 +24,8 @@ VARIANTS = {
         "RepositoryNames": "team/web", "RegistryScanType": "ENHANCED", "RegistryScanFrequency": "CONTINUOUS_SCAN",
         "AlertEmail": "team@example.com", "OperationsEmail": "ops@example.com",
         "SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123456789",
+        **{"TeamsTenantId": "8a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", "TeamsTeamId": "74361522-da01-438d-aa2e-ac7918c6bb92",
+           "TeamsChannelId": "19%3a0f1e2d3c4b5a69788796a5b4c3d2e1f0%40thread.tacv2"},
     },
     "existing operations topic": {"OperationsTopicArn": "arn:aws:sns:us-east-1:123456789012:ops"},
 }
@@ -412,6 +414,44 @@ def test_slack_is_connected_only_when_both_ids_are_given(template):
     assert "Policies" not in role and "ManagedPolicyArns" not in role
     assert rule_violations(Resolved(template, SlackWorkspaceId="T0123ABCD")) == [
         "Set both SlackWorkspaceId and SlackChannelId, or neither."]
+
+
+TEAMS = {"TeamsTenantId": "8a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", "TeamsTeamId": "74361522-da01-438d-aa2e-ac7918c6bb92",
+         "TeamsChannelId": "19%3a0f1e2d3c4b5a69788796a5b4c3d2e1f0%40thread.tacv2"}
+
+
+def test_teams_is_connected_only_when_all_three_ids_are_given(template):
+    plain = Resolved(template)
+    assert "TeamsChannel" not in plain.resources and "ChatChannelRole" not in plain.resources
+    resolved = Resolved(template, **TEAMS)
+    teams = resolved.resources["TeamsChannel"]["Properties"]
+    assert teams["SnsTopicArns"] == [{"Ref": "ChatTopic"}]
+    assert (teams["TeamsTenantId"], teams["TeamId"], teams["TeamsChannelId"]) == (
+        TEAMS["TeamsTenantId"], TEAMS["TeamsTeamId"], TEAMS["TeamsChannelId"])
+    assert teams["IamRoleArn"] == {"Fn::GetAtt": ["ChatChannelRole", "Arn"]}
+    assert teams["GuardrailPolicies"] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    assert "SlackChannel" not in resolved.resources, "Teams alone needs no Slack"
+    role = resolved.resources["ChatChannelRole"]["Properties"]
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    both = Resolved(template, SlackWorkspaceId="T0123ABCD", SlackChannelId="C0123456789", **TEAMS)
+    assert {"SlackChannel", "TeamsChannel", "ChatChannelRole"} <= set(both.resources)
+    for missing in TEAMS:
+        partial = {k: v for k, v in TEAMS.items() if k != missing}
+        assert rule_violations(Resolved(template, **partial)) == [
+            "Set TeamsTenantId, TeamsTeamId and TeamsChannelId together, or none of them."]
+
+
+def test_teams_ids_are_checked_when_the_stack_is_deployed(template):
+    params = template["Parameters"]
+    for name, good, bad in [
+        ("TeamsTenantId", TEAMS["TeamsTenantId"], "contoso.onmicrosoft.com"),
+        ("TeamsTeamId", TEAMS["TeamsTeamId"], "74361522da01438daa2eac7918c6bb92"),
+        # The console's channel link has it URL-encoded; Teams shows it plain.
+        ("TeamsChannelId", TEAMS["TeamsChannelId"], "19:0f1e2d3c4b5a69788796a5b4c3d2e1f0@thread.tacv2"),
+    ]:
+        allowed = params[name]["AllowedPattern"]
+        assert re.fullmatch(allowed, good) and re.fullmatch(allowed, ""), name
+        assert not re.fullmatch(allowed, bad), (name, bad)
 
 
 def test_email_subscriptions_only_when_addresses_are_given(template):
