@@ -111,15 +111,17 @@ struct VulnDetails {
     source_url: Option<String>,
 }
 
+/// One of Inspector's `vulnerablePackages` (finding events, and ECR's
+/// enhanced findings, read by `adapters::aws::findings_tap`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Package {
+pub(crate) struct Package {
     #[serde(default)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    version: Option<String>,
+    pub(crate) version: Option<String>,
     #[serde(default)]
-    fixed_in_version: Option<String>,
+    pub(crate) fixed_in_version: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,7 @@
 //! completion time, errors). An answer it cannot read this way is handed
 //! over untouched, and the SDK's own reading applies.
 
+use crate::domain::continuous::Package;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::severity::Severity;
 use aws_smithy_runtime_api::client::http::{
@@ -338,19 +339,8 @@ struct RawDetails<'a> {
     _borrow: std::marker::PhantomData<&'a ()>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct RawPackage {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(default)]
-    fixed_in_version: Option<String>,
-}
-
 /// The first package of `vulnerablePackages`; the others are skipped.
-struct FirstPackage(Option<RawPackage>);
+struct FirstPackage(Option<Package>);
 
 impl<'de> Deserialize<'de> for FirstPackage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -361,7 +351,7 @@ impl<'de> Deserialize<'de> for FirstPackage {
                 f.write_str("a list of packages")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstPackage, A::Error> {
-                let first = seq.next_element::<RawPackage>()?;
+                let first = seq.next_element::<Package>()?;
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(FirstPackage(first))
             }
