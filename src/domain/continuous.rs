@@ -281,11 +281,7 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
     );
     if let Some(details) = details {
         if let Some(pkg) = details.vulnerable_packages.into_iter().next() {
-            finding.package_name = pkg.name;
-            finding.package_version = pkg.version;
-            finding.fixed_in = pkg
-                .fixed_in_version
-                .filter(|v| !v.is_empty() && v != "NotAvailable");
+            finding.set_inspector_package(pkg.name, pkg.version, pkg.fixed_in_version);
         }
         finding.link = details.source_url;
     }

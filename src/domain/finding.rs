@@ -56,6 +56,20 @@ impl Finding {
         }
     }
 
+    /// The package Amazon Inspector names (the first of its
+    /// `vulnerablePackages`), its version, and the version that fixes it:
+    /// an empty `fixedInVersion` or `NotAvailable` means no version is known.
+    pub fn set_inspector_package(
+        &mut self,
+        name: Option<String>,
+        version: Option<String>,
+        fixed_in: Option<String>,
+    ) {
+        self.package_name = name;
+        self.package_version = version;
+        self.fixed_in = fixed_in.filter(|v| !v.is_empty() && v != "NotAvailable");
+    }
+
     /// `name@version`, `name`, or `None` when the scanner named no package.
     pub fn package_label(&self) -> Option<String> {
         match (&self.package_name, &self.package_version) {

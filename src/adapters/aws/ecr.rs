@@ -159,8 +159,13 @@ impl ScanStarter for EcrFindings {
                         Some(StartImageScanError::LimitExceededException(_)) => {
                             StartScanError::LimitExceeded(failure)
                         }
-                        // Enhanced scanning answers ValidationException:
-                        // Inspector decides when an image is scanned.
+                        // The API reference says StartImageScan starts basic
+                        // scans; it does not say which error a registry on
+                        // enhanced scanning answers. The gate reads the scan
+                        // type first and starts nothing there; should it get
+                        // here anyway, either code reads as "cannot be
+                        // scanned on demand", and any other error keeps ECR's
+                        // own code and message.
                         Some(
                             StartImageScanError::UnsupportedImageTypeException(_)
                             | StartImageScanError::ValidationException(_),
@@ -330,11 +335,7 @@ pub fn from_enhanced(finding: EnhancedImageScanFinding) -> Finding {
             .into_iter()
             .next()
         {
-            out.package_name = pkg.name;
-            out.package_version = pkg.version;
-            out.fixed_in = pkg
-                .fixed_in_version
-                .filter(|v| !v.is_empty() && v != "NotAvailable");
+            out.set_inspector_package(pkg.name, pkg.version, pkg.fixed_in_version);
         }
         out.link = details.source_url.or_else(|| {
             details

@@ -397,11 +397,7 @@ impl<'de> Deserialize<'de> for EnhancedFinding {
         let mut out = Finding::new(id, severity);
         if let Some(details) = details {
             if let Some(pkg) = details.vulnerable_packages.and_then(|p| p.0) {
-                out.package_name = pkg.name;
-                out.package_version = pkg.version;
-                out.fixed_in = pkg
-                    .fixed_in_version
-                    .filter(|v| !v.is_empty() && v != "NotAvailable");
+                out.set_inspector_package(pkg.name, pkg.version, pkg.fixed_in_version);
             }
             out.link = details
                 .source_url
