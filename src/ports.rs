@@ -26,6 +26,9 @@ pub struct FindingsPage {
     /// When the scan completed (`imageScanCompletedAt`, seconds since the
     /// epoch), when ECR says.
     pub completed_at: Option<i64>,
+    /// Whether the image runs, as the page's findings say (enhanced
+    /// scanning); unknown otherwise.
+    pub usage: crate::domain::risk::Usage,
 }
 
 /// A call to an AWS service that did not succeed, with the service's own

@@ -103,8 +103,9 @@ async fn the_tap_reads_the_same_findings_as_the_sdk() {
 
 #[tokio::test]
 async fn the_sdk_is_handed_the_answer_without_the_basic_findings() {
-    let (findings, rest) = split_findings(PAGE.as_bytes()).unwrap();
-    assert_eq!(findings.len(), 5);
+    let (tapped, rest) = split_findings(PAGE.as_bytes()).unwrap();
+    assert_eq!(tapped.findings.len(), 5);
+    assert_eq!(tapped.usage, Default::default(), "basic: usage unknown");
     let rest: serde_json::Value = serde_json::from_slice(&rest).unwrap();
     let full: serde_json::Value = serde_json::from_str(PAGE).unwrap();
     let mut expected = full.clone();
@@ -135,13 +136,15 @@ const ENHANCED: &str = r#"{
                                 {"name": "libcurl", "version": "7.88.1", "fixedInVersion": "8.5.1"}]},
        "remediation": {"recommendation": {"text": "Upgrade", "url": "https://example.com/fix"}},
        "resources": [{"details": {"awsEcrContainerImage": {"architecture": "amd64", "imageTags": ["v1"], "pushedAt": 1764500000.0,
+                     "inUseCount": 3, "lastInUseAt": 1764547100.5,
                      "registry": "123456789012", "repositoryName": "demo/web"}}, "id": "arn:aws:ecr:x", "type": "AWS_ECR_CONTAINER_IMAGE"}],
        "score": 7.5, "scoreDetails": {"cvss": {"adjustments": [], "score": 7.5, "scoreSource": "NVD", "scoringVector": "CVSS:3.1/AV:N", "version": "3.1"}},
        "severity": "HIGH", "status": "ACTIVE", "title": "CVE-2026-9 - curl, libcurl", "type": "PACKAGE_VULNERABILITY",
        "exploitAvailable": "YES", "fixAvailable": "YES"},
       {"packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-10", "referenceUrls": ["https://example.com/only-ref"],
          "vulnerablePackages": [{"name": "zlib", "version": "1.2.13", "fixedInVersion": "NotAvailable"}]},
-       "severity": "HIGH", "fixAvailable": "NO", "title": "CVE-2026-10 - zlib"},
+       "resources": [{"details": {"awsEcrContainerImage": {"inUseCount": 0, "pushedAt": 1764500000}}, "type": "AWS_ECR_CONTAINER_IMAGE"}],
+       "severity": "HIGH", "fixAvailable": "NO", "exploitAvailable": "NO", "title": "CVE-2026-10 - zlib"},
       {"packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-11", "vulnerablePackages": [{"name": "bash", "fixedInVersion": ""}]},
        "severity": "MEDIUM", "score": 0.0, "fixAvailable": "PARTIAL"},
       {"title": "IN1-PYTHON-2026-1 - no details", "severity": "UNTRIAGED", "fixAvailable": "MAYBE", "score": null},
@@ -179,6 +182,15 @@ async fn the_tap_reads_enhanced_findings_as_the_sdk_does() {
     );
     assert_eq!(by_tap.findings[2].score, None, "a score of 0.0 is none");
     assert_eq!(by_tap.findings[3].id, "IN1-PYTHON-2026-1 - no details");
+    let exploits: Vec<_> = by_tap
+        .findings
+        .iter()
+        .map(|f| f.exploit_available)
+        .collect();
+    assert_eq!(exploits, [Some(true), Some(false), None, None, None]);
+    assert_eq!(by_tap.usage.in_use_count, Some(3), "the highest count");
+    assert_eq!(by_tap.usage.last_in_use_at, Some(1_764_547_100));
+    assert_eq!(by_tap.usage.pushed_at, Some(1_764_500_000));
     assert_eq!(by_tap.next_token.as_deref(), Some("enhanced-2"));
 }
 

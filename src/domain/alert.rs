@@ -14,6 +14,11 @@ pub const ATTR_ACCOUNT: &str = "account";
 pub const ATTR_ACCOUNT_ALIAS: &str = "account_alias";
 pub const ATTR_REGION: &str = "region";
 pub const ATTR_ALERT_KIND: &str = "alert_kind";
+/// Findings alerts: `true` when any finding in the alert has a known
+/// exploit, `false` when none has, `unknown` when the scanner does not say.
+pub const ATTR_EXPLOITABLE: &str = "exploitable";
+/// Findings alerts: whether the image runs (`true` / `false` / `unknown`).
+pub const ATTR_IN_USE: &str = "in_use";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -112,6 +112,31 @@ fn policy_notes(
             expired.join("; ")
         ));
     }
+    let arrived = policy.expired_labels(&tally.fix_arrived_entries);
+    if !arrived.is_empty() {
+        notes.push(format!(
+            "A fix is now known for findings snoozed until one: {}.",
+            arrived.join("; ")
+        ));
+    }
+    if let Some((index, _)) = image_policy.risk {
+        if tally.raised > 0 {
+            notes.push(format!(
+                "Risk rule risk[{index}] raised {} finding(s) (known exploit or EPSS).",
+                tally.raised
+            ));
+        }
+        if image_policy.uses_usage() && tally.usage.state() == crate::domain::risk::InUse::Unknown {
+            notes.push(format!(
+                "Risk rule risk[{index}]: whether the image runs is unknown{}, so not_in_use and only_in_use were not applied.",
+                if kind == ScanKind::Basic {
+                    " (basic scanning does not report it)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     if image_policy.only_fixable_inapplicable(kind) {
         notes.push(
             "only_fixable does not apply: basic scanning reports no fix information, so its findings are kept."

@@ -5,6 +5,7 @@
 use crate::domain::event::{parse_repository_arn, EventError};
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::image::ImageRef;
+use crate::domain::risk::{self, Usage};
 use crate::domain::severity::Severity;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -32,6 +33,9 @@ pub struct ImageFinding {
     pub first_observed_at: Option<DateTime<Utc>>,
     /// When the image was pushed (`awsEcrContainerImage.pushedAt`).
     pub pushed_at: Option<DateTime<Utc>>,
+    /// Whether the image runs (`awsEcrContainerImage.inUseCount`,
+    /// `lastInUseAt`, `pushedAt`).
+    pub usage: Usage,
 }
 
 impl ImageFinding {
@@ -98,6 +102,17 @@ struct Detail {
     resources: Vec<Resource>,
     #[serde(default)]
     first_observed_at: Option<Value>,
+    #[serde(default)]
+    exploit_available: Option<String>,
+    #[serde(default)]
+    epss: Option<Epss>,
+}
+
+/// Inspector's `epss` object: `{"score": 0.00044}`.
+#[derive(Deserialize)]
+struct Epss {
+    #[serde(default)]
+    score: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +170,10 @@ struct ContainerImage {
     registry: Option<String>,
     #[serde(default)]
     pushed_at: Option<Value>,
+    #[serde(default)]
+    in_use_count: Option<i64>,
+    #[serde(default)]
+    last_in_use_at: Option<Value>,
 }
 
 fn invalid(field: &str, problem: impl Into<String>) -> EventError {
@@ -291,6 +310,12 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
         .as_deref()
         .and_then(FixAvailable::from_aws);
     finding.title = detail.title;
+    finding.exploit_available = detail
+        .exploit_available
+        .as_deref()
+        .and_then(risk::exploit_from_aws);
+    finding.epss = detail.epss.and_then(|e| e.score).and_then(risk::epss_score);
+    let pushed_at = container.pushed_at.as_ref().and_then(parse_inspector_time);
     Ok(ImageFinding {
         image: ImageRef {
             account,
@@ -305,7 +330,16 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
             .first_observed_at
             .as_ref()
             .and_then(parse_inspector_time),
-        pushed_at: container.pushed_at.as_ref().and_then(parse_inspector_time),
+        pushed_at,
+        usage: Usage {
+            in_use_count: container.in_use_count.and_then(|n| u64::try_from(n).ok()),
+            last_in_use_at: container
+                .last_in_use_at
+                .as_ref()
+                .and_then(parse_inspector_time)
+                .map(|t| t.timestamp()),
+            pushed_at: pushed_at.map(|t| t.timestamp()),
+        },
     })
 }
 
@@ -319,6 +353,8 @@ pub struct ImageBatch {
     /// the push: the `Inspector2 Scan` event's alert covers them.
     pub initial: Vec<Finding>,
     pub closed: Vec<Finding>,
+    /// Whether the image runs, as the events say.
+    pub usage: Usage,
 }
 
 /// Groups a batch's finding events by image (account, region, repository,
@@ -342,6 +378,7 @@ pub fn group_by_image(
         // The latest event's tags win: tags move between findings of one image.
         group.image = Some(f.image);
         group.message_ids.push(message_id);
+        group.usage.merge(&f.usage);
         match f.status {
             FindingStatus::Active if initial => group.initial.push(f.finding),
             FindingStatus::Active => group.active.push(f.finding),

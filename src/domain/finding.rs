@@ -1,5 +1,6 @@
 //! One vulnerability finding, the same shape for basic and enhanced scanning.
 
+use crate::domain::risk::Why;
 use crate::domain::severity::Severity;
 use serde::Serialize;
 
@@ -39,6 +40,15 @@ pub struct Finding {
     pub score: Option<f64>,
     pub title: Option<String>,
     pub link: Option<String>,
+    /// Inspector's `exploitAvailable`: `None` when nobody says (basic
+    /// scanning), never read as "no".
+    pub exploit_available: Option<bool>,
+    /// Inspector's EPSS score (0 to 1), when known.
+    pub epss: Option<f64>,
+    /// The severity the scanner reported and why the policy's risk rules
+    /// moved it; `severity` is then the one that routes the alert.
+    #[serde(skip)]
+    pub moved: Option<(Severity, Why)>,
 }
 
 impl Finding {
@@ -53,6 +63,9 @@ impl Finding {
             score: None,
             title: None,
             link: None,
+            exploit_available: None,
+            epss: None,
+            moved: None,
         }
     }
 
@@ -68,6 +81,40 @@ impl Finding {
         self.package_name = name;
         self.package_version = version;
         self.fixed_in = fixed_in.filter(|v| !v.is_empty() && v != "NotAvailable");
+    }
+
+    /// The severity the scanner reported, whatever the policy made of it.
+    pub fn reported_severity(&self) -> Severity {
+        self.moved.map_or(self.severity, |(from, _)| from)
+    }
+
+    /// Routes the finding at `severity` instead, for `why`.
+    pub fn move_severity(&mut self, severity: Severity, why: Why) {
+        if severity != self.severity {
+            self.moved = Some((self.reported_severity(), why));
+            self.severity = severity;
+        }
+    }
+
+    /// The signals in the short form people scan: `exploit known`,
+    /// `EPSS 0.94`, `raised from HIGH (exploit known)`.
+    pub fn signals(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.exploit_available == Some(true) {
+            out.push("exploit known".to_string());
+        }
+        if let Some(epss) = self.epss {
+            out.push(format!("EPSS {epss:.2}"));
+        }
+        if let Some((from, why)) = self.moved {
+            let way = if self.severity > from {
+                "raised"
+            } else {
+                "lowered"
+            };
+            out.push(format!("{way} from {from} ({})", why.as_str()));
+        }
+        out
     }
 
     /// `name@version`, `name`, or `None` when the scanner named no package.

@@ -37,6 +37,10 @@ pub struct Upgrade {
     /// The findings the upgrade fixes, by severity.
     pub fixes: SeverityCounts,
     pub worst_score: Option<f64>,
+    /// Of the findings it fixes: how many have a known exploit, and the
+    /// highest EPSS score.
+    pub exploitable: u64,
+    pub max_epss: Option<f64>,
     /// With a known target: other findings of the package whose fixed
     /// version was not reported (the upgrade may or may not fix them).
     pub also_unknown: SeverityCounts,
@@ -85,8 +89,18 @@ impl FixPlan {
                 });
             }
         }
+        // By the risk an upgrade removes: known exploits first (the
+        // strongest evidence of risk), then severity (as the risk rules
+        // routed it), then EPSS, then the worst score.
         upgrades.sort_by(|a, b| {
-            by_effect(&a.fixes, a.worst_score, &b.fixes, b.worst_score)
+            b.exploitable
+                .cmp(&a.exploitable)
+                .then_with(|| by_effect(&a.fixes, None, &b.fixes, None))
+                .then_with(|| {
+                    let epss = |e: Option<f64>| e.unwrap_or(f64::NEG_INFINITY);
+                    epss(b.max_epss).total_cmp(&epss(a.max_epss))
+                })
+                .then_with(|| by_effect(&a.fixes, a.worst_score, &b.fixes, b.worst_score))
                 .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
         });
         no_fix.sort_by(|a, b| {
@@ -151,6 +165,8 @@ fn upgrade(package: &str, installed: &str, pkg: &PackageTally) -> Option<Upgrade
         target,
         fixes: bucket.counts.clone(),
         worst_score: bucket.worst_score,
+        exploitable: bucket.exploitable,
+        max_epss: bucket.max_epss,
         also_unknown,
     })
 }

@@ -11,6 +11,7 @@ pub mod fixplan;
 pub mod glob;
 pub mod image;
 pub mod policy;
+pub mod risk;
 pub mod severity;
 pub mod source;
 pub mod tally;

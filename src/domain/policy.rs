@@ -9,6 +9,7 @@
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::glob::Glob;
 use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::risk::{InUse, Usage, Why};
 use crate::domain::severity::Severity;
 use crate::domain::source::{RepositorySource, SourceRules, UrlTemplate};
 use chrono::NaiveDate;
@@ -31,6 +32,9 @@ pub enum Verdict {
     NotFixable,
     /// Alert-worthy, but already alerted for this image (dedup).
     AlreadyAlerted,
+    /// The image is not running and the risk rules say not to alert
+    /// (`only_in_use`, or `not_in_use` lowering it below the threshold).
+    NotInUse,
 }
 
 /// One allow-list entry.
@@ -44,6 +48,9 @@ pub struct AllowEntry {
     pub reason: String,
     /// Suppresses through the end of this day (UTC).
     pub expires: Option<NaiveDate>,
+    /// Suppresses only while no fix is known (`until_fix`): a finding with
+    /// a fixed-in version, or that Inspector says can be fixed, alerts.
+    pub until_fix: bool,
 }
 
 impl AllowEntry {
@@ -58,6 +65,9 @@ impl AllowEntry {
         }
         if let Some(a) = &self.account {
             scope.push(format!("account {a}"));
+        }
+        if self.until_fix {
+            scope.push("until a fix".to_string());
         }
         let scope = if scope.is_empty() {
             String::new()
@@ -101,7 +111,60 @@ impl ThresholdRule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `risk` entry: how the risk signals move findings of the images it
+/// covers (the first covering entry applies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskRule {
+    repository: Option<Glob>,
+    account: Option<String>,
+    /// A finding with a known exploit routes at least at this severity.
+    exploit_raise_to: Option<Severity>,
+    /// A finding whose EPSS score is at least `.0` routes at least at `.1`.
+    epss: Option<(f64, Severity)>,
+    /// An image not running for at least `days` alerts at most at
+    /// `lower_to` (`None`: not at all).
+    not_in_use: Option<NotInUseRule>,
+    /// Images known not to be running do not alert.
+    only_in_use: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NotInUseRule {
+    days: i64,
+    lower_to: Option<Severity>,
+}
+
+impl RiskRule {
+    fn covers(&self, image: &ImageRef) -> bool {
+        self.repository
+            .as_ref()
+            .is_none_or(|g| g.matches(&image.repository))
+            && self.account.as_ref().is_none_or(|a| *a == image.account)
+    }
+
+    /// Whether the rule looks at whether the image runs.
+    pub fn uses_usage(&self) -> bool {
+        self.only_in_use || self.not_in_use.is_some()
+    }
+
+    /// Whether the rule looks at EPSS scores.
+    pub fn uses_epss(&self) -> bool {
+        self.epss.is_some()
+    }
+}
+
+/// What the image's usage does to its findings under the risk rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// Running, unknown, or not idle long enough: nothing.
+    No,
+    /// Not alerted (`only_in_use`, or `lower_to: NONE`).
+    Drop,
+    /// Alerted at most at this severity.
+    LowerTo(Severity),
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     threshold: Severity,
     /// Where `threshold` comes from, for the alert to say.
@@ -112,6 +175,7 @@ pub struct Policy {
     only_fixable: bool,
     allow: Vec<AllowEntry>,
     source: SourceRules,
+    risk: Vec<RiskRule>,
 }
 
 /// The policy as it applies to one image on one day.
@@ -122,8 +186,12 @@ pub struct ImagePolicy<'a> {
     /// document`, `the policy document`, `SEVERITY_THRESHOLD`, `the default`.
     pub threshold_origin: String,
     pub only_fixable: bool,
-    active: Vec<&'a AllowEntry>,
+    active: Vec<(usize, &'a AllowEntry)>,
     expired: Vec<(usize, &'a AllowEntry)>,
+    /// The risk entry that covers the image, and its index.
+    pub risk: Option<(usize, &'a RiskRule)>,
+    today: NaiveDate,
+    idle: Idle,
 }
 
 /// A verdict, and the expired allow-list entry that would have suppressed
@@ -132,6 +200,13 @@ pub struct ImagePolicy<'a> {
 pub struct Judgement {
     pub verdict: Verdict,
     pub expired_entry: Option<usize>,
+    /// The severity the finding routes at, and why it differs from the
+    /// reported one (`None`: it does not).
+    pub severity: Severity,
+    pub moved: Option<Why>,
+    /// An `until_fix` allow-list entry (by index) that no longer suppresses
+    /// the finding because a fix is now known.
+    pub fix_arrived: Option<usize>,
 }
 
 impl Policy {
@@ -146,6 +221,7 @@ impl Policy {
             only_fixable: false,
             allow: Vec::new(),
             source: SourceRules::default(),
+            risk: Vec::new(),
         }
     }
 
@@ -234,7 +310,7 @@ impl Policy {
             }
             match entry.expires {
                 Some(date) if date < today => expired.push((index, entry)),
-                _ => active.push(entry),
+                _ => active.push((index, entry)),
             }
         }
         ImagePolicy {
@@ -243,6 +319,13 @@ impl Policy {
             only_fixable: self.only_fixable,
             active,
             expired,
+            risk: self
+                .risk
+                .iter()
+                .enumerate()
+                .find(|(_, rule)| rule.covers(image)),
+            today,
+            idle: Idle::No,
         }
     }
 
@@ -274,19 +357,95 @@ impl Policy {
 }
 
 impl ImagePolicy<'_> {
+    /// Takes what the scan says of whether the image runs into account
+    /// (the risk entry's `only_in_use` and `not_in_use`). Unknown usage
+    /// changes nothing: an image is never taken for idle on a guess.
+    pub fn apply_usage(&mut self, usage: &Usage) {
+        self.idle = Idle::No;
+        let Some((_, rule)) = self.risk else {
+            return;
+        };
+        let now = self
+            .today
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp());
+        if rule.only_in_use && matches!(usage.state(), InUse::NotRunning { .. }) {
+            self.idle = Idle::Drop;
+            return;
+        }
+        if let (Some(r), Some(days)) = (rule.not_in_use, usage.idle_days(now)) {
+            if days >= r.days {
+                self.idle = r.lower_to.map_or(Idle::Drop, Idle::LowerTo);
+            }
+        }
+    }
+
+    /// The severity `finding` routes at under the risk entry, and why.
+    fn routed(&self, finding: &Finding) -> (Severity, Option<Why>) {
+        let reported = finding.reported_severity();
+        let Some((_, rule)) = self.risk else {
+            return (reported, None);
+        };
+        let mut severity = reported;
+        let mut why = None;
+        if let Some(to) = rule.exploit_raise_to {
+            if finding.exploit_available == Some(true) && to > severity {
+                (severity, why) = (to, Some(Why::Exploit));
+            }
+        }
+        if let (Some((at_least, to)), Some(epss)) = (rule.epss, finding.epss) {
+            if epss >= at_least && to > severity {
+                (severity, why) = (to, Some(Why::Epss));
+            }
+        }
+        if let Idle::LowerTo(cap) = self.idle {
+            if severity > cap {
+                (severity, why) = (cap, Some(Why::NotInUse));
+            }
+        }
+        (severity, why)
+    }
+
     pub fn judge(&self, finding: &Finding) -> Judgement {
+        let reported = finding.reported_severity();
         let plain = |verdict| Judgement {
             verdict,
             expired_entry: None,
+            severity: reported,
+            moved: None,
+            fix_arrived: None,
         };
-        if !finding.severity.is_ranked() {
+        if !reported.is_ranked() {
             return plain(Verdict::Unranked);
         }
-        if finding.severity < self.threshold {
-            return plain(Verdict::BelowThreshold);
+        if self.idle == Idle::Drop {
+            return plain(if reported < self.threshold {
+                Verdict::BelowThreshold
+            } else {
+                Verdict::NotInUse
+            });
         }
-        if self.active.iter().any(|e| allows(e, finding)) {
-            return plain(Verdict::AllowListed);
+        let (severity, moved) = self.routed(finding);
+        if severity < self.threshold {
+            // Lowered below the threshold because the image is not in use:
+            // say so rather than "below threshold".
+            return plain(
+                if moved == Some(Why::NotInUse) && reported >= self.threshold {
+                    Verdict::NotInUse
+                } else {
+                    Verdict::BelowThreshold
+                },
+            );
+        }
+        let mut fix_arrived = None;
+        for (index, entry) in &self.active {
+            if allows(entry, finding) {
+                if entry.until_fix && has_fix(finding) {
+                    fix_arrived.get_or_insert(*index);
+                    continue;
+                }
+                return plain(Verdict::AllowListed);
+            }
         }
         if self.only_fixable && finding.fix_available == Some(FixAvailable::No) {
             return plain(Verdict::NotFixable);
@@ -298,7 +457,15 @@ impl ImagePolicy<'_> {
                 .iter()
                 .find(|(_, e)| allows(e, finding))
                 .map(|(i, _)| *i),
+            severity,
+            moved,
+            fix_arrived,
         }
+    }
+
+    /// Whether the risk entry looks at whether the image runs.
+    pub fn uses_usage(&self) -> bool {
+        self.risk.is_some_and(|(_, r)| r.uses_usage())
     }
 
     /// Whether only-fixable cannot apply to this scan (basic findings carry
@@ -306,6 +473,16 @@ impl ImagePolicy<'_> {
     pub fn only_fixable_inapplicable(&self, kind: ScanKind) -> bool {
         self.only_fixable && kind == ScanKind::Basic
     }
+}
+
+/// Whether a fix is known: a fixed-in version, or Inspector's
+/// `fixAvailable` YES or PARTIAL. Basic scanning reports neither.
+fn has_fix(finding: &Finding) -> bool {
+    finding.fixed_in.is_some()
+        || matches!(
+            finding.fix_available,
+            Some(FixAvailable::Yes | FixAvailable::Partial)
+        )
 }
 
 fn allows(entry: &AllowEntry, finding: &Finding) -> bool {
@@ -350,6 +527,45 @@ struct PolicyDoc {
     allow: Vec<AllowDoc>,
     #[serde(default)]
     source: Option<SourceDoc>,
+    #[serde(default)]
+    risk: Vec<RiskDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RiskDoc {
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    exploit_available: Option<RaiseDoc>,
+    #[serde(default)]
+    epss: Option<EpssDoc>,
+    #[serde(default)]
+    not_in_use: Option<NotInUseDoc>,
+    #[serde(default)]
+    only_in_use: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RaiseDoc {
+    raise_to: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EpssDoc {
+    at_least: f64,
+    raise_to: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotInUseDoc {
+    days: i64,
+    lower_to: String,
 }
 
 #[derive(Deserialize)]
@@ -404,6 +620,8 @@ struct AllowDoc {
     reason: String,
     #[serde(default)]
     expires: Option<String>,
+    #[serde(default)]
+    until_fix: bool,
 }
 
 fn severity(field: String, value: &str) -> Result<Severity, PolicyError> {
@@ -478,6 +696,79 @@ impl SourceDoc {
                 .transpose()?,
             repositories,
         })
+    }
+}
+
+impl RiskDoc {
+    fn to_rule(&self, i: usize) -> Result<RiskRule, PolicyError> {
+        let at = |f: &str| format!("risk[{i}].{f}");
+        let rule = RiskRule {
+            repository: self
+                .repository
+                .as_deref()
+                .map(|r| pattern(at("repository"), r))
+                .transpose()?,
+            account: self
+                .account
+                .as_deref()
+                .map(|a| account(at("account"), a))
+                .transpose()?,
+            exploit_raise_to: self
+                .exploit_available
+                .as_ref()
+                .map(|e| severity(at("exploit_available.raise_to"), &e.raise_to))
+                .transpose()?,
+            epss: self
+                .epss
+                .as_ref()
+                .map(|e| {
+                    if !(0.0..=1.0).contains(&e.at_least) {
+                        return Err(invalid(
+                            at("epss.at_least"),
+                            format!("`{}` is not an EPSS score (0 to 1)", e.at_least),
+                        ));
+                    }
+                    Ok((e.at_least, severity(at("epss.raise_to"), &e.raise_to)?))
+                })
+                .transpose()?,
+            not_in_use: self
+                .not_in_use
+                .as_ref()
+                .map(|n| {
+                    if n.days < 0 {
+                        return Err(invalid(
+                            at("not_in_use.days"),
+                            format!("`{}` is not a number of days (0 or more)", n.days),
+                        ));
+                    }
+                    let lower_to = if n.lower_to.trim().eq_ignore_ascii_case("NONE") {
+                        None
+                    } else {
+                        Some(
+                            severity(at("not_in_use.lower_to"), &n.lower_to).map_err(|e| {
+                                invalid(e.field, format!("{}, or NONE (not alerted)", e.problem))
+                            })?,
+                        )
+                    };
+                    Ok(NotInUseRule {
+                        days: n.days,
+                        lower_to,
+                    })
+                })
+                .transpose()?,
+            only_in_use: self.only_in_use,
+        };
+        if rule.exploit_raise_to.is_none()
+            && rule.epss.is_none()
+            && rule.not_in_use.is_none()
+            && !rule.only_in_use
+        {
+            return Err(invalid(
+                format!("risk[{i}]"),
+                "give at least one of exploit_available, epss, not_in_use, only_in_use",
+            ));
+        }
+        Ok(rule)
     }
 }
 
@@ -574,6 +865,7 @@ impl PolicyDoc {
                     package: a.package.clone().filter(|p| !p.trim().is_empty()),
                     reason: a.reason.clone(),
                     expires,
+                    until_fix: a.until_fix,
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
@@ -596,6 +888,12 @@ impl PolicyDoc {
                 .map(SourceDoc::into_rules)
                 .transpose()?
                 .unwrap_or_default(),
+            risk: self
+                .risk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| r.to_rule(i))
+                .collect::<Result<Vec<_>, PolicyError>>()?,
         })
     }
 }
@@ -828,6 +1126,169 @@ mod tests {
         );
     }
 
+    const DAY: i64 = 86_400;
+
+    fn risk_policy() -> Policy {
+        Policy::from_document(
+            r#"{"version": 1, "threshold": "HIGH", "risk": [
+                {"repository": "sandbox/*", "only_in_use": true},
+                {"exploit_available": {"raise_to": "CRITICAL"},
+                 "epss": {"at_least": 0.5, "raise_to": "HIGH"},
+                 "not_in_use": {"days": 30, "lower_to": "LOW"}}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    /// An image whose usage says it was last running `idle` days before
+    /// 2026-12-04 (`None`: running now).
+    fn usage(idle: Option<i64>) -> Usage {
+        let today = day("2026-12-04")
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp();
+        match idle {
+            None => Usage {
+                in_use_count: Some(4),
+                ..Usage::default()
+            },
+            Some(days) => Usage {
+                in_use_count: Some(0),
+                last_in_use_at: Some(today - days * DAY),
+                pushed_at: Some(today - 400 * DAY),
+            },
+        }
+    }
+
+    #[test]
+    fn a_known_exploit_or_a_high_epss_raises_what_routes() {
+        let policy = risk_policy();
+        let judge = policy.for_image(&image("api", &["v1"]), day("2026-12-04"));
+        let mut exploited = finding("CVE-1", Severity::Medium);
+        exploited.exploit_available = Some(true);
+        let j = judge.judge(&exploited);
+        assert_eq!(
+            (j.verdict, j.severity, j.moved),
+            (Verdict::Alert, Severity::Critical, Some(Why::Exploit))
+        );
+        let mut likely = finding("CVE-2", Severity::Low);
+        likely.epss = Some(0.5);
+        let j = judge.judge(&likely);
+        assert_eq!((j.verdict, j.severity), (Verdict::Alert, Severity::High));
+        likely.epss = Some(0.49);
+        assert_eq!(judge.judge(&likely).verdict, Verdict::BelowThreshold);
+        let unknown = finding("CVE-3", Severity::Medium);
+        assert_eq!(
+            judge.judge(&unknown).verdict,
+            Verdict::BelowThreshold,
+            "no signal: as reported"
+        );
+        let mut no_exploit = finding("CVE-4", Severity::Critical);
+        no_exploit.exploit_available = Some(false);
+        let j = judge.judge(&no_exploit);
+        assert_eq!((j.severity, j.moved), (Severity::Critical, None));
+        let mut untriaged = finding("CVE-5", Severity::Untriaged);
+        untriaged.exploit_available = Some(true);
+        assert_eq!(judge.judge(&untriaged).verdict, Verdict::Unranked);
+    }
+
+    #[test]
+    fn an_image_idle_for_the_days_alerts_lower_or_not_at_all() {
+        let policy = risk_policy();
+        let at = |idle: Option<i64>| {
+            let mut judge = policy.for_image(&image("api", &["v1"]), day("2026-12-04"));
+            judge.apply_usage(&usage(idle));
+            judge
+        };
+        let mut exploited = finding("CVE-1", Severity::High);
+        exploited.exploit_available = Some(true);
+        let j = at(Some(45)).judge(&exploited);
+        assert_eq!(
+            (j.verdict, j.severity),
+            (Verdict::NotInUse, Severity::High),
+            "lowered to LOW, below the threshold: not in use"
+        );
+        let j = at(Some(29)).judge(&exploited);
+        assert_eq!(
+            (j.verdict, j.severity),
+            (Verdict::Alert, Severity::Critical)
+        );
+        let j = at(None).judge(&exploited);
+        assert_eq!(j.verdict, Verdict::Alert, "running");
+        let mut unknown = policy.for_image(&image("api", &["v1"]), day("2026-12-04"));
+        unknown.apply_usage(&Usage::default());
+        assert_eq!(
+            unknown.judge(&exploited).verdict,
+            Verdict::Alert,
+            "unknown usage never lowers"
+        );
+        let low = Policy::from_document(
+            r#"{"version": 1, "threshold": "LOW",
+                "risk": [{"not_in_use": {"days": 0, "lower_to": "LOW"}}]}"#,
+        )
+        .unwrap();
+        let mut judge = low.for_image(&image("api", &[]), day("2026-12-04"));
+        judge.apply_usage(&usage(Some(0)));
+        let j = judge.judge(&finding("CVE-9", Severity::Critical));
+        assert_eq!(
+            (j.verdict, j.severity, j.moved),
+            (Verdict::Alert, Severity::Low, Some(Why::NotInUse))
+        );
+        let none = Policy::from_document(
+            r#"{"version": 1, "risk": [{"not_in_use": {"days": 7, "lower_to": "NONE"}}]}"#,
+        )
+        .unwrap();
+        let mut judge = none.for_image(&image("api", &[]), day("2026-12-04"));
+        judge.apply_usage(&usage(Some(8)));
+        assert_eq!(
+            judge.judge(&finding("CVE-9", Severity::Critical)).verdict,
+            Verdict::NotInUse
+        );
+    }
+
+    #[test]
+    fn only_in_use_drops_images_known_not_to_run_and_keeps_the_unknown() {
+        let policy = risk_policy();
+        let sandbox = |u: Usage| {
+            let mut judge = policy.for_image(&image("sandbox/x", &[]), day("2026-12-04"));
+            judge.apply_usage(&u);
+            judge.judge(&finding("CVE-1", Severity::Critical)).verdict
+        };
+        assert_eq!(sandbox(usage(Some(0))), Verdict::NotInUse);
+        assert_eq!(sandbox(usage(None)), Verdict::Alert);
+        assert_eq!(sandbox(Usage::default()), Verdict::Alert);
+        let mut exploited = finding("CVE-2", Severity::Medium);
+        exploited.exploit_available = Some(true);
+        let judge = policy.for_image(&image("sandbox/x", &[]), day("2026-12-04"));
+        assert_eq!(
+            judge.judge(&exploited).verdict,
+            Verdict::BelowThreshold,
+            "the first covering entry applies, alone"
+        );
+    }
+
+    #[test]
+    fn an_entry_snoozed_until_a_fix_alerts_when_one_is_known() {
+        let policy = Policy::from_document(
+            r#"{"version": 1, "allow": [
+                {"id": "CVE-2026-7", "reason": "no fix upstream yet", "until_fix": true}]}"#,
+        )
+        .unwrap();
+        let judge = policy.for_image(&image("api", &[]), day("2026-12-04"));
+        let mut f = finding("CVE-2026-7", Severity::Critical);
+        f.fix_available = Some(FixAvailable::No);
+        assert_eq!(judge.judge(&f).verdict, Verdict::AllowListed);
+        f.fix_available = Some(FixAvailable::Yes);
+        f.fixed_in = Some("3.0.16".into());
+        let j = judge.judge(&f);
+        assert_eq!((j.verdict, j.fix_arrived), (Verdict::Alert, Some(0)));
+        assert_eq!(
+            policy.allow_entry(0).unwrap().label(),
+            "CVE-2026-7 (until a fix)"
+        );
+    }
+
     #[test]
     fn invalid_documents_name_the_entry_and_field() {
         let cases = [
@@ -900,6 +1361,34 @@ mod tests {
             (
                 r#"{"version": 1, "source": {"template": "https://g.example/{tag}"}}"#,
                 "source.template",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"repository": "a/*"}]}"#,
+                "risk[0]",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"epss": {"at_least": 1.5, "raise_to": "HIGH"}}]}"#,
+                "risk[0].epss.at_least",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"exploit_available": {"raise_to": "URGENT"}}]}"#,
+                "risk[0].exploit_available.raise_to",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"not_in_use": {"days": 30, "lower_to": "SOMETIMES"}}]}"#,
+                "risk[0].not_in_use.lower_to",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"not_in_use": {"days": -1, "lower_to": "LOW"}}]}"#,
+                "risk[0].not_in_use.days",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"exploit": {"raise_to": "HIGH"}}]}"#,
+                "risk[0].exploit",
+            ),
+            (
+                r#"{"version": 1, "allow": [{"id": "CVE-1", "reason": "r", "until_fix": "yes"}]}"#,
+                "allow[0].until_fix",
             ),
         ];
         for (doc, field) in cases {

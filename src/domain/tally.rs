@@ -5,6 +5,7 @@
 use crate::domain::dedup::fingerprint;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::policy::Verdict;
+use crate::domain::risk::{self, Usage};
 use crate::domain::severity::{Severity, SeverityCounts};
 use crate::domain::version;
 use std::cmp::{Ordering, Reverse};
@@ -30,12 +31,20 @@ pub const MAX_NO_FIX_IDS: usize = 3;
 pub struct Bucket {
     pub counts: SeverityCounts,
     pub worst_score: Option<f64>,
+    /// Findings with a known exploit.
+    pub exploitable: u64,
+    /// The highest EPSS score among them.
+    pub max_epss: Option<f64>,
 }
 
 impl Bucket {
     fn add(&mut self, finding: &Finding) {
         self.counts.add(finding.severity, 1);
         self.worst_score = max_score(self.worst_score, finding.score);
+        if finding.exploit_available == Some(true) {
+            self.exploitable += 1;
+        }
+        self.max_epss = max_score(self.max_epss, finding.epss);
     }
 
     pub fn total(&self) -> u64 {
@@ -129,6 +138,7 @@ pub struct Suppressed {
     pub allow_listed: u64,
     pub not_fixable: u64,
     pub already_alerted: u64,
+    pub not_in_use: u64,
 }
 
 impl Suppressed {
@@ -138,6 +148,7 @@ impl Suppressed {
             (self.allow_listed, "allow-listed"),
             (self.already_alerted, "already alerted"),
             (self.not_fixable, "not fixable"),
+            (self.not_in_use, "in an image not in use"),
             (self.below_threshold, "below threshold"),
             (self.unranked, "unranked (UNDEFINED/UNTRIAGED)"),
         ]
@@ -166,6 +177,20 @@ pub struct Tally {
     pub expired_entries: BTreeSet<usize>,
     /// Fingerprints of every alert-worthy finding, new or already alerted.
     pub fingerprints: Vec<u64>,
+    /// `until_fix` allow-list entries (by index) that a finding with a
+    /// fix now known went past.
+    pub fix_arrived_entries: BTreeSet<usize>,
+    /// Whether the image runs, as the findings say.
+    pub usage: Usage,
+    /// Alert-worthy findings with a known exploit, and those nobody says.
+    pub exploitable: u64,
+    pub exploit_unknown: u64,
+    /// Alert-worthy findings whose severity the risk rules raised.
+    pub raised: u64,
+    /// Findings alerted before and still open (dedup): counts, and the
+    /// most severe few by id.
+    pub still_open: SeverityCounts,
+    pub still_open_ids: Vec<(Severity, String)>,
     top: BinaryHeap<Reverse<Ranked>>,
     cap: usize,
 }
@@ -186,13 +211,20 @@ impl Tally {
             suppressed: Suppressed::default(),
             expired_entries: BTreeSet::new(),
             fingerprints: Vec::new(),
+            fix_arrived_entries: BTreeSet::new(),
+            usage: Usage::default(),
+            exploitable: 0,
+            exploit_unknown: 0,
+            raised: 0,
+            still_open: SeverityCounts::default(),
+            still_open_ids: Vec::new(),
             top: BinaryHeap::with_capacity(cap.min(4096) + 1),
             cap,
         }
     }
 
     pub fn add(&mut self, finding: Finding, verdict: Verdict) {
-        self.counts.add(finding.severity, 1);
+        self.counts.add(finding.reported_severity(), 1);
         let s = &mut self.suppressed;
         match verdict {
             Verdict::Alert => {}
@@ -201,14 +233,27 @@ impl Tally {
             Verdict::AllowListed => s.allow_listed += 1,
             Verdict::NotFixable => s.not_fixable += 1,
             Verdict::AlreadyAlerted => s.already_alerted += 1,
+            Verdict::NotInUse => s.not_in_use += 1,
         }
         if matches!(verdict, Verdict::Alert | Verdict::AlreadyAlerted) {
             self.fingerprints.push(fingerprint(&finding));
+        }
+        if verdict == Verdict::AlreadyAlerted {
+            self.still_open.add(finding.severity, 1);
+            add_top_id(&mut self.still_open_ids, &finding);
         }
         if verdict != Verdict::Alert {
             return;
         }
         self.alert_counts.add(finding.severity, 1);
+        match finding.exploit_available {
+            Some(true) => self.exploitable += 1,
+            Some(false) => {}
+            None => self.exploit_unknown += 1,
+        }
+        if finding.severity > finding.reported_severity() {
+            self.raised += 1;
+        }
         if let Some(name) = &finding.package_name {
             let key = (
                 name.clone(),
@@ -235,6 +280,19 @@ impl Tally {
         self.alert_counts.total()
     }
 
+    /// The `exploitable` routing attribute: `true` when any alert-worthy
+    /// finding has a known exploit, `false` when every one is known to have
+    /// none, `unknown` otherwise.
+    pub fn exploitable_attribute(&self) -> &'static str {
+        if self.exploitable > 0 {
+            risk::TRUE
+        } else if self.exploit_unknown > 0 || self.alert_worthy() == 0 {
+            risk::UNKNOWN
+        } else {
+            risk::FALSE
+        }
+    }
+
     /// The highest severity among alert-worthy findings.
     pub fn highest_alert_severity(&self) -> Option<Severity> {
         self.alert_counts.highest_ranked()
@@ -248,6 +306,23 @@ impl Tally {
     }
 }
 
+/// Keeps the [`MAX_NO_FIX_IDS`] most severe ids, most severe first.
+fn add_top_id(ids: &mut Vec<(Severity, String)>, finding: &Finding) {
+    let worse = |(s, id): &(Severity, String)| {
+        (*s, std::cmp::Reverse(id.as_str()))
+            > (finding.severity, std::cmp::Reverse(finding.id.as_str()))
+    };
+    if ids.len() >= MAX_NO_FIX_IDS && ids.iter().all(worse) {
+        return;
+    }
+    if ids.iter().any(|(_, id)| *id == finding.id) {
+        return;
+    }
+    ids.push((finding.severity, finding.id.clone()));
+    ids.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    ids.truncate(MAX_NO_FIX_IDS);
+}
+
 fn max_score(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.max(y)),
@@ -256,15 +331,26 @@ fn max_score(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// A finding ordered by how much it matters: severity, then score, then (for
-/// a stable order) the smaller id first.
+/// A finding ordered by how much it matters: the severity it routes at,
+/// then a known exploit, then EPSS, then score, then (for a stable order)
+/// the smaller id first.
 #[derive(Debug)]
 struct Ranked(Finding);
 
+type RankKey<'a> = (
+    Severity,
+    bool,
+    Option<ScoreKey>,
+    Option<ScoreKey>,
+    Reverse<&'a str>,
+);
+
 impl Ranked {
-    fn key(&self) -> (Severity, Option<ScoreKey>, Reverse<&str>) {
+    fn key(&self) -> RankKey<'_> {
         (
             self.0.severity,
+            self.0.exploit_available == Some(true),
+            self.0.epss.map(ScoreKey),
             self.0.score.map(ScoreKey),
             Reverse(self.0.id.as_str()),
         )

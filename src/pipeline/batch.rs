@@ -116,7 +116,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         if let Some(reason) = policy.skip_reason(image) {
             return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(reason));
         }
-        let image_policy = policy.for_image(image, (self.today)());
+        let mut image_policy = policy.for_image(image, (self.today)());
+        image_policy.apply_usage(&group.usage);
         let record = self.load_record(image).await?;
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
         // Findings of the initial scan are the scan event's to alert. With
@@ -139,6 +140,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             return Ok(outcome);
         }
         let mut tally = Tally::default();
+        tally.usage = group.usage;
         let findings: Vec<_> = if take_initial {
             group.active.iter().chain(&group.initial).cloned().collect()
         } else {

@@ -62,8 +62,11 @@ pub fn judge_into(
     policy: &ImagePolicy<'_>,
     known: &Known,
 ) {
-    for finding in findings {
+    for mut finding in findings {
         let judgement = policy.judge(&finding);
+        if let Some(why) = judgement.moved {
+            finding.move_severity(judgement.severity, why);
+        }
         let verdict = match judgement.verdict {
             Verdict::Alert if !known.is_empty() && known.covers(fingerprint(&finding)) => {
                 Verdict::AlreadyAlerted
@@ -73,6 +76,9 @@ pub fn judge_into(
         if verdict == Verdict::Alert {
             if let Some(entry) = judgement.expired_entry {
                 tally.expired_entries.insert(entry);
+            }
+            if let Some(entry) = judgement.fix_arrived {
+                tally.fix_arrived_entries.insert(entry);
             }
         }
         tally.add(finding, verdict);
@@ -102,6 +108,9 @@ pub async fn fold_findings_listing<S: FindingsSource>(
     let mut token: Option<String> = None;
     let mut status: Option<ScanStatus> = None;
     let mut completed_at = None;
+    // Whether the image runs is image-wide, and the first page says it
+    // (every enhanced finding carries the image's details).
+    let mut policy = policy.clone();
     loop {
         let page = source.page(image, token.as_deref()).await?;
         if tally.pages == 0 {
@@ -115,8 +124,10 @@ pub async fn fold_findings_listing<S: FindingsSource>(
             }
             status = page.status.clone();
             completed_at = page.completed_at;
+            policy.apply_usage(&page.usage);
         }
-        judge_into(&mut tally, page.findings, policy, known);
+        tally.usage.merge(&page.usage);
+        judge_into(&mut tally, page.findings, &policy, known);
         tally.pages += 1;
         match page.next_token {
             Some(next) if !next.is_empty() && tally.pages < MAX_PAGES => {

@@ -89,6 +89,17 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
             .unwrap_or_default(),
         slack_escape(&image.region)
     );
+    let mut risk = Vec::new();
+    if let Some(p) = &view.exploit_phrase {
+        risk.push(format!("*{p}*"));
+    }
+    risk.push(format!("image in use: {}", slack_escape(&view.in_use)));
+    let mut risk_line = risk.join(" · ");
+    if let Some(first) = risk_line.get(..1) {
+        let upper = first.to_ascii_uppercase();
+        risk_line.replace_range(..1, &upper);
+    }
+    let _ = writeln!(description, "{risk_line}.");
     if let Some(line) = source_line(source) {
         description.push_str(&line);
     }
@@ -128,6 +139,9 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
             description,
             "_…and {more} more in the email alert and the console._"
         );
+    }
+    if let Some(line) = &view.still_open {
+        let _ = writeln!(description, "_{}_", slack_escape(line).replace('_', " "));
     }
 
     let fix_step = if view.kind == ScanKind::Basic {
@@ -355,6 +369,9 @@ fn plan_lines(plan: &FixPlan, kind: ScanKind) -> Vec<String> {
         if let Some(score) = upgrade.worst_score {
             let _ = write!(line, " ({score:.1})");
         }
+        if upgrade.exploitable > 0 {
+            let _ = write!(line, ", *{} with a known exploit*", upgrade.exploitable);
+        }
         if upgrade.also_unknown.total() > 0 {
             let _ = write!(
                 line,
@@ -416,6 +433,10 @@ fn finding_line(finding: &Finding, kind: ScanKind) -> String {
     }
     if let Some(score) = finding.score {
         let _ = write!(line, " ({score:.1})");
+    }
+    let signals = finding.signals();
+    if !signals.is_empty() {
+        let _ = write!(line, " _{}_", slack_escape(&signals.join(" · ")));
     }
     line.push('\n');
     line

@@ -28,11 +28,17 @@ pub(super) fn findings(view: &FindingsView<'_>, attributes_size: usize) -> Strin
 
     let mut body = String::new();
     let _ = writeln!(body, "{}", view.subject);
+    let exploit = view
+        .exploit_phrase
+        .as_ref()
+        .map(|p| format!("; {p}"))
+        .unwrap_or_default();
     let _ = writeln!(
         body,
-        "{} finding(s) at or above {}: {}.",
+        "{} finding(s) at or above {}: {}{exploit}.",
         view.alert_worthy, view.threshold, view.counts_phrase
     );
+    let _ = writeln!(body, "Image in use: {}.", view.in_use);
     body.push('\n');
     let _ = writeln!(body, "Scan results in the ECR console:");
     let _ = writeln!(body, "{}", one_line(&view.console_url));
@@ -92,6 +98,9 @@ pub(super) fn findings(view: &FindingsView<'_>, attributes_size: usize) -> Strin
             body,
             "\n  ... and {more} more not listed here; all are in the console."
         );
+    }
+    if let Some(line) = &view.still_open {
+        let _ = writeln!(body, "\n{}", one_line(line));
     }
     body.push_str(&footer);
     body
@@ -216,6 +225,7 @@ fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
         if let Some(score) = upgrade.worst_score {
             let _ = write!(effect, ", worst score {score:.1}");
         }
+        risk_effect(&mut effect, upgrade);
         if upgrade.also_unknown.total() > 0 {
             let _ = write!(
                 effect,
@@ -391,6 +401,10 @@ fn finding_entry(finding: &Finding, kind: ScanKind) -> String {
         (None, _, ScanKind::Enhanced) => "fixed-in version unknown".to_string(),
     };
     let _ = writeln!(entry, "            {package} -> {fix}");
+    let signals = finding.signals();
+    if !signals.is_empty() {
+        let _ = writeln!(entry, "            {}", signals.join("; "));
+    }
     if let Some(link) = &finding.link {
         let _ = writeln!(entry, "            {}", one_line(link));
     }
@@ -399,6 +413,16 @@ fn finding_entry(finding: &Finding, kind: ScanKind) -> String {
         .lines()
         .map(|l| format!("{}\n", l.trim_end()))
         .collect()
+}
+
+/// `, 1 with a known exploit, EPSS up to 0.94` (what is known).
+fn risk_effect(effect: &mut String, upgrade: &crate::domain::fixplan::Upgrade) {
+    if upgrade.exploitable > 0 {
+        let _ = write!(effect, ", {} with a known exploit", upgrade.exploitable);
+    }
+    if let Some(epss) = upgrade.max_epss {
+        let _ = write!(effect, ", EPSS up to {epss:.2}");
+    }
 }
 
 fn footer(kind: ScanKind) -> String {

@@ -66,6 +66,13 @@ pub struct FindingsView<'a> {
     pub event_id: Option<&'a str>,
     pub console_url: String,
     pub pull: String,
+    /// `1 with a known exploit`, when any.
+    pub exploit_phrase: Option<String>,
+    /// Whether the image runs: `running (in use: 12)`, `unknown …`.
+    pub in_use: String,
+    /// `Still open, alerted before: 4 (1 critical, 3 high): CVE-1, …`
+    /// (only-new alerts).
+    pub still_open: Option<String>,
 }
 
 impl<'a> FindingsView<'a> {
@@ -79,7 +86,12 @@ impl<'a> FindingsView<'a> {
             status: report.status,
             threshold: report.threshold,
             highest,
-            subject: findings_subject(highest, &report.tally.alert_counts, report.image),
+            subject: findings_subject(
+                highest,
+                &report.tally.alert_counts,
+                report.tally.exploitable,
+                report.image,
+            ),
             alert_worthy: report.tally.alert_worthy(),
             counts_phrase: counts_phrase(&report.tally.alert_counts),
             tally: report.tally,
@@ -89,6 +101,10 @@ impl<'a> FindingsView<'a> {
             event_id: report.event_id,
             console_url: report.image.console_url(),
             pull: report.image.pinned_reference(),
+            exploit_phrase: (report.tally.exploitable > 0)
+                .then(|| format!("{} with a known exploit", report.tally.exploitable)),
+            in_use: report.tally.usage.phrase(),
+            still_open: still_open(report.tally),
         })
     }
 }
@@ -104,12 +120,20 @@ pub fn findings_alert_with_source(
     source: Option<&SourceLink>,
 ) -> Option<Alert> {
     let view = FindingsView::new(report, source)?;
-    let attributes = attributes(
+    let mut attributes = attributes(
         view.image,
         view.highest.as_str(),
         AlertKind::Findings,
         view.account_alias,
     );
+    attributes.push((
+        alert::ATTR_EXPLOITABLE,
+        report.tally.exploitable_attribute().to_string(),
+    ));
+    attributes.push((
+        alert::ATTR_IN_USE,
+        report.tally.usage.attribute().to_string(),
+    ));
     let body = email::findings(&view, alert::attributes_size(&attributes));
     let chat = chat::findings(&view);
     Some(Alert {
@@ -168,11 +192,47 @@ fn attributes(
     attributes
 }
 
-fn findings_subject(highest: Severity, counts: &SeverityCounts, image: &ImageRef) -> String {
+/// `CRITICAL: 1 critical, 2 high in repo:tag`; with a known exploit,
+/// `CRITICAL, exploit known: …`, so that the riskiest reads first.
+fn findings_subject(
+    highest: Severity,
+    counts: &SeverityCounts,
+    exploitable: u64,
+    image: &ImageRef,
+) -> String {
+    let exploit = if exploitable > 0 {
+        ", exploit known"
+    } else {
+        ""
+    };
     subject(
-        &format!("{highest}: {} in ", counts_phrase(counts)),
+        &format!("{highest}{exploit}: {} in ", counts_phrase(counts)),
         &image.short_name(),
     )
+}
+
+/// The one line an only-new alert ends with: findings still open that
+/// were alerted before, the most severe named.
+fn still_open(tally: &Tally) -> Option<String> {
+    let total = tally.still_open.total();
+    if total == 0 {
+        return None;
+    }
+    let named: Vec<&str> = tally
+        .still_open_ids
+        .iter()
+        .map(|(_, id)| id.as_str())
+        .collect();
+    let lead = if (named.len() as u64) < total {
+        "most severe: "
+    } else {
+        ""
+    };
+    Some(format!(
+        "Still open, alerted before: {total} ({}), {lead}{}.",
+        counts_phrase(&tally.still_open),
+        named.join(", ")
+    ))
 }
 
 /// `2 critical, 3 high`
@@ -264,9 +324,12 @@ mod tests {
             digest: "sha256:00".into(),
             tags: vec!["t".repeat(128)],
         };
-        let s = findings_subject(Severity::Critical, &counts, &image);
+        let s = findings_subject(Severity::Critical, &counts, 0, &image);
         assert!(s.len() <= SUBJECT_LIMIT, "{s}");
         assert!(s.starts_with("CRITICAL: 123456789 critical"));
+        let s = findings_subject(Severity::Critical, &counts, 1, &image);
+        assert!(s.len() <= SUBJECT_LIMIT, "{s}");
+        assert!(s.starts_with("CRITICAL, exploit known: 123456789 critical"));
     }
 
     #[test]

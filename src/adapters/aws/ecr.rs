@@ -4,6 +4,7 @@
 use super::service_failure;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::image::ImageRef;
+use crate::domain::risk::{self, Usage};
 use crate::domain::severity::Severity;
 use crate::ports::BoxFuture;
 use crate::ports::{
@@ -119,7 +120,9 @@ impl FindingsSource for EcrFindings {
                     .unwrap_or_default(),
                 description: s.description,
             });
-            let mut findings = tapped.unwrap_or_default();
+            let (mut findings, mut usage) = tapped
+                .map(|page| (page.findings, page.usage))
+                .unwrap_or_default();
             let completed_at = output
                 .image_scan_findings
                 .as_ref()
@@ -130,6 +133,9 @@ impl FindingsSource for EcrFindings {
                 let enhanced = scan.enhanced_findings.unwrap_or_default();
                 findings.reserve(basic.len() + enhanced.len());
                 findings.extend(basic.into_iter().map(from_basic));
+                for finding in &enhanced {
+                    usage.merge(&usage_of(finding));
+                }
                 findings.extend(enhanced.into_iter().map(from_enhanced));
             }
             Ok(FindingsPage {
@@ -137,6 +143,7 @@ impl FindingsSource for EcrFindings {
                 findings,
                 next_token: output.next_token,
                 completed_at,
+                usage,
             })
         })
     }
@@ -351,6 +358,31 @@ pub fn from_enhanced(finding: EnhancedImageScanFinding) -> Finding {
         .fix_available
         .as_deref()
         .and_then(FixAvailable::from_aws);
+    out.exploit_available = finding
+        .exploit_available
+        .as_deref()
+        .and_then(risk::exploit_from_aws);
     out.title = finding.title;
     out
+}
+
+/// Whether the image runs, as an enhanced finding's image details say
+/// (`inUseCount`, `lastInUseAt`, `pushedAt`: ECR API reference,
+/// AwsEcrContainerImageDetails).
+pub fn usage_of(finding: &EnhancedImageScanFinding) -> Usage {
+    let mut usage = Usage::default();
+    for resource in finding.resources.as_deref().unwrap_or_default() {
+        if let Some(image) = resource
+            .details
+            .as_ref()
+            .and_then(|d| d.aws_ecr_container_image.as_ref())
+        {
+            usage.merge(&Usage {
+                in_use_count: image.in_use_count.and_then(|n| u64::try_from(n).ok()),
+                last_in_use_at: image.last_in_use_at.map(|t| t.secs()),
+                pushed_at: image.pushed_at.map(|t| t.secs()),
+            });
+        }
+    }
+    usage
 }

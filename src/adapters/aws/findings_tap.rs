@@ -19,6 +19,7 @@
 
 use crate::domain::continuous::Package;
 use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::risk::{self, Usage};
 use crate::domain::severity::Severity;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -40,9 +41,17 @@ const TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFind
 
 /// Pages parsed by the tap, waiting for the adapter call that asked for
 /// them, by request (registry, repository, digest, token).
-fn parsed() -> &'static Mutex<HashMap<String, VecDeque<Vec<Finding>>>> {
-    static PARSED: OnceLock<Mutex<HashMap<String, VecDeque<Vec<Finding>>>>> = OnceLock::new();
+fn parsed() -> &'static Mutex<HashMap<String, VecDeque<TappedPage>>> {
+    static PARSED: OnceLock<Mutex<HashMap<String, VecDeque<TappedPage>>>> = OnceLock::new();
     PARSED.get_or_init(Default::default)
+}
+
+/// What the tap read of one page: its findings, and whether the image runs
+/// as the enhanced findings' image details say.
+#[derive(Debug, Default)]
+pub struct TappedPage {
+    pub findings: Vec<Finding>,
+    pub usage: Usage,
 }
 
 /// The key of one page request: what the adapter sends.
@@ -53,8 +62,8 @@ pub fn page_key(registry: &str, repository: &str, digest: &str, token: Option<&s
     )
 }
 
-/// The basic findings the tap read for this request, if it read them.
-pub fn take(key: &str) -> Option<Vec<Finding>> {
+/// The findings the tap read for this request, if it read them.
+pub fn take(key: &str) -> Option<TappedPage> {
     let mut map = parsed().lock().ok()?;
     let queue = map.get_mut(key)?;
     let page = queue.pop_front();
@@ -64,7 +73,7 @@ pub fn take(key: &str) -> Option<Vec<Finding>> {
     page
 }
 
-fn keep(key: String, findings: Vec<Finding>) {
+fn keep(key: String, findings: TappedPage) {
     if let Ok(mut map) = parsed().lock() {
         map.entry(key).or_default().push_back(findings);
     }
@@ -261,13 +270,14 @@ struct Attribute<'a> {
     value: Option<Cow<'a, str>>,
 }
 
-/// A findings array, each finding mapped as it is read.
-struct Findings<T>(Vec<Finding>, std::marker::PhantomData<T>);
+/// A findings array, each finding mapped as it is read, and the image's
+/// usage as its findings say.
+struct Findings<T>(Vec<Finding>, Usage, std::marker::PhantomData<T>);
 
-impl<'de, T: Deserialize<'de> + Into<Finding>> Deserialize<'de> for Findings<T> {
+impl<'de, T: Deserialize<'de> + Into<(Finding, Usage)>> Deserialize<'de> for Findings<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Seq<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Into<Finding>> Visitor<'de> for Seq<T> {
+        impl<'de, T: Deserialize<'de> + Into<(Finding, Usage)>> Visitor<'de> for Seq<T> {
             type Value = Findings<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of findings")
@@ -278,22 +288,25 @@ impl<'de, T: Deserialize<'de> + Into<Finding>> Deserialize<'de> for Findings<T> 
                 // nothing; otherwise room for an enhanced page (100), grown
                 // for a basic one.
                 let mut out = Vec::new();
+                let mut usage = Usage::default();
                 while let Some(finding) = seq.next_element::<T>()? {
                     if out.capacity() == 0 {
                         out.reserve(100);
                     }
-                    out.push(finding.into());
+                    let (finding, seen) = finding.into();
+                    usage.merge(&seen);
+                    out.push(finding);
                 }
-                Ok(Findings(out, std::marker::PhantomData))
+                Ok(Findings(out, usage, std::marker::PhantomData))
             }
         }
         deserializer.deserialize_seq(Seq(std::marker::PhantomData))
     }
 }
 
-impl From<BasicFinding> for Finding {
-    fn from(f: BasicFinding) -> Finding {
-        f.0
+impl From<BasicFinding> for (Finding, Usage) {
+    fn from(f: BasicFinding) -> (Finding, Usage) {
+        (f.0, Usage::default())
     }
 }
 
@@ -301,11 +314,11 @@ impl From<BasicFinding> for Finding {
 /// the same mapping as [`super::ecr::from_enhanced`]; the rest of
 /// Inspector's details (CVSS vectors, resources, remediation, dates) is
 /// skipped, not kept.
-struct EnhancedFinding(Finding);
+struct EnhancedFinding(Finding, Usage);
 
-impl From<EnhancedFinding> for Finding {
-    fn from(f: EnhancedFinding) -> Finding {
-        f.0
+impl From<EnhancedFinding> for (Finding, Usage) {
+    fn from(f: EnhancedFinding) -> (Finding, Usage) {
+        (f.0, f.1)
     }
 }
 
@@ -322,6 +335,36 @@ struct RawEnhanced<'a> {
     score: Option<f64>,
     #[serde(borrow, default)]
     fix_available: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    exploit_available: Option<Cow<'a, str>>,
+    #[serde(default)]
+    resources: Option<Vec<RawResource>>,
+}
+
+/// A finding's resource: only the image's usage is read.
+#[derive(Deserialize)]
+struct RawResource {
+    #[serde(default)]
+    details: Option<RawResourceDetails>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawResourceDetails {
+    #[serde(default)]
+    aws_ecr_container_image: Option<RawImageDetails>,
+}
+
+/// ECR writes timestamps as epoch seconds (JSON numbers).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawImageDetails {
+    #[serde(default)]
+    in_use_count: Option<i64>,
+    #[serde(default)]
+    last_in_use_at: Option<f64>,
+    #[serde(default)]
+    pushed_at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -409,8 +452,22 @@ impl<'de> Deserialize<'de> for EnhancedFinding {
             .fix_available
             .as_deref()
             .and_then(FixAvailable::from_aws);
+        out.exploit_available = raw
+            .exploit_available
+            .as_deref()
+            .and_then(risk::exploit_from_aws);
         out.title = raw.title;
-        Ok(EnhancedFinding(out))
+        let mut usage = Usage::default();
+        for resource in raw.resources.unwrap_or_default() {
+            if let Some(image) = resource.details.and_then(|d| d.aws_ecr_container_image) {
+                usage.merge(&Usage {
+                    in_use_count: image.in_use_count.and_then(|n| u64::try_from(n).ok()),
+                    last_in_use_at: image.last_in_use_at.map(|t| t.trunc() as i64),
+                    pushed_at: image.pushed_at.map(|t| t.trunc() as i64),
+                });
+            }
+        }
+        Ok(EnhancedFinding(out, usage))
     }
 }
 
@@ -451,7 +508,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
 /// first, as the SDK's reading lists them), every other member kept.
 struct ScanPart<'a> {
     basic: Option<Vec<Finding>>,
-    enhanced: Option<Vec<Finding>>,
+    enhanced: Option<(Vec<Finding>, Usage)>,
     rest: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
@@ -479,7 +536,7 @@ impl<'de> Deserialize<'de> for ScanPart<'de> {
                         "enhancedFindings" => {
                             part.enhanced = map
                                 .next_value::<Option<Findings<EnhancedFinding>>>()?
-                                .map(|f| f.0)
+                                .map(|f| (f.0, f.1))
                         }
                         _ => part.rest.push((key, map.next_value::<&'de RawValue>()?)),
                     }
@@ -530,15 +587,16 @@ fn write_object(
 /// them; `None` when the answer is not the JSON object ECR sends, or has
 /// neither list. One pass over the answer: each finding is mapped as it is
 /// read.
-pub fn split_findings(body: &[u8]) -> Option<(Vec<Finding>, Vec<u8>)> {
+pub fn split_findings(body: &[u8]) -> Option<(TappedPage, Vec<u8>)> {
     let top: Split<'_, ScanPart<'_>> = split(body, "imageScanFindings")?;
     let scan = top.taken?;
     if scan.basic.is_none() && scan.enhanced.is_none() {
         return None;
     }
     let mut findings = scan.basic.unwrap_or_default();
-    findings.extend(scan.enhanced.unwrap_or_default());
+    let (enhanced, usage) = scan.enhanced.unwrap_or_default();
+    findings.extend(enhanced);
     let rest = write_object(&scan.rest, None)?;
     let rest = write_object(&top.rest, Some(("imageScanFindings", &rest)))?;
-    Some((findings, rest.into_bytes()))
+    Some((TappedPage { findings, usage }, rest.into_bytes()))
 }

@@ -807,6 +807,7 @@ mod tests {
             findings,
             next_token: None,
             completed_at: None,
+            ..FindingsPage::default()
         })
     }
 
