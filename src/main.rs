@@ -34,7 +34,8 @@ async fn main() -> Result<(), Error> {
         )?,
         None => Home::default(),
     };
-    let source = AccountFindings::new(home, ecr.clone(), sts, config.member_role_name.clone());
+    let source = AccountFindings::new(home, ecr.clone(), sts, config.member_role_name.clone())
+        .with_inspector(aws_sdk_inspector2::Client::new(&aws));
     let sink = SnsAlerts::new(
         sns.clone(),
         config.alert_topic_arn.clone(),

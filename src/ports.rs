@@ -77,6 +77,15 @@ pub trait FindingsSource: Send + Sync {
         image: &'a ImageRef,
         next_token: Option<&'a str>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>>;
+
+    /// What Amazon Inspector adds to the image's enhanced findings (EPSS
+    /// scores, usage). A source that cannot say answers nothing.
+    fn risk_signals<'a>(
+        &'a self,
+        _image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<crate::domain::risk::Signals, SourceError>> {
+        Box::pin(async { Ok(crate::domain::risk::Signals::default()) })
+    }
 }
 
 /// Message ids of a published alert.

@@ -62,7 +62,8 @@ async fn run(args: &gate::Args) -> Result<Report, GateError> {
             "no AWS Region: pass --region, or set AWS_REGION (or a region in the profile)".into(),
         ));
     };
-    let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws));
+    let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws))
+        .with_inspector(aws_sdk_inspector2::Client::new(&aws));
     // Without --registry-id, ECR uses the caller's own registry.
     let account = args.registry_id.clone().unwrap_or_default();
     let digest = match (&args.digest, &args.tag) {

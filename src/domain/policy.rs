@@ -468,6 +468,11 @@ impl ImagePolicy<'_> {
         self.risk.is_some_and(|(_, r)| r.uses_usage())
     }
 
+    /// Whether the risk entry looks at EPSS scores.
+    pub fn uses_epss(&self) -> bool {
+        self.risk.is_some_and(|(_, r)| r.uses_epss())
+    }
+
     /// Whether only-fixable cannot apply to this scan (basic findings carry
     /// no fix information), for the alert to say so.
     pub fn only_fixable_inapplicable(&self, kind: ScanKind) -> bool {

@@ -3,7 +3,9 @@
 //! Enhanced scanning (Amazon Inspector) reports them; basic scanning does
 //! not, and then every signal is *unknown*, never "no".
 
+use crate::domain::finding::Finding;
 use chrono::DateTime;
+use std::collections::HashMap;
 
 /// The value of a routing attribute (`exploitable`, `in_use`).
 pub const TRUE: &str = "true";
@@ -114,6 +116,40 @@ fn max<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, None) => x,
         (None, y) => y,
+    }
+}
+
+/// What Amazon Inspector adds to ECR's findings of one image: EPSS scores
+/// by vulnerability id (ECR's enhanced findings carry none), and the
+/// image's usage as Inspector's findings say it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    /// EPSS by vulnerability id (upper case).
+    pub epss: HashMap<String, f64>,
+    pub usage: Usage,
+    /// Inspector had more findings than were read: those not read all
+    /// score at most this (they were read highest EPSS first).
+    pub unread_at_most: Option<f64>,
+}
+
+impl Signals {
+    /// Gives `finding` the EPSS score Inspector has for its vulnerability,
+    /// when it has none of its own.
+    pub fn enrich(&self, finding: &mut Finding) {
+        if finding.epss.is_none() && !self.epss.is_empty() {
+            let key = finding.id.to_ascii_uppercase();
+            finding.epss = self.epss.get(&key).copied();
+        }
+    }
+
+    pub fn add_epss(&mut self, vulnerability_id: &str, score: f64) {
+        if let Some(score) = epss_score(score) {
+            let entry = self
+                .epss
+                .entry(vulnerability_id.to_ascii_uppercase())
+                .or_insert(score);
+            *entry = entry.max(score);
+        }
     }
 }
 

@@ -43,6 +43,12 @@ pub enum HandlerError {
         #[source]
         failure: ServiceFailure,
     },
+    #[error("reading EPSS scores of {image} from Amazon Inspector, which the policy's risk rule needs: {failure}")]
+    RiskSignals {
+        image: String,
+        #[source]
+        failure: ServiceFailure,
+    },
     #[error("another invocation is alerting {image} right now; try again later")]
     AlertInProgress { image: String },
     #[error("publishing the alert for {image} to {destination}: {failure}")]
@@ -62,6 +68,7 @@ impl HandlerError {
             HandlerError::Findings { failure, .. }
             | HandlerError::Publish { failure, .. }
             | HandlerError::Dedup { failure, .. }
+            | HandlerError::RiskSignals { failure, .. }
             | HandlerError::MemberRoleUnavailable { failure, .. } => failure.transient,
             HandlerError::Policy(PolicyLoadError::Unreadable { failure, .. }) => failure.transient,
             HandlerError::Policy(PolicyLoadError::Invalid { .. }) => false,
@@ -92,6 +99,10 @@ impl HandlerError {
                 "Transient.PolicyUnavailable"
             }
             HandlerError::Policy(PolicyLoadError::Unreadable { .. }) => "PolicyUnreadable",
+            HandlerError::RiskSignals { failure, .. } if failure.transient => {
+                "Transient.InspectorUnavailable"
+            }
+            HandlerError::RiskSignals { .. } => "InspectorRequestRejected",
             HandlerError::Dedup { failure, .. } if failure.transient => {
                 "Transient.DedupUnavailable"
             }

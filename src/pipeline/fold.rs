@@ -4,6 +4,7 @@
 use crate::domain::dedup::{fingerprint, Known};
 use crate::domain::image::ImageRef;
 use crate::domain::policy::{ImagePolicy, Verdict};
+use crate::domain::risk::Signals;
 use crate::domain::tally::Tally;
 use crate::ports::{FindingsSource, ScanStatus, SourceError};
 
@@ -92,8 +93,9 @@ pub async fn fold_findings<S: FindingsSource>(
     image: &ImageRef,
     policy: &ImagePolicy<'_>,
     known: &Known,
+    signals: &Signals,
 ) -> Result<Folded, FoldError> {
-    fold_findings_listing(source, image, policy, known, Tally::default()).await
+    fold_findings_listing(source, image, policy, known, signals, Tally::default()).await
 }
 
 /// [`fold_findings`] into `tally`, which says how many findings to keep
@@ -103,6 +105,7 @@ pub async fn fold_findings_listing<S: FindingsSource>(
     image: &ImageRef,
     policy: &ImagePolicy<'_>,
     known: &Known,
+    signals: &Signals,
     mut tally: Tally,
 ) -> Result<Folded, FoldError> {
     let mut token: Option<String> = None;
@@ -124,10 +127,21 @@ pub async fn fold_findings_listing<S: FindingsSource>(
             }
             status = page.status.clone();
             completed_at = page.completed_at;
-            policy.apply_usage(&page.usage);
+            // ECR's word first; Inspector's when ECR says nothing.
+            let usage = if page.usage.in_use_count.is_some() {
+                page.usage
+            } else {
+                signals.usage
+            };
+            policy.apply_usage(&usage);
+            tally.usage.merge(&usage);
         }
         tally.usage.merge(&page.usage);
-        judge_into(&mut tally, page.findings, &policy, known);
+        let mut findings = page.findings;
+        for finding in &mut findings {
+            signals.enrich(finding);
+        }
+        judge_into(&mut tally, findings, &policy, known);
         tally.pages += 1;
         match page.next_token {
             Some(next) if !next.is_empty() && tally.pages < MAX_PAGES => {

@@ -22,7 +22,8 @@ use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::dedup::{fingerprint, Known, Record};
 use crate::domain::event::{self, Incoming, ScanEvent};
 use crate::domain::finding::Finding;
-use crate::domain::image::ImageRef;
+use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::risk::Signals;
 use crate::domain::policy::{ImagePolicy, Policy};
 use crate::domain::severity::{Severity, SeverityCounts};
 use crate::domain::source::SourceLink;
@@ -177,8 +178,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let image = &scan.image;
         let record = self.load_record(image).await?;
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
+        let (signals, signals_problem) = self.read_signals(scan, image_policy).await?;
         let mut folded = match self
-            .read_findings(scan, image_policy, &known, source)
+            .read_findings(scan, image_policy, &known, &signals, source)
             .await?
         {
             Read::Folded(folded) => folded,
@@ -203,7 +205,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 tokio::time::sleep(delay.min(budget.saturating_sub(started.elapsed()))).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
                 folded = match self
-                    .read_findings(scan, image_policy, &known, source)
+                    .read_findings(scan, image_policy, &known, &signals, source)
                     .await?
                 {
                     Read::Folded(folded) => folded,
@@ -248,6 +250,17 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             scan_status,
             Reader::Alert,
         );
+        if let Some(problem) = signals_problem {
+            assessment.note(format!(
+                "EPSS scores could not be read from Amazon Inspector ({problem}); findings show none."
+            ));
+        }
+        if let Some(at_most) = signals.unread_at_most {
+            assessment.note(format!(
+                "EPSS scores were read for the {} highest-scoring findings; the others score at most {at_most:.2}.",
+                signals.epss.len()
+            ));
+        }
         if missing > 0 {
             assessment.note_first(format!(
                 "Incomplete: the scan reported {} finding(s); ECR has returned {} so far ({missing} not yet readable after waiting {} s). Counts and lists may grow; the console shows the complete results.",
@@ -274,6 +287,40 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         Ok(outcome)
     }
 
+    /// What Amazon Inspector adds to an enhanced scan's findings (EPSS).
+    /// When it cannot be read, the alert goes out without it and says so,
+    /// unless the policy's risk rule needs EPSS to decide what alerts: then
+    /// the event fails (and is retried, or lands where failures go), never
+    /// judged under a silently different rule.
+    async fn read_signals(
+        &self,
+        scan: &ScanEvent,
+        image_policy: &ImagePolicy<'_>,
+    ) -> Result<(Signals, Option<String>), HandlerError> {
+        if scan.kind != ScanKind::Enhanced {
+            return Ok((Signals::default(), None));
+        }
+        match self.source.risk_signals(&scan.image).await {
+            Ok(signals) => Ok((signals, None)),
+            Err(error) => {
+                let failure = match error {
+                    SourceError::ImageNotFound(f)
+                    | SourceError::ScanNotFound(f)
+                    | SourceError::Failed(f)
+                    | SourceError::RoleUnavailable { failure: f, .. } => f,
+                };
+                if image_policy.uses_epss() {
+                    return Err(HandlerError::RiskSignals {
+                        image: scan.image.short_name(),
+                        failure,
+                    });
+                }
+                tracing::warn!(repository = %scan.image.repository, digest = %scan.image.digest, %failure, "EPSS scores not read; alerting without them");
+                Ok((Signals::default(), Some(failure.to_string())))
+            }
+        }
+    }
+
     /// Folds every page of the image's findings, or says what to do instead
     /// (the image is gone, the scan failed) or why not (an error).
     async fn read_findings(
@@ -281,10 +328,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         scan: &ScanEvent,
         image_policy: &ImagePolicy<'_>,
         known: &Known,
+        signals: &Signals,
         source: Option<&SourceLink>,
     ) -> Result<Read, HandlerError> {
         let image = &scan.image;
-        match fold_findings(&self.source, image, image_policy, known).await {
+        match fold_findings(&self.source, image, image_policy, known, signals).await {
             Ok(folded) => Ok(Read::Folded(folded)),
             Err(FoldError::Read(SourceError::ImageNotFound(failure))) => {
                 tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");

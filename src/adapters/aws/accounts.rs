@@ -70,6 +70,31 @@ pub struct AccountFindings {
     role_name: Option<String>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     clients: Mutex<HashMap<(String, String), Arc<EcrFindings>>>,
+    /// Inspector's client configuration, when Inspector is read too.
+    inspector: Option<aws_sdk_inspector2::Config>,
+}
+
+/// The reader of one image's account and region, and the member role it
+/// acts as (`None`: the function's own credentials).
+enum Reader<'a> {
+    Default(&'a EcrFindings),
+    Other(Arc<EcrFindings>, Option<&'a str>),
+}
+
+impl Reader<'_> {
+    fn findings(&self) -> &EcrFindings {
+        match self {
+            Reader::Default(f) => f,
+            Reader::Other(f, _) => f,
+        }
+    }
+
+    fn note(&self, error: SourceError, account: &str) -> SourceError {
+        match self {
+            Reader::Other(_, Some(role)) => in_member_account(error, account, role),
+            _ => error,
+        }
+    }
 }
 
 impl AccountFindings {
@@ -90,7 +115,33 @@ impl AccountFindings {
             role_name: role_name.filter(|n| !n.trim().is_empty()),
             sessions: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
+            inspector: None,
         }
+    }
+
+    /// Also reads what Amazon Inspector adds to enhanced findings, in each
+    /// image's account and region as for ECR.
+    pub fn with_inspector(mut self, inspector: aws_sdk_inspector2::Client) -> AccountFindings {
+        self.inspector = Some(inspector.config().clone());
+        self.default.set_inspector(inspector);
+        self
+    }
+
+    async fn reader(&self, image: &ImageRef) -> Result<Reader<'_>, SourceError> {
+        let role_name = match &self.role_name {
+            None => return Ok(Reader::Default(&self.default)),
+            Some(name) if !self.is_home(&image.account) => name,
+            Some(_) if self.is_default_region(&image.region) => {
+                return Ok(Reader::Default(&self.default))
+            }
+            Some(_) => {
+                let client = self.client(&self.home.account, &image.region, None);
+                return Ok(Reader::Other(client, None));
+            }
+        };
+        let session = self.session(&image.account, role_name).await?;
+        let client = self.client(&image.account, &image.region, Some(&session.credentials));
+        Ok(Reader::Other(client, Some(role_name)))
     }
 
     /// The member role's ARN in `account`.
@@ -175,9 +226,20 @@ impl AccountFindings {
         if let Some(credentials) = credentials {
             builder = builder.credentials_provider(credentials.clone());
         }
-        let client = Arc::new(EcrFindings::new(aws_sdk_ecr::Client::from_conf(
-            builder.build(),
-        )));
+        let mut findings = EcrFindings::new(aws_sdk_ecr::Client::from_conf(builder.build()));
+        if let Some(base) = &self.inspector {
+            let mut builder = base.to_builder();
+            if !region.is_empty() {
+                builder = builder.region(aws_sdk_inspector2::config::Region::new(
+                    region.to_string(),
+                ));
+            }
+            if let Some(credentials) = credentials {
+                builder = builder.credentials_provider(credentials.clone());
+            }
+            findings = findings.with_inspector(aws_sdk_inspector2::Client::from_conf(builder.build()));
+        }
+        let client = Arc::new(findings);
         lock(&self.clients).insert(key, client.clone());
         client
     }
@@ -190,23 +252,26 @@ impl FindingsSource for AccountFindings {
         next_token: Option<&'a str>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
         Box::pin(async move {
-            let role_name = match &self.role_name {
-                None => return self.default.page(image, next_token).await,
-                Some(name) if !self.is_home(&image.account) => name,
-                Some(_) if self.is_default_region(&image.region) => {
-                    return self.default.page(image, next_token).await
-                }
-                Some(_) => {
-                    let client = self.client(&self.home.account, &image.region, None);
-                    return client.page(image, next_token).await;
-                }
-            };
-            let session = self.session(&image.account, role_name).await?;
-            let client = self.client(&image.account, &image.region, Some(&session.credentials));
-            client
+            let reader = self.reader(image).await?;
+            reader
+                .findings()
                 .page(image, next_token)
                 .await
-                .map_err(|e| in_member_account(e, &image.account, role_name))
+                .map_err(|e| reader.note(e, &image.account))
+        })
+    }
+
+    fn risk_signals<'a>(
+        &'a self,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<crate::domain::risk::Signals, SourceError>> {
+        Box::pin(async move {
+            let reader = self.reader(image).await?;
+            reader
+                .findings()
+                .risk_signals(image)
+                .await
+                .map_err(|e| reader.note(e, &image.account))
         })
     }
 }

@@ -24,11 +24,25 @@ const MAX_RESULTS: i32 = 1000;
 
 pub struct EcrFindings {
     client: Client,
+    inspector: Option<super::inspector::InspectorSignals>,
 }
 
 impl EcrFindings {
     pub fn new(client: Client) -> EcrFindings {
-        EcrFindings { client }
+        EcrFindings {
+            client,
+            inspector: None,
+        }
+    }
+
+    /// Also reads what Amazon Inspector adds to enhanced findings (EPSS).
+    pub fn with_inspector(mut self, client: aws_sdk_inspector2::Client) -> EcrFindings {
+        self.set_inspector(client);
+        self
+    }
+
+    pub fn set_inspector(&mut self, client: aws_sdk_inspector2::Client) {
+        self.inspector = Some(super::inspector::InspectorSignals::new(client));
     }
 
     /// The digest a tag points at now, or `None` when there is no such
@@ -145,6 +159,27 @@ impl FindingsSource for EcrFindings {
                 completed_at,
                 usage,
             })
+        })
+    }
+
+    fn risk_signals<'a>(
+        &'a self,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<risk::Signals, SourceError>> {
+        self.read_signals(image)
+    }
+}
+
+impl EcrFindings {
+    fn read_signals<'a>(
+        &'a self,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<risk::Signals, SourceError>> {
+        Box::pin(async move {
+            match &self.inspector {
+                Some(inspector) => inspector.read(image).await.map_err(SourceError::Failed),
+                None => Ok(risk::Signals::default()),
+            }
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod dynamodb;
 pub mod ecr;
 pub mod findings_tap;
+pub mod inspector;
 pub mod sns;
 pub mod ssm;
 

@@ -18,6 +18,7 @@ pub use report::{Budgets, Report, Violation};
 use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::dedup::Known;
 use crate::domain::glob::Glob;
+use crate::domain::risk::Signals;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::policy::Policy;
 use crate::domain::tally::GATE_LISTED_CAP;
@@ -497,6 +498,13 @@ impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
             Ok(page)
         })
     }
+
+    fn risk_signals<'a>(
+        &'a self,
+        image: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<crate::domain::risk::Signals, SourceError>> {
+        self.inner.risk_signals(image)
+    }
 }
 
 /// Applies `policy` to the image's findings. An enhanced scan (status
@@ -521,17 +529,40 @@ pub async fn evaluate<S: FindingsSource>(
         inner: source,
         inspector: AtomicBool::new(false),
     };
-    let read = || async {
-        let tally = crate::domain::tally::Tally::with_cap(GATE_LISTED_CAP);
-        fold_findings_listing(&watched, image, &image_policy, &Known::default(), tally)
+    let read = |signals: Signals| {
+        let (watched, image_policy) = (&watched, &image_policy);
+        async move {
+            let tally = crate::domain::tally::Tally::with_cap(GATE_LISTED_CAP);
+            fold_findings_listing(
+                watched,
+                image,
+                image_policy,
+                &Known::default(),
+                &signals,
+                tally,
+            )
             .await
             .map_err(|e| fold_error(image, e))
+        }
     };
-    let mut folded = read().await?;
+    let mut folded = read(Signals::default()).await?;
     let enhanced = |folded: &Folded| {
         folded.status.as_ref().is_some_and(|s| s.status == "ACTIVE")
             || watched.inspector.load(Ordering::Relaxed)
     };
+    // EPSS comes from Amazon Inspector, read only when the policy's risk
+    // rule needs it; without it the gate cannot judge.
+    let mut signals = Signals::default();
+    if enhanced(&folded) && image_policy.uses_epss() {
+        signals = watched.risk_signals(image).await.map_err(|e| {
+            GateError(format!(
+                "cannot read EPSS scores of {} from Amazon Inspector, which the policy's risk \
+                 rule needs: {e}",
+                image.short_name()
+            ))
+        })?;
+        folded = read(signals.clone()).await?;
+    }
     if enhanced(&folded) {
         let mut totals = vec![folded.tally.counts.total()];
         loop {
@@ -547,7 +578,7 @@ pub async fn evaluate<S: FindingsSource>(
                 folded.tally.counts.total()
             ));
             tokio::time::sleep(settle.interval).await;
-            let again = read().await?;
+            let again = read(signals.clone()).await?;
             let agree = again.tally.counts == folded.tally.counts;
             totals.push(again.tally.counts.total());
             folded = again;
