@@ -150,8 +150,23 @@ def basic_finding(cve, severity, package="openssl", version="3.0.2", score=None)
     }
 
 
-def enhanced_finding(cve, severity, package="libcurl", version="7.88.1", fixed_in="8.5.0", score=7.5):
-    return {
+def image_usage(in_use, idle_days=None, pushed_days_ago=400):
+    """ECR's image details of an enhanced finding (ECR API reference,
+    AwsEcrContainerImageDetails): running in `in_use` places now, or, with
+    `in_use=0`, last running `idle_days` ago (None: never recorded).
+    Times are epoch seconds, as ECR's JSON writes them."""
+    now = int(time.time())
+    usage = {"inUseCount": in_use, "pushedAt": now - pushed_days_ago * 86400}
+    if idle_days is not None:
+        usage["lastInUseAt"] = now - idle_days * 86400
+    return usage
+
+
+def enhanced_finding(cve, severity, package="libcurl", version="7.88.1", fixed_in="8.5.0", score=7.5,
+                     exploit="NO", usage=None):
+    """An ECR enhanced finding; `usage` (see image_usage) adds the image's
+    details to its resource, as ECR's findings carry them."""
+    finding = {
         "title": f"{cve} - {package}",
         "description": f"{cve} affects {package}",
         "severity": severity,
@@ -159,7 +174,7 @@ def enhanced_finding(cve, severity, package="libcurl", version="7.88.1", fixed_i
         "status": "ACTIVE",
         "type": "PACKAGE_VULNERABILITY",
         "fixAvailable": "YES" if fixed_in else "NO",
-        "exploitAvailable": "NO",
+        "exploitAvailable": exploit,
         "packageVulnerabilityDetails": {
             "vulnerabilityId": cve,
             "source": "NVD",
@@ -167,6 +182,36 @@ def enhanced_finding(cve, severity, package="libcurl", version="7.88.1", fixed_i
             "vulnerablePackages": [dict(name=package, version=version, **({"fixedInVersion": fixed_in} if fixed_in else {}))],
         },
     }
+    if usage is not None:
+        finding["resources"] = [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": f"{cve}-image",
+                                 "details": {"awsEcrContainerImage": dict(usage)}}]
+    return finding
+
+
+def inspector_findings(stack, repository, digest, scores, account=ACCOUNT, region=REGION):
+    """Queues moto's answer to the next new ListFindings request: the
+    image's Inspector findings with these EPSS scores ({cve: score}), in
+    the Finding shape of the Inspector API reference (timestamps as epoch
+    seconds). moto hands the queued answer to the first request it has not
+    seen (its `list_findings` docstring), so queue it right before the
+    event that reads it."""
+    sample = json.loads((EVENTS / "inspector-finding.json").read_text())["detail"]
+    now = int(time.time())
+    findings = []
+    for cve, score in sorted(scores.items(), key=lambda kv: -kv[1]):
+        finding = json.loads(json.dumps(sample))
+        finding.update(firstObservedAt=now, lastObservedAt=now, updatedAt=now, title=f"{cve} - openssl",
+                       epss={"score": score},
+                       findingArn=f"arn:aws:inspector2:{region}:{account}:finding/{hashlib.md5(cve.encode()).hexdigest()}")  # noqa: S324 - an id
+        finding["packageVulnerabilityDetails"]["vulnerabilityId"] = cve
+        resource = finding["resources"][0]
+        resource["id"] = f"arn:aws:ecr:{region}:{account}:repository/{repository}/{digest}"
+        resource["details"]["awsEcrContainerImage"].update(repositoryName=repository, imageHash=digest, pushedAt=now)
+        findings.append(finding)
+    body = json.dumps({"results": [findings], "region": region, "account_id": account}).encode()
+    req = urllib.request.Request(f"{stack.moto_url}/moto-api/static/inspector2/findings-results", data=body,
+                                 method="POST", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
 
 
 def subscribe_queue(stack, topic_arn, queue_name, filter_policy=None):
@@ -292,7 +337,8 @@ def enhanced_push(stack, repository, findings, tag="v1", seed=None):
 
 
 def finding_event(repository, digest, cve, severity="HIGH", status="ACTIVE", package="openssl",
-                  version="3.0.11", fixed_in="3.0.15", tags=("v1",), pushed_at=None, first_observed_at=None):
+                  version="3.0.11", fixed_in="3.0.15", tags=("v1",), pushed_at=None, first_observed_at=None,
+                  exploit=None, epss=None, in_use=None):
     """An `Inspector2 Finding` event for an ECR image, from the sample in
     events/ (AWS's shape: the resource's region and partition are "N/A").
     By default a rescan's: first observed a week after the push."""
@@ -316,6 +362,12 @@ def finding_event(repository, digest, cve, severity="HIGH", status="ACTIVE", pac
     else:
         vuln["vulnerablePackages"][0].pop("fixedInVersion", None)
         detail["fixAvailable"] = "NO"
+    if exploit is not None:
+        detail["exploitAvailable"] = exploit
+    if epss is not None:
+        detail["epss"] = {"score": epss}
+    if in_use is not None:
+        image["details"]["awsEcrContainerImage"]["inUseCount"] = in_use
     return event
 
 

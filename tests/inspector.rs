@@ -8,15 +8,15 @@ use aws_sdk_ecr::types::{
     ScanStatus, VulnerablePackage,
 };
 use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
 use aws_sdk_inspector2::types::{
     AwsEcrContainerImageDetails, EpssDetails, Finding, FindingStatus, FindingType, Resource,
     ResourceDetails, ResourceType, Severity as InspectorSeverity, SortField, SortOrder,
 };
 use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::DateTime;
 use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
@@ -62,7 +62,9 @@ fn inspector_finding(id: &str, epss: f64, in_use: Option<i64>) -> Finding {
         .build()
         .unwrap();
     Finding::builder()
-        .finding_arn(format!("arn:aws:inspector2:us-east-1:123456789012:finding/{id}"))
+        .finding_arn(format!(
+            "arn:aws:inspector2:us-east-1:123456789012:finding/{id}"
+        ))
         .aws_account_id("123456789012")
         .r#type(FindingType::PackageVulnerability)
         .description(format!("{id} affects libcurl"))
@@ -73,7 +75,9 @@ fn inspector_finding(id: &str, epss: f64, in_use: Option<i64>) -> Finding {
         .resources(
             Resource::builder()
                 .r#type(ResourceType::AwsEcrContainerImage)
-                .id(format!("arn:aws:ecr:us-east-1:123456789012:repository/demo/api/{DIGEST}"))
+                .id(format!(
+                    "arn:aws:ecr:us-east-1:123456789012:repository/demo/api/{DIGEST}"
+                ))
                 .details(
                     ResourceDetails::builder()
                         .aws_ecr_container_image(image)
@@ -200,7 +204,11 @@ fn enhanced(id: &str, severity: &str) -> EnhancedImageScanFinding {
 /// The five findings the enhanced sample event counts.
 fn ecr_page() -> DescribeImageScanFindingsOutput {
     DescribeImageScanFindingsOutput::builder()
-        .image_scan_status(ImageScanStatus::builder().status(ScanStatus::Active).build())
+        .image_scan_status(
+            ImageScanStatus::builder()
+                .status(ScanStatus::Active)
+                .build(),
+        )
         .image_scan_findings(
             ImageScanFindings::builder()
                 .set_enhanced_findings(Some(vec![
@@ -265,7 +273,10 @@ async fn the_alert_shows_inspectors_epss_beside_ecrs_findings() {
     let critical = listed.find("CVE-2026-1000").unwrap();
     let likely = listed.find("CVE-2026-1001").unwrap();
     let other = listed.find("CVE-2026-1002").unwrap();
-    assert!(critical < likely && likely < other, "by severity, then EPSS: {listed}");
+    assert!(
+        critical < likely && likely < other,
+        "by severity, then EPSS: {listed}"
+    );
 }
 
 #[tokio::test]

@@ -223,16 +223,18 @@ fn still_open(tally: &Tally) -> Option<String> {
         .iter()
         .map(|(_, id)| id.as_str())
         .collect();
-    let lead = if (named.len() as u64) < total {
-        "most severe: "
+    let counts = counts_phrase(&tally.still_open);
+    Some(if (named.len() as u64) < total {
+        format!(
+            "Still open, alerted before: {total} ({counts}), the most severe {}.",
+            named.join(", ")
+        )
     } else {
-        ""
-    };
-    Some(format!(
-        "Still open, alerted before: {total} ({}), {lead}{}.",
-        counts_phrase(&tally.still_open),
-        named.join(", ")
-    ))
+        format!(
+            "Still open, alerted before: {counts} ({}).",
+            named.join(", ")
+        )
+    })
 }
 
 /// `2 critical, 3 high`

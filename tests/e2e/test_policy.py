@@ -89,8 +89,10 @@ def test_a_rescan_with_one_new_critical_alerts_only_what_is_new(policy_stack, po
     assert alert["subject"] == "CRITICAL: 1 critical in team/web:rescan"
     body = alert["message"]
     assert "CVE-2026-92003" in body
-    assert "CVE-2026-92001" not in body and "CVE-2026-92002" not in body
+    listed = body.split("FINDINGS AT OR ABOVE")[1].split("Still open")[0]
+    assert "CVE-2026-92001" not in listed and "CVE-2026-92002" not in listed
     assert "Not alerted: 2 already alerted." in body
+    assert "Still open, alerted before: 1 critical, 1 high (CVE-2026-92001, CVE-2026-92002)." in body
 
 
 def test_allow_listed_cves_are_not_alerted_and_expired_entries_are(policy_stack, policy_inbox):

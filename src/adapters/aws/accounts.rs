@@ -230,14 +230,14 @@ impl AccountFindings {
         if let Some(base) = &self.inspector {
             let mut builder = base.to_builder();
             if !region.is_empty() {
-                builder = builder.region(aws_sdk_inspector2::config::Region::new(
-                    region.to_string(),
-                ));
+                builder =
+                    builder.region(aws_sdk_inspector2::config::Region::new(region.to_string()));
             }
             if let Some(credentials) = credentials {
                 builder = builder.credentials_provider(credentials.clone());
             }
-            findings = findings.with_inspector(aws_sdk_inspector2::Client::from_conf(builder.build()));
+            findings =
+                findings.with_inspector(aws_sdk_inspector2::Client::from_conf(builder.build()));
         }
         let client = Arc::new(findings);
         lock(&self.clients).insert(key, client.clone());

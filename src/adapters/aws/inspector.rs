@@ -24,6 +24,10 @@ use aws_sdk_inspector2::Client;
 pub const PAGE_SIZE: i32 = 100;
 /// Pages read at most per image: 1,000 findings, highest EPSS first.
 pub const MAX_PAGES: u32 = 10;
+/// The whole read, every page and retry included, may take this long: EPSS
+/// enriches an alert and must not hold it for the SDK's full operation
+/// timeout when Inspector does not answer.
+pub const BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct InspectorSignals {
     client: Client,
@@ -64,8 +68,22 @@ impl InspectorSignals {
         InspectorSignals { client }
     }
 
-    /// The image's EPSS scores and usage as Inspector has them.
+    /// The image's EPSS scores and usage as Inspector has them, within
+    /// [`BUDGET`].
     pub async fn read(&self, image: &ImageRef) -> Result<Signals, ServiceFailure> {
+        tokio::time::timeout(BUDGET, self.read_pages(image))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ServiceFailure {
+                    service: "Inspector",
+                    code: "Timeout".into(),
+                    message: format!("ListFindings did not finish within {} s", BUDGET.as_secs()),
+                    transient: true,
+                })
+            })
+    }
+
+    async fn read_pages(&self, image: &ImageRef) -> Result<Signals, ServiceFailure> {
         let criteria = image_filter(image)?;
         let sort = SortCriteria::builder()
             .field(SortField::EpssScore)

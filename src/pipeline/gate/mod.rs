@@ -18,9 +18,9 @@ pub use report::{Budgets, Report, Violation};
 use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::dedup::Known;
 use crate::domain::glob::Glob;
-use crate::domain::risk::Signals;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::policy::Policy;
+use crate::domain::risk::Signals;
 use crate::domain::tally::GATE_LISTED_CAP;
 use crate::domain::text::one_line;
 use crate::pipeline::fold::{
