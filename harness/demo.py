@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .local import ROOT, VENV_BIN, FUNCTION_NAME, LocalStack
-from .seed import (alert_queue, basic_finding, dedup_table, enhanced_finding, event_for, put_policy,
+from .seed import (alert_queue, basic_finding, dedup_table, enhanced_finding, event_for, image_usage, put_policy,
                    received_alerts, scanned_image, subscribe_queue)
 
 RULE = "-" * 78
@@ -67,23 +67,60 @@ def invoke_with_cargo_lambda(stack, event_file):
     return result.returncode, (result.stdout + result.stderr).strip()
 
 
+def risk_images(stack, events_dir):
+    """Two enhanced images for the risk rules: a running service whose
+    MEDIUM finding has a known exploit, and a batch image not run for 60
+    days. Writes their events; returns their file names."""
+    running = image_usage(in_use=12)
+    idle = image_usage(in_use=0, idle_days=60)
+    payments = scanned_image(stack, "demo/payments", "v3.1.0", status="ACTIVE", enhanced=[
+        enhanced_finding("CVE-2026-40001", "MEDIUM", package="libxml2", version="2.9.14", fixed_in="2.9.14+dfsg-1.3",
+                         score=6.5, exploit="YES", usage=running),
+        enhanced_finding("CVE-2026-40002", "HIGH", package="curl", version="7.88.1", fixed_in="7.88.1-10+deb12u8",
+                         score=7.5, usage=running),
+    ])
+    batch = scanned_image(stack, "demo/batch", "2026.09", status="ACTIVE", enhanced=[
+        enhanced_finding("CVE-2026-40003", "CRITICAL", package="openssl", version="3.0.11", fixed_in="3.0.15",
+                         score=9.8, usage=idle),
+    ])
+    names = []
+    for name, repository, digest, tag in (("risk-exploit.json", "demo/payments", payments, "v3.1.0"),
+                                          ("risk-not-in-use.json", "demo/batch", batch, "2026.09")):
+        event = event_for("enhanced-scan-complete.json", digest)
+        event["detail"]["repository-name"] = f"arn:aws:ecr:us-east-1:123456789012:repository/{repository}"
+        event["detail"]["image-tags"] = [tag]
+        (events_dir / name).write_text(json.dumps(event, indent=2))
+        names.append(name)
+    return names
+
+
 def policy_and_dedup(stack, events_dir, queue_url):
     """The function again, now with a policy document in SSM (allow-listing
-    the worker's only HIGH finding) and the dedup table: one event
-    suppressed by the policy, one delivered twice and alerted once."""
-    policy = {"version": 1, "threshold": "HIGH", "allow": [
-        {"id": "CVE-2026-30001", "package": "busybox", "reason": "busybox applets unused in this image",
-         "expires": "2099-12-31"}]}
+    the worker's only HIGH finding, and risk rules) and the dedup table: one
+    event suppressed by the policy, one delivered twice and alerted once,
+    one raised by a known exploit, one lowered because its image is not in
+    use."""
+    policy = {"version": 1, "threshold": "HIGH",
+              "thresholds": [{"repository": "demo/batch", "threshold": "LOW"}],
+              "allow": [
+                  {"id": "CVE-2026-30001", "package": "busybox", "reason": "busybox applets unused in this image",
+                   "expires": "2099-12-31"}],
+              "risk": [{"exploit_available": {"raise_to": "CRITICAL"},
+                        "not_in_use": {"days": 30, "lower_to": "LOW"}}]}
     parameter = put_policy(stack, policy)
     table = dedup_table(stack)
+    exploit_event, idle_event = risk_images(stack, events_dir)
     stack.start_function(POLICY_PARAMETER_NAME=parameter, DEDUP_TABLE_NAME=table)
-    print(f"Now with POLICY_PARAMETER_NAME={parameter} (allow-lists CVE-2026-30001 in busybox) "
+    print(f"Now with POLICY_PARAMETER_NAME={parameter} (allow-lists CVE-2026-30001 in busybox; risk rules: a known "
+          f"exploit routes at least CRITICAL, an image not running for 30 days at most LOW) "
           f"and DEDUP_TABLE_NAME={table}:")
     failures = 0
     runs = [("basic-scan-untagged.json", "suppressed by the allow-list"),
             ("basic-scan-complete.json", "first delivery"),
-            ("basic-scan-complete.json", "same event delivered again")]
-    expected = ["not_alerted", "alerted", "not_alerted"]
+            ("basic-scan-complete.json", "same event delivered again"),
+            (exploit_event, "a MEDIUM finding with a known exploit, image running"),
+            (idle_event, "a CRITICAL finding, image not running for 60 days")]
+    expected = ["not_alerted", "alerted", "not_alerted", "alerted", "alerted"]
     for (name, what), want in zip(runs, expected):
         rc, output = invoke_with_cargo_lambda(stack, events_dir / name)
         try:
@@ -96,7 +133,19 @@ def policy_and_dedup(stack, events_dir, queue_url):
         failures += result.get("outcome") != want
     alerts = received_alerts(stack, queue_url)
     print(f"  alerts that arrived: {[a['subject'] for a in alerts]}")
-    failures += len(alerts) != 1
+    for alert in alerts[1:]:
+        print(f"\nSubject:    {alert['subject']}")
+        print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(alert["attributes"].items())))
+        lines = alert["message"].splitlines()
+        shown = [line for line in lines[1:3]]
+        for i, line in enumerate(lines):
+            if "raised from" in line or "lowered from" in line:
+                shown += lines[i - 2:i + 1]
+        print("  " + "\n  ".join(shown))
+    subjects = [a["subject"] for a in alerts]
+    failures += len(alerts) != 3
+    failures += not any(s.startswith("CRITICAL, exploit known:") for s in subjects)
+    failures += not any(s.startswith("LOW: 1 low in demo/batch") for s in subjects)
     print(RULE)
     return failures
 
