@@ -966,6 +966,19 @@ mod tests {
             policy.for_image(&image("other", &["v1"]), today).threshold,
             Severity::High
         );
+        // Its risk rules: batch images alert only while running; elsewhere
+        // a known exploit routes as CRITICAL.
+        let mut batch = policy.for_image(&image("batch/nightly", &["v1"]), today);
+        batch.apply_usage(&Usage {
+            in_use_count: Some(0),
+            ..Usage::default()
+        });
+        let critical = finding("CVE-1", Severity::Critical);
+        assert_eq!(batch.judge(&critical).verdict, Verdict::NotInUse);
+        let mut exploited = finding("CVE-2", Severity::Medium);
+        exploited.exploit_available = Some(true);
+        let api = policy.for_image(&image("prod-api", &["v1"]), today);
+        assert_eq!(api.judge(&exploited).severity, Severity::Critical);
     }
 
     #[test]

@@ -144,6 +144,12 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
         let _ = writeln!(description, "_{}_", slack_escape(line).replace('_', " "));
     }
 
+    // The riskiest first, as in the email's subject.
+    let exploit = if view.exploit_phrase.is_some() {
+        ", exploit known"
+    } else {
+        ""
+    };
     let fix_step = if view.kind == ScanKind::Basic {
         "Basic scanning reports no fixed versions: update the packages in the fix plan (or the base image), rebuild and push."
     } else {
@@ -156,7 +162,7 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
         image,
         view.event_id,
         format!(
-            "{} {highest}: {} in {}",
+            "{} {highest}{exploit}: {} in {}",
             emoji(highest),
             counts,
             slack_escape(&name)
@@ -165,7 +171,7 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
         next_steps,
         highest.as_str(),
         "ecr-scan-findings",
-        format!("{highest}: {counts} in {}", slack_escape(&name)),
+        format!("{highest}{exploit}: {counts} in {}", slack_escape(&name)),
         [("threshold", view.threshold.as_str().to_string())],
     )
 }
