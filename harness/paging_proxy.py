@@ -19,7 +19,8 @@ It also reproduces what AWS does and moto does not, on demand:
   itself, as ECR does for an image last scanned more than 24 hours ago; the
   next read shows the scan IN_PROGRESS, later ones the new scan.
 Every DescribeImageScanFindings page it serves is checked against the ECR
-service model of the pinned botocore (harness/contract.py): a page that
+service model of the pinned botocore (harness/contract.py), and every
+Inspector ListFindings answer against the inspector2 model: an answer that
 breaks the contract is answered with an error naming what is wrong.
 """
 
@@ -32,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TARGET = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings"
 START_SCAN = "AmazonEC2ContainerRegistry_V20150921.StartImageScan"
+# Amazon Inspector's ListFindings (REST JSON: POST /findings/list).
+INSPECTOR_LIST_FINDINGS = "/findings/list"
 ENHANCED_PAGE = 100
 BASIC_DEFAULT = 100
 BASIC_MAX = 1000
@@ -121,6 +124,8 @@ class PagingProxy:
         self.scans_started = []
         # Pages that broke the service model's contract (and were refused).
         self.contract_violations = []
+        # Inspector ListFindings answers relayed (checked like ECR's pages).
+        self.inspector_calls = 0
         self.lock = threading.Lock()
         proxy = self
 
@@ -183,6 +188,10 @@ class PagingProxy:
                     self._answer(status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(page).encode())
                     return
                 status, headers, data = proxy.forward(self, body)
+                if self.command == "POST" and self.path.split("?")[0] == INSPECTOR_LIST_FINDINGS and status == 200:
+                    with proxy.lock:
+                        proxy.inspector_calls += 1
+                    status, data = proxy.checked_inspector(data)
                 self._answer(status, headers, data)
 
             def _answer(self, status, headers, data):
@@ -270,6 +279,19 @@ class PagingProxy:
             self.contract_violations.extend(violations)
         return 500, {"__type": "ServerException",
                      "message": "local stack served a page that breaks the ECR model: " + "; ".join(violations[:5])}
+
+    def checked_inspector(self, data):
+        """moto's ListFindings answer, or Inspector's kind of 500 naming how
+        it breaks the inspector2 model."""
+        from .contract import check_output
+
+        violations = check_output("inspector2", "ListFindings", json.loads(data or b"{}"))
+        if not violations:
+            return 200, data
+        with self.lock:
+            self.contract_violations.extend(violations)
+        message = "local stack served findings that break the inspector2 model: " + "; ".join(violations[:5])
+        return 500, json.dumps({"message": message}).encode()
 
     def unhang(self):
         self.hang = False

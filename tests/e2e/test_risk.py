@@ -98,10 +98,14 @@ def test_an_epss_score_from_inspector_raises_a_finding_over_the_threshold(risk_s
         enhanced_finding("CVE-2026-88102", "MEDIUM", package="expat", usage=image_usage(in_use=2)),
     ])
     inspector_findings(risk_stack, "svc/search", digest, {"CVE-2026-88101": 0.91, "CVE-2026-88102": 0.05})
+    calls = risk_stack.proxy.inspector_calls
+    violations = len(risk_stack.proxy.contract_violations)
 
     ok, result = risk_stack.invoke(enhanced_event("svc/search", digest, "v3"))
 
     assert ok, result
+    assert risk_stack.proxy.inspector_calls - calls == 1
+    assert risk_stack.proxy.contract_violations[violations:] == [], "moto's answer is the inspector2 model's"
     [alert] = received_alerts(risk_stack, risk_inbox)
     assert alert["subject"] == "HIGH: 1 high in svc/search:v3"
     assert alert["attributes"]["exploitable"] == "false", "Inspector says NO for both"

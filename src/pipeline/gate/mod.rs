@@ -999,6 +999,58 @@ mod tests {
         );
     }
 
+    /// One enhanced MEDIUM finding with a known exploit, in an image whose
+    /// usage is `usage`, read the same twice.
+    fn exploited_in(usage: crate::domain::risk::Usage) -> Fake {
+        let mut finding = enhanced(1).remove(0);
+        finding.severity = Severity::Medium;
+        finding.exploit_available = Some(true);
+        let read = page("ACTIVE", vec![finding]).map(|mut p| {
+            p.usage = usage;
+            p
+        });
+        Fake::new(vec![read.clone(), read])
+    }
+
+    async fn judge_under(source: &Fake, document: &str) -> Report {
+        let policy = Policy::from_document(document).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        evaluate(
+            source,
+            &image(),
+            &policy,
+            &Budgets::default(),
+            today,
+            settle(Duration::from_secs(5), Duration::from_millis(10)),
+            |_| {},
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_gate_applies_the_risk_rules_as_alerts_do() {
+        const RISK: &str = r#"{"version": 1, "threshold": "HIGH", "risk": [
+            {"exploit_available": {"raise_to": "CRITICAL"},
+             "not_in_use": {"days": 30, "lower_to": "NONE"}}]}"#;
+        let running = crate::domain::risk::Usage {
+            in_use_count: Some(3),
+            ..Default::default()
+        };
+        let report = judge_under(&exploited_in(running), RISK).await;
+        assert_eq!(report.result, "fail", "MEDIUM raised to CRITICAL");
+        assert_eq!(report.violations_total, 1);
+        let plain = judge_under(&exploited_in(running), r#"{"version": 1}"#).await;
+        assert_eq!(plain.result, "pass", "without the rule, a MEDIUM passes");
+        let idle = crate::domain::risk::Usage {
+            in_use_count: Some(0),
+            last_in_use_at: Some(1_700_000_000),
+            pushed_at: None,
+        };
+        let report = judge_under(&exploited_in(idle), RISK).await;
+        assert_eq!(report.result, "pass", "not run for a year: dropped");
+    }
+
     #[tokio::test]
     async fn inspector_fields_make_a_complete_scan_enhanced() {
         let source = Fake::new(vec![
