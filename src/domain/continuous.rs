@@ -444,6 +444,42 @@ mod tests {
     }
 
     #[test]
+    fn risk_signals_are_read_and_odd_values_are_unknown_never_no() {
+        let f = parse_finding_event(sample()).unwrap();
+        assert_eq!(
+            f.finding.exploit_available,
+            Some(false),
+            "the sample says NO"
+        );
+        assert_eq!(f.finding.epss, None, "the sample has no epss");
+        assert_eq!(f.usage.in_use_count, None, "nor usage: unknown");
+        let mut v = sample();
+        v["detail"]["exploitAvailable"] = "YES".into();
+        v["detail"]["epss"] = serde_json::json!({"score": 0.94});
+        let image = &mut v["detail"]["resources"][0]["details"]["awsEcrContainerImage"];
+        image["inUseCount"] = 12.into();
+        image["lastInUseAt"] = "Nov 30, 2026, 9:15:00 PM".into();
+        let f = parse_finding_event(v).unwrap();
+        assert_eq!(f.finding.exploit_available, Some(true));
+        assert_eq!(f.finding.epss, Some(0.94));
+        assert_eq!(f.usage.in_use_count, Some(12));
+        assert_eq!(
+            f.usage.last_in_use_at,
+            Some(
+                chrono::DateTime::parse_from_rfc3339("2026-11-30T21:15:00Z")
+                    .unwrap()
+                    .timestamp()
+            )
+        );
+        let mut v = sample();
+        v["detail"]["exploitAvailable"] = "N/A".into();
+        v["detail"]["epss"] = serde_json::json!({"score": 7.5});
+        let f = parse_finding_event(v).unwrap();
+        assert_eq!(f.finding.exploit_available, None);
+        assert_eq!(f.finding.epss, None, "not a probability: not an EPSS score");
+    }
+
+    #[test]
     fn region_and_account_come_from_the_image_arn_never_from_n_a() {
         // The sample's resource says region and partition "N/A".
         let v = sample();

@@ -555,4 +555,44 @@ mod tests {
         assert_eq!(ids, ["CVE-C1", "CVE-H1", "CVE-H2"]);
         assert_eq!(pkg.no_fix.total(), 4);
     }
+
+    #[test]
+    fn still_open_names_the_most_severe_and_exploitable_reads_unknown_as_unknown() {
+        let mut tally = Tally::default();
+        for (id, sev) in [
+            ("CVE-4", Severity::High),
+            ("CVE-1", Severity::Critical),
+            ("CVE-3", Severity::High),
+            ("CVE-2", Severity::High),
+        ] {
+            tally.add(finding(id, sev, None), Verdict::AlreadyAlerted);
+        }
+        assert_eq!(tally.still_open.total(), 4);
+        let named: Vec<&str> = tally
+            .still_open_ids
+            .iter()
+            .map(|(_, id)| id.as_str())
+            .collect();
+        assert_eq!(named, ["CVE-1", "CVE-2", "CVE-3"]);
+        assert_eq!(
+            tally.exploitable_attribute(),
+            "unknown",
+            "nothing alert-worthy"
+        );
+        let mut known_safe = finding("CVE-5", Severity::High, None);
+        known_safe.exploit_available = Some(false);
+        tally.add(known_safe, Verdict::Alert);
+        assert_eq!(tally.exploitable_attribute(), "false");
+        tally.add(finding("CVE-6", Severity::High, None), Verdict::Alert);
+        assert_eq!(
+            tally.exploitable_attribute(),
+            "unknown",
+            "one nobody vouches for"
+        );
+        let mut exploited = finding("CVE-7", Severity::Low, None);
+        exploited.exploit_available = Some(true);
+        tally.add(exploited, Verdict::Alert);
+        assert_eq!(tally.exploitable_attribute(), "true");
+        assert_eq!(tally.listed()[0].id, "CVE-5", "severity before exploit");
+    }
 }
