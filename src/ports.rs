@@ -78,6 +78,20 @@ pub trait FindingsSource: Send + Sync {
         next_token: Option<&'a str>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>>;
 
+    /// [`Self::page`], where the basic findings below `at_least` (the
+    /// policy's threshold) will only be counted: a source may hand them
+    /// over with their severity alone (no id, package or text). Basic
+    /// findings carry no signal that could raise them, and the policy reads
+    /// nothing else of a finding below the threshold.
+    fn page_counting_below<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+        _at_least: crate::domain::severity::Severity,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        self.page(image, next_token)
+    }
+
     /// What Amazon Inspector adds to the image's enhanced findings (EPSS
     /// scores, usage). A source that cannot say answers nothing.
     fn risk_signals<'a>(

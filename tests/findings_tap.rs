@@ -4,7 +4,10 @@
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
 use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
-use ecr_scan_alerts::adapters::aws::findings_tap::{split_findings, FindingsTap};
+use ecr_scan_alerts::adapters::aws::findings_tap::{
+    split_findings, split_findings_counting_below, FindingsTap,
+};
+use ecr_scan_alerts::domain::severity::Severity;
 use ecr_scan_alerts::domain::image::ImageRef;
 use ecr_scan_alerts::ports::{FindingsPage, FindingsSource, SourceError};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -215,4 +218,35 @@ async fn answers_the_tap_cannot_read_reach_the_sdk_as_they_are() {
         "{err:?}"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn basic_findings_below_the_threshold_come_with_their_severity_alone() {
+    let (whole, _) = split_findings(PAGE.as_bytes()).unwrap();
+    let (counted, rest) = split_findings_counting_below(PAGE.as_bytes(), Some(Severity::High)).unwrap();
+    let severities = |f: &[ecr_scan_alerts::domain::finding::Finding]| {
+        f.iter().map(|f| f.severity).collect::<Vec<_>>()
+    };
+    assert_eq!(severities(&counted.findings), severities(&whole.findings));
+    for (c, w) in counted.findings.iter().zip(&whole.findings) {
+        if w.severity >= Severity::High {
+            assert_eq!(c, w, "kept whole");
+        } else {
+            assert_eq!(c.id, "", "{}: severity alone", w.id);
+            assert_eq!((&c.title, &c.link, &c.package_name), (&None, &None, &None));
+        }
+    }
+    let (_, whole_rest) = split_findings(PAGE.as_bytes()).unwrap();
+    assert_eq!(rest, whole_rest, "the SDK gets the same answer");
+
+    // Through the adapter: the hint reaches the tap for this request only.
+    let source = source(true, PAGE, 200, Arc::default());
+    let hinted = source
+        .page_counting_below(&image(4), None, Severity::Critical)
+        .await
+        .unwrap();
+    assert_eq!(hinted.findings[0].id, "CVE-2026-0001", "CRITICAL: kept");
+    assert_eq!(hinted.findings[1].id, "", "HIGH is below CRITICAL here");
+    let plain = source.page(&image(4), None).await.unwrap();
+    assert_eq!(plain.findings[1].id, "CVE-2026-0002", "no hint left behind");
 }

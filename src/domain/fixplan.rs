@@ -75,7 +75,7 @@ impl FixPlan {
         let mut no_fix = Vec::new();
         let mut named = 0u64;
         for ((package, installed), pkg) in &tally.packages {
-            named += pkg.counts.total();
+            named += pkg.total();
             if let Some(upgrade) = upgrade(package, installed, pkg) {
                 upgrades.push(upgrade);
             }
@@ -165,8 +165,8 @@ fn upgrade(package: &str, installed: &str, pkg: &PackageTally) -> Option<Upgrade
         target,
         fixes: bucket.counts.clone(),
         worst_score: bucket.worst_score,
-        exploitable: bucket.exploitable,
-        max_epss: bucket.max_epss,
+        exploitable: u64::from(bucket.exploitable),
+        max_epss: bucket.max_epss(),
         also_unknown,
     })
 }

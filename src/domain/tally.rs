@@ -30,11 +30,12 @@ pub const MAX_NO_FIX_IDS: usize = 3;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Bucket {
     pub counts: SeverityCounts,
-    pub worst_score: Option<f64>,
     /// Findings with a known exploit.
-    pub exploitable: u64,
-    /// The highest EPSS score among them.
-    pub max_epss: Option<f64>,
+    pub exploitable: u32,
+    pub worst_score: Option<f64>,
+    /// The highest EPSS score among them (two decimals are shown; single
+    /// precision keeps a package's aggregates small).
+    max_epss: Option<f32>,
 }
 
 impl Bucket {
@@ -42,9 +43,17 @@ impl Bucket {
         self.counts.add(finding.severity, 1);
         self.worst_score = max_score(self.worst_score, finding.score);
         if finding.exploit_available == Some(true) {
-            self.exploitable += 1;
+            self.exploitable = self.exploitable.saturating_add(1);
         }
-        self.max_epss = max_score(self.max_epss, finding.epss);
+        if let Some(epss) = finding.epss {
+            let epss = epss as f32;
+            self.max_epss = Some(self.max_epss.map_or(epss, |m| m.max(epss)));
+        }
+    }
+
+    /// The highest EPSS score among the bucket's findings.
+    pub fn max_epss(&self) -> Option<f64> {
+        self.max_epss.map(f64::from)
     }
 
     pub fn total(&self) -> u64 {
@@ -52,16 +61,14 @@ impl Bucket {
     }
 }
 
-/// Alert-worthy findings of one package (name and installed version).
+/// Alert-worthy findings of one package (name and installed version). One
+/// per package of the image: the only part of a tally that grows with the
+/// scan (with its packages), so kept small; its counts are its buckets'.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PackageTally {
-    pub counts: SeverityCounts,
     /// Distinct fixed-in versions reported for its findings (at most
     /// [`MAX_FIXED_VERSIONS`]: the highest, and those that are not versions).
     pub fixed_in: Vec<String>,
-    pub worst_score: Option<f64>,
-    /// Findings with no fixed-in version (no fix, or fix unknown).
-    pub unfixed: u64,
     /// Findings that name a fixed-in version.
     pub fixed: Bucket,
     /// Findings the scanner says have no fix (enhanced `fixAvailable: NO`).
@@ -74,16 +81,18 @@ pub struct PackageTally {
 }
 
 impl PackageTally {
+    /// Every alert-worthy finding of the package.
+    pub fn total(&self) -> u64 {
+        self.fixed.total() + self.no_fix.total() + self.fix_unknown.total()
+    }
+
     fn add(&mut self, finding: &Finding) {
-        self.counts.add(finding.severity, 1);
-        self.worst_score = max_score(self.worst_score, finding.score);
         match &finding.fixed_in {
             Some(v) => {
                 self.fixed.add(finding);
                 self.add_fixed_version(v);
             }
             None => {
-                self.unfixed += 1;
                 if finding.fix_available == Some(FixAvailable::No) {
                     self.no_fix.add(finding);
                     self.add_no_fix_id(finding);
@@ -482,11 +491,11 @@ mod tests {
             Verdict::BelowThreshold,
         );
         let pkg = &tally.packages[&("openssl".to_string(), "3.0.2".to_string())];
-        assert_eq!(pkg.counts.get(Severity::Critical), 1);
-        assert_eq!(pkg.counts.get(Severity::High), 2);
-        assert_eq!(pkg.counts.get(Severity::Low), 0);
-        assert_eq!(pkg.unfixed, 1);
-        assert_eq!(pkg.worst_score, Some(9.8));
+        assert_eq!(pkg.total(), 3);
+        assert_eq!(pkg.fixed.counts.get(Severity::Critical), 1);
+        assert_eq!(pkg.fixed.counts.get(Severity::High), 1);
+        assert_eq!(pkg.fix_unknown.counts.get(Severity::High), 1);
+        assert_eq!(pkg.fixed.worst_score, Some(9.8));
         assert_eq!(pkg.fixed_in.len(), 2);
     }
 
@@ -509,7 +518,6 @@ mod tests {
         assert_eq!(pkg.no_fix_ids, [(Severity::High, "CVE-2".to_string())]);
         assert_eq!(pkg.fix_unknown.total(), 1);
         assert_eq!(pkg.fix_unknown.worst_score, Some(7.5));
-        assert_eq!(pkg.unfixed, 2);
     }
 
     #[test]

@@ -115,7 +115,10 @@ pub async fn fold_findings_listing<S: FindingsSource>(
     // (every enhanced finding carries the image's details).
     let mut policy = policy.clone();
     loop {
-        let page = source.page(image, token.as_deref()).await?;
+        // Basic findings below the threshold are only counted.
+        let page = source
+            .page_counting_below(image, token.as_deref(), policy.threshold)
+            .await?;
         if tally.pages == 0 {
             if let Some(first) = &page.status {
                 if FAILED_STATUSES.contains(&first.status.as_str()) {

@@ -261,6 +261,22 @@ impl FindingsSource for AccountFindings {
         })
     }
 
+    fn page_counting_below<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+        at_least: crate::domain::severity::Severity,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        Box::pin(async move {
+            let reader = self.reader(image).await?;
+            reader
+                .findings()
+                .page_counting_below(image, next_token, at_least)
+                .await
+                .map_err(|e| reader.note(e, &image.account))
+        })
+    }
+
     fn risk_signals<'a>(
         &'a self,
         image: &'a ImageRef,

@@ -91,14 +91,26 @@ fn digest_of(image: &ImageRef) -> ImageIdentifier {
         .build()
 }
 
-impl FindingsSource for EcrFindings {
-    fn page<'a>(
+impl EcrFindings {
+    /// One page; basic findings below `count_only_below` come with their
+    /// severity alone (the tap reads no more of them).
+    fn page_hinted<'a>(
         &'a self,
         image: &'a ImageRef,
         next_token: Option<&'a str>,
+        count_only_below: Option<Severity>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
         Box::pin(async move {
-            let output = self
+            let key = super::findings_tap::page_key(
+                &image.account,
+                &image.repository,
+                &image.digest,
+                next_token,
+            );
+            if let Some(below) = count_only_below {
+                super::findings_tap::count_only_below(&key, below);
+            }
+            let sent = self
                 .client
                 .describe_image_scan_findings()
                 .set_registry_id(registry_of(image))
@@ -107,26 +119,24 @@ impl FindingsSource for EcrFindings {
                 .max_results(MAX_RESULTS)
                 .set_next_token(next_token.map(str::to_string))
                 .send()
-                .await
-                .map_err(|error| {
-                    let failure = service_failure("ECR", &error);
-                    match error.as_service_error() {
-                        Some(DescribeImageScanFindingsError::ImageNotFoundException(_)) => {
-                            SourceError::ImageNotFound(failure)
-                        }
-                        Some(DescribeImageScanFindingsError::ScanNotFoundException(_)) => {
-                            SourceError::ScanNotFound(failure)
-                        }
-                        _ => SourceError::Failed(failure),
+                .await;
+            if count_only_below.is_some() {
+                super::findings_tap::forget_hint(&key);
+            }
+            let output = sent.map_err(|error| {
+                let failure = service_failure("ECR", &error);
+                match error.as_service_error() {
+                    Some(DescribeImageScanFindingsError::ImageNotFoundException(_)) => {
+                        SourceError::ImageNotFound(failure)
                     }
-                })?;
-            // Basic findings the HTTP client read itself (findings_tap), if it did.
-            let tapped = super::findings_tap::take(&super::findings_tap::page_key(
-                &image.account,
-                &image.repository,
-                &image.digest,
-                next_token,
-            ));
+                    Some(DescribeImageScanFindingsError::ScanNotFoundException(_)) => {
+                        SourceError::ScanNotFound(failure)
+                    }
+                    _ => SourceError::Failed(failure),
+                }
+            })?;
+            // Findings the HTTP client read itself (findings_tap), if it did.
+            let tapped = super::findings_tap::take(&key);
             let status = output.image_scan_status.map(|s| ScanStatus {
                 status: s
                     .status
@@ -160,6 +170,25 @@ impl FindingsSource for EcrFindings {
                 usage,
             })
         })
+    }
+}
+
+impl FindingsSource for EcrFindings {
+    fn page<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        self.page_hinted(image, next_token, None)
+    }
+
+    fn page_counting_below<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+        at_least: Severity,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        self.page_hinted(image, next_token, Some(at_least))
     }
 
     fn risk_signals<'a>(

@@ -73,6 +73,40 @@ pub fn take(key: &str) -> Option<TappedPage> {
     page
 }
 
+/// Requests whose basic findings below a severity are only counted, by
+/// request key ([`count_only_below`]).
+fn hints() -> &'static Mutex<HashMap<String, Severity>> {
+    static HINTS: OnceLock<Mutex<HashMap<String, Severity>>> = OnceLock::new();
+    HINTS.get_or_init(Default::default)
+}
+
+/// Says that the basic findings below `severity` in the answer to this
+/// request will only be counted (the policy's threshold: basic findings
+/// carry no signal that could raise them): the tap reads their severity
+/// and keeps none of their text. Retries of the request read it too; the
+/// caller takes it back with [`forget_hint`] once the call is over.
+pub fn count_only_below(key: &str, severity: Severity) {
+    if let Ok(mut map) = hints().lock() {
+        map.insert(key.to_string(), severity);
+    }
+}
+
+pub fn forget_hint(key: &str) {
+    if let Ok(mut map) = hints().lock() {
+        map.remove(key);
+    }
+}
+
+fn hint(key: &str) -> Option<Severity> {
+    hints().lock().ok()?.get(key).copied()
+}
+
+thread_local! {
+    /// The hint of the answer being read on this thread (reading is
+    /// synchronous: one answer at a time per thread).
+    static COUNT_ONLY_BELOW: std::cell::Cell<Option<Severity>> = const { std::cell::Cell::new(None) };
+}
+
 fn keep(key: String, findings: TappedPage) {
     if let Ok(mut map) = parsed().lock() {
         map.entry(key).or_default().push_back(findings);
@@ -159,7 +193,7 @@ impl HttpConnector for TapConnector {
                 .await
                 .map_err(|e| ConnectorError::io(e.into()))?
                 .into_bytes();
-            let answer = match split_findings(&bytes) {
+            let answer = match split_findings_counting_below(&bytes, hint(&key)) {
                 Some((findings, rest)) => {
                     keep(key, findings);
                     SdkBody::from(rest)
@@ -194,17 +228,19 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BasicFinding, A::Error> {
-        let mut out = Finding::new(String::new(), Severity::Undefined);
-        let mut name = None;
+        // Text is borrowed from the answer while it is read (severity may
+        // come last) and copied only for a finding that is kept whole.
+        let mut severity = Severity::Undefined;
+        let (mut name, mut description, mut uri) = (None, None, None);
         let mut attributes = Attributes::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
-                "name" => name = map.next_value::<Option<String>>()?,
-                "description" => out.title = map.next_value()?,
-                "uri" => out.link = map.next_value()?,
+                "name" => name = map.next_value::<Option<Text<'de>>>()?,
+                "description" => description = map.next_value::<Option<Text<'de>>>()?,
+                "uri" => uri = map.next_value::<Option<Text<'de>>>()?,
                 "severity" => {
-                    if let Some(s) = map.next_value::<Option<Cow<'de, str>>>()? {
-                        out.severity = Severity::from_aws(&s);
+                    if let Some(s) = map.next_value::<Option<Text<'de>>>()? {
+                        severity = Severity::from_aws(&s.0);
                     }
                 }
                 "attributes" => {
@@ -215,41 +251,81 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
                 }
             }
         }
-        out.id = name.unwrap_or_else(|| "(unnamed finding)".to_string());
-        out.package_name = attributes.package_name;
-        out.package_version = attributes.package_version;
+        if COUNT_ONLY_BELOW.get().is_some_and(|below| severity < below) {
+            // Counted by severity, never listed, fingerprinted or matched.
+            return Ok(BasicFinding(Finding::new(String::new(), severity)));
+        }
+        let mut out = Finding::new(
+            name.map_or_else(|| "(unnamed finding)".to_string(), Text::owned),
+            severity,
+        );
+        out.title = description.map(Text::owned);
+        out.link = uri.map(Text::owned);
+        out.package_name = attributes.package_name.map(Cow::into_owned);
+        out.package_version = attributes.package_version.map(Cow::into_owned);
         out.score = attributes.cvss3.or(attributes.cvss2);
         Ok(BasicFinding(out))
+    }
+}
+
+/// A string of the answer: borrowed when it has no escapes, else owned.
+struct Text<'a>(Cow<'a, str>);
+
+impl Text<'_> {
+    fn owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Str;
+        impl<'de> Visitor<'de> for Str {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Str)
     }
 }
 
 /// What the mapping takes from a finding's attributes (the last value of a
 /// key wins, as in the SDK's reading).
 #[derive(Default)]
-struct Attributes {
-    package_name: Option<String>,
-    package_version: Option<String>,
+struct Attributes<'a> {
+    package_name: Option<Cow<'a, str>>,
+    package_version: Option<Cow<'a, str>>,
     cvss3: Option<f64>,
     cvss2: Option<f64>,
 }
 
-impl<'de> Deserialize<'de> for Attributes {
+impl<'de> Deserialize<'de> for Attributes<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Seq;
         impl<'de> Visitor<'de> for Seq {
-            type Value = Attributes;
+            type Value = Attributes<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of attributes")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Attributes, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Attributes<'de>, A::Error> {
                 let mut out = Attributes::default();
                 while let Some(attribute) = seq.next_element::<Attribute<'de>>()? {
                     let (Some(key), Some(value)) = (attribute.key, attribute.value) else {
                         continue;
                     };
                     match key.as_ref() {
-                        "package_name" => out.package_name = Some(value.into_owned()),
-                        "package_version" => out.package_version = Some(value.into_owned()),
+                        "package_name" => out.package_name = Some(value),
+                        "package_version" => out.package_version = Some(value),
                         "CVSS3_SCORE" => out.cvss3 = value.trim().parse::<f64>().ok(),
                         "CVSS2_SCORE" => out.cvss2 = value.trim().parse::<f64>().ok(),
                         _ => {}
@@ -588,7 +664,19 @@ fn write_object(
 /// neither list. One pass over the answer: each finding is mapped as it is
 /// read.
 pub fn split_findings(body: &[u8]) -> Option<(TappedPage, Vec<u8>)> {
-    let top: Split<'_, ScanPart<'_>> = split(body, "imageScanFindings")?;
+    split_findings_counting_below(body, None)
+}
+
+/// [`split_findings`], keeping only the severity of the basic findings
+/// below `below` ([`count_only_below`]).
+pub fn split_findings_counting_below(
+    body: &[u8],
+    below: Option<Severity>,
+) -> Option<(TappedPage, Vec<u8>)> {
+    COUNT_ONLY_BELOW.set(below);
+    let top = split::<ScanPart<'_>>(body, "imageScanFindings");
+    COUNT_ONLY_BELOW.set(None);
+    let top = top?;
     let scan = top.taken?;
     if scan.basic.is_none() && scan.enhanced.is_none() {
         return None;

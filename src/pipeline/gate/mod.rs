@@ -480,22 +480,40 @@ struct Watched<'a, S> {
     inspector: AtomicBool,
 }
 
+impl<S> Watched<'_, S> {
+    fn watch(&self, page: FindingsPage) -> Result<FindingsPage, SourceError> {
+        if page
+            .findings
+            .iter()
+            .any(|f| f.fix_available.is_some() || f.fixed_in.is_some())
+        {
+            self.inspector.store(true, Ordering::Relaxed);
+        }
+        Ok(page)
+    }
+}
+
 impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
     fn page<'a>(
         &'a self,
         image: &'a ImageRef,
         next_token: Option<&'a str>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
+        Box::pin(async move { self.watch(self.inner.page(image, next_token).await?) })
+    }
+
+    fn page_counting_below<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        next_token: Option<&'a str>,
+        at_least: crate::domain::severity::Severity,
+    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
         Box::pin(async move {
-            let page = self.inner.page(image, next_token).await?;
-            if page
-                .findings
-                .iter()
-                .any(|f| f.fix_available.is_some() || f.fixed_in.is_some())
-            {
-                self.inspector.store(true, Ordering::Relaxed);
-            }
-            Ok(page)
+            self.watch(
+                self.inner
+                    .page_counting_below(image, next_token, at_least)
+                    .await?,
+            )
         })
     }
 
