@@ -103,8 +103,8 @@ bench: setup ## Figures with targets, as one table: binary size, cold start, fir
 	@mkdir -p .local/bench
 	@echo "==> Criterion benchmarks (benches/pipeline.rs; output in .local/bench/criterion.log)"
 	@cargo bench --locked --bench pipeline > .local/bench/criterion.log 2>&1 || { tail -40 .local/bench/criterion.log; exit 1; }
-	# After the benchmarks: `cargo bench` rebuilds the binary into the same
-	# directory with the bench profile (panics unwind), which is not what ships.
+	@# After the benchmarks: `cargo bench` rebuilds the binary into the same
+	@# directory with the bench profile (panics unwind), which is not what ships.
 	cargo build --release --locked --bin ecr-scan-alerts
 	@echo "==> end to end: release binary, cargo-lambda emulator, moto behind the paging proxy over TLS"
 	$(PY) -m harness.bench --binary $(TARGET_DIR)/release/ecr-scan-alerts --criterion $(TARGET_DIR)/criterion
