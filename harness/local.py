@@ -122,6 +122,10 @@ class LocalStack:
         self.moto = self.proxy = self.emulator = self.findings_emulator = None
         self.function = self.findings_function = None
         self.moto_port = self.runtime_port = self.findings_runtime_port = None
+        # More findings functions (consumers of the queue running at once),
+        # each with its own emulator: [(emulator, function process)].
+        self.consumers = []
+        self.overrides = {}
 
     # -- lifecycle -------------------------------------------------------
     def start(self):
@@ -151,10 +155,21 @@ class LocalStack:
         """(Re)starts both functions (scan events, finding batches) with the
         base env plus overrides. Returns the scan-events function's process."""
         self.stop_function()
+        self.overrides = dict(overrides)
         self.function = self._start(SCAN_EVENTS, self.runtime_port, "function", overrides)
         self.findings_function = self._start(FINDING_BATCHES, self.findings_runtime_port, "findings-function",
                                              overrides)
         return self.function
+
+    def start_consumer(self, name):
+        """One more findings function, with the settings of the last
+        start_function, behind its own Runtime API emulator: Lambda runs
+        several invocations of the event source mapping at once. Returns the
+        port to invoke it on (invoke_at); stopped with the functions."""
+        port, emulator = self._emulator(f"{name}-emulator")
+        process = self._start(FINDING_BATCHES, port, name, self.overrides)
+        self.consumers.append((emulator, process))
+        return port
 
     def _start(self, handler, runtime_port, log_name, overrides):
         name = FUNCTION_NAME
@@ -193,6 +208,10 @@ class LocalStack:
             if process is not None:
                 process.stop()
                 setattr(self, attr, None)
+        for emulator, process in self.consumers:
+            process.stop()
+            emulator.stop()
+        self.consumers = []
 
     def stop(self):
         self.stop_function()
@@ -242,6 +261,10 @@ class LocalStack:
         if process is None or not process.alive():
             raise RuntimeError(f"the {function} function process is not running:\n{self.logs()}")
         port = self.findings_runtime_port if findings else self.runtime_port
+        return self.invoke_at(port, event, timeout)
+
+    def invoke_at(self, port, event, timeout=60):
+        """Invokes the function behind the emulator on `port`. Returns (ok, payload)."""
         url = f"http://127.0.0.1:{port}/2015-03-31/functions/{FUNCTION_NAME}/invocations"
         data = event if isinstance(event, (bytes, str)) else json.dumps(event)
         if isinstance(data, str):

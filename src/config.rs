@@ -19,6 +19,17 @@ pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const ACCOUNT_ALIASES: &str = "ACCOUNT_ALIASES";
 pub const FINDINGS_WAIT_SECONDS: &str = "FINDINGS_WAIT_SECONDS";
 pub const INITIAL_SCAN_WINDOW_MINUTES: &str = "INITIAL_SCAN_WINDOW_MINUTES";
+pub const STORM_THRESHOLD: &str = "STORM_THRESHOLD";
+pub const STORM_WINDOW_MINUTES: &str = "STORM_WINDOW_MINUTES";
+pub const STORM_SUMMARY_MINUTES: &str = "STORM_SUMMARY_MINUTES";
+pub const STORM_TABLE_NAME: &str = "STORM_TABLE_NAME";
+
+/// A vulnerability newly affecting more images than this within the storm
+/// window gets one storm alert instead of per-image alerts (0: never).
+pub const DEFAULT_STORM_THRESHOLD: u64 = 20;
+pub const DEFAULT_STORM_WINDOW_MINUTES: u64 = 60;
+/// A running storm's follow-up comes at most this often.
+pub const DEFAULT_STORM_SUMMARY_MINUTES: u64 = 15;
 
 /// How long an invocation re-reads findings that lag the scan event's counts.
 pub const DEFAULT_FINDINGS_WAIT_SECONDS: u64 = 20;
@@ -64,6 +75,14 @@ pub struct Config {
     /// `Inspector2 Finding` events first observed within this many minutes
     /// of the image's push are part of the initial scan; 0 alerts on them.
     pub initial_scan_window_minutes: u64,
+    /// CVE storms ([`crate::domain::storm`]): more images than this per
+    /// vulnerability within the window make a storm (0: no storms).
+    pub storm_threshold: u64,
+    pub storm_window_minutes: u64,
+    pub storm_summary_minutes: u64,
+    /// Where storms are counted across batches and invocations; without it,
+    /// within one batch.
+    pub storm_table_name: Option<String>,
 }
 
 impl Default for Config {
@@ -86,6 +105,10 @@ impl Default for Config {
             account_aliases: BTreeMap::new(),
             findings_wait_seconds: DEFAULT_FINDINGS_WAIT_SECONDS,
             initial_scan_window_minutes: DEFAULT_INITIAL_SCAN_WINDOW_MINUTES,
+            storm_threshold: DEFAULT_STORM_THRESHOLD,
+            storm_window_minutes: DEFAULT_STORM_WINDOW_MINUTES,
+            storm_summary_minutes: DEFAULT_STORM_SUMMARY_MINUTES,
+            storm_table_name: None,
         }
     }
 }
@@ -176,21 +199,26 @@ impl Config {
                     ),
                 })?,
         };
-        let dedup_table_name = get(DEDUP_TABLE_NAME);
-        if let Some(name) = &dedup_table_name {
-            let ok = (3..=255).contains(&name.len())
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-            if !ok {
-                return Err(ConfigError {
-                    variable: DEDUP_TABLE_NAME,
-                    problem: format!(
-                        "`{name}` is not a DynamoDB table name (3-255 letters, digits, _ . -)"
-                    ),
-                });
+        let table = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            let name = get(variable);
+            if let Some(name) = &name {
+                let ok = (3..=255).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                if !ok {
+                    return Err(ConfigError {
+                        variable,
+                        problem: format!(
+                            "`{name}` is not a DynamoDB table name (3-255 letters, digits, _ . -)"
+                        ),
+                    });
+                }
             }
-        }
+            Ok(name)
+        };
+        let dedup_table_name = table(DEDUP_TABLE_NAME)?;
+        let storm_table_name = table(STORM_TABLE_NAME)?;
         let flag = |variable: &'static str, default: bool| match get(variable) {
             None => Ok(default),
             Some(value) => parse_bool(&value).ok_or_else(|| ConfigError {
@@ -275,7 +303,30 @@ impl Config {
             1440,
             "minutes",
         )?;
+        let storm_threshold = whole(STORM_THRESHOLD, DEFAULT_STORM_THRESHOLD, 100_000, "images")?;
+        let storm_window_minutes = whole(
+            STORM_WINDOW_MINUTES,
+            DEFAULT_STORM_WINDOW_MINUTES,
+            1440,
+            "minutes",
+        )?;
+        let storm_summary_minutes = whole(
+            STORM_SUMMARY_MINUTES,
+            DEFAULT_STORM_SUMMARY_MINUTES,
+            1440,
+            "minutes",
+        )?;
+        if storm_threshold > 0 && storm_window_minutes == 0 {
+            return Err(ConfigError {
+                variable: STORM_WINDOW_MINUTES,
+                problem: "must be at least 1 while STORM_THRESHOLD is set".into(),
+            });
+        }
         Ok(Config {
+            storm_threshold,
+            storm_window_minutes,
+            storm_summary_minutes,
+            storm_table_name,
             threshold_from_env: get(SEVERITY_THRESHOLD).is_some(),
             findings_wait_seconds,
             initial_scan_window_minutes,

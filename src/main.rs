@@ -48,6 +48,14 @@ async fn main() -> Result<(), Error> {
             name,
         )));
     }
+    if let Some(table) = &config.storm_table_name {
+        app = app.with_storm_store(Box::new(
+            ecr_scan_alerts::adapters::aws::storms::DynamoStorms::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                table,
+            ),
+        ));
+    }
     if let Some(table) = &config.dedup_table_name {
         app = app.with_dedup(Box::new(DynamoDedup::new(
             aws_sdk_dynamodb::Client::new(&aws),

@@ -292,3 +292,59 @@ impl<T: DedupStore + ?Sized> DedupStore for std::sync::Arc<T> {
         (**self).commit(key, owner, known, version, expires_at)
     }
 }
+
+/// A storm's counts in its window, as the store has them after a batch
+/// added what it saw ([`StormStore::record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StormState {
+    /// Distinct images, repositories (`account|region|repository`) and
+    /// accounts the vulnerability newly affects in the window.
+    pub images: u64,
+    pub repositories: Vec<String>,
+    pub accounts: u64,
+    /// Whether the storm alert was claimed.
+    pub alerted: bool,
+    /// Images the last storm alert or follow-up said, and when (epoch s).
+    pub said: u64,
+    pub said_at: Option<i64>,
+}
+
+/// Where CVE storms are counted across batches and concurrent invocations
+/// (DynamoDB in AWS): distinct images per vulnerability and window, and
+/// who alerts.
+pub trait StormStore: Send + Sync {
+    /// Adds the images one batch saw; the window's counts after, as one
+    /// atomic update (concurrent batches lose no image, and an image
+    /// delivered twice counts once).
+    fn record<'a>(
+        &'a self,
+        key: &'a str,
+        outbreak: &'a crate::domain::storm::Outbreak,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<StormState, ServiceFailure>>;
+    /// Claims the storm alert, once per key, noting that it says `images`.
+    fn claim_alert<'a>(
+        &'a self,
+        key: &'a str,
+        images: u64,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>>;
+    /// Gives the claim back (the alert could not be published).
+    fn release_alert<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), ServiceFailure>>;
+    /// Claims a follow-up saying `images`, if the last one said `said` and
+    /// was sent at or before `not_after`.
+    fn claim_follow_up<'a>(
+        &'a self,
+        key: &'a str,
+        said: u64,
+        images: u64,
+        not_after: i64,
+        now: i64,
+    ) -> BoxFuture<'a, Result<Claim, ServiceFailure>>;
+    /// Images and running images per repository key, for the repositories given.
+    fn repositories<'a>(
+        &'a self,
+        key: &'a str,
+        repositories: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<(String, u64, u64)>, ServiceFailure>>;
+}

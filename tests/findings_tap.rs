@@ -7,8 +7,8 @@ use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
 use ecr_scan_alerts::adapters::aws::findings_tap::{
     split_findings, split_findings_counting_below, FindingsTap,
 };
-use ecr_scan_alerts::domain::severity::Severity;
 use ecr_scan_alerts::domain::image::ImageRef;
+use ecr_scan_alerts::domain::severity::Severity;
 use ecr_scan_alerts::ports::{FindingsPage, FindingsSource, SourceError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -223,7 +223,8 @@ async fn answers_the_tap_cannot_read_reach_the_sdk_as_they_are() {
 #[tokio::test]
 async fn basic_findings_below_the_threshold_come_with_their_severity_alone() {
     let (whole, _) = split_findings(PAGE.as_bytes()).unwrap();
-    let (counted, rest) = split_findings_counting_below(PAGE.as_bytes(), Some(Severity::High)).unwrap();
+    let (counted, rest) =
+        split_findings_counting_below(PAGE.as_bytes(), Some(Severity::High)).unwrap();
     let severities = |f: &[ecr_scan_alerts::domain::finding::Finding]| {
         f.iter().map(|f| f.severity).collect::<Vec<_>>()
     };

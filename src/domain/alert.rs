@@ -19,12 +19,16 @@ pub const ATTR_ALERT_KIND: &str = "alert_kind";
 pub const ATTR_EXPLOITABLE: &str = "exploitable";
 /// Findings alerts: whether the image runs (`true` / `false` / `unknown`).
 pub const ATTR_IN_USE: &str = "in_use";
+/// Storm alerts: the vulnerability id.
+pub const ATTR_VULNERABILITY: &str = "vulnerability";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     Findings,
     ScanFailed,
+    /// One vulnerability newly in many images ([`crate::domain::storm`]).
+    Storm,
 }
 
 impl AlertKind {
@@ -32,6 +36,7 @@ impl AlertKind {
         match self {
             AlertKind::Findings => "findings",
             AlertKind::ScanFailed => "scan_failed",
+            AlertKind::Storm => "storm",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod risk;
 pub mod severity;
 pub mod source;
+pub mod storm;
 pub mod tally;
 pub mod text;
 pub mod version;

@@ -5,12 +5,14 @@
 use super::{log_outcome, App, Outcome, OutcomeKind};
 use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::continuous::{self, group_by_image, images_per_vulnerability, ImageBatch};
+use crate::domain::finding::Finding;
 use crate::domain::image::ScanKind;
-use crate::domain::policy::Policy;
+use crate::domain::policy::{Policy, Verdict};
+use crate::domain::storm::{self, RepositoryCount, StormAlert, StormReport};
 use crate::domain::tally::Tally;
 use crate::pipeline::error::HandlerError;
 use crate::pipeline::fold::judge_into;
-use crate::ports::{AlertSink, FindingsSource};
+use crate::ports::{AlertSink, Claim, FindingsSource, StormState};
 use crate::render;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
@@ -18,6 +20,15 @@ use std::collections::BTreeMap;
 
 /// Findings named in the "also in other images" and "resolved" notes, at most.
 const NOTE_ITEMS: usize = 5;
+
+/// What the storm pass of a batch decided.
+#[derive(Default)]
+struct StormPass {
+    /// Vulnerabilities in a storm, with the images the storm counts.
+    storming: BTreeMap<String, u64>,
+    /// Groups (by index) whose messages must be retried.
+    failed: std::collections::BTreeSet<usize>,
+}
 
 impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// An SQS batch as the event source mapping delivers it: one alert per
@@ -75,8 +86,19 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 return response;
             }
         };
-        for group in &groups {
-            let outcome = self.alert_image_batch(&policy, group, &shared).await;
+        let storms = self.storms(&policy, &groups).await;
+        for (index, group) in groups.iter().enumerate() {
+            if storms.failed.contains(&index) {
+                // Its storm could not be counted or alerted: SQS delivers
+                // its messages again, and the store counts each image once.
+                for id in &group.message_ids {
+                    response.add_failure(id.clone());
+                }
+                continue;
+            }
+            let outcome = self
+                .alert_image_batch(&policy, group, &shared, &storms.storming)
+                .await;
             self.finish(&outcome);
             if outcome.is_err() {
                 for id in &group.message_ids {
@@ -85,6 +107,218 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }
         }
         response
+    }
+
+    /// CVE storms (`crate::domain::storm`): each vulnerability's
+    /// alert-worthy findings in the batch, counted per window in the storm
+    /// store (or within the batch without one); past the threshold, one
+    /// storm alert per vulnerability and window, follow-ups at most every
+    /// `STORM_SUMMARY_MINUTES`. Says which vulnerabilities storm (per-image
+    /// alerts leave them out) and which images' messages must be retried.
+    async fn storms(&self, policy: &Policy, groups: &[ImageBatch]) -> StormPass {
+        let mut pass = StormPass::default();
+        let threshold = self.config.storm_threshold;
+        if threshold == 0 {
+            return pass;
+        }
+        let mut outbreaks = BTreeMap::new();
+        let mut holders: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, group) in groups.iter().enumerate() {
+            let Some(image) = &group.image else { continue };
+            if policy.skip_reason(image).is_some() {
+                continue;
+            }
+            let mut image_policy = policy.for_image(image, (self.today)());
+            image_policy.apply_usage(&group.usage);
+            let worthy: Vec<Finding> = group
+                .active
+                .iter()
+                .filter_map(|f| {
+                    let judgement = image_policy.judge(f);
+                    (judgement.verdict == Verdict::Alert).then(|| {
+                        let mut f = f.clone();
+                        if let Some(why) = judgement.moved {
+                            f.move_severity(judgement.severity, why);
+                        }
+                        f
+                    })
+                })
+                .collect();
+            for f in &worthy {
+                holders
+                    .entry(f.id.to_ascii_uppercase())
+                    .or_default()
+                    .push(index);
+            }
+            storm::add_image(&mut outbreaks, image, group.usage.state(), &worthy);
+        }
+        let now = chrono::Utc::now().timestamp();
+        let minutes = self.config.storm_window_minutes;
+        let window = storm::window_start(now, minutes);
+        let expires_at = window + (minutes * 60) as i64 + 86_400;
+        for (id, outbreak) in &outbreaks {
+            let fail = |pass: &mut StormPass| {
+                pass.failed
+                    .extend(holders.get(id).into_iter().flatten().copied())
+            };
+            let Some(store) = &self.storms else {
+                let images = outbreak.hits.len() as u64;
+                if images > threshold {
+                    pass.storming.insert(id.clone(), images);
+                    let report = self.batch_storm_report(outbreak, window);
+                    if self.publish_storm(&report).await.is_err() {
+                        fail(&mut pass);
+                    }
+                }
+                continue;
+            };
+            let key = storm::storm_key(id, window);
+            let state = match store.record(&key, outbreak, expires_at).await {
+                Ok(state) => state,
+                Err(failure) => {
+                    tracing::error!(vulnerability = %id, %failure, "cannot count the storm; its images' messages are retried");
+                    fail(&mut pass);
+                    continue;
+                }
+            };
+            if state.images <= threshold {
+                continue;
+            }
+            pass.storming.insert(id.clone(), state.images);
+            let summary = (self.config.storm_summary_minutes * 60) as i64;
+            let which = if !state.alerted {
+                match store.claim_alert(&key, state.images, now).await {
+                    Ok(Claim::Won) => Some(StormAlert::Started),
+                    Ok(Claim::Lost) => None,
+                    Err(failure) => {
+                        tracing::error!(vulnerability = %id, %failure, "cannot claim the storm alert");
+                        fail(&mut pass);
+                        None
+                    }
+                }
+            } else if state.images > state.said
+                && state.said_at.is_some_and(|at| now - at >= summary)
+            {
+                match store
+                    .claim_follow_up(&key, state.said, state.images, now - summary, now)
+                    .await
+                {
+                    Ok(Claim::Won) => Some(StormAlert::Grew {
+                        previous: state.said,
+                    }),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            let Some(which) = which else { continue };
+            let report = match store.repositories(&key, &state.repositories).await {
+                Ok(counts) => self.stored_storm_report(outbreak, &state, counts, which, window),
+                Err(failure) => {
+                    tracing::warn!(vulnerability = %id, %failure, "storm alert without the per-repository counts of other batches");
+                    let mut report = self.batch_storm_report(outbreak, window);
+                    report.which = which;
+                    report.images = state.images;
+                    report.accounts = state.accounts;
+                    report.repository_total = state.repositories.len() as u64;
+                    report
+                }
+            };
+            if self.publish_storm(&report).await.is_err() && which == StormAlert::Started {
+                // Given back, so that the retry of these messages alerts.
+                if let Err(failure) = store.release_alert(&key).await {
+                    tracing::error!(vulnerability = %id, %failure, "cannot give the storm alert's claim back");
+                }
+                fail(&mut pass);
+            }
+        }
+        pass
+    }
+
+    fn storm_report_base(&self, outbreak: &storm::Outbreak, window: i64) -> StormReport {
+        StormReport {
+            which: StormAlert::Started,
+            finding: outbreak.finding.clone(),
+            images: outbreak.hits.len() as u64,
+            accounts: outbreak.accounts().len() as u64,
+            repositories: Vec::new(),
+            repository_total: 0,
+            threshold: self.config.storm_threshold,
+            window_start: window,
+            window_minutes: self.config.storm_window_minutes,
+            summary_minutes: self.config.storm_summary_minutes,
+        }
+    }
+
+    /// A storm seen within one batch: its counts are the batch's.
+    fn batch_storm_report(&self, outbreak: &storm::Outbreak, window: i64) -> StormReport {
+        let mut report = self.storm_report_base(outbreak, window);
+        let mut repositories: Vec<RepositoryCount> = outbreak
+            .by_repository()
+            .into_iter()
+            .filter_map(|(key, (images, running))| {
+                Some(RepositoryCount {
+                    repository: storm::repository_of(&key)?,
+                    images: images.len() as u64,
+                    running: running.len() as u64,
+                })
+            })
+            .collect();
+        storm::rank_repositories(&mut repositories);
+        report.repository_total = repositories.len() as u64;
+        report.repositories = repositories;
+        report
+    }
+
+    /// A storm counted in the store: the window's counts.
+    fn stored_storm_report(
+        &self,
+        outbreak: &storm::Outbreak,
+        state: &StormState,
+        counts: Vec<(String, u64, u64)>,
+        which: StormAlert,
+        window: i64,
+    ) -> StormReport {
+        let mut report = self.storm_report_base(outbreak, window);
+        report.which = which;
+        report.images = state.images;
+        report.accounts = state.accounts;
+        report.repository_total = state.repositories.len() as u64;
+        let mut repositories: Vec<RepositoryCount> = counts
+            .into_iter()
+            .filter_map(|(key, images, running)| {
+                Some(RepositoryCount {
+                    repository: storm::repository_of(&key)?,
+                    images,
+                    running,
+                })
+            })
+            .collect();
+        storm::rank_repositories(&mut repositories);
+        report.repositories = repositories;
+        report
+    }
+
+    async fn publish_storm(&self, report: &StormReport) -> Result<(), ()> {
+        let alert = render::storm::storm_alert(report);
+        match self.sink.publish(&alert).await {
+            Ok(published) => {
+                tracing::info!(
+                    outcome = "alerted",
+                    alert_kind = "storm",
+                    vulnerability = %report.finding.id,
+                    images = report.images,
+                    repositories = report.repository_total,
+                    message_id = %published.message_id,
+                    "storm alert published"
+                );
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(vulnerability = %report.finding.id, %error, "storm alert not published; its images' messages are retried");
+                Err(())
+            }
+        }
     }
 
     fn initial_window(&self) -> chrono::Duration {
@@ -109,6 +343,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         policy: &Policy,
         group: &ImageBatch,
         shared: &BTreeMap<String, usize>,
+        storming: &BTreeMap<String, u64>,
     ) -> Result<Outcome, HandlerError> {
         let Some(image) = &group.image else {
             return Ok(Outcome::new(OutcomeKind::Ignored, None).because("no image"));
@@ -141,12 +376,34 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
         let mut tally = Tally::default();
         tally.usage = group.usage;
-        let findings: Vec<_> = if take_initial {
+        let mut findings: Vec<_> = if take_initial {
             group.active.iter().chain(&group.initial).cloned().collect()
         } else {
             group.active.clone()
         };
         let reported = findings.len();
+        // A storm's vulnerability has its own alert.
+        let mut in_storm: Vec<String> = Vec::new();
+        findings.retain(|f| {
+            let id = f.id.to_ascii_uppercase();
+            match storming.get(&id) {
+                Some(images) => {
+                    in_storm.push(format!("{id} ({images} images)"));
+                    false
+                }
+                None => true,
+            }
+        });
+        in_storm.sort();
+        in_storm.dedup();
+        if findings.is_empty() && group.closed.is_empty() && !in_storm.is_empty() {
+            let mut outcome = Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(format!(
+                "only findings of CVE storms, alerted on their own: {}",
+                in_storm.join(", ")
+            ));
+            outcome.scan_status = Some("CONTINUOUS".into());
+            return Ok(outcome);
+        }
         judge_into(&mut tally, findings, &image_policy, &known);
         let mut assessment = Assessment::new(
             policy,
@@ -175,6 +432,12 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         spread.dedup();
         if !spread.is_empty() {
             assessment.note(format!("Shared with other images: {}.", spread.join("; ")));
+        }
+        if !in_storm.is_empty() {
+            assessment.note(format!(
+                "Part of a CVE storm, alerted on its own: {}.",
+                in_storm.join(", ")
+            ));
         }
         if !group.closed.is_empty() {
             let mut resolved: Vec<&str> = group.closed.iter().map(|f| f.id.as_str()).collect();

@@ -68,6 +68,8 @@ pub struct App<S, A> {
     source: S,
     sink: A,
     today: fn() -> chrono::NaiveDate,
+    /// Where CVE storms are counted; `None`: within each batch.
+    storms: Option<Box<dyn crate::ports::StormStore>>,
 }
 
 fn utc_today() -> chrono::NaiveDate {
@@ -86,6 +88,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             source,
             sink,
             today: utc_today,
+            storms: None,
         }
     }
 
@@ -100,6 +103,12 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// Alerts only what was not alerted before for the image.
     pub fn with_dedup(mut self, store: Box<dyn DedupStore>) -> App<S, A> {
         self.memory = AlertMemory::with_store(store);
+        self
+    }
+
+    /// Counts CVE storms in `store` across batches and invocations.
+    pub fn with_storm_store(mut self, store: Box<dyn crate::ports::StormStore>) -> App<S, A> {
+        self.storms = Some(store);
         self
     }
 

@@ -7,6 +7,7 @@ pub mod findings_tap;
 pub mod inspector;
 pub mod sns;
 pub mod ssm;
+pub mod storms;
 
 use crate::ports::ServiceFailure;
 use aws_config::timeout::TimeoutConfig;

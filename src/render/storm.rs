@@ -1,0 +1,299 @@
+//! The storm alert: one vulnerability newly in many images, as one message
+//! for the alert topic (email, SQS, pagers) and one custom notification for
+//! the chat topic.
+
+use crate::domain::alert::{self, Alert, AlertKind, SNS_MESSAGE_LIMIT};
+use crate::domain::risk;
+use crate::domain::storm::{StormAlert, StormReport};
+use crate::domain::text::{one_line, slack_code, slack_escape, slack_link_words, truncate_chars};
+use std::fmt::Write;
+
+/// Repositories listed by name at most (the rest are counted).
+const LISTED_REPOSITORIES: usize = 100;
+/// Repositories in the chat description at most.
+const CHAT_REPOSITORIES: usize = 10;
+
+/// The repository's page in the ECR console of its region and partition.
+fn repository_url(repository: &crate::domain::image::ImageRef) -> String {
+    format!(
+        "{origin}/ecr/repositories/private/{account}/{repo}?region={region}",
+        origin = repository.partition().console_origin(&repository.region),
+        account = repository.account,
+        repo = repository.repository,
+        region = repository.region,
+    )
+}
+
+/// `CRITICAL, score 9.8, exploit known, EPSS 0.94`
+fn risk_phrase(report: &StormReport) -> String {
+    let f = &report.finding;
+    let mut parts = vec![f.severity.as_str().to_string()];
+    if let Some(score) = f.score {
+        parts.push(format!("score {score:.1}"));
+    }
+    match f.exploit_available {
+        Some(true) => parts.push("exploit known".into()),
+        Some(false) => parts.push("no known exploit".into()),
+        None => {}
+    }
+    if let Some(epss) = f.epss {
+        parts.push(format!("EPSS {epss:.2}"));
+    }
+    parts.join(", ")
+}
+
+fn fix_phrase(report: &StormReport) -> String {
+    let f = &report.finding;
+    match (&f.package_name, &f.fixed_in) {
+        (Some(package), Some(version)) => {
+            format!("upgrade {} to {}", one_line(package), one_line(version))
+        }
+        (Some(package), None) => format!("no fixed version of {} reported yet", one_line(package)),
+        (None, _) => "no fixed version reported yet".to_string(),
+    }
+}
+
+fn hhmm(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .map(|t| t.format("%H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+pub fn storm_alert(report: &StormReport) -> Alert {
+    let id = one_line(&report.finding.id);
+    let severity = report.severity();
+    let repositories = report.repository_total;
+    let subject = match report.which {
+        StormAlert::Started => crate::render::subject(
+            &format!("STORM {severity}: "),
+            &format!(
+                "{id} in {} images, {repositories} repositories",
+                report.images
+            ),
+        ),
+        StormAlert::Grew { previous } => crate::render::subject(
+            &format!("STORM update {severity}: "),
+            &format!(
+                "{id} in {} images (+{})",
+                report.images,
+                report.images.saturating_sub(previous)
+            ),
+        ),
+    };
+    let window_end = report.window_start + (report.window_minutes * 60) as i64;
+    let mut body = String::new();
+    let _ = writeln!(body, "{subject}");
+    let _ = writeln!(
+        body,
+        "{id} ({}) newly affects {} images in {repositories} repositories of {} accounts since {}.",
+        risk_phrase(report),
+        report.images,
+        report.accounts,
+        hhmm(report.window_start)
+    );
+    if let StormAlert::Grew { previous } = report.which {
+        let _ = writeln!(
+            body,
+            "{} more images since the last storm alert ({previous}).",
+            report.images.saturating_sub(previous)
+        );
+    }
+    let _ = writeln!(body, "Fix: {}.", fix_phrase(report));
+    if let Some(link) = &report.finding.link {
+        let _ = writeln!(body, "{}", one_line(link));
+    }
+    body.push('\n');
+    let _ = writeln!(
+        body,
+        "One alert for the storm: more than {} images within {} minutes. Per-image alerts leave {id} out until {}; the other findings of these images still alert per image. A follow-up comes at most every {} minutes while more images are affected.",
+        report.threshold,
+        report.window_minutes,
+        hhmm(window_end),
+        report.summary_minutes
+    );
+    body.push('\n');
+    let _ = writeln!(
+        body,
+        "BY REPOSITORY ({repositories}, those with running images first)"
+    );
+    let budget = SNS_MESSAGE_LIMIT - 2_000;
+    let mut listed = 0usize;
+    for repo in report.repositories.iter().take(LISTED_REPOSITORIES) {
+        let running = if repo.running > 0 {
+            format!(", {} running", repo.running)
+        } else {
+            String::new()
+        };
+        let entry = format!(
+            "  {}  account {} ({}): {} images{running}\n    {}\n",
+            one_line(&repo.repository.repository),
+            one_line(&repo.repository.account),
+            one_line(&repo.repository.region),
+            repo.images,
+            one_line(&repository_url(&repo.repository)),
+        );
+        if body.len() + entry.len() > budget {
+            break;
+        }
+        body.push_str(&entry);
+        listed += 1;
+    }
+    let more = (repositories as usize).saturating_sub(listed);
+    if more > 0 {
+        let _ = writeln!(body, "  ... and {more} more repositories.");
+    }
+    let mut attributes = vec![
+        (alert::ATTR_SEVERITY, severity.as_str().to_string()),
+        (
+            alert::ATTR_ALERT_KIND,
+            AlertKind::Storm.as_str().to_string(),
+        ),
+        (alert::ATTR_VULNERABILITY, report.finding.id.clone()),
+        (
+            alert::ATTR_EXPLOITABLE,
+            match report.finding.exploit_available {
+                Some(true) => risk::TRUE,
+                Some(false) => risk::FALSE,
+                None => risk::UNKNOWN,
+            }
+            .to_string(),
+        ),
+        (alert::ATTR_IN_USE, report.in_use_attribute().to_string()),
+    ];
+    attributes.retain(|(_, v)| !v.is_empty());
+    Alert {
+        kind: AlertKind::Storm,
+        chat: chat(report, &subject),
+        subject,
+        body,
+        attributes,
+    }
+}
+
+fn chat(report: &StormReport, subject: &str) -> String {
+    let mut description = format!(
+        "*{}* ({}) newly affects *{} images* in {} repositories of {} accounts.\nFix: {}.\n",
+        slack_escape(&report.finding.id),
+        slack_escape(&risk_phrase(report)),
+        report.images,
+        report.repository_total,
+        report.accounts,
+        slack_escape(&fix_phrase(report)),
+    );
+    let _ = writeln!(description, "\n*Repositories* (running images first)");
+    for repo in report.repositories.iter().take(CHAT_REPOSITORIES) {
+        let running = if repo.running > 0 {
+            format!(", {} running", repo.running)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            description,
+            "• {} {}: {} images{running}",
+            slack_link_words(
+                &repository_url(&repo.repository),
+                &slack_escape(&repo.repository.repository)
+            ),
+            slack_code(&repo.repository.account),
+            repo.images,
+        );
+    }
+    let notification = serde_json::json!({
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": truncate_chars(&format!(":rotating_light: {}", slack_escape(subject)), 150),
+            "description": truncate_chars(&description, 3_000),
+            "nextSteps": [
+                truncate_chars(&format!("Upgrade {} in the base images first: one rebuild fixes many images.", slack_escape(&report.finding.package_name.clone().unwrap_or_else(|| "the package".into()))), 350),
+            ],
+            "keywords": [report.severity().as_str(), truncate_chars(&slack_escape(&report.finding.id), 75)],
+        },
+        "metadata": {
+            "threadId": truncate_chars(&format!("storm/{}", slack_escape(&report.finding.id)), 128),
+            "summary": truncate_chars(&slack_escape(subject), 100),
+            "eventType": "ecr-scan-storm",
+        }
+    });
+    notification.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::finding::Finding;
+    use crate::domain::image::ImageRef;
+    use crate::domain::severity::Severity;
+    use crate::domain::storm::RepositoryCount;
+
+    fn report(repositories: u64) -> StormReport {
+        let mut finding = Finding::new("CVE-2026-77001", Severity::Critical);
+        finding.package_name = Some("glibc".into());
+        finding.fixed_in = Some("2.36-9+deb12u9".into());
+        finding.exploit_available = Some(true);
+        finding.score = Some(9.8);
+        StormReport {
+            which: StormAlert::Started,
+            finding,
+            images: 5_000,
+            accounts: 20,
+            repositories: (0..repositories)
+                .map(|i| RepositoryCount {
+                    repository: ImageRef {
+                        account: format!("{:012}", 100_000_000_000 + i % 20),
+                        region: "us-east-1".into(),
+                        repository: format!("team-{i}/{}", "service".repeat(30)),
+                        digest: String::new(),
+                        tags: vec![],
+                    },
+                    images: 17,
+                    running: u64::from(i % 3 == 0),
+                })
+                .collect(),
+            repository_total: repositories,
+            threshold: 20,
+            window_start: 1_795_000_000 - 1_795_000_000 % 3_600,
+            window_minutes: 60,
+            summary_minutes: 15,
+        }
+    }
+
+    #[test]
+    fn a_storm_alert_names_the_vulnerability_the_fix_and_the_spread() {
+        let alert = storm_alert(&report(300));
+        assert_eq!(
+            alert.subject,
+            "STORM CRITICAL: CVE-2026-77001 in 5000 images, 300 repositories"
+        );
+        assert!(alert.body.contains(
+            "CVE-2026-77001 (CRITICAL, score 9.8, exploit known) newly affects 5000 images in 300 repositories of 20 accounts"
+        ), "{}", alert.body);
+        assert!(alert.body.contains("Fix: upgrade glibc to 2.36-9+deb12u9."));
+        assert!(alert.body.contains("... and 200 more repositories."));
+        assert!(alert.publish_size() < SNS_MESSAGE_LIMIT);
+        assert_eq!(alert.attribute("alert_kind"), Some("storm"));
+        assert_eq!(alert.attribute("exploitable"), Some("true"));
+        assert_eq!(alert.attribute("in_use"), Some("true"));
+        assert_eq!(alert.attribute("vulnerability"), Some("CVE-2026-77001"));
+        let chat: serde_json::Value = serde_json::from_str(&alert.chat).unwrap();
+        assert!(
+            chat["content"]["description"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count()
+                <= 3_000
+        );
+        let mut grew = report(3);
+        grew.which = StormAlert::Grew { previous: 4_200 };
+        let update = storm_alert(&grew);
+        assert_eq!(
+            update.subject,
+            "STORM update CRITICAL: CVE-2026-77001 in 5000 images (+800)"
+        );
+        assert!(update
+            .body
+            .contains("800 more images since the last storm alert (4200)."));
+    }
+}

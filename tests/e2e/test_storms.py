@@ -1,0 +1,114 @@
+"""Layer 3: CVE storms. One vulnerability newly in more images than
+STORM_THRESHOLD within the window becomes one storm alert (alert_kind
+storm); per-image alerts leave it out; counts are kept in DynamoDB across
+batches and consumers racing on one storm."""
+
+import concurrent.futures
+
+import pytest
+
+from harness.seed import dedup_table, finding_event, received_alerts, sqs_batch
+
+THRESHOLD = 3
+
+
+def digest(n):
+    return f"sha256:{n:064x}"
+
+
+@pytest.fixture(scope="module")
+def storms(stack):
+    table = dedup_table(stack, "scan-alerts-storms")
+    stack.start_function(DEDUP_TABLE_NAME=table, STORM_TABLE_NAME=table, STORM_THRESHOLD=str(THRESHOLD))
+    yield stack
+    stack.start_function()
+
+
+def hits(cve, images, repository="storm/svc", start=0, **finding):
+    return [finding_event(f"{repository}-{i % 2}", digest(start + i), cve, "CRITICAL", package="glibc",
+                          version="2.36", fixed_in="2.36-9+deb12u9", in_use=1 if i % 2 else 0, **finding)
+            for i in range(images)]
+
+
+def by_kind(alerts):
+    out = {}
+    for alert in alerts:
+        out.setdefault(alert["attributes"]["alert_kind"], []).append(alert)
+    return out
+
+
+def test_at_or_below_the_threshold_each_image_alerts_as_today(storms, inbox):
+    ok, response = storms.invoke(sqs_batch(hits("CVE-2026-66001", THRESHOLD, start=100)))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    alerts = by_kind(received_alerts(storms, inbox))
+    assert "storm" not in alerts
+    assert len(alerts["findings"]) == THRESHOLD
+    assert all("CVE-2026-66001" in a["message"] for a in alerts["findings"])
+
+
+def test_past_the_threshold_one_storm_alert_and_per_image_alerts_without_it(storms, inbox):
+    events = hits("CVE-2026-66002", THRESHOLD + 2, start=200)
+    # One image also has a finding of its own: it still alerts, without the storm's.
+    events.append(finding_event("storm/svc-0", digest(200), "CVE-2026-66003", "HIGH", package="curl"))
+
+    ok, response = storms.invoke(sqs_batch(events))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    alerts = by_kind(received_alerts(storms, inbox))
+    [storm] = alerts["storm"]
+    assert storm["subject"] == "STORM CRITICAL: CVE-2026-66002 in 5 images, 2 repositories"
+    assert storm["attributes"]["vulnerability"] == "CVE-2026-66002"
+    assert storm["attributes"]["severity"] == "CRITICAL"
+    assert storm["attributes"]["in_use"] == "true"
+    body = storm["message"]
+    assert "newly affects 5 images in 2 repositories of 1 accounts" in body
+    assert "Fix: upgrade glibc to 2.36-9+deb12u9." in body
+    repos = body.split("BY REPOSITORY")[1]
+    assert repos.index("storm/svc-1") < repos.index("storm/svc-0"), "running images first"
+    [own] = alerts["findings"]
+    assert own["subject"] == "HIGH: 1 high in storm/svc-0:v1"
+    assert "CVE-2026-66002" not in own["message"].split("FINDINGS AT OR ABOVE")[1]
+    assert "Part of a CVE storm, alerted on its own: CVE-2026-66002 (5 images)." in own["message"]
+    # The documented CRITICAL pager takes alert_kind findings: a storm is
+    # routed apart (docs/alerts.md says how to page on storms too).
+    assert [a["subject"] for a in received_alerts(storms, storms.critical_queue_url)] == [], "routed apart"
+
+
+def test_a_storm_counts_across_batches_and_alerts_once(storms, inbox):
+    first = hits("CVE-2026-66004", 2, start=300)
+    ok, _ = storms.invoke(sqs_batch(first))
+    assert ok
+    assert "storm" not in by_kind(received_alerts(storms, inbox)), "2 images: not yet a storm"
+
+    ok, response = storms.invoke(sqs_batch(hits("CVE-2026-66004", 2, start=302)))
+    assert ok and response == {"batchItemFailures": []}, response
+    # The same images delivered again count once.
+    ok, _ = storms.invoke(sqs_batch(first + hits("CVE-2026-66004", 1, start=304)))
+    assert ok
+
+    alerts = by_kind(received_alerts(storms, inbox))
+    [storm] = alerts["storm"]
+    assert storm["subject"] == "STORM CRITICAL: CVE-2026-66004 in 4 images, 2 repositories"
+    assert "findings" not in alerts, "no per-image alert repeats the storm's vulnerability"
+
+
+def test_two_consumers_racing_on_one_storm_alert_once_with_exact_counts(storms, inbox):
+    other = storms.start_consumer("findings-function-2")
+    batches = [(storms.findings_runtime_port, hits("CVE-2026-66005", 20, repository="race/a", start=400)),
+               (other, hits("CVE-2026-66005", 20, repository="race/b", start=500))]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda pb: storms.invoke_at(pb[0], sqs_batch(pb[1])), batches))
+
+    assert all(ok and r == {"batchItemFailures": []} for ok, r in results), results
+    alerts = by_kind(received_alerts(storms, inbox))
+    [storm] = alerts["storm"]
+    # Whichever consumer passed the threshold alerted; the later count is
+    # in the store, exact: read it back.
+    table = storms.client("dynamodb")
+    items = table.scan(TableName="scan-alerts-storms")["Items"]
+    [main] = [i for i in items if i["pk"]["S"].startswith("storm#CVE-2026-66005#") and i["pk"]["S"].count("#") == 2]
+    assert len(main["images"]["SS"]) == 40
+    assert len(main["repos"]["SS"]) == 4
+    assert storm["subject"].startswith("STORM CRITICAL: CVE-2026-66005 in ")
