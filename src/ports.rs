@@ -346,5 +346,9 @@ pub trait StormStore: Send + Sync {
         &'a self,
         key: &'a str,
         repositories: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<(String, u64, u64)>, ServiceFailure>>;
+    ) -> BoxFuture<'a, Result<Vec<RepositoryStormCount>, ServiceFailure>>;
 }
+
+/// One repository of a storm in the store: its key
+/// (`account|region|repository`), images and running images.
+pub type RepositoryStormCount = (String, u64, u64);

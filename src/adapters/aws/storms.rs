@@ -211,7 +211,7 @@ impl StormStore for DynamoStorms {
         &'a self,
         key: &'a str,
         repositories: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<(String, u64, u64)>, ServiceFailure>> {
+    ) -> BoxFuture<'a, Result<Vec<crate::ports::RepositoryStormCount>, ServiceFailure>> {
         Box::pin(async move {
             let mut out = Vec::with_capacity(repositories.len());
             for chunk in repositories.chunks(BATCH_GET) {
