@@ -16,7 +16,7 @@ ARCH ?= arm64
 # sam build runs cargo-lambda (from .venv) in a target directory of its own.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(TARGET_DIR)/sam" SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench
+.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench storm
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -98,6 +98,10 @@ redrive: $(VENV)/.installed ## Replay a failure queue: QUEUE_URL=... FUNCTION_NA
 
 load: setup build ## A burst of EVENTS (default 1000) against the local stack: every alert once, memory flat
 	$(PY) -m harness.load --events $(or $(EVENTS),1000)
+
+storm: setup ## A CVE storm at scale: 5,000 finding events for one CVE + 500 others, 4 consumers, counts checked
+	cargo build --release --locked --bin ecr-scan-alerts
+	$(PY) -m harness.storm --binary $(TARGET_DIR)/release/ecr-scan-alerts
 
 bench: setup ## Figures with targets, as one table: binary size, cold start, first vs warm call, large scans, Criterion
 	@mkdir -p .local/bench

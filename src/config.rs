@@ -523,6 +523,36 @@ mod tests {
     }
 
     #[test]
+    fn storm_settings_are_checked_and_default_to_twenty_images_an_hour() {
+        let cfg = config(&[(ALERT_TOPIC_ARN, TOPIC)]).unwrap();
+        assert_eq!(
+            (
+                cfg.storm_threshold,
+                cfg.storm_window_minutes,
+                cfg.storm_table_name
+            ),
+            (20, 60, None)
+        );
+        let cfg = config(&[
+            (ALERT_TOPIC_ARN, TOPIC),
+            (STORM_THRESHOLD, "0"),
+            (STORM_TABLE_NAME, "scan-alerts-dedup"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.storm_threshold, 0, "0 turns storms off");
+        assert_eq!(cfg.storm_table_name.as_deref(), Some("scan-alerts-dedup"));
+        for (variable, value) in [
+            (STORM_THRESHOLD, "many"),
+            (STORM_WINDOW_MINUTES, "0"),
+            (STORM_SUMMARY_MINUTES, "-5"),
+            (STORM_TABLE_NAME, "storm table"),
+        ] {
+            let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+
+    #[test]
     fn a_missing_topic_names_the_variable() {
         let err = config(&[]).unwrap_err();
         assert_eq!(err.variable, ALERT_TOPIC_ARN);

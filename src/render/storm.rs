@@ -85,7 +85,7 @@ pub fn storm_alert(report: &StormReport) -> Alert {
     let _ = writeln!(body, "{subject}");
     let _ = writeln!(
         body,
-        "{id} ({}) newly affects {} images in {repositories} repositories of {} accounts since {}.",
+        "{id} ({}) newly affects {} images in {repositories} repositories of {} accounts since {}, so far.",
         risk_phrase(report),
         report.images,
         report.accounts,
@@ -267,7 +267,7 @@ mod tests {
             "STORM CRITICAL: CVE-2026-77001 in 5000 images, 300 repositories"
         );
         assert!(alert.body.contains(
-            "CVE-2026-77001 (CRITICAL, score 9.8, exploit known) newly affects 5000 images in 300 repositories of 20 accounts"
+            "CVE-2026-77001 (CRITICAL, score 9.8, exploit known) newly affects 5000 images in 300 repositories of 20 accounts since"
         ), "{}", alert.body);
         assert!(alert.body.contains("Fix: upgrade glibc to 2.36-9+deb12u9."));
         assert!(alert.body.contains("... and 200 more repositories."));

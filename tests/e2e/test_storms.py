@@ -112,3 +112,26 @@ def test_two_consumers_racing_on_one_storm_alert_once_with_exact_counts(storms, 
     assert len(main["images"]["SS"]) == 40
     assert len(main["repos"]["SS"]) == 4
     assert storm["subject"].startswith("STORM CRITICAL: CVE-2026-66005 in ")
+
+
+def test_a_growing_storm_sends_a_follow_up_with_what_was_added(storms, inbox):
+    table = "scan-alerts-storms"
+    storms.start_function(DEDUP_TABLE_NAME=table, STORM_TABLE_NAME=table, STORM_THRESHOLD=str(THRESHOLD),
+                          STORM_SUMMARY_MINUTES="0")
+    try:
+        ok, _ = storms.invoke(sqs_batch(hits("CVE-2026-66006", 4, start=600)))
+        assert ok
+        [started] = by_kind(received_alerts(storms, inbox))["storm"]
+        assert started["subject"] == "STORM CRITICAL: CVE-2026-66006 in 4 images, 2 repositories"
+
+        ok, _ = storms.invoke(sqs_batch(hits("CVE-2026-66006", 2, start=604)))
+        assert ok
+        [grew] = by_kind(received_alerts(storms, inbox))["storm"]
+        assert grew["subject"] == "STORM update CRITICAL: CVE-2026-66006 in 6 images (+2)"
+        assert "2 more images since the last storm alert (4)." in grew["message"]
+
+        ok, _ = storms.invoke(sqs_batch(hits("CVE-2026-66006", 6, start=600)))
+        assert ok
+        assert received_alerts(storms, inbox) == [], "the same images again: nothing to add"
+    finally:
+        storms.start_function(DEDUP_TABLE_NAME=table, STORM_TABLE_NAME=table, STORM_THRESHOLD=str(THRESHOLD))
