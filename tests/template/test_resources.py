@@ -215,6 +215,9 @@ def test_the_scan_function_takes_the_scan_rule_asynchronously_and_the_findings_f
     assert batches["Queue"] == {"Fn::GetAtt": ["FindingsQueue", "Arn"]}
     assert batches["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert (batches["BatchSize"], batches["MaximumBatchingWindowInSeconds"]) == (1000, 300)
+    # A CVE storm's five batches of 1,000 at once; the rest of a new
+    # account's concurrency (10) stays for the scan function.
+    assert batches["ScalingConfig"] == {"MaximumConcurrency": 5}
     # Nothing invokes it asynchronously: SQS retries and the queue's
     # dead-letter queue are its failure handling.
     assert "EventInvokeConfig" not in findings
@@ -358,6 +361,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
         "POLICY_PARAMETER_NAME": {"Ref": "PolicyParameter"}, "DEDUP_TABLE_NAME": {"Ref": "DedupTable"},
         "METRICS_REPOSITORY_DIMENSION": "false",
+        "STORM_THRESHOLD": "20", "STORM_TABLE_NAME": {"Ref": "DedupTable"},
     }
     assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
         "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
@@ -592,3 +596,18 @@ def test_an_unexplained_resource_star_is_rejected(tmp_path):
                                   if not line.lstrip().startswith("#")))
     flagged = uncommented_wildcard_resources(stripped)
     assert len(flagged) == TEMPLATE.read_text().count('Resource: "*"') > 0
+
+
+def test_storms_are_counted_in_the_dedup_table_with_the_least_the_findings_function_needs(template):
+    resolved = Resolved(template, StormThreshold="50")
+    env = resolved.globals["Function"]["Environment"]["Variables"]
+    assert (env["STORM_THRESHOLD"], env["STORM_TABLE_NAME"]) == ("50", {"Ref": "DedupTable"})
+    storm = resolved.resources["FindingsStormAccess"]["Properties"]
+    assert storm["Roles"] == [{"Ref": "FindingsFunctionRole"}], "the scan function counts no storm"
+    assert storm["PolicyDocument"]["Statement"] == [{
+        "Sid": "ReadStormCounts", "Effect": "Allow", "Action": "dynamodb:BatchGetItem",
+        "Resource": {"Fn::GetAtt": ["DedupTable", "Arn"]}}]
+    without = Resolved(template, OnlyNewFindings="false")
+    assert "FindingsStormAccess" not in without.resources
+    assert "STORM_TABLE_NAME" not in without.globals["Function"]["Environment"]["Variables"], \
+        "without a table, storms are found within each batch"
