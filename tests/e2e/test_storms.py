@@ -135,3 +135,22 @@ def test_a_growing_storm_sends_a_follow_up_with_what_was_added(storms, inbox):
         assert received_alerts(storms, inbox) == [], "the same images again: nothing to add"
     finally:
         storms.start_function(DEDUP_TABLE_NAME=table, STORM_TABLE_NAME=table, STORM_THRESHOLD=str(THRESHOLD))
+
+
+def test_without_a_table_a_storm_is_found_within_one_batch(storms, inbox):
+    table = "scan-alerts-storms"
+    storms.start_function(STORM_THRESHOLD=str(THRESHOLD))
+    try:
+        ok, response = storms.invoke(sqs_batch(hits("CVE-2026-66007", THRESHOLD + 1, start=700)))
+        assert ok and response == {"batchItemFailures": []}, response
+        alerts = by_kind(received_alerts(storms, inbox))
+        [storm] = alerts["storm"]
+        assert storm["subject"] == "STORM CRITICAL: CVE-2026-66007 in 4 images, 2 repositories"
+        assert "findings" not in alerts
+
+        ok, _ = storms.invoke(sqs_batch(hits("CVE-2026-66008", THRESHOLD, start=710)))
+        assert ok
+        alerts = by_kind(received_alerts(storms, inbox))
+        assert "storm" not in alerts and len(alerts["findings"]) == THRESHOLD, "each batch alone: no storm"
+    finally:
+        storms.start_function(DEDUP_TABLE_NAME=table, STORM_TABLE_NAME=table, STORM_THRESHOLD=str(THRESHOLD))
