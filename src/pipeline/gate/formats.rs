@@ -82,6 +82,9 @@ fn finding_sentence(v: &Violation) -> String {
     if let Some(fixed) = &v.fixed_in {
         let _ = write!(text, ", fixed in {}", one_line(fixed));
     }
+    if !v.signals.is_empty() {
+        let _ = write!(text, " ({})", one_line(&v.signals.join("; ")));
+    }
     text
 }
 
@@ -427,6 +430,7 @@ mod tests {
             score: Some(9.8),
             title: Some(title.into()),
             link: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
+            signals: Vec::new(),
             fingerprint: 0xabc,
         }
     }

@@ -1058,6 +1058,12 @@ mod tests {
         let report = judge_under(&exploited_in(running), RISK).await;
         assert_eq!(report.result, "fail", "MEDIUM raised to CRITICAL");
         assert_eq!(report.violations_total, 1);
+        assert_eq!(
+            report.violations[0].signals,
+            ["exploit known", "raised from MEDIUM (exploit known)"]
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["violations"][0]["severity"], "CRITICAL");
         let plain = judge_under(&exploited_in(running), r#"{"version": 1}"#).await;
         assert_eq!(plain.result, "pass", "without the rule, a MEDIUM passes");
         let idle = crate::domain::risk::Usage {

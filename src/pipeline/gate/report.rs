@@ -101,6 +101,10 @@ pub struct Violation {
     pub score: Option<f64>,
     pub title: Option<String>,
     pub link: Option<String>,
+    /// Risk signals in short (`exploit known`, `EPSS 0.91`, `raised from
+    /// MEDIUM (exploit known)`); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<String>,
     /// The finding's identity (vulnerability, package, version), stable
     /// across runs: SARIF's fingerprint.
     #[serde(skip)]
@@ -117,6 +121,7 @@ impl Violation {
             score: finding.score,
             title: finding.title.clone(),
             link: finding.link.clone(),
+            signals: finding.signals(),
             fingerprint: crate::domain::dedup::fingerprint(finding) >> 3,
         }
     }
