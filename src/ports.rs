@@ -307,6 +307,8 @@ pub struct StormState {
     /// Images the last storm alert or follow-up said, and when (epoch s).
     pub said: u64,
     pub said_at: Option<i64>,
+    /// The store holds no more images for this storm: `images` is a floor.
+    pub full: bool,
 }
 
 /// Where CVE storms are counted across batches and concurrent invocations

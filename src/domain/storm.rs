@@ -180,6 +180,8 @@ pub struct StormReport {
     pub finding: Finding,
     /// Images in the window, and the repositories and accounts they are in.
     pub images: u64,
+    /// `images` is a floor: the store counts no further.
+    pub at_least: bool,
     pub accounts: u64,
     /// Most affected first, those with running images first.
     pub repositories: Vec<RepositoryCount>,

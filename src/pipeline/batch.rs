@@ -240,6 +240,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             which: StormAlert::Started,
             finding: outbreak.finding.clone(),
             images: outbreak.hits.len() as u64,
+            at_least: false,
             accounts: outbreak.accounts().len() as u64,
             repositories: Vec::new(),
             repository_total: 0,
@@ -282,6 +283,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let mut report = self.storm_report_base(outbreak, window);
         report.which = which;
         report.images = state.images;
+        report.at_least = state.full;
         report.accounts = state.accounts;
         report.repository_total = state.repositories.len() as u64;
         let mut repositories: Vec<RepositoryCount> = counts

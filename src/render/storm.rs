@@ -81,13 +81,17 @@ pub fn storm_alert(report: &StormReport) -> Alert {
         ),
     };
     let window_end = report.window_start + (report.window_minutes * 60) as i64;
+    let images = if report.at_least {
+        format!("at least {}", report.images)
+    } else {
+        report.images.to_string()
+    };
     let mut body = String::new();
     let _ = writeln!(body, "{subject}");
     let _ = writeln!(
         body,
-        "{id} ({}) newly affects {} images in {repositories} repositories of {} accounts since {}, so far.",
+        "{id} ({}) newly affects {images} images in {repositories} repositories of {} accounts since {}, so far.",
         risk_phrase(report),
-        report.images,
         report.accounts,
         hhmm(report.window_start)
     );
@@ -237,6 +241,7 @@ mod tests {
             which: StormAlert::Started,
             finding,
             images: 5_000,
+            at_least: false,
             accounts: 20,
             repositories: (0..repositories)
                 .map(|i| RepositoryCount {

@@ -22,6 +22,11 @@ use std::collections::HashMap;
 
 /// BatchGetItem reads at most 100 keys a call.
 const BATCH_GET: usize = 100;
+/// Images a storm's item holds at most: 12-hex-digit hashes take about
+/// 15 bytes each in a string set, so 20,000 stay well under DynamoDB's
+/// 400 KB item limit. Past it the storm is counted as at least this many
+/// (the alert says so) and nothing fails.
+pub const MAX_IMAGES: u64 = 20_000;
 
 pub struct DynamoStorms {
     client: Client,
@@ -61,27 +66,38 @@ fn num(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
         .and_then(|n| n.parse().ok())
 }
 
-fn claimed(
-    result: Result<
-        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-        aws_sdk_dynamodb::error::SdkError<
-            UpdateItemError,
-            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-        >,
+type UpdateResult<T> = Result<
+    T,
+    aws_sdk_dynamodb::error::SdkError<
+        UpdateItemError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
-) -> Result<Claim, ServiceFailure> {
+>;
+
+/// A conditional update: `Some` when it was made, `None` when its condition
+/// failed (an answer, not an error).
+fn claimed<T, U>(result: UpdateResult<(T, U)>) -> Result<Option<T>, ServiceFailure> {
     match result {
-        Ok(_) => Ok(Claim::Won),
+        Ok((value, _)) => Ok(Some(value)),
         Err(e)
             if matches!(
                 e.as_service_error(),
                 Some(UpdateItemError::ConditionalCheckFailedException(_))
             ) =>
         {
-            Ok(Claim::Lost)
+            Ok(None)
         }
         Err(e) => Err(service_failure("DynamoDB", &e)),
     }
+}
+
+fn claim(
+    result: UpdateResult<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>,
+) -> Result<Claim, ServiceFailure> {
+    Ok(match claimed(result.map(|o| (o, ())))? {
+        Some(_) => Claim::Won,
+        None => Claim::Lost,
+    })
 }
 
 impl StormStore for DynamoStorms {
@@ -114,22 +130,42 @@ impl StormStore for DynamoStorms {
                     .await
                     .map_err(|e| service_failure("DynamoDB", &e))?;
             }
-            let output = self
+            let added = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key(KEY, Self::key(key))
                 .update_expression("ADD images :i, repos :r, accounts :a SET #ttl = :e")
+                .condition_expression("attribute_not_exists(images) OR size(images) < :cap")
                 .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
                 .expression_attribute_values(":i", set(outbreak.image_hashes()))
                 .expression_attribute_values(":r", set(repositories.keys().cloned().collect()))
                 .expression_attribute_values(":a", set(outbreak.accounts().into_iter().collect()))
                 .expression_attribute_values(":e", number(expires_at))
+                .expression_attribute_values(":cap", number(MAX_IMAGES as i64))
                 .return_values(ReturnValue::AllNew)
                 .send()
-                .await
-                .map_err(|e| service_failure("DynamoDB", &e))?;
-            let item = output.attributes.unwrap_or_default();
+                .await;
+            let item = match claimed(added.map(|output| {
+                // Carried through `claimed` for its reading of the condition.
+                (output.attributes.unwrap_or_default(), ())
+            })) {
+                Ok(Some(item)) => item,
+                Ok(None) => {
+                    // Full: the storm is read as it is, no longer added to.
+                    self.client
+                        .get_item()
+                        .table_name(&self.table)
+                        .key(KEY, Self::key(key))
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .map_err(|e| service_failure("DynamoDB", &e))?
+                        .item
+                        .unwrap_or_default()
+                }
+                Err(failure) => return Err(failure),
+            };
             Ok(StormState {
                 images: set_len(&item, "images"),
                 repositories: item
@@ -141,6 +177,7 @@ impl StormStore for DynamoStorms {
                 alerted: item.contains_key("alerted_at"),
                 said: num(&item, "said").map_or(0, |n| n.max(0) as u64),
                 said_at: num(&item, "said_at"),
+                full: set_len(&item, "images") >= MAX_IMAGES,
             })
         })
     }
@@ -152,7 +189,7 @@ impl StormStore for DynamoStorms {
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
         Box::pin(async move {
-            claimed(
+            claim(
                 self.client
                     .update_item()
                     .table_name(&self.table)
@@ -190,7 +227,7 @@ impl StormStore for DynamoStorms {
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
         Box::pin(async move {
-            claimed(
+            claim(
                 self.client
                     .update_item()
                     .table_name(&self.table)
