@@ -29,6 +29,9 @@ pub struct FindingsPage {
     /// Whether the image runs, as the page's findings say (enhanced
     /// scanning); unknown otherwise.
     pub usage: crate::domain::risk::Usage,
+    /// Basic findings below the threshold the source was told
+    /// ([`FindingsSource::page_counting_below`]), by severity: counted only.
+    pub counted: crate::domain::severity::SeverityCounts,
 }
 
 /// A call to an AWS service that did not succeed, with the service's own
@@ -80,7 +83,7 @@ pub trait FindingsSource: Send + Sync {
 
     /// [`Self::page`], where the basic findings below `at_least` (the
     /// policy's threshold) will only be counted: a source may hand them
-    /// over with their severity alone (no id, package or text). Basic
+    /// over as counts by severity (`FindingsPage::counted`). Basic
     /// findings carry no signal that could raise them, and the policy reads
     /// nothing else of a finding below the threshold.
     fn page_counting_below<'a>(

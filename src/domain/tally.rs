@@ -285,6 +285,19 @@ impl Tally {
         }
     }
 
+    /// Basic findings the source only counted, below the threshold: as
+    /// `add` would count them (`BelowThreshold`, or `Unranked`).
+    pub fn add_counted(&mut self, counted: &SeverityCounts) {
+        for (severity, n) in counted.non_zero() {
+            self.counts.add(severity, n);
+            if severity.is_ranked() {
+                self.suppressed.below_threshold += n;
+            } else {
+                self.suppressed.unranked += n;
+            }
+        }
+    }
+
     pub fn alert_worthy(&self) -> u64 {
         self.alert_counts.total()
     }

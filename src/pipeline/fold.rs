@@ -145,6 +145,7 @@ pub async fn fold_findings_listing<S: FindingsSource>(
             signals.enrich(finding);
         }
         judge_into(&mut tally, findings, &policy, known);
+        tally.add_counted(&page.counted);
         tally.pages += 1;
         match page.next_token {
             Some(next) if !next.is_empty() && tally.pages < MAX_PAGES => {

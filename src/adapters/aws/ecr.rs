@@ -144,8 +144,8 @@ impl EcrFindings {
                     .unwrap_or_default(),
                 description: s.description,
             });
-            let (mut findings, mut usage) = tapped
-                .map(|page| (page.findings, page.usage))
+            let (mut findings, mut usage, counted) = tapped
+                .map(|page| (page.findings, page.usage, page.counted))
                 .unwrap_or_default();
             let completed_at = output
                 .image_scan_findings
@@ -168,6 +168,7 @@ impl EcrFindings {
                 next_token: output.next_token,
                 completed_at,
                 usage,
+                counted,
             })
         })
     }

@@ -20,7 +20,7 @@
 use crate::domain::continuous::Package;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::risk::{self, Usage};
-use crate::domain::severity::Severity;
+use crate::domain::severity::{Severity, SeverityCounts};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -52,6 +52,9 @@ fn parsed() -> &'static Mutex<HashMap<String, VecDeque<TappedPage>>> {
 pub struct TappedPage {
     pub findings: Vec<Finding>,
     pub usage: Usage,
+    /// Basic findings below the threshold the request was told
+    /// ([`count_only_below`]), by severity: counted, not kept.
+    pub counted: SeverityCounts,
 }
 
 /// The key of one page request: what the adapter sends.
@@ -210,7 +213,7 @@ impl HttpConnector for TapConnector {
 /// One basic finding, read field by field into a [`Finding`] with the
 /// same mapping as [`super::ecr::from_basic`]; attributes other than the
 /// package and the CVSS scores are skipped, not kept.
-struct BasicFinding(Finding);
+struct BasicFinding(Tapped);
 
 impl<'de> Deserialize<'de> for BasicFinding {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -233,7 +236,7 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
         let mut severity = Severity::Undefined;
         let (mut name, mut description, mut uri) = (None, None, None);
         let mut attributes = Attributes::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
                 "name" => name = map.next_value::<Option<Text<'de>>>()?,
                 "description" => description = map.next_value::<Option<Text<'de>>>()?,
@@ -253,7 +256,7 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
         }
         if COUNT_ONLY_BELOW.get().is_some_and(|below| severity < below) {
             // Counted by severity, never listed, fingerprinted or matched.
-            return Ok(BasicFinding(Finding::new(String::new(), severity)));
+            return Ok(BasicFinding(Tapped::Counted(severity)));
         }
         let mut out = Finding::new(
             name.map_or_else(|| "(unnamed finding)".to_string(), Text::owned),
@@ -264,7 +267,7 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
         out.package_name = attributes.package_name.map(Cow::into_owned);
         out.package_version = attributes.package_version.map(Cow::into_owned);
         out.score = attributes.cvss3.or(attributes.cvss2);
-        Ok(BasicFinding(out))
+        Ok(BasicFinding(Tapped::Whole(out, Usage::default())))
     }
 }
 
@@ -346,14 +349,29 @@ struct Attribute<'a> {
     value: Option<Cow<'a, str>>,
 }
 
-/// A findings array, each finding mapped as it is read, and the image's
-/// usage as its findings say.
-struct Findings<T>(Vec<Finding>, Usage, std::marker::PhantomData<T>);
+/// One finding as the tap read it: whole (with what it says of the
+/// image's usage), or only counted by severity. Moved once, straight into
+/// the page: boxing the large variant would cost an allocation a finding.
+#[allow(clippy::large_enum_variant)]
+enum Tapped {
+    Whole(Finding, Usage),
+    Counted(Severity),
+}
 
-impl<'de, T: Deserialize<'de> + Into<(Finding, Usage)>> Deserialize<'de> for Findings<T> {
+/// A findings array, each finding mapped as it is read: the findings kept
+/// whole, the image's usage as they say it, and the severities of those
+/// only counted.
+struct Findings<T>(
+    Vec<Finding>,
+    Usage,
+    SeverityCounts,
+    std::marker::PhantomData<T>,
+);
+
+impl<'de, T: Deserialize<'de> + Into<Tapped>> Deserialize<'de> for Findings<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Seq<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Into<(Finding, Usage)>> Visitor<'de> for Seq<T> {
+        impl<'de, T: Deserialize<'de> + Into<Tapped>> Visitor<'de> for Seq<T> {
             type Value = Findings<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of findings")
@@ -365,24 +383,29 @@ impl<'de, T: Deserialize<'de> + Into<(Finding, Usage)>> Deserialize<'de> for Fin
                 // for a basic one.
                 let mut out = Vec::new();
                 let mut usage = Usage::default();
+                let mut counted = SeverityCounts::default();
                 while let Some(finding) = seq.next_element::<T>()? {
-                    if out.capacity() == 0 {
-                        out.reserve(100);
+                    match finding.into() {
+                        Tapped::Whole(finding, seen) => {
+                            if out.capacity() == 0 {
+                                out.reserve(100);
+                            }
+                            usage.merge(&seen);
+                            out.push(finding);
+                        }
+                        Tapped::Counted(severity) => counted.add(severity, 1),
                     }
-                    let (finding, seen) = finding.into();
-                    usage.merge(&seen);
-                    out.push(finding);
                 }
-                Ok(Findings(out, usage, std::marker::PhantomData))
+                Ok(Findings(out, usage, counted, std::marker::PhantomData))
             }
         }
         deserializer.deserialize_seq(Seq(std::marker::PhantomData))
     }
 }
 
-impl From<BasicFinding> for (Finding, Usage) {
-    fn from(f: BasicFinding) -> (Finding, Usage) {
-        (f.0, Usage::default())
+impl From<BasicFinding> for Tapped {
+    fn from(f: BasicFinding) -> Tapped {
+        f.0
     }
 }
 
@@ -392,9 +415,9 @@ impl From<BasicFinding> for (Finding, Usage) {
 /// skipped, not kept.
 struct EnhancedFinding(Finding, Usage);
 
-impl From<EnhancedFinding> for (Finding, Usage) {
-    fn from(f: EnhancedFinding) -> (Finding, Usage) {
-        (f.0, f.1)
+impl From<EnhancedFinding> for Tapped {
+    fn from(f: EnhancedFinding) -> Tapped {
+        Tapped::Whole(f.0, f.1)
     }
 }
 
@@ -569,7 +592,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Split<'de, T>, A::Error> {
         let mut taken = None;
         let mut rest = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             if key == self.take {
                 taken = Some(map.next_value::<T>()?);
             } else {
@@ -583,7 +606,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
 /// `imageScanFindings`: its `findings` and `enhancedFindings` read (basic
 /// first, as the SDK's reading lists them), every other member kept.
 struct ScanPart<'a> {
-    basic: Option<Vec<Finding>>,
+    basic: Option<(Vec<Finding>, SeverityCounts)>,
     enhanced: Option<(Vec<Finding>, Usage)>,
     rest: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
@@ -602,12 +625,12 @@ impl<'de> Deserialize<'de> for ScanPart<'de> {
                     enhanced: None,
                     rest: Vec::new(),
                 };
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     match key.as_ref() {
                         "findings" => {
                             part.basic = map
                                 .next_value::<Option<Findings<BasicFinding>>>()?
-                                .map(|f| f.0)
+                                .map(|f| (f.0, f.2))
                         }
                         "enhancedFindings" => {
                             part.enhanced = map
@@ -681,10 +704,17 @@ pub fn split_findings_counting_below(
     if scan.basic.is_none() && scan.enhanced.is_none() {
         return None;
     }
-    let mut findings = scan.basic.unwrap_or_default();
+    let (mut findings, counted) = scan.basic.unwrap_or_default();
     let (enhanced, usage) = scan.enhanced.unwrap_or_default();
     findings.extend(enhanced);
     let rest = write_object(&scan.rest, None)?;
     let rest = write_object(&top.rest, Some(("imageScanFindings", &rest)))?;
-    Some((TappedPage { findings, usage }, rest.into_bytes()))
+    Some((
+        TappedPage {
+            findings,
+            usage,
+            counted,
+        },
+        rest.into_bytes(),
+    ))
 }
