@@ -44,6 +44,35 @@ impl DynamoStorms {
     fn key(key: &str) -> AttributeValue {
         AttributeValue::S(key.to_string())
     }
+
+    /// An update of the item `key`.
+    fn update(
+        &self,
+        key: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, Self::key(key))
+    }
+
+    /// Sets `set` on the item if `condition` holds: who claims, wins.
+    async fn claim_when(
+        &self,
+        key: &str,
+        set: &str,
+        condition: &str,
+        values: Vec<(&'static str, i64)>,
+    ) -> Result<Claim, ServiceFailure> {
+        let mut update = self
+            .update(key)
+            .update_expression(set)
+            .condition_expression(condition);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, number(value));
+        }
+        claim(update.send().await)
+    }
 }
 
 fn set(values: Vec<String>) -> AttributeValue {
@@ -111,10 +140,7 @@ impl StormStore for DynamoStorms {
             let repositories = outbreak.by_repository();
             for (repository, (images, running)) in &repositories {
                 let mut update = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(KEY, Self::key(&format!("{key}#{repository}")))
+                    .update(&format!("{key}#{repository}"))
                     .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
                     .expression_attribute_values(":i", set(images.clone()))
                     .expression_attribute_values(":e", number(expires_at));
@@ -131,10 +157,7 @@ impl StormStore for DynamoStorms {
                     .map_err(|e| service_failure("DynamoDB", &e))?;
             }
             let added = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(KEY, Self::key(key))
+                .update(key)
                 .update_expression("ADD images :i, repos :r, accounts :a SET #ttl = :e")
                 .condition_expression("attribute_not_exists(images) OR size(images) < :cap")
                 .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
@@ -188,28 +211,17 @@ impl StormStore for DynamoStorms {
         images: u64,
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
-        Box::pin(async move {
-            claim(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(KEY, Self::key(key))
-                    .update_expression("SET alerted_at = :now, said = :n, said_at = :now")
-                    .condition_expression("attribute_not_exists(alerted_at)")
-                    .expression_attribute_values(":now", number(now))
-                    .expression_attribute_values(":n", number(images as i64))
-                    .send()
-                    .await,
-            )
-        })
+        Box::pin(self.claim_when(
+            key,
+            "SET alerted_at = :now, said = :n, said_at = :now",
+            "attribute_not_exists(alerted_at)",
+            vec![(":now", now), (":n", images as i64)],
+        ))
     }
 
     fn release_alert<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), ServiceFailure>> {
         Box::pin(async move {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(KEY, Self::key(key))
+            self.update(key)
                 .update_expression("REMOVE alerted_at, said, said_at")
                 .send()
                 .await
@@ -226,22 +238,17 @@ impl StormStore for DynamoStorms {
         not_after: i64,
         now: i64,
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
-        Box::pin(async move {
-            claim(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(KEY, Self::key(key))
-                    .update_expression("SET said = :n, said_at = :now")
-                    .condition_expression("said = :said AND said_at <= :before")
-                    .expression_attribute_values(":now", number(now))
-                    .expression_attribute_values(":n", number(images as i64))
-                    .expression_attribute_values(":said", number(said as i64))
-                    .expression_attribute_values(":before", number(not_after))
-                    .send()
-                    .await,
-            )
-        })
+        Box::pin(self.claim_when(
+            key,
+            "SET said = :n, said_at = :now",
+            "said = :said AND said_at <= :before",
+            vec![
+                (":now", now),
+                (":n", images as i64),
+                (":said", said as i64),
+                (":before", not_after),
+            ],
+        ))
     }
 
     fn repositories<'a>(
