@@ -10,6 +10,7 @@ use aws_sdk_ecr::types::{
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ecr_scan_alerts::adapters::aws::ecr::{from_basic, from_enhanced};
+use ecr_scan_alerts::adapters::aws::findings_tap::split_findings_counting_below;
 use ecr_scan_alerts::domain::finding::Finding;
 use ecr_scan_alerts::domain::image::{ImageRef, ScanKind};
 use ecr_scan_alerts::domain::policy::Policy;
@@ -93,6 +94,42 @@ fn basic(i: usize) -> ImageScanFinding {
         .build()
 }
 
+/// One DescribeImageScanFindings answer (a page) of basic findings, as ECR
+/// writes it: `imageScanFindings.findings` with the fields of `basic`.
+fn basic_page(n: usize) -> Vec<u8> {
+    let findings: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let f = basic(i);
+            let attributes: Vec<serde_json::Value> = f
+                .attributes()
+                .iter()
+                .map(|a| serde_json::json!({"key": a.key(), "value": a.value()}))
+                .collect();
+            serde_json::json!({
+                "name": f.name(),
+                "description": f.description(),
+                "uri": f.uri(),
+                "severity": f.severity().map(|s| s.as_str()),
+                "attributes": attributes,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "registryId": "123456789012",
+        "repositoryName": "bench/app",
+        "imageId": {"imageDigest": format!("sha256:{}", "a".repeat(64))},
+        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+        "imageScanFindings": {
+            "imageScanCompletedAt": 1.7e9,
+            "vulnerabilitySourceUpdatedAt": 1.7e9,
+            "findingSeverityCounts": {"HIGH": 1},
+            "findings": findings,
+        },
+        "nextToken": "next",
+    }))
+    .expect("JSON")
+}
+
 fn image() -> ImageRef {
     ImageRef {
         account: "123456789012".into(),
@@ -121,6 +158,15 @@ fn fold(policy: &Policy, image: &ImageRef, findings: Vec<Finding>) -> Tally {
 fn benches(c: &mut Criterion) {
     let image = image();
     let policy = Policy::new(Severity::High);
+    // The tap's reading of one page (1,000 basic findings, the most ECR
+    // returns at once), counting those below HIGH as the pipeline asks.
+    let page = basic_page(1_000);
+    let mut group = c.benchmark_group("tap_basic_page");
+    group.throughput(Throughput::Bytes(page.len() as u64));
+    group.bench_function("1000", |b| {
+        b.iter(|| split_findings_counting_below(black_box(&page), Some(Severity::High)))
+    });
+    group.finish();
     for n in SIZES {
         let sdk_enhanced: Vec<EnhancedImageScanFinding> = (0..n).map(enhanced).collect();
         let sdk_basic: Vec<ImageScanFinding> = (0..n).map(basic).collect();

@@ -29,7 +29,7 @@ const PAGE: &str = r#"{
       {"name": "CVE-2026-0001", "description": "Heap overflow in \"parser\" \u2014 see\nnotes", "uri": "https://security-tracker.debian.org/tracker/CVE-2026-0001",
        "severity": "CRITICAL", "attributes": [{"key": "package_version", "value": "3.0.2"}, {"key": "package_name", "value": "openssl"},
        {"key": "CVSS2_VECTOR", "value": "AV:N/AC:L/Au:N/C:P/I:P/A:P"}, {"key": "CVSS2_SCORE", "value": "7.5"}, {"key": "CVSS3_SCORE", "value": " 9.8 "}]},
-      {"name": "CVE-2026-0002", "severity": "HIGH", "attributes": [{"key": "package_name", "value": "zlib"}, {"key": "package_version"}]},
+      {"name": "CVE-2026-0002", "severity": "HIGH", "attributes": [{"key": "package_\u006eame", "value": "zlib\u002dng"}, {"key": "package_version"}]},
       {"name": "CVE-2026-0003", "description": null, "uri": null, "severity": "MEDIUM", "attributes": []},
       {"description": "no name", "severity": "SEVERE"},
       {"name": "CVE-2026-0005", "severity": "LOW", "attributes": [{"key": "CVSS2_SCORE", "value": "n/a"}]}
@@ -97,6 +97,8 @@ async fn the_tap_reads_the_same_findings_as_the_sdk() {
         Some("Heap overflow in \"parser\" \u{2014} see\nnotes")
     );
     assert_eq!(first.score, Some(9.8));
+    // Escaped text is read as the SDK reads it, in attributes too.
+    assert_eq!(by_tap.findings[1].package_name.as_deref(), Some("zlib-ng"));
     assert_eq!(by_tap.next_token.as_deref(), Some("page-2"));
     assert_eq!(by_tap.completed_at, Some(1_764_547_200));
     // The next page of the same image is a request of its own.
@@ -257,4 +259,35 @@ async fn basic_findings_below_the_threshold_are_only_counted() {
     let plain = source.page(&image(4), None).await.unwrap();
     assert_eq!(plain.findings.len(), 5, "no hint left behind");
     assert_eq!(plain.counted.total(), 0);
+}
+
+#[tokio::test]
+async fn answers_the_tap_reads_only_in_part_reach_the_sdk_whole() {
+    // Not UTF-8 inside a finding: the SDK reads the answer (and rejects
+    // it), not the tap.
+    let mut bytes = PAGE.as_bytes().to_vec();
+    let at = PAGE.find("CVE-2026-0003").unwrap();
+    bytes[at + 4] = 0xff;
+    assert!(split_findings(&bytes).is_none());
+
+    // A finding counted from its first severity, whose attributes were
+    // skipped, then a second severity at the threshold: read by the SDK,
+    // which takes the last severity and has the attributes.
+    const TWICE: &str = r#"{"imageScanFindings": {"findings": [
+      {"name": "CVE-2026-0009", "severity": "LOW", "attributes": [{"key": "package_name", "value": "curl"}], "severity": "HIGH"}
+    ]}}"#;
+    assert!(split_findings_counting_below(TWICE.as_bytes(), Some(Severity::High)).is_none());
+    let (whole, _) = split_findings(TWICE.as_bytes()).unwrap();
+    assert_eq!(whole.findings[0].severity, Severity::High);
+    assert_eq!(whole.findings[0].package_name.as_deref(), Some("curl"));
+    let by_sdk = source(false, TWICE, 200, Arc::default())
+        .page(&image(5), None)
+        .await
+        .unwrap();
+    let by_tap = source(true, TWICE, 200, Arc::default())
+        .page_counting_below(&image(5), None, Severity::High)
+        .await
+        .unwrap();
+    assert_eq!(by_tap.findings, by_sdk.findings);
+    assert_eq!(by_tap.findings[0].package_name.as_deref(), Some("curl"));
 }

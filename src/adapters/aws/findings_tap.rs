@@ -150,19 +150,19 @@ struct TapConnector {
 #[serde(rename_all = "camelCase")]
 struct PageRequest<'a> {
     #[serde(borrow, default)]
-    registry_id: Option<Cow<'a, str>>,
+    registry_id: Option<Text<'a>>,
     #[serde(borrow)]
     repository_name: Cow<'a, str>,
     image_id: ImageId<'a>,
     #[serde(borrow, default)]
-    next_token: Option<Cow<'a, str>>,
+    next_token: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ImageId<'a> {
     #[serde(borrow, default)]
-    image_digest: Option<Cow<'a, str>>,
+    image_digest: Option<Text<'a>>,
 }
 
 fn request_key(body: &[u8]) -> Option<String> {
@@ -191,14 +191,11 @@ impl HttpConnector for TapConnector {
                 return Ok(response);
             }
             let body = response.take_body();
-            let bytes = aws_smithy_types::byte_stream::ByteStream::new(body)
-                .collect()
-                .await
-                .map_err(|e| ConnectorError::io(e.into()))?
-                .into_bytes();
+            let bytes = read_body(body).await?;
             let answer = match split_findings_counting_below(&bytes, hint(&key)) {
                 Some((findings, rest)) => {
                     keep(key, findings);
+                    give_back(bytes);
                     SdkBody::from(rest)
                 }
                 None => SdkBody::from(bytes),
@@ -208,6 +205,46 @@ impl HttpConnector for TapConnector {
             Ok(response)
         })
     }
+}
+
+/// A buffer for the next answer: the last one read, once its findings are
+/// taken (docs/performance.md, "Where the CPU goes"). A page of findings is
+/// hundreds of kilobytes; a fresh buffer for each would be fresh memory
+/// from the kernel for each, zeroed page by page as it is first written.
+fn spare() -> &'static Mutex<Vec<u8>> {
+    static SPARE: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    SPARE.get_or_init(Default::default)
+}
+
+const MAX_RESERVE: u64 = 16 << 20;
+
+fn give_back(mut buffer: Vec<u8>) {
+    if let Ok(mut spare) = spare().lock() {
+        if buffer.capacity() > spare.capacity() {
+            buffer.clear();
+            *spare = buffer;
+        }
+    }
+}
+
+/// The whole answer, in one buffer, copied from each chunk as it arrives:
+/// the chunk is then dropped, so the HTTP client reads the next one into
+/// the memory it already has.
+async fn read_body(body: SdkBody) -> Result<Vec<u8>, ConnectorError> {
+    // What the answer says it holds, within reason: a wrong length costs a
+    // reallocation, not an error.
+    let length = body.content_length().unwrap_or(0).min(MAX_RESERVE) as usize;
+    let mut buffer = spare()
+        .lock()
+        .map(|mut spare| std::mem::take(&mut *spare))
+        .unwrap_or_default();
+    buffer.reserve(length);
+    let mut stream = aws_smithy_types::byte_stream::ByteStream::new(body);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ConnectorError::io(e.into()))?;
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer)
 }
 
 /// One basic finding, read field by field into a [`Finding`] with the
@@ -233,18 +270,28 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BasicFinding, A::Error> {
         // Text is borrowed from the answer while it is read (severity may
         // come last) and copied only for a finding that is kept whole.
+        let below = COUNT_ONLY_BELOW.get();
         let mut severity = Severity::Undefined;
+        let mut severity_read = false;
         let (mut name, mut description, mut uri) = (None, None, None);
         let mut attributes = Attributes::default();
+        let mut attributes_skipped = false;
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
                 "name" => name = map.next_value::<Option<Text<'de>>>()?,
                 "description" => description = map.next_value::<Option<Text<'de>>>()?,
                 "uri" => uri = map.next_value::<Option<Text<'de>>>()?,
                 "severity" => {
+                    severity_read = true;
                     if let Some(s) = map.next_value::<Option<Text<'de>>>()? {
-                        severity = Severity::from_aws(&s.0);
+                        severity = Severity::from_aws(&s);
                     }
+                }
+                // ECR writes the severity before the attributes: a finding
+                // that will only be counted has them skipped, not read.
+                "attributes" if severity_read && below.is_some_and(|b| severity < b) => {
+                    attributes_skipped = true;
+                    map.next_value::<IgnoredAny>()?;
                 }
                 "attributes" => {
                     attributes = map.next_value::<Option<Attributes>>()?.unwrap_or_default()
@@ -254,9 +301,16 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
                 }
             }
         }
-        if COUNT_ONLY_BELOW.get().is_some_and(|below| severity < below) {
+        if below.is_some_and(|below| severity < below) {
             // Counted by severity, never listed, fingerprinted or matched.
             return Ok(BasicFinding(Tapped::Counted(severity)));
+        }
+        if attributes_skipped {
+            // A second severity, at or above the threshold, after the
+            // attributes were skipped: the SDK reads this answer instead.
+            return Err(serde::de::Error::custom(
+                "a finding's severity changed after its attributes",
+            ));
         }
         let mut out = Finding::new(
             name.map_or_else(|| "(unnamed finding)".to_string(), Text::owned),
@@ -272,6 +326,8 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
 }
 
 /// A string of the answer: borrowed when it has no escapes, else owned.
+/// (serde borrows a `Cow<str>` field only when it is not in an `Option`:
+/// an `Option<Cow<str>>` is always read into a new `String`.)
 struct Text<'a>(Cow<'a, str>);
 
 impl Text<'_> {
@@ -280,25 +336,32 @@ impl Text<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Text<'de> {
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Str;
-        impl<'de> Visitor<'de> for Str {
-            type Value = Text<'de>;
+        struct Str<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Str<'a> {
+            type Value = Text<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
                 Ok(Text(Cow::Borrowed(v)))
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'a>, E> {
                 Ok(Text(Cow::Owned(v.to_string())))
             }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'a>, E> {
                 Ok(Text(Cow::Owned(v)))
             }
         }
-        deserializer.deserialize_str(Str)
+        deserializer.deserialize_str(Str(std::marker::PhantomData))
     }
 }
 
@@ -326,9 +389,9 @@ impl<'de> Deserialize<'de> for Attributes<'de> {
                     let (Some(key), Some(value)) = (attribute.key, attribute.value) else {
                         continue;
                     };
-                    match key.as_ref() {
-                        "package_name" => out.package_name = Some(value),
-                        "package_version" => out.package_version = Some(value),
+                    match &*key {
+                        "package_name" => out.package_name = Some(value.0),
+                        "package_version" => out.package_version = Some(value.0),
                         "CVSS3_SCORE" => out.cvss3 = value.trim().parse::<f64>().ok(),
                         "CVSS2_SCORE" => out.cvss2 = value.trim().parse::<f64>().ok(),
                         _ => {}
@@ -344,9 +407,9 @@ impl<'de> Deserialize<'de> for Attributes<'de> {
 #[derive(Deserialize)]
 struct Attribute<'a> {
     #[serde(borrow, default)]
-    key: Option<Cow<'a, str>>,
+    key: Option<Text<'a>>,
     #[serde(borrow, default)]
-    value: Option<Cow<'a, str>>,
+    value: Option<Text<'a>>,
 }
 
 /// One finding as the tap read it: whole (with what it says of the
@@ -425,7 +488,7 @@ impl From<EnhancedFinding> for Tapped {
 #[serde(rename_all = "camelCase")]
 struct RawEnhanced<'a> {
     #[serde(borrow, default)]
-    severity: Option<Cow<'a, str>>,
+    severity: Option<Text<'a>>,
     #[serde(default)]
     package_vulnerability_details: Option<RawDetails<'a>>,
     #[serde(default)]
@@ -433,9 +496,9 @@ struct RawEnhanced<'a> {
     #[serde(default)]
     score: Option<f64>,
     #[serde(borrow, default)]
-    fix_available: Option<Cow<'a, str>>,
+    fix_available: Option<Text<'a>>,
     #[serde(borrow, default)]
-    exploit_available: Option<Cow<'a, str>>,
+    exploit_available: Option<Text<'a>>,
     #[serde(default)]
     resources: Option<Vec<RawResource>>,
 }
@@ -648,8 +711,12 @@ impl<'de> Deserialize<'de> for ScanPart<'de> {
 }
 
 fn split<'de, T: Deserialize<'de>>(body: &'de [u8], take: &'static str) -> Option<Split<'de, T>> {
-    // Strings are checked as UTF-8 as they are read.
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // The whole answer is checked as UTF-8 once, up front: one pass over
+    // the bytes, instead of one check per string read (a tenth of the
+    // reading, docs/performance.md). An answer that is not UTF-8 is left to
+    // the SDK, which rejects it.
+    let text = std::str::from_utf8(body).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let split = de
         .deserialize_map(SplitVisitor {
             take,
