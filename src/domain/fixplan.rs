@@ -57,94 +57,163 @@ pub struct NoFix {
     pub ids: Vec<String>,
 }
 
+/// How many upgrades and packages without a fix the plan lists, most
+/// effective first: as many as the longest alert shows (the email). The
+/// rest are counted, not kept, so the plan stays small however many
+/// packages the image has.
+pub const LISTED_UPGRADES: usize = 20;
+pub const LISTED_NO_FIX: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FixPlan {
-    /// Most effective first.
+    /// The most effective upgrades, most effective first (at most
+    /// [`LISTED_UPGRADES`]).
     pub upgrades: Vec<Upgrade>,
-    /// Most severe first.
+    /// The packages with the most severe findings without a fix, most
+    /// severe first (at most [`LISTED_NO_FIX`]).
     pub no_fix: Vec<NoFix>,
+    /// Every package with an upgrade, listed or not, and the findings the
+    /// upgrades fix.
+    pub upgrade_packages: usize,
+    pub upgrade_findings: u64,
+    /// Every package with findings that have no fix.
+    pub no_fix_packages: usize,
     /// Alert-worthy findings that name no package, so are in no entry.
     pub unnamed: u64,
     /// Alert-worthy findings in all.
     pub total: u64,
+    fixed_by_known_versions: u64,
+    fix_unknown: u64,
+    without_fix: u64,
+    known_targets: usize,
 }
 
 impl FixPlan {
     pub fn from_tally(tally: &Tally) -> FixPlan {
-        let mut upgrades = Vec::new();
-        let mut no_fix = Vec::new();
+        let mut plan = FixPlan::default();
         let mut named = 0u64;
         for ((package, installed), pkg) in &tally.packages {
             named += pkg.total();
             if let Some(upgrade) = upgrade(package, installed, pkg) {
-                upgrades.push(upgrade);
+                let fixes = upgrade.fixes.total();
+                plan.upgrade_packages += 1;
+                plan.upgrade_findings += fixes;
+                if upgrade.target == Target::Unknown {
+                    plan.fix_unknown += fixes;
+                } else {
+                    plan.known_targets += 1;
+                    plan.fixed_by_known_versions += fixes;
+                    plan.fix_unknown += upgrade.also_unknown.total();
+                }
+                keep_best(&mut plan.upgrades, upgrade, LISTED_UPGRADES, upgrade_order);
             }
             if pkg.no_fix.total() > 0 {
-                no_fix.push(NoFix {
+                plan.no_fix_packages += 1;
+                plan.without_fix += pkg.no_fix.total();
+                let no_fix = NoFix {
                     package: package.clone(),
                     installed: installed.clone(),
                     counts: pkg.no_fix.counts.clone(),
                     worst_score: pkg.no_fix.worst_score,
                     ids: pkg.no_fix_ids.iter().map(|(_, id)| id.clone()).collect(),
-                });
+                };
+                keep_best(&mut plan.no_fix, no_fix, LISTED_NO_FIX, no_fix_order);
             }
         }
-        // By the risk an upgrade removes: known exploits first (the
-        // strongest evidence of risk), then severity (as the risk rules
-        // routed it), then EPSS, then the worst score.
-        upgrades.sort_by(|a, b| {
-            b.exploitable
-                .cmp(&a.exploitable)
-                .then_with(|| by_effect(&a.fixes, None, &b.fixes, None))
-                .then_with(|| {
-                    let epss = |e: Option<f64>| e.unwrap_or(f64::NEG_INFINITY);
-                    epss(b.max_epss).total_cmp(&epss(a.max_epss))
-                })
-                .then_with(|| by_effect(&a.fixes, a.worst_score, &b.fixes, b.worst_score))
-                .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
-        });
-        no_fix.sort_by(|a, b| {
-            by_effect(&a.counts, a.worst_score, &b.counts, b.worst_score)
-                .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
-        });
-        let total = tally.alert_worthy();
-        FixPlan {
-            upgrades,
-            no_fix,
-            unnamed: total.saturating_sub(named),
-            total,
-        }
+        finish_best(&mut plan.upgrades, LISTED_UPGRADES, upgrade_order);
+        finish_best(&mut plan.no_fix, LISTED_NO_FIX, no_fix_order);
+        plan.total = tally.alert_worthy();
+        plan.unnamed = plan.total.saturating_sub(named);
+        plan
     }
 
     /// Findings fixed by upgrades whose target version is known.
     pub fn fixed_by_known_versions(&self) -> u64 {
-        self.upgrades
-            .iter()
-            .filter(|u| u.target != Target::Unknown)
-            .map(|u| u.fixes.total())
-            .sum()
+        self.fixed_by_known_versions
     }
 
     /// Findings in upgrades whose target version is unknown.
     pub fn fix_unknown(&self) -> u64 {
-        self.upgrades
-            .iter()
-            .map(|u| match u.target {
-                Target::Unknown => u.fixes.total(),
-                _ => u.also_unknown.total(),
-            })
-            .sum()
+        self.fix_unknown
     }
 
     /// Findings the scanner says have no fix.
     pub fn without_fix(&self) -> u64 {
-        self.no_fix.iter().map(|n| n.counts.total()).sum()
+        self.without_fix
     }
 
     /// Whether no upgrade has a known target version (basic scanning).
     pub fn versions_unknown(&self) -> bool {
-        self.upgrades.iter().all(|u| u.target == Target::Unknown)
+        self.known_targets == 0
     }
+
+    /// Upgrades past the first `shown`: how many packages, and the
+    /// findings they fix.
+    pub fn upgrades_after(&self, shown: usize) -> (usize, u64) {
+        let listed: u64 = self
+            .upgrades
+            .iter()
+            .take(shown)
+            .map(|u| u.fixes.total())
+            .sum();
+        let shown = shown.min(self.upgrades.len());
+        (
+            self.upgrade_packages.saturating_sub(shown),
+            self.upgrade_findings.saturating_sub(listed),
+        )
+    }
+
+    /// Packages without a fix past the first `shown`: how many, and their
+    /// findings.
+    pub fn no_fix_after(&self, shown: usize) -> (usize, u64) {
+        let listed: u64 = self
+            .no_fix
+            .iter()
+            .take(shown)
+            .map(|n| n.counts.total())
+            .sum();
+        let shown = shown.min(self.no_fix.len());
+        (
+            self.no_fix_packages.saturating_sub(shown),
+            self.without_fix.saturating_sub(listed),
+        )
+    }
+}
+
+/// By the risk an upgrade removes: known exploits first (the strongest
+/// evidence of risk), then severity (as the risk rules routed it), then
+/// EPSS, then the worst score; then by package, so the order is total.
+fn upgrade_order(a: &Upgrade, b: &Upgrade) -> Ordering {
+    b.exploitable
+        .cmp(&a.exploitable)
+        .then_with(|| by_effect(&a.fixes, None, &b.fixes, None))
+        .then_with(|| {
+            let epss = |e: Option<f64>| e.unwrap_or(f64::NEG_INFINITY);
+            epss(b.max_epss).total_cmp(&epss(a.max_epss))
+        })
+        .then_with(|| by_effect(&a.fixes, a.worst_score, &b.fixes, b.worst_score))
+        .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
+}
+
+fn no_fix_order(a: &NoFix, b: &NoFix) -> Ordering {
+    by_effect(&a.counts, a.worst_score, &b.counts, b.worst_score)
+        .then_with(|| (&a.package, &a.installed).cmp(&(&b.package, &b.installed)))
+}
+
+/// Adds `item` to the best `keep` of a list kept in `order` by
+/// [`finish_best`]: the list holds at most twice `keep` at any time.
+fn keep_best<T>(items: &mut Vec<T>, item: T, keep: usize, order: fn(&T, &T) -> Ordering) {
+    items.push(item);
+    if items.len() >= 2 * keep.max(1) {
+        items.select_nth_unstable_by(keep.saturating_sub(1), order);
+        items.truncate(keep);
+    }
+}
+
+fn finish_best<T>(items: &mut Vec<T>, keep: usize, order: fn(&T, &T) -> Ordering) {
+    items.sort_by(order);
+    items.truncate(keep);
+    items.shrink_to_fit();
 }
 
 fn upgrade(package: &str, installed: &str, pkg: &PackageTally) -> Option<Upgrade> {
@@ -417,5 +486,69 @@ mod tests {
         assert_eq!(plan.unnamed, 1);
         assert_eq!(plan.total, 2);
         assert!(plan.versions_unknown());
+    }
+
+    #[test]
+    fn a_plan_of_many_packages_lists_the_best_and_counts_the_rest() {
+        // 137 packages with fixes, 45 without: more than the plan lists.
+        let severities = [Severity::Critical, Severity::High, Severity::Medium];
+        let mut findings = Vec::new();
+        for i in 0..137 {
+            let mut f = finding(
+                &format!("CVE-{i}"),
+                severities[i % 3],
+                &format!("pkg{i:03}"),
+                Some("2.0"),
+            );
+            f.score = Some((i % 10) as f64);
+            f.exploit_available = Some(i % 17 == 0);
+            findings.push(f);
+        }
+        for i in 0..45 {
+            let mut f = finding(
+                &format!("CVE-N{i}"),
+                severities[i % 3],
+                &format!("nofix{i:02}"),
+                None,
+            );
+            f.fix_available = Some(FixAvailable::No);
+            f.score = Some((i % 7) as f64);
+            findings.push(f);
+        }
+        let plan = plan(findings);
+        assert_eq!(plan.upgrade_packages, 137);
+        assert_eq!(plan.upgrade_findings, 137);
+        assert_eq!(plan.fixed_by_known_versions(), 137);
+        assert_eq!(plan.upgrades.len(), LISTED_UPGRADES);
+        assert_eq!(plan.no_fix_packages, 45);
+        assert_eq!(plan.without_fix(), 45);
+        assert_eq!(plan.no_fix.len(), LISTED_NO_FIX);
+        // The listed ones are the first of the whole order: the nine with
+        // a known exploit (i = 0, 17, ..., 136), CRITICAL before HIGH
+        // before MEDIUM, then the CRITICAL ones by score, worst first.
+        let listed = order(&plan);
+        let exploits: Vec<String> = (0..137).step_by(17).map(|i| format!("pkg{i:03}")).collect();
+        let (first, rest) = listed.split_at(exploits.len());
+        let mut first: Vec<&str> = first.to_vec();
+        first.sort_unstable();
+        assert_eq!(first, exploits);
+        assert!(plan.upgrades[exploits.len()..]
+            .iter()
+            .all(|u| u.exploitable == 0 && u.fixes.get(Severity::Critical) == 1));
+        let scores: Vec<f64> = plan.upgrades[exploits.len()..]
+            .iter()
+            .map(|u| u.worst_score.unwrap())
+            .collect();
+        assert!(
+            scores.windows(2).all(|w| w[0] >= w[1]),
+            "{rest:?} {scores:?}"
+        );
+        assert_eq!(scores[0], 9.0);
+        assert_eq!(plan.upgrades_after(8), (129, 129));
+        assert_eq!(plan.no_fix_after(LISTED_NO_FIX), (35, 35));
+        assert!(plan
+            .no_fix
+            .iter()
+            .all(|n| n.counts.get(Severity::Critical) == 1));
     }
 }

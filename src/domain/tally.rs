@@ -108,7 +108,12 @@ impl PackageTally {
         // BTreeSet's node per package.
         match self.fixed_in.binary_search_by(|v| v.as_str().cmp(version)) {
             Ok(_) => return,
-            Err(at) => self.fixed_in.insert(at, version.to_string()),
+            Err(at) => {
+                // Most packages have one fixed-in version: room for one, not
+                // the four a first insert reserves (one per package adds up).
+                self.fixed_in.reserve_exact(1);
+                self.fixed_in.insert(at, version.to_string())
+            }
         }
         if self.fixed_in.len() > MAX_FIXED_VERSIONS {
             // Drop the lowest version; what is not a version is kept, so
@@ -131,6 +136,7 @@ impl PackageTally {
         if self.no_fix_ids.contains(&entry) {
             return;
         }
+        self.no_fix_ids.reserve_exact(1);
         self.no_fix_ids.push(entry);
         // Most severe first, then by id, for a stable order.
         self.no_fix_ids

@@ -329,8 +329,8 @@ fn package_code(name: &str, installed: &str) -> String {
 /// The fix plan as description lines (each ending in a newline).
 fn plan_lines(plan: &FixPlan, kind: ScanKind) -> Vec<String> {
     let mut lines = Vec::new();
-    let upgrading: u64 = plan.upgrades.iter().map(|u| u.fixes.total()).sum();
-    let packages = plan.upgrades.len();
+    let upgrading = plan.upgrade_findings;
+    let packages = plan.upgrade_packages;
     let s = if packages == 1 { "" } else { "s" };
     let of = of_total(upgrading, plan.total);
     lines.push(if packages == 0 {
@@ -394,7 +394,7 @@ fn plan_lines(plan: &FixPlan, kind: ScanKind) -> Vec<String> {
             packages - PLAN_UPGRADES
         ));
     }
-    if !plan.no_fix.is_empty() {
+    if plan.no_fix_packages > 0 {
         let mut named: Vec<String> = plan
             .no_fix
             .iter()
@@ -409,8 +409,9 @@ fn plan_lines(plan: &FixPlan, kind: ScanKind) -> Vec<String> {
                 )
             })
             .collect();
-        if plan.no_fix.len() > PLAN_NO_FIX {
-            named.push(format!("{} more packages", plan.no_fix.len() - PLAN_NO_FIX));
+        let (more, _) = plan.no_fix_after(PLAN_NO_FIX);
+        if more > 0 {
+            named.push(format!("{more} more packages"));
         }
         lines.push(format!(
             "*No known fix yet* ({}): {}\n",

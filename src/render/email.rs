@@ -15,10 +15,11 @@ use std::fmt::Write;
 const SAFETY_MARGIN: usize = 1024;
 /// Lines stay this short, except links (and names too long to cut further).
 const LINE_MAX: usize = 100;
-/// Packages listed in the fix plan at most; the others are counted.
-const PLAN_UPGRADES: usize = 20;
+/// Packages listed in the fix plan at most (all the plan keeps); the others
+/// are counted.
+const PLAN_UPGRADES: usize = crate::domain::fixplan::LISTED_UPGRADES;
 /// Packages listed under "no known fix" at most.
-const PLAN_NO_FIX: usize = 10;
+const PLAN_NO_FIX: usize = crate::domain::fixplan::LISTED_NO_FIX;
 /// Characters kept of a package name, version or target in the plan.
 const PLAN_FIELD_MAX: usize = 48;
 
@@ -177,8 +178,8 @@ fn source_lines(body: &mut String, source: Option<&SourceLink>) {
 
 /// What to upgrade, most effective first, then what has no fix yet.
 fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
-    let upgrading: u64 = plan.upgrades.iter().map(|u| u.fixes.total()).sum();
-    let packages = plan.upgrades.len();
+    let upgrading = plan.upgrade_findings;
+    let packages = plan.upgrade_packages;
     let of = of_total(upgrading, plan.total);
     if packages == 0 {
         let _ = writeln!(
@@ -239,13 +240,11 @@ fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
         );
         entry(body, &head, &effect);
     }
-    let more: Vec<_> = plan.upgrades.iter().skip(PLAN_UPGRADES).collect();
-    if !more.is_empty() {
-        let findings: u64 = more.iter().map(|u| u.fixes.total()).sum();
+    let (more, findings) = plan.upgrades_after(PLAN_UPGRADES);
+    if more > 0 {
         let _ = writeln!(
             body,
-            "  ... and {} more package(s) for {}: see the list below.",
-            more.len(),
+            "  ... and {more} more package(s) for {}: see the list below.",
             findings_count(findings)
         );
     }
@@ -257,7 +256,7 @@ fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
             findings_count(plan.unnamed)
         );
     }
-    if plan.no_fix.is_empty() {
+    if plan.no_fix_packages == 0 {
         return;
     }
     body.push('\n');
@@ -278,13 +277,11 @@ fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
         }
         entry(body, &package(&no_fix.package, &no_fix.installed), &effect);
     }
-    let more: Vec<_> = plan.no_fix.iter().skip(PLAN_NO_FIX).collect();
-    if !more.is_empty() {
-        let findings: u64 = more.iter().map(|n| n.counts.total()).sum();
+    let (more, findings) = plan.no_fix_after(PLAN_NO_FIX);
+    if more > 0 {
         let _ = writeln!(
             body,
-            "  ... and {} more package(s) with {}: see the list below.",
-            more.len(),
+            "  ... and {more} more package(s) with {}: see the list below.",
             findings_count(findings)
         );
     }

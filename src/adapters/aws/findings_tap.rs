@@ -195,7 +195,6 @@ impl HttpConnector for TapConnector {
             let answer = match split_findings_counting_below(&bytes, hint(&key)) {
                 Some((findings, rest)) => {
                     keep(key, findings);
-                    give_back(bytes);
                     SdkBody::from(rest)
                 }
                 None => SdkBody::from(bytes),
@@ -207,38 +206,17 @@ impl HttpConnector for TapConnector {
     }
 }
 
-/// A buffer for the next answer: the last one read, once its findings are
-/// taken (docs/performance.md, "Where the CPU goes"). A page of findings is
-/// hundreds of kilobytes; a fresh buffer for each would be fresh memory
-/// from the kernel for each, zeroed page by page as it is first written.
-fn spare() -> &'static Mutex<Vec<u8>> {
-    static SPARE: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    SPARE.get_or_init(Default::default)
-}
-
+/// The most the tap reserves up front for an answer.
 const MAX_RESERVE: u64 = 16 << 20;
 
-fn give_back(mut buffer: Vec<u8>) {
-    if let Ok(mut spare) = spare().lock() {
-        if buffer.capacity() > spare.capacity() {
-            buffer.clear();
-            *spare = buffer;
-        }
-    }
-}
-
-/// The whole answer, in one buffer, copied from each chunk as it arrives:
-/// the chunk is then dropped, so the HTTP client reads the next one into
-/// the memory it already has.
+/// The whole answer in one buffer of the length it announces, each chunk
+/// copied in as it arrives and then dropped: the HTTP client reads the next
+/// chunk into memory it already has, and the answer is never held twice.
 async fn read_body(body: SdkBody) -> Result<Vec<u8>, ConnectorError> {
-    // What the answer says it holds, within reason: a wrong length costs a
-    // reallocation, not an error.
+    // What the answer says it holds, within reason (a wrong length costs a
+    // reallocation, not an error).
     let length = body.content_length().unwrap_or(0).min(MAX_RESERVE) as usize;
-    let mut buffer = spare()
-        .lock()
-        .map(|mut spare| std::mem::take(&mut *spare))
-        .unwrap_or_default();
-    buffer.reserve(length);
+    let mut buffer = Vec::with_capacity(length);
     let mut stream = aws_smithy_types::byte_stream::ByteStream::new(body);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ConnectorError::io(e.into()))?;
