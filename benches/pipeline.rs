@@ -1,5 +1,7 @@
 //! The CPU-only parts of one event, at 100 to 50,000 findings: mapping SDK
-//! findings to `Finding`s, judging and folding them, rendering the alert.
+//! findings to `Finding`s, judging and folding them, rendering the alert;
+//! and the findings tap reading one page of 1,000 basic findings as ECR
+//! writes it.
 //! `make bench` runs these and puts their medians in its table; they are
 //! never timed tests (`cargo test` only runs each once to check it works).
 
