@@ -30,7 +30,7 @@ pub struct FindingsPage {
     /// scanning); unknown otherwise.
     pub usage: crate::domain::risk::Usage,
     /// Basic findings below the threshold the source was told
-    /// ([`FindingsSource::page_counting_below`]), by severity: counted only.
+    /// ([`FindingsSource::page`] with `count_below`), by severity: counted only.
     pub counted: crate::domain::severity::SeverityCounts,
 }
 
@@ -75,25 +75,17 @@ pub enum SourceError {
 
 pub trait FindingsSource: Send + Sync {
     /// One page of the image's findings; `next_token` from the previous page.
+    /// With `count_below` (the policy's threshold), the basic findings below
+    /// it will only be counted: a source may hand them over as counts by
+    /// severity (`FindingsPage::counted`). Basic findings carry no signal
+    /// that could raise them, and the policy reads nothing else of a
+    /// finding below the threshold.
     fn page<'a>(
         &'a self,
         image: &'a ImageRef,
         next_token: Option<&'a str>,
+        count_below: Option<crate::domain::severity::Severity>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>>;
-
-    /// [`Self::page`], where the basic findings below `at_least` (the
-    /// policy's threshold) will only be counted: a source may hand them
-    /// over as counts by severity (`FindingsPage::counted`). Basic
-    /// findings carry no signal that could raise them, and the policy reads
-    /// nothing else of a finding below the threshold.
-    fn page_counting_below<'a>(
-        &'a self,
-        image: &'a ImageRef,
-        next_token: Option<&'a str>,
-        _at_least: crate::domain::severity::Severity,
-    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
-        self.page(image, next_token)
-    }
 
     /// What Amazon Inspector adds to the image's enhanced findings (EPSS
     /// scores, usage). A source that cannot say answers nothing.

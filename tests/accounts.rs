@@ -117,7 +117,7 @@ async fn assumes_each_member_role_once_while_its_credentials_are_valid() {
         image("111111111111", "us-east-1", "payments/api"),
         image(CENTRAL, "us-east-1", "central/tool"),
     ] {
-        let page = source.page(&img, None).await.unwrap();
+        let page = source.page(&img, None, None).await.unwrap();
         assert_eq!(page.status.unwrap().status, "COMPLETE");
     }
 
@@ -154,8 +154,8 @@ async fn credentials_about_to_expire_are_renewed() {
         .build();
     let source = source(&[&ecr], &[&sts], Some(ROLE));
     let img = image("111111111111", "us-east-1", "payments/api");
-    source.page(&img, None).await.unwrap();
-    source.page(&img, None).await.unwrap();
+    source.page(&img, None, None).await.unwrap();
+    source.page(&img, None, None).await.unwrap();
     assert_eq!(sts.num_calls(), 2);
 }
 
@@ -166,7 +166,11 @@ async fn without_a_member_role_other_accounts_are_read_with_the_default_credenti
     let sts = mock!(aws_sdk_sts::Client::assume_role).then_output(|| assumed(Duration::ZERO));
     let source = source(&[&ecr], &[&sts], None);
     source
-        .page(&image("111111111111", "us-east-1", "payments/api"), None)
+        .page(
+            &image("111111111111", "us-east-1", "payments/api"),
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(sts.num_calls(), 0);
@@ -198,7 +202,11 @@ async fn a_role_that_cannot_be_assumed_names_the_account_and_the_role() {
     let sts = access_denied();
     let source = source(&[&ecr], &[&sts], Some(ROLE));
     let err = source
-        .page(&image("333333333333", "us-east-1", "legacy/app"), None)
+        .page(
+            &image("333333333333", "us-east-1", "legacy/app"),
+            None,
+            None,
+        )
         .await
         .unwrap_err();
     match &err {

@@ -81,7 +81,7 @@ async fn page(
     token: Option<&str>,
 ) -> Result<FindingsPage, SourceError> {
     source(tapped, body, 200, Arc::default())
-        .page(&image(test), token)
+        .page(&image(test), token, None)
         .await
 }
 
@@ -212,7 +212,7 @@ async fn answers_the_tap_cannot_read_reach_the_sdk_as_they_are() {
     const MISSING: &str = r#"{"__type": "ScanNotFoundException", "message": "Image scan does not exist for the image"}"#;
     let calls = Arc::new(AtomicUsize::new(0));
     let err = source(true, MISSING, 400, calls.clone())
-        .page(&image(3), None)
+        .page(&image(3), None, None)
         .await
         .unwrap_err();
     assert!(
@@ -250,13 +250,13 @@ async fn basic_findings_below_the_threshold_are_only_counted() {
     // Through the adapter: the hint reaches the tap for this request only.
     let source = source(true, PAGE, 200, Arc::default());
     let hinted = source
-        .page_counting_below(&image(4), None, Severity::Critical)
+        .page(&image(4), None, Some(Severity::Critical))
         .await
         .unwrap();
     let ids: Vec<&str> = hinted.findings.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["CVE-2026-0001"], "CRITICAL: kept");
     assert_eq!(hinted.counted.total(), 4);
-    let plain = source.page(&image(4), None).await.unwrap();
+    let plain = source.page(&image(4), None, None).await.unwrap();
     assert_eq!(plain.findings.len(), 5, "no hint left behind");
     assert_eq!(plain.counted.total(), 0);
 }
@@ -281,11 +281,11 @@ async fn answers_the_tap_reads_only_in_part_reach_the_sdk_whole() {
     assert_eq!(whole.findings[0].severity, Severity::High);
     assert_eq!(whole.findings[0].package_name.as_deref(), Some("curl"));
     let by_sdk = source(false, TWICE, 200, Arc::default())
-        .page(&image(5), None)
+        .page(&image(5), None, None)
         .await
         .unwrap();
     let by_tap = source(true, TWICE, 200, Arc::default())
-        .page_counting_below(&image(5), None, Severity::High)
+        .page(&image(5), None, Some(Severity::High))
         .await
         .unwrap();
     assert_eq!(by_tap.findings, by_sdk.findings);

@@ -669,6 +669,6 @@ async fn a_page_says_when_the_scan_completed() {
             .build()
     });
     let source = EcrFindings::new(mock_client!(aws_sdk_ecr, [&rule]));
-    let page = source.page(&image(), None).await.unwrap();
+    let page = source.page(&image(), None, None).await.unwrap();
     assert_eq!(page.completed_at, Some(1_764_547_200));
 }

@@ -117,7 +117,7 @@ pub async fn fold_findings_listing<S: FindingsSource>(
     loop {
         // Basic findings below the threshold are only counted.
         let page = source
-            .page_counting_below(image, token.as_deref(), policy.threshold)
+            .page(image, token.as_deref(), Some(policy.threshold))
             .await?;
         if tally.pages == 0 {
             if let Some(first) = &page.status {

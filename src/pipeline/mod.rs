@@ -402,7 +402,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
         let (status, lookup_problem) = match known_status {
             Some(status) => (Some(status), None),
-            None => match self.source.page(image, None).await {
+            None => match self.source.page(image, None, None).await {
                 Ok(page) => (page.status, None),
                 Err(SourceError::ImageNotFound(_)) => {
                     return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image))

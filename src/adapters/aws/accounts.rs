@@ -250,28 +250,13 @@ impl FindingsSource for AccountFindings {
         &'a self,
         image: &'a ImageRef,
         next_token: Option<&'a str>,
+        count_below: Option<crate::domain::severity::Severity>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
         Box::pin(async move {
             let reader = self.reader(image).await?;
             reader
                 .findings()
-                .page(image, next_token)
-                .await
-                .map_err(|e| reader.note(e, &image.account))
-        })
-    }
-
-    fn page_counting_below<'a>(
-        &'a self,
-        image: &'a ImageRef,
-        next_token: Option<&'a str>,
-        at_least: crate::domain::severity::Severity,
-    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
-        Box::pin(async move {
-            let reader = self.reader(image).await?;
-            reader
-                .findings()
-                .page_counting_below(image, next_token, at_least)
+                .page(image, next_token, count_below)
                 .await
                 .map_err(|e| reader.note(e, &image.account))
         })

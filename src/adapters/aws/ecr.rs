@@ -179,17 +179,9 @@ impl FindingsSource for EcrFindings {
         &'a self,
         image: &'a ImageRef,
         next_token: Option<&'a str>,
+        count_below: Option<Severity>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
-        self.page_hinted(image, next_token, None)
-    }
-
-    fn page_counting_below<'a>(
-        &'a self,
-        image: &'a ImageRef,
-        next_token: Option<&'a str>,
-        at_least: Severity,
-    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
-        self.page_hinted(image, next_token, Some(at_least))
+        self.page_hinted(image, next_token, count_below)
     }
 
     fn risk_signals<'a>(

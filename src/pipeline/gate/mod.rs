@@ -226,7 +226,7 @@ where
     let started = Instant::now();
     let mut config_checked = false;
     loop {
-        let state = match source.page(image, None).await {
+        let state = match source.page(image, None, None).await {
             Ok(page) => page.status.map(|s| s.status).unwrap_or_default(),
             // Scan on push may not have started yet.
             Err(SourceError::ScanNotFound(_)) => "NOT_STARTED".to_string(),
@@ -314,7 +314,7 @@ async fn wait_for_rescan<S: FindingsSource>(
 ) -> Result<(), GateError> {
     let started = Instant::now();
     loop {
-        let (state, completed) = match source.page(image, None).await {
+        let (state, completed) = match source.page(image, None, None).await {
             Ok(page) => (
                 page.status.map(|s| s.status).unwrap_or_default(),
                 page.completed_at,
@@ -498,23 +498,9 @@ impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
         &'a self,
         image: &'a ImageRef,
         next_token: Option<&'a str>,
+        count_below: Option<crate::domain::severity::Severity>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
-        Box::pin(async move { self.watch(self.inner.page(image, next_token).await?) })
-    }
-
-    fn page_counting_below<'a>(
-        &'a self,
-        image: &'a ImageRef,
-        next_token: Option<&'a str>,
-        at_least: crate::domain::severity::Severity,
-    ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
-        Box::pin(async move {
-            self.watch(
-                self.inner
-                    .page_counting_below(image, next_token, at_least)
-                    .await?,
-            )
-        })
+        Box::pin(async move { self.watch(self.inner.page(image, next_token, count_below).await?) })
     }
 
     fn risk_signals<'a>(
@@ -770,6 +756,7 @@ mod tests {
             &'a self,
             _image: &'a ImageRef,
             _next_token: Option<&'a str>,
+            _count_below: Option<crate::domain::severity::Severity>,
         ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
             Box::pin(async move {
                 self.page_calls.fetch_add(1, Ordering::SeqCst);
