@@ -10,6 +10,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 pub const KEY: &str = "pk";
+
+/// An update of the item `key` of `table` (the dedup table's shape, which
+/// the storm store shares).
+pub fn update_item(
+    client: &Client,
+    table: &str,
+    key: &str,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    client
+        .update_item()
+        .table_name(table)
+        .key(KEY, AttributeValue::S(key.to_string()))
+}
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// The content id of an alert the alert topic got while chat failed.
 pub const ALERT_TOPIC_SENT: &str = "alert_topic_sent";
@@ -31,10 +44,7 @@ impl DynamoDedup {
         &self,
         key: &str,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_string()))
+        update_item(&self.client, &self.table, key)
             .expression_attribute_names("#lo", "lease_owner")
             .expression_attribute_names("#lu", "lease_until")
     }

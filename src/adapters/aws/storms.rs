@@ -50,10 +50,7 @@ impl DynamoStorms {
         &self,
         key: &str,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, Self::key(key))
+        super::dynamodb::update_item(&self.client, &self.table, key)
     }
 
     /// Sets `set` on the item if `condition` holds: who claims, wins.
