@@ -1,13 +1,15 @@
 //! Layer 2: the ECR and SNS adapters against the SDK's own mock client
 //! (aws-smithy-mocks), driven through the whole pipeline.
 
+mod support;
+
 use aws_sdk_ecr::operation::describe_image_scan_findings::{
     DescribeImageScanFindingsError, DescribeImageScanFindingsOutput,
 };
 use aws_sdk_ecr::types::error::ImageNotFoundException;
 use aws_sdk_ecr::types::{
     Attribute, EnhancedImageScanFinding, FindingSeverity, ImageScanFinding, ImageScanFindings,
-    ImageScanStatus, PackageVulnerabilityDetails, ScanStatus, VulnerablePackage,
+    ImageScanStatus, ScanStatus,
 };
 use aws_sdk_sns::operation::publish::{PublishError, PublishInput, PublishOutput};
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
@@ -20,6 +22,7 @@ use ecr_scan_alerts::{App, HandlerError, Outcome};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::{all_five, enhanced};
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:scan-alerts";
 const BASIC_EVENT: &str = include_str!("../events/basic-scan-complete.json");
@@ -58,28 +61,6 @@ fn basic(id: &str, severity: FindingSeverity) -> ImageScanFinding {
                 .value("9.8")
                 .build()
                 .unwrap(),
-        )
-        .build()
-}
-
-fn enhanced(id: &str, severity: &str) -> EnhancedImageScanFinding {
-    EnhancedImageScanFinding::builder()
-        .title(format!("{id} - libcurl"))
-        .severity(severity)
-        .score(7.5)
-        .fix_available("YES")
-        .package_vulnerability_details(
-            PackageVulnerabilityDetails::builder()
-                .vulnerability_id(id)
-                .source_url(format!("https://nvd.nist.gov/vuln/detail/{id}"))
-                .vulnerable_packages(
-                    VulnerablePackage::builder()
-                        .name("libcurl")
-                        .version("7.88.1")
-                        .fixed_in_version("8.5.0")
-                        .build(),
-                )
-                .build(),
         )
         .build()
 }
@@ -189,18 +170,6 @@ fn waiting(seconds: u64) -> Config {
         findings_wait_seconds: seconds,
         ..config(Severity::High)
     }
-}
-
-/// The enhanced sample event counts 5 findings (TOTAL): 1 critical, 2 high,
-/// 1 medium, 1 untriaged.
-fn all_five() -> Vec<EnhancedImageScanFinding> {
-    vec![
-        enhanced("CVE-2026-1000", "CRITICAL"),
-        enhanced("CVE-2026-1001", "HIGH"),
-        enhanced("CVE-2026-1002", "HIGH"),
-        enhanced("CVE-2026-1003", "MEDIUM"),
-        enhanced("CVE-2026-1004", "UNTRIAGED"),
-    ]
 }
 
 #[tokio::test]

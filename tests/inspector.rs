@@ -2,11 +2,10 @@
 //! read with the Inspector adapter against the SDK's own mock client
 //! (aws-smithy-mocks), alone and through the whole pipeline.
 
+mod support;
+
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput;
-use aws_sdk_ecr::types::{
-    EnhancedImageScanFinding, ImageScanFindings, ImageScanStatus, PackageVulnerabilityDetails,
-    ScanStatus, VulnerablePackage,
-};
+use aws_sdk_ecr::types::{ImageScanFindings, ImageScanStatus, ScanStatus};
 use aws_sdk_inspector2::operation::list_findings::ListFindingsOutput;
 use aws_sdk_inspector2::types::{
     AwsEcrContainerImageDetails, EpssDetails, Finding, FindingStatus, FindingType, Resource,
@@ -179,28 +178,6 @@ async fn reading_stops_after_the_page_budget_and_says_how_high_the_rest_score() 
     assert_eq!(signals.unread_at_most, Some(0.25));
 }
 
-fn enhanced(id: &str, severity: &str) -> EnhancedImageScanFinding {
-    EnhancedImageScanFinding::builder()
-        .title(format!("{id} - libcurl"))
-        .severity(severity)
-        .score(7.5)
-        .fix_available("YES")
-        .exploit_available("NO")
-        .package_vulnerability_details(
-            PackageVulnerabilityDetails::builder()
-                .vulnerability_id(id)
-                .vulnerable_packages(
-                    VulnerablePackage::builder()
-                        .name("libcurl")
-                        .version("7.88.1")
-                        .fixed_in_version("8.5.0")
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
 /// The five findings the enhanced sample event counts.
 fn ecr_page() -> DescribeImageScanFindingsOutput {
     DescribeImageScanFindingsOutput::builder()
@@ -211,13 +188,7 @@ fn ecr_page() -> DescribeImageScanFindingsOutput {
         )
         .image_scan_findings(
             ImageScanFindings::builder()
-                .set_enhanced_findings(Some(vec![
-                    enhanced("CVE-2026-1000", "CRITICAL"),
-                    enhanced("CVE-2026-1001", "HIGH"),
-                    enhanced("CVE-2026-1002", "HIGH"),
-                    enhanced("CVE-2026-1003", "MEDIUM"),
-                    enhanced("CVE-2026-1004", "UNTRIAGED"),
-                ]))
+                .set_enhanced_findings(Some(support::all_five()))
                 .build(),
         )
         .build()
