@@ -267,6 +267,21 @@ def rescan(stack, repository, digest, **scan):
     stack.proxy.overrides[digest] = scan_result(repository, digest, **scan)
 
 
+def alerted_then_rescanned(stack, inbox, repository, tag, old, new):
+    """An image alerted on for its basic findings `old` (that alert taken
+    off the inbox), then scanned again with `new` added. Returns the scan
+    event, to invoke again."""
+    digest = scanned_image(stack, repository, tag, basic=old)
+    event = event_for("basic-scan-complete.json", digest)
+    event["detail"]["repository-name"] = repository
+    event["detail"]["image-tags"] = [tag]
+    ok, result = stack.invoke(event)
+    assert ok, result
+    received_alerts(stack, inbox)
+    rescan(stack, repository, digest, basic=old + new)
+    return event
+
+
 def dedup_table(stack, name="scan-alerts-dedup"):
     """The DynamoDB table the function remembers alerts in (as the template creates it)."""
     ddb = stack.client("dynamodb")

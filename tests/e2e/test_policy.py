@@ -6,13 +6,13 @@ import datetime
 import pytest
 
 from harness.seed import (
+    alerted_then_rescanned,
     basic_finding,
     dedup_table,
     enhanced_finding,
     event_for,
     put_policy,
     received_alerts,
-    rescan,
     scanned_image,
 )
 
@@ -74,14 +74,8 @@ def test_the_same_event_twice_gives_one_alert(policy_stack, policy_inbox):
 
 def test_a_rescan_with_one_new_critical_alerts_only_what_is_new(policy_stack, policy_inbox):
     old = [basic_finding("CVE-2026-92001", "CRITICAL"), basic_finding("CVE-2026-92002", "HIGH", package="curl")]
-    digest = scanned_image(policy_stack, "team/web", "rescan", basic=old)
-    event = tagged("basic-scan-complete.json", digest, "rescan")
-    event["detail"]["repository-name"] = "team/web"
-    ok, _ = policy_stack.invoke(event)
-    assert ok
-    received_alerts(policy_stack, policy_inbox)
-
-    rescan(policy_stack, "team/web", digest, basic=old + [basic_finding("CVE-2026-92003", "CRITICAL", package="bash")])
+    event = alerted_then_rescanned(policy_stack, policy_inbox, "team/web", "rescan", old,
+                                   [basic_finding("CVE-2026-92003", "CRITICAL", package="bash")])
     ok, result = policy_stack.invoke(event)
 
     assert ok, result

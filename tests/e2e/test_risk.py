@@ -8,6 +8,7 @@ matters."""
 import pytest
 
 from harness.seed import (
+    alerted_then_rescanned,
     basic_finding,
     dedup_table,
     enhanced_finding,
@@ -17,7 +18,6 @@ from harness.seed import (
     inspector_findings,
     put_policy,
     received_alerts,
-    rescan,
     scanned_image,
     sqs_batch,
     subscribe_queue,
@@ -168,15 +168,8 @@ def test_only_in_use_drops_a_stopped_image_but_never_an_unknown_one(risk_stack, 
 
 def test_an_only_new_alert_ends_with_what_is_still_open(risk_stack, risk_inbox):
     old = [basic_finding("CVE-2026-88501", "CRITICAL"), basic_finding("CVE-2026-88502", "HIGH", package="curl")]
-    digest = scanned_image(risk_stack, "svc/web", "v9", basic=old)
-    event = event_for("basic-scan-complete.json", digest)
-    event["detail"]["repository-name"] = "svc/web"
-    event["detail"]["image-tags"] = ["v9"]
-    ok, _ = risk_stack.invoke(event)
-    assert ok
-    received_alerts(risk_stack, risk_inbox)
-
-    rescan(risk_stack, "svc/web", digest, basic=old + [basic_finding("CVE-2026-88503", "HIGH", package="bash")])
+    event = alerted_then_rescanned(risk_stack, risk_inbox, "svc/web", "v9", old,
+                                   [basic_finding("CVE-2026-88503", "HIGH", package="bash")])
     ok, result = risk_stack.invoke(event)
 
     assert ok, result
