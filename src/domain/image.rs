@@ -139,6 +139,17 @@ impl ImageRef {
         }
     }
 
+    /// The image's repository in the ECR console of its region and partition.
+    pub fn repository_console_url(&self) -> String {
+        format!(
+            "{origin}/ecr/repositories/private/{account}/{repo}?region={region}",
+            origin = self.partition().console_origin(&self.region),
+            account = self.account,
+            repo = self.repository,
+            region = self.region,
+        )
+    }
+
     /// This image's scan results in the ECR console of its region and partition.
     pub fn console_url(&self) -> String {
         format!(

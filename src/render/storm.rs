@@ -13,17 +13,6 @@ const LISTED_REPOSITORIES: usize = 100;
 /// Repositories in the chat description at most.
 const CHAT_REPOSITORIES: usize = 10;
 
-/// The repository's page in the ECR console of its region and partition.
-fn repository_url(repository: &crate::domain::image::ImageRef) -> String {
-    format!(
-        "{origin}/ecr/repositories/private/{account}/{repo}?region={region}",
-        origin = repository.partition().console_origin(&repository.region),
-        account = repository.account,
-        repo = repository.repository,
-        region = repository.region,
-    )
-}
-
 /// `CRITICAL, score 9.8, exploit known, EPSS 0.94`
 fn risk_phrase(report: &StormReport) -> String {
     let f = &report.finding;
@@ -134,7 +123,7 @@ pub fn storm_alert(report: &StormReport) -> Alert {
             one_line(&repo.repository.account),
             one_line(&repo.repository.region),
             repo.images,
-            one_line(&repository_url(&repo.repository)),
+            one_line(&repo.repository.repository_console_url()),
         );
         if body.len() + entry.len() > budget {
             break;
@@ -195,7 +184,7 @@ fn chat(report: &StormReport, subject: &str) -> String {
             description,
             "• {} {}: {} images{running}",
             slack_link_words(
-                &repository_url(&repo.repository),
+                &repo.repository.repository_console_url(),
                 &slack_escape(&repo.repository.repository)
             ),
             slack_code(&repo.repository.account),
