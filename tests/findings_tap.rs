@@ -290,4 +290,16 @@ async fn answers_the_tap_reads_only_in_part_reach_the_sdk_whole() {
         .unwrap();
     assert_eq!(by_tap.findings, by_sdk.findings);
     assert_eq!(by_tap.findings[0].package_name.as_deref(), Some("curl"));
+
+    // JSON objects have no order: attributes before the severity are read
+    // (and kept for a finding at the threshold) as the SDK reads them.
+    const ATTRIBUTES_FIRST: &str = r#"{"imageScanFindings": {"findings": [
+      {"name": "CVE-2026-0010", "attributes": [{"key": "package_name", "value": "zlib"}], "severity": "HIGH"},
+      {"name": "CVE-2026-0011", "attributes": [{"key": "package_name", "value": "bash"}], "severity": "LOW"}
+    ]}}"#;
+    let (read, _) =
+        split_findings_counting_below(ATTRIBUTES_FIRST.as_bytes(), Some(Severity::High)).unwrap();
+    assert_eq!(read.findings.len(), 1);
+    assert_eq!(read.findings[0].package_name.as_deref(), Some("zlib"));
+    assert_eq!(read.counted.get(Severity::Low), 1);
 }

@@ -265,7 +265,9 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
                         severity = Severity::from_aws(&s);
                     }
                 }
-                // ECR writes the severity before the attributes: a finding
+                // ECR writes the severity before the attributes (AWS CLI
+                // reference, describe-image-scan-findings example; JSON
+                // gives no order, so either order reads right): a finding
                 // that will only be counted has them skipped, not read.
                 "attributes" if severity_read && below.is_some_and(|b| severity < b) => {
                     attributes_skipped = true;
