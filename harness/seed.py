@@ -326,22 +326,44 @@ def finding_event_of(repository, digest, finding, **when):
                          version=package["version"], fixed_in=package.get("fixedInVersion"), **when)
 
 
-def inspector_time(moment):
-    """A time as Inspector's events write it: `Nov 27, 2026, 11:01:15 AM`."""
-    return f"{moment:%b} {moment.day}, {moment:%Y}, {moment.hour % 12 or 12}:{moment:%M:%S %p}"
+def inspector_time(moment, form="ecr-guide"):
+    """A time as AWS's samples of Inspector's events write it: `ecr-guide`
+    (Amazon ECR User Guide, `Nov 27, 2026, 11:01:15 AM`), `inspector-guide`
+    (Amazon Inspector User Guide, `Fri Nov 27 11:01:15.411 UTC 2026`), or
+    the API's forms `rfc3339` and `epoch-ms`."""
+    if form == "ecr-guide":
+        return f"{moment:%b} {moment.day}, {moment:%Y}, {moment.hour % 12 or 12}:{moment:%M:%S %p}"
+    if form == "inspector-guide":
+        return f"{moment:%a %b %d %H:%M:%S}.{moment.microsecond // 1000:03d} UTC {moment:%Y}"
+    if form == "rfc3339":
+        return moment.isoformat().replace("+00:00", "Z")
+    if form == "epoch-ms":
+        return int(moment.timestamp() * 1000)
+    raise ValueError(f"unknown time form {form!r}")
 
 
-def enhanced_push(stack, repository, findings, tag="v1", seed=None):
+# The sample each time form's events start from: the guide that writes it.
+SAMPLE_OF_FORM = {
+    "ecr-guide": "inspector-finding.json",
+    "inspector-guide": "inspector-finding-inspector-guide.json",
+    "rfc3339": "inspector-finding-inspector-guide.json",
+    "epoch-ms": "inspector-finding-inspector-guide.json",
+}
+TIME_FORMS = tuple(SAMPLE_OF_FORM)
+
+
+def enhanced_push(stack, repository, findings, tag="v1", seed=None, time_form="ecr-guide"):
     """An image pushed to a registry on enhanced scanning, as Inspector
     reports it (ECR user guide, "EventBridge events sent for enhanced
     scanning"): one `Inspector2 Finding` event per finding, first observed
-    seconds after the push, then the `Inspector2 Scan` event.
+    seconds after the push, then the `Inspector2 Scan` event. `time_form`
+    says how the finding events write their times (`inspector_time`).
     Returns (digest, finding events, scan event)."""
     digest = scanned_image(stack, repository, tag, seed=seed, enhanced=findings, status="ACTIVE")
     pushed = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     finding_events = [
-        finding_event_of(repository, digest, f, tags=(tag,),
-                         pushed_at=pushed, first_observed_at=pushed + datetime.timedelta(seconds=17))
+        finding_event_of(repository, digest, f, tags=(tag,), time_form=time_form,
+                         pushed_at=pushed, first_observed_at=pushed + datetime.timedelta(seconds=17, milliseconds=411))
         for f in findings
     ]
     scan = event_for("enhanced-scan-complete.json", digest)
@@ -353,24 +375,34 @@ def enhanced_push(stack, repository, findings, tag="v1", seed=None):
 
 def finding_event(repository, digest, cve, severity="HIGH", status="ACTIVE", package="openssl",
                   version="3.0.11", fixed_in="3.0.15", tags=("v1",), pushed_at=None, first_observed_at=None,
-                  exploit=None, epss=None, in_use=None):
-    """An `Inspector2 Finding` event for an ECR image, from the sample in
-    events/ (AWS's shape: the resource's region and partition are "N/A").
+                  exploit=None, epss=None, in_use=None, time_form="ecr-guide", updated_at=None, account=ACCOUNT):
+    """An `Inspector2 Finding` event for an ECR image, from the AWS sample in
+    events/ that writes times in `time_form` (the ECR guide's: the resource's
+    region and partition "N/A"; the Inspector guide's: real ones).
     By default a rescan's: first observed a week after the push."""
-    event = json.loads((EVENTS / "inspector-finding.json").read_text())
+    event = json.loads((EVENTS / SAMPLE_OF_FORM[time_form]).read_text())
     detail = event["detail"]
     observed = first_observed_at or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     pushed = pushed_at or observed - datetime.timedelta(days=7)
-    detail.update(firstObservedAt=inspector_time(observed), lastObservedAt=inspector_time(observed),
-                  updatedAt=inspector_time(observed))
+    updated = updated_at or observed
+    detail.update(firstObservedAt=inspector_time(observed, time_form),
+                  lastObservedAt=inspector_time(updated, time_form),
+                  updatedAt=inspector_time(updated, time_form), awsAccountId=account)
+    event["account"] = account
     image = detail["resources"][0]
-    image["id"] = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}/{digest}"
-    image["details"]["awsEcrContainerImage"].update(repositoryName=repository, imageHash=digest,
-                                                     imageTags=list(tags), pushedAt=inspector_time(pushed))
+    image["id"] = f"arn:aws:ecr:{REGION}:{account}:repository/{repository}/{digest}"
+    image["details"]["awsEcrContainerImage"].update(repositoryName=repository, imageHash=digest, registry=account,
+                                                     imageTags=list(tags), pushedAt=inspector_time(pushed, time_form))
+    if "image" in image["details"]:
+        image["details"]["image"].update(repositoryName=repository, imageDigest=digest, registry=account,
+                                         imageTags=list(tags), pushedAt=inspector_time(pushed, time_form))
+    if "providerAccountId" in image:
+        image["providerAccountId"] = account
     event["resources"] = [image["id"]]
     detail.update(severity=severity, status=status, title=f"{cve} - {package}")
     vuln = detail["packageVulnerabilityDetails"]
     vuln.update(vulnerabilityId=cve, sourceUrl=f"https://nvd.nist.gov/vuln/detail/{cve}")
+    vuln["vulnerablePackages"][:] = vuln["vulnerablePackages"][:1]
     vuln["vulnerablePackages"][0].update(name=package, version=version)
     if fixed_in:
         vuln["vulnerablePackages"][0]["fixedInVersion"] = fixed_in

@@ -7,7 +7,8 @@ use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::image::ImageRef;
 use crate::domain::risk::{self, Usage};
 use crate::domain::severity::Severity;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use crate::domain::time;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +37,9 @@ pub struct ImageFinding {
     /// Whether the image runs (`awsEcrContainerImage.inUseCount`,
     /// `lastInUseAt`, `pushedAt`).
     pub usage: Usage,
+    /// Times present in no form AWS documents, by field, with the value:
+    /// read as unknown, and reported by the caller.
+    pub unreadable_times: Vec<(&'static str, String)>,
 }
 
 impl ImageFinding {
@@ -51,26 +55,23 @@ impl ImageFinding {
             _ => false,
         }
     }
-}
 
-/// Reads a time as Inspector's events write it (`Dec 3, 2021, 6:02:30 PM`,
-/// taken as UTC), or as RFC 3339, or as epoch seconds.
-pub fn parse_inspector_time(value: &Value) -> Option<DateTime<Utc>> {
-    match value {
-        Value::Number(n) => {
-            let secs = n.as_f64()?;
-            DateTime::from_timestamp(secs.trunc() as i64, 0)
+    /// Whether the finding is news that may count towards a CVE storm: a
+    /// rescan's finding (first observed more than `initial` after the
+    /// push), first observed within `storm_window` of `now`. An update of
+    /// a long-known finding (Inspector sends Finding events when a score or
+    /// EPSS changes too), an initial scan's finding, and a finding whose
+    /// push or first observation time is unknown never count.
+    pub fn newly_found_by_rescan(
+        &self,
+        initial: chrono::Duration,
+        storm_window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> bool {
+        match (self.first_observed_at, self.pushed_at) {
+            (Some(first), Some(pushed)) => first - pushed > initial && now - first <= storm_window,
+            _ => false,
         }
-        Value::String(text) => {
-            let text = text.trim();
-            if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-                return Some(t.with_timezone(&Utc));
-            }
-            NaiveDateTime::parse_from_str(text, "%b %d, %Y, %I:%M:%S %p")
-                .ok()
-                .map(|t| t.and_utc())
-        }
-        _ => None,
     }
 }
 
@@ -315,7 +316,25 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
         .as_deref()
         .and_then(risk::exploit_from_aws);
     finding.epss = detail.epss.and_then(|e| e.score).and_then(risk::epss_score);
-    let pushed_at = container.pushed_at.as_ref().and_then(parse_inspector_time);
+    let mut unreadable_times = Vec::new();
+    let mut read_time = |name: &'static str, value: Option<&Value>| {
+        value.and_then(|v| match time::read(v) {
+            Ok(t) => t,
+            Err(e) => {
+                unreadable_times.push((name, e.value));
+                None
+            }
+        })
+    };
+    let pushed_at = read_time(
+        "detail.resources[].details.awsEcrContainerImage.pushedAt",
+        container.pushed_at.as_ref(),
+    );
+    let first_observed_at = read_time("detail.firstObservedAt", detail.first_observed_at.as_ref());
+    let last_in_use_at = read_time(
+        "detail.resources[].details.awsEcrContainerImage.lastInUseAt",
+        container.last_in_use_at.as_ref(),
+    );
     Ok(ImageFinding {
         image: ImageRef {
             account,
@@ -326,20 +345,14 @@ pub fn parse_finding_event(value: Value) -> Result<ImageFinding, EventError> {
         },
         finding,
         status,
-        first_observed_at: detail
-            .first_observed_at
-            .as_ref()
-            .and_then(parse_inspector_time),
+        first_observed_at,
         pushed_at,
         usage: Usage {
             in_use_count: container.in_use_count.and_then(|n| u64::try_from(n).ok()),
-            last_in_use_at: container
-                .last_in_use_at
-                .as_ref()
-                .and_then(parse_inspector_time)
-                .map(|t| t.timestamp()),
+            last_in_use_at: last_in_use_at.map(|t| t.timestamp()),
             pushed_at: pushed_at.map(|t| t.timestamp()),
         },
+        unreadable_times,
     })
 }
 
@@ -355,6 +368,28 @@ pub struct ImageBatch {
     pub closed: Vec<Finding>,
     /// Whether the image runs, as the events say.
     pub usage: Usage,
+    /// Active findings found by a rescan (first observed more than the
+    /// initial-scan window after a known push), by vulnerability id (upper
+    /// case), with when Inspector first observed them: the only findings
+    /// that may count towards a CVE storm ([`ImageBatch::newly_found`]).
+    pub rescan_first_observed: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl ImageBatch {
+    /// Whether the vulnerability `id` (upper case) is news for a CVE storm
+    /// in this image: found by a rescan and first observed within
+    /// `storm_window` of `now`. Initial-scan findings, updates of
+    /// long-known findings and findings whose times are unknown are not.
+    pub fn newly_found(
+        &self,
+        id: &str,
+        storm_window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.rescan_first_observed
+            .get(id)
+            .is_some_and(|first| now - *first <= storm_window)
+    }
 }
 
 /// Groups a batch's finding events by image (account, region, repository,
@@ -375,6 +410,15 @@ pub fn group_by_image(
         });
         let initial =
             initial_window > chrono::Duration::zero() && f.from_initial_scan(initial_window);
+        if f.status == FindingStatus::Active {
+            if let (Some(first), Some(pushed)) = (f.first_observed_at, f.pushed_at) {
+                if first - pushed > initial_window.max(chrono::Duration::zero()) {
+                    let id = f.finding.id.to_ascii_uppercase();
+                    let at = group.rescan_first_observed.entry(id).or_insert(first);
+                    *at = (*at).max(first);
+                }
+            }
+        }
         // The latest event's tags win: tags move between findings of one image.
         group.image = Some(f.image);
         group.message_ids.push(message_id);
@@ -531,17 +575,83 @@ mod tests {
         let mut v = sample();
         v["detail"]["firstObservedAt"] = "yesterday".into();
         assert!(!parse_finding_event(v).unwrap().from_initial_scan(window));
-        // ISO 8601 and epoch seconds read too.
+    }
+
+    #[test]
+    fn an_unreadable_time_is_reported_by_field_and_read_as_unknown() {
+        let mut v = sample();
+        v["detail"]["firstObservedAt"] = "yesterday".into();
+        v["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["lastInUseAt"] =
+            "N/A".into();
+        let f = parse_finding_event(v).unwrap();
+        assert_eq!(f.first_observed_at, None);
+        assert_eq!(f.usage.last_in_use_at, None);
         assert_eq!(
-            parse_inspector_time(&"2026-11-27T11:01:15Z".into()),
-            parse_inspector_time(&serde_json::json!(1_795_777_275))
+            f.unreadable_times,
+            vec![
+                ("detail.firstObservedAt", "yesterday".to_string()),
+                (
+                    "detail.resources[].details.awsEcrContainerImage.lastInUseAt",
+                    "N/A".to_string()
+                )
+            ]
+        );
+        assert!(parse_finding_event(sample())
+            .unwrap()
+            .unreadable_times
+            .is_empty());
+    }
+
+    /// The Amazon Inspector user guide's own ECR finding sample (its times
+    /// written `Wed Sep 04 16:55:38.411 UTC 2024`, its resource with the
+    /// real region and partition), ids changed.
+    const INSPECTOR_GUIDE_SAMPLE: &str =
+        include_str!("../../events/inspector-finding-inspector-guide.json");
+
+    #[test]
+    fn reads_the_inspector_guides_sample_as_an_initial_scan_finding() {
+        let f = parse_finding_event(serde_json::from_str(INSPECTOR_GUIDE_SAMPLE).unwrap()).unwrap();
+        assert!(f.unreadable_times.is_empty(), "{:?}", f.unreadable_times);
+        assert_eq!(
+            f.first_observed_at.unwrap().to_rfc3339(),
+            "2026-11-27T11:01:15.411+00:00"
         );
         assert_eq!(
-            parse_inspector_time(&"Dec 3, 2021, 6:02:30 PM".into())
-                .unwrap()
-                .to_rfc3339(),
-            "2021-12-03T18:02:30+00:00"
+            f.pushed_at.unwrap().to_rfc3339(),
+            "2026-11-27T11:00:58+00:00"
         );
+        assert!(f.from_initial_scan(chrono::Duration::minutes(30)));
+        assert_eq!(f.image.region, "us-east-1");
+        assert_eq!(f.finding.epss, Some(0.00045));
+        assert_eq!(f.finding.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn only_a_rescans_fresh_findings_are_news_for_a_storm() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-04T21:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (initial, storm) = (chrono::Duration::minutes(30), chrono::Duration::minutes(60));
+        let group = |v: Value| {
+            let f = parse_finding_event(v).unwrap();
+            group_by_image(vec![("m".into(), f)], initial).remove(0)
+        };
+        // The initial scan's finding (the sample): never news.
+        assert!(!group(sample()).newly_found("CVE-2026-41001", storm, now));
+        // A rescan's finding first observed 15 minutes ago: news.
+        let mut rescan = sample();
+        rescan["detail"]["firstObservedAt"] = "Dec 4, 2026, 9:15:00 PM".into();
+        assert!(group(rescan.clone()).newly_found("CVE-2026-41001", storm, now));
+        // The same finding updated weeks later (a score or EPSS change):
+        // first observed long before the window, not news.
+        let later = now + chrono::Duration::days(20);
+        assert!(!group(rescan).newly_found("CVE-2026-41001", storm, later));
+        // Unknown push time: not news, whatever the first observation.
+        let mut unknown = sample();
+        unknown["detail"]["firstObservedAt"] = "Dec 4, 2026, 9:15:00 PM".into();
+        unknown["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["pushedAt"] =
+            "sometime".into();
+        assert!(!group(unknown).newly_found("CVE-2026-41001", storm, now));
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod source;
 pub mod storm;
 pub mod tally;
 pub mod text;
+pub mod time;
 pub mod version;

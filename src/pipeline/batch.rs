@@ -64,7 +64,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 .and_then(|v| v.ok_or_else(|| "empty message body".to_string()))
                 .and_then(|v| continuous::parse_finding_event(v).map_err(|e| e.to_string()));
             match event {
-                Ok(finding) => parsed.push((id, finding)),
+                Ok(finding) => {
+                    self.report_unreadable_times(&id, &finding);
+                    parsed.push((id, finding))
+                }
                 Err(problem) => {
                     tracing::error!(message_id = %id, %problem, "unreadable message in the findings batch");
                     response.add_failure(id);
@@ -123,6 +126,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
         let mut outbreaks = BTreeMap::new();
         let mut holders: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let now_utc = chrono::Utc::now();
+        let storm_window = chrono::Duration::minutes(self.config.storm_window_minutes as i64);
         for (index, group) in groups.iter().enumerate() {
             let Some(image) = &group.image else { continue };
             if policy.skip_reason(image).is_some() {
@@ -130,9 +135,13 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }
             let mut image_policy = policy.for_image(image, (self.today)());
             image_policy.apply_usage(&group.usage);
+            // Only news counts: a rescan's finding first observed within the
+            // window. Fresh pushes on one base image, and updates of
+            // long-known findings (score or EPSS changes), never storm.
             let worthy: Vec<Finding> = group
                 .active
                 .iter()
+                .filter(|f| group.newly_found(&f.id.to_ascii_uppercase(), storm_window, now_utc))
                 .filter_map(|f| {
                     let judgement = image_policy.judge(f);
                     (judgement.verdict == Verdict::Alert).then(|| {
@@ -152,7 +161,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }
             storm::add_image(&mut outbreaks, image, group.usage.state(), &worthy);
         }
-        let now = chrono::Utc::now().timestamp();
+        let now = now_utc.timestamp();
         let minutes = self.config.storm_window_minutes;
         let window = storm::window_start(now, minutes);
         let expires_at = window + (minutes * 60) as i64 + 86_400;
@@ -321,6 +330,29 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 Err(())
             }
         }
+    }
+
+    /// A time in no form AWS documents is read as unknown, never silently:
+    /// a WARN line naming the field and the value, and the
+    /// `UnreadableTimestamps` metric.
+    fn report_unreadable_times(&self, message_id: &str, finding: &continuous::ImageFinding) {
+        if finding.unreadable_times.is_empty() {
+            return;
+        }
+        for (field, value) in &finding.unreadable_times {
+            tracing::warn!(
+                message_id = %message_id,
+                repository = %finding.image.repository,
+                digest = %finding.image.digest,
+                field = %field,
+                value = %value,
+                "unreadable time in a finding event: read as unknown (the finding then counts as a rescan's, alerts, and never counts towards a CVE storm)"
+            );
+        }
+        self.emit_count(
+            "UnreadableTimestamps",
+            finding.unreadable_times.len() as u64,
+        );
     }
 
     fn initial_window(&self) -> chrono::Duration {

@@ -73,6 +73,23 @@ pub fn emf_line(
     Value::Object(values).to_string()
 }
 
+/// An EMF line for one count of its own (e.g. `UnreadableTimestamps`),
+/// without dimensions.
+pub fn count_line(namespace: &str, name: &str, value: u64, timestamp_ms: i64) -> String {
+    json!({
+        name: value,
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": name, "Unit": "Count"}],
+            }],
+        },
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +140,17 @@ mod tests {
         for name in names {
             assert!(line[name].is_number(), "{name} has a value");
         }
+    }
+
+    #[test]
+    fn a_count_of_its_own_is_a_metric_cloudwatch_reads() {
+        let line: Value =
+            serde_json::from_str(&count_line("Ns", "UnreadableTimestamps", 2, 1000)).unwrap();
+        assert_eq!(line["UnreadableTimestamps"], 2);
+        let meta = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(meta["Namespace"], "Ns");
+        assert_eq!(meta["Metrics"][0]["Name"], "UnreadableTimestamps");
+        assert_eq!(line["_aws"]["Timestamp"], 1000);
     }
 
     #[test]

@@ -133,6 +133,21 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
     }
 
+    /// A count of its own as a metric (EMF on stdout), when metrics are on.
+    fn emit_count(&self, name: &str, value: u64) {
+        if self.config.metrics {
+            println!(
+                "{}",
+                crate::pipeline::metrics::count_line(
+                    &self.config.metrics_namespace,
+                    name,
+                    value,
+                    chrono::Utc::now().timestamp_millis(),
+                )
+            );
+        }
+    }
+
     /// Handles one event and logs one summary line for it.
     pub async fn handle(&self, event: Value) -> Result<Outcome, HandlerError> {
         let result = self.process(event).await;

@@ -22,6 +22,7 @@ from harness.seed import (
     received_alerts,
     scanned_image,
     sqs_batch,
+    TIME_FORMS,
 )
 
 
@@ -44,10 +45,14 @@ def settings(request, stack):
     stack.start_function()
 
 
+@pytest.mark.parametrize("time_form", TIME_FORMS)
 @pytest.mark.parametrize("order", ["finding events first", "scan event first"])
-def test_an_enhanced_push_alerts_once_in_either_order(stack, inbox, settings, order):
-    repository = f"push/{'dedup' if settings == 'dedup table' else 'plain'}-{order.split()[0]}"
-    digest, finding_events, scan_event = enhanced_push(stack, repository, push_findings(order[:2].upper()))
+def test_an_enhanced_push_alerts_once_in_either_order(stack, inbox, settings, order, time_form):
+    """Each form of time AWS's samples write (harness.seed.inspector_time):
+    the finding events of the push are told from a rescan's, whatever the form."""
+    repository = f"push/{'dedup' if settings == 'dedup table' else 'plain'}-{order.split()[0]}-{time_form}"
+    digest, finding_events, scan_event = enhanced_push(stack, repository, push_findings(order[:2].upper()),
+                                                       time_form=time_form)
     deliveries = [sqs_batch(finding_events), scan_event]
     if order == "scan event first":
         deliveries.reverse()
@@ -61,16 +66,18 @@ def test_an_enhanced_push_alerts_once_in_either_order(stack, inbox, settings, or
     assert "Continuous scanning" not in alerts[0]["message"], "the scan event's alert, with the whole image"
 
 
-def test_a_finding_first_observed_long_after_the_push_alerts_once(stack, inbox, settings):
-    repository = "push/rescan-" + ("dedup" if settings == "dedup table" else "plain")
-    digest, finding_events, scan_event = enhanced_push(stack, repository, push_findings("RS"))
+@pytest.mark.parametrize("time_form", TIME_FORMS)
+def test_a_finding_first_observed_long_after_the_push_alerts_once(stack, inbox, settings, time_form):
+    repository = f"push/rescan-{'dedup' if settings == 'dedup table' else 'plain'}-{time_form}"
+    digest, finding_events, scan_event = enhanced_push(stack, repository, push_findings("RS"), time_form=time_form)
     for event in (sqs_batch(finding_events), scan_event):
         assert stack.invoke(event)[0]
     assert len(received_alerts(stack, inbox)) == 1
 
     # Weeks later Inspector finds a new CVE in the same image (finding_event's
     # default: first observed a week after the push).
-    new = finding_event(repository, digest, "CVE-2026-88001", "CRITICAL", package="glibc", version="2.36")
+    new = finding_event(repository, digest, "CVE-2026-88001", "CRITICAL", package="glibc", version="2.36",
+                        time_form=time_form)
     ok, response = stack.invoke(sqs_batch([new]))
 
     assert ok and response == {"batchItemFailures": []}, response

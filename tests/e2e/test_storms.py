@@ -4,10 +4,20 @@ storm); per-image alerts leave it out; counts are kept in DynamoDB across
 batches and consumers racing on one storm."""
 
 import concurrent.futures
+import datetime
+import json
 
 import pytest
 
-from harness.seed import dedup_table, finding_event, received_alerts, sqs_batch
+from harness.seed import (
+    TIME_FORMS,
+    dedup_table,
+    enhanced_finding,
+    enhanced_push,
+    finding_event,
+    received_alerts,
+    sqs_batch,
+)
 
 THRESHOLD = 3
 
@@ -154,3 +164,90 @@ def test_without_a_table_a_storm_is_found_within_one_batch(storms, inbox):
         assert "storm" not in alerts and len(alerts["findings"]) == THRESHOLD, "each batch alone: no storm"
     finally:
         storms.start_function(DEDUP_TABLE_NAME=table, STORM_TABLE_NAME=table, STORM_THRESHOLD=str(THRESHOLD))
+
+
+def base_image_release(storms, prefix, pushes, time_form):
+    """A release that rebuilds `pushes` images on one base image carrying
+    the same CVE: each push's finding events (its initial scan) and its
+    Inspector2 Scan event."""
+    findings = [enhanced_finding("CVE-2026-66100", "CRITICAL", package="glibc", version="2.36",
+                                 fixed_in="2.36-9+deb12u9")]
+    return [enhanced_push(storms, f"{prefix}/svc-{i:02d}", findings, tag=f"r{i}", time_form=time_form)
+            for i in range(pushes)]
+
+
+@pytest.mark.parametrize("time_form", TIME_FORMS)
+def test_fresh_pushes_on_one_base_image_never_storm_and_each_push_alerts_once(storms, inbox, time_form):
+    """Issue: initial-scan Finding events counted as "newly in" existing
+    images, so 21 or more rebuilt images raised a false storm. 25 fresh
+    pushes (the Inspector guide's form), or past the threshold in the others."""
+    pushes = 25 if time_form == "inspector-guide" else THRESHOLD + 3
+    release = base_image_release(storms, f"fresh-{time_form}", pushes, time_form)
+    finding_events = [event for _, events, _ in release for event in events]
+
+    ok, response = storms.invoke(sqs_batch(finding_events))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    assert received_alerts(storms, inbox) == [], "an initial scan's findings are the scan event's to alert"
+    for _, _, scan in release:
+        ok, result = storms.invoke(scan)
+        assert ok, result
+    alerts = by_kind(received_alerts(storms, inbox))
+    assert "storm" not in alerts
+    assert len(alerts["findings"]) == pushes, [a["subject"] for a in alerts["findings"]]
+    assert all("CVE-2026-66100" in a["message"] for a in alerts["findings"])
+
+
+def test_twenty_five_rescanned_images_with_a_new_cve_make_one_storm(storms, inbox):
+    events = [finding_event(f"rescan/svc-{i % 5}", digest(900 + i), "CVE-2026-66101", "CRITICAL", package="glibc",
+                            version="2.36", time_form="inspector-guide") for i in range(25)]
+
+    ok, response = storms.invoke(sqs_batch(events))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    alerts = by_kind(received_alerts(storms, inbox))
+    [storm] = alerts["storm"]
+    assert storm["subject"] == "STORM CRITICAL: CVE-2026-66101 in 25 images, 5 repositories"
+    assert "findings" not in alerts
+
+
+def test_an_update_wave_on_long_known_findings_makes_no_storm(storms, inbox):
+    """Inspector sends Finding events when a finding is updated too (a new
+    score or EPSS): findings first observed weeks ago, updated now in many
+    images, are not "newly" anywhere."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    first = now - datetime.timedelta(days=30)
+    events = [finding_event(f"wave/svc-{i % 3}", digest(1000 + i), "CVE-2026-66102", "CRITICAL", package="glibc",
+                            version="2.36", epss=0.93, pushed_at=first - datetime.timedelta(days=7),
+                            first_observed_at=first, updated_at=now)
+              for i in range(THRESHOLD * 4)]
+
+    ok, response = storms.invoke(sqs_batch(events))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    alerts = by_kind(received_alerts(storms, inbox))
+    assert "storm" not in alerts
+    # Never alerted before, so each image alerts: with the CVE, not a storm.
+    assert len(alerts["findings"]) == THRESHOLD * 4
+    assert all("CVE-2026-66102" in a["message"] for a in alerts["findings"])
+
+
+def test_an_unreadable_time_is_reported_and_never_makes_a_storm(storms, inbox):
+    events = hits("CVE-2026-66103", THRESHOLD + 2, start=1100)
+    for event in events:
+        event["detail"]["firstObservedAt"] = "N/A"
+    log = storms.findings_function.log_path
+    before = len(log.read_text().splitlines())
+
+    ok, response = storms.invoke(sqs_batch(events))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    alerts = by_kind(received_alerts(storms, inbox))
+    assert "storm" not in alerts
+    assert len(alerts["findings"]) == THRESHOLD + 2, "unknown times alert, as a rescan's findings"
+    lines = log.read_text().splitlines()[before:]
+    warnings = [line for line in lines if "unreadable time" in line]
+    assert len(warnings) == THRESHOLD + 2
+    assert "detail.firstObservedAt" in warnings[0] and "N/A" in warnings[0]
+    metrics = [json.loads(line) for line in lines if line.startswith("{") and '"UnreadableTimestamps"' in line]
+    assert sum(m["UnreadableTimestamps"] for m in metrics) == THRESHOLD + 2
