@@ -23,6 +23,15 @@ pub const STORM_THRESHOLD: &str = "STORM_THRESHOLD";
 pub const STORM_WINDOW_MINUTES: &str = "STORM_WINDOW_MINUTES";
 pub const STORM_SUMMARY_MINUTES: &str = "STORM_SUMMARY_MINUTES";
 pub const STORM_TABLE_NAME: &str = "STORM_TABLE_NAME";
+pub const SCOPE_ACCOUNT_IDS: &str = "SCOPE_ACCOUNT_IDS";
+pub const FINDINGS_QUEUE_URL: &str = "FINDINGS_QUEUE_URL";
+pub const RECHECK_DELAY_SECONDS: &str = "RECHECK_DELAY_SECONDS";
+
+/// How long after an initial scan's Finding events the findings function
+/// looks again for the image's `Inspector2 Scan` alert: SQS's largest
+/// per-message delay (`DelaySeconds`, 0 to 900, Amazon SQS API Reference,
+/// SendMessage).
+pub const DEFAULT_RECHECK_DELAY_SECONDS: u64 = 900;
 
 /// A vulnerability newly affecting more images than this within the storm
 /// window gets one storm alert instead of per-image alerts (0: never).
@@ -83,6 +92,15 @@ pub struct Config {
     /// Where storms are counted across batches and invocations; without it,
     /// within one batch.
     pub storm_table_name: Option<String>,
+    /// The accounts whose events this stack alerts on; `None`: any account
+    /// whose events reach the function (organisation-wide).
+    pub scope_account_ids: Option<std::collections::BTreeSet<String>>,
+    /// The findings queue, to send an initial scan's Finding events back to
+    /// itself for a later look ([`Config::recheck_delay_seconds`]); `None`:
+    /// no recheck.
+    pub findings_queue_url: Option<String>,
+    /// Delay of that look (0: no recheck).
+    pub recheck_delay_seconds: u64,
 }
 
 impl Default for Config {
@@ -109,6 +127,9 @@ impl Default for Config {
             storm_window_minutes: DEFAULT_STORM_WINDOW_MINUTES,
             storm_summary_minutes: DEFAULT_STORM_SUMMARY_MINUTES,
             storm_table_name: None,
+            scope_account_ids: None,
+            findings_queue_url: None,
+            recheck_delay_seconds: DEFAULT_RECHECK_DELAY_SECONDS,
         }
     }
 }
@@ -316,6 +337,40 @@ impl Config {
             1440,
             "minutes",
         )?;
+        let recheck_delay_seconds = whole(
+            RECHECK_DELAY_SECONDS,
+            DEFAULT_RECHECK_DELAY_SECONDS,
+            900,
+            "seconds (SQS DelaySeconds)",
+        )?;
+        let findings_queue_url = get(FINDINGS_QUEUE_URL).filter(|v| !v.trim().is_empty());
+        if let Some(url) = &findings_queue_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError {
+                    variable: FINDINGS_QUEUE_URL,
+                    problem: format!("`{url}` is not an SQS queue URL"),
+                });
+            }
+        }
+        let scope_account_ids = match get(SCOPE_ACCOUNT_IDS) {
+            None => None,
+            Some(value) if value.trim().is_empty() => None,
+            Some(value) => {
+                let mut ids = std::collections::BTreeSet::new();
+                for id in value.split(',').map(str::trim) {
+                    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(ConfigError {
+                            variable: SCOPE_ACCOUNT_IDS,
+                            problem: format!(
+                                "`{id}` is not an AWS account id (12 digits); expected e.g. 111111111111,222222222222, or empty for any account"
+                            ),
+                        });
+                    }
+                    ids.insert(id.to_string());
+                }
+                Some(ids)
+            }
+        };
         if storm_threshold > 0 && storm_window_minutes == 0 {
             return Err(ConfigError {
                 variable: STORM_WINDOW_MINUTES,
@@ -323,6 +378,9 @@ impl Config {
             });
         }
         Ok(Config {
+            scope_account_ids,
+            findings_queue_url,
+            recheck_delay_seconds,
             storm_threshold,
             storm_window_minutes,
             storm_summary_minutes,
@@ -682,6 +740,47 @@ mod tests {
             assert_eq!(err.variable, ACCOUNT_ALIASES, "{bad}");
             assert!(err.problem.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_account_scope_is_a_list_of_account_ids_or_any() {
+        let topic = (ALERT_TOPIC_ARN, TOPIC);
+        assert_eq!(config(&[topic]).unwrap().scope_account_ids, None);
+        assert_eq!(
+            config(&[topic, (SCOPE_ACCOUNT_IDS, "")])
+                .unwrap()
+                .scope_account_ids,
+            None,
+            "empty: any account (organisation-wide)"
+        );
+        let c = config(&[topic, (SCOPE_ACCOUNT_IDS, "111111111111, 222222222222")]).unwrap();
+        let ids: Vec<&str> = c
+            .scope_account_ids
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(ids, ["111111111111", "222222222222"]);
+        for bad in ["1111", "111111111111,", "abcdefghijkl"] {
+            let err = config(&[topic, (SCOPE_ACCOUNT_IDS, bad)]).unwrap_err();
+            assert_eq!(err.variable, SCOPE_ACCOUNT_IDS, "{bad}");
+            assert!(
+                err.problem.contains("not an AWS account id"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_recheck_needs_a_queue_url_and_a_delay_sqs_allows() {
+        let topic = (ALERT_TOPIC_ARN, TOPIC);
+        let c = config(&[topic]).unwrap();
+        assert_eq!((c.findings_queue_url, c.recheck_delay_seconds), (None, 900));
+        let err = config(&[topic, (RECHECK_DELAY_SECONDS, "901")]).unwrap_err();
+        assert_eq!(err.variable, RECHECK_DELAY_SECONDS);
+        let err = config(&[topic, (FINDINGS_QUEUE_URL, "scan-alerts-findings")]).unwrap_err();
+        assert_eq!(err.variable, FINDINGS_QUEUE_URL);
     }
 
     #[test]

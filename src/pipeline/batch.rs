@@ -53,6 +53,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     pub async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         let mut parsed = Vec::with_capacity(batch.records.len());
+        let mut out_of_scope = 0;
         for record in batch.records {
             let id = record.message_id.unwrap_or_default();
             let event = record
@@ -65,6 +66,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 .and_then(|v| continuous::parse_finding_event(v).map_err(|e| e.to_string()));
             match event {
                 Ok(finding) => {
+                    if let Some(reason) = self.out_of_scope(&finding.image) {
+                        tracing::info!(message_id = %id, outcome = "out_of_scope", repository = %finding.image.repository, %reason, "finding event skipped");
+                        out_of_scope += 1;
+                        continue;
+                    }
                     self.report_unreadable_times(&id, &finding);
                     parsed.push((id, finding))
                 }
@@ -73,6 +79,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                     response.add_failure(id);
                 }
             }
+        }
+        if out_of_scope > 0 {
+            self.emit_count("EventsOutOfScope", out_of_scope);
         }
         let groups = group_by_image(parsed, self.initial_window());
         let shared = images_per_vulnerability(&groups);

@@ -40,6 +40,8 @@ pub fn emf_line(
         ),
         Err(e) => (0, 0, 1, u64::from(e.is_transient())),
     };
+    let out_of_scope = matches!(result, Ok(o) if o.outcome == OutcomeKind::OutOfScope);
+    values.insert("EventsOutOfScope".into(), json!(u64::from(out_of_scope)));
     values.insert("AlertsPublished".into(), json!(alerts));
     values.insert("EventsNotAlerted".into(), json!(suppressed));
     values.insert("Failures".into(), json!(failures));

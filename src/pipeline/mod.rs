@@ -133,6 +133,24 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
     }
 
+    /// Why an image's event is not this stack's to alert: its account is
+    /// outside `SCOPE_ACCOUNT_IDS`. An Inspector delegated administrator
+    /// receives its members' events as well as its own (Amazon Inspector
+    /// User Guide, "Amazon EventBridge event schema for Amazon Inspector
+    /// events"); a stack for one account must not alert on them. Skipped,
+    /// logged and counted (`EventsOutOfScope`), never failed or alerted.
+    fn out_of_scope(&self, image: &ImageRef) -> Option<String> {
+        let scope = self.config.scope_account_ids.as_ref()?;
+        if scope.contains(&image.account) {
+            return None;
+        }
+        Some(format!(
+            "account {} is outside this stack's accounts ({}): skipped",
+            image.account,
+            scope.iter().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    }
+
     /// A count of its own as a metric (EMF on stdout), when metrics are on.
     fn emit_count(&self, name: &str, value: u64) {
         if self.config.metrics {
@@ -176,6 +194,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }
             Incoming::Scan(scan) => scan,
         };
+        if let Some(reason) = self.out_of_scope(&scan.image) {
+            return Ok(Outcome::new(OutcomeKind::OutOfScope, Some(&scan.image)).because(reason));
+        }
         let policy = self.policy.current().await?;
         if let Some(reason) = policy.skip_reason(&scan.image) {
             return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(&scan.image)).because(reason));

@@ -14,6 +14,8 @@ pub enum OutcomeKind {
     Alerted,
     NotAlerted,
     Ignored,
+    /// From an account outside this stack's scope (`SCOPE_ACCOUNT_IDS`).
+    OutOfScope,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

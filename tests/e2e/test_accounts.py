@@ -124,3 +124,35 @@ def test_the_policy_scopes_rules_by_account(org_stack, inbox):
         assert "Not alerted: 1 allow-listed." in body
     finally:
         org_stack.start_function(MEMBER_ROLE_NAME=ROLE, ACCOUNT_ALIASES=ALIASES)
+
+
+def test_events_of_accounts_outside_the_stacks_scope_are_skipped_never_failed_or_alerted(stack, inbox):
+    """An Inspector delegated administrator receives its members' events
+    too (Amazon Inspector User Guide): a stack for this account alone skips
+    them with a log line and a metric, and still alerts its own."""
+    from harness.seed import finding_event, sqs_batch
+
+    stack.start_function(SCOPE_ACCOUNT_IDS="123456789012")
+    try:
+        foreign_scan = member_event("sha256:" + "4" * 64, DATA, "us-east-1", "other/app", "v1")
+        foreign_finding = finding_event("other/app", "sha256:" + "4" * 64, "CVE-2026-55001", "CRITICAL",
+                                        account=DATA, time_form="inspector-guide")
+        own_finding = finding_event("own/app", "sha256:" + "5" * 64, "CVE-2026-55002", "CRITICAL",
+                                    time_form="inspector-guide")
+
+        ok, result = stack.invoke(foreign_scan)
+        assert ok, result
+        assert result["outcome"] == "out_of_scope", result
+        assert DATA in result["reason"]
+        ok, response = stack.invoke(sqs_batch([foreign_finding, own_finding]))
+
+        assert ok and response == {"batchItemFailures": []}, "never failed into the queue"
+        [alert] = received_alerts(stack, inbox)
+        assert alert["attributes"]["repository"] == "own/app"
+        scan_metrics = [line for line in stack.function.log_path.read_text().splitlines()
+                        if '"EventsOutOfScope":1' in line]
+        batch_log = stack.findings_function.log_path.read_text()
+        assert scan_metrics, "the scan function counts it"
+        assert '"EventsOutOfScope":1' in batch_log and "out_of_scope" in batch_log
+    finally:
+        stack.start_function()
