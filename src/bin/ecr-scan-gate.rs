@@ -1,5 +1,6 @@
 //! CI gate: applies the alerting policy to an image's scan findings.
-//! Exit 0 pass, 1 policy violations (or a budget exceeded), 2 cannot judge.
+//! Exit 0 pass, 1 policy violations (or a budget exceeded), 2 cannot judge
+//! (an image the policy does not cover included, unless --allow-uncovered).
 
 use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
 use ecr_scan_alerts::domain::image::ImageRef;
@@ -17,12 +18,23 @@ async fn main() -> ExitCode {
     // --help and --version print to stdout and exit 0; a bad argument is
     // named on stderr with the usage, exit 2.
     let args = gate::parse_args(&argv, step_summary.as_deref()).unwrap_or_else(|e| e.exit());
-    let result = run(&args).await.and_then(|report| {
+    let result = run(&args).await.and_then(|mut report| {
+        if args.allow_uncovered {
+            report.allow_uncovered();
+        }
         deliver(&args, &report)?;
         Ok(report)
     });
     match result {
-        Ok(report) => ExitCode::from(if report.passed() { 0 } else { 1 }),
+        Ok(report) => {
+            if report.not_covered() && !report.uncovered_allowed {
+                eprintln!(
+                    "ecr-scan-gate: {} is not covered by the policy: nothing was judged (exit 2; --allow-uncovered lets it pass)",
+                    report.image_name()
+                );
+            }
+            ExitCode::from(report.exit_code())
+        }
         Err(e) => {
             eprintln!("ecr-scan-gate: {e}");
             let name = match (&args.tag, &args.digest) {

@@ -9,11 +9,12 @@
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::glob::Glob;
 use crate::domain::image::{ImageRef, ScanKind};
-use crate::domain::risk::{InUse, Usage, Why};
+use crate::domain::risk::{Usage, Why};
 use crate::domain::severity::Severity;
 use crate::domain::source::{RepositorySource, SourceRules, UrlTemplate};
 use chrono::NaiveDate;
 use serde::Deserialize;
+use serde_json::Value;
 
 pub const POLICY_VERSION: u32 = 1;
 
@@ -92,6 +93,24 @@ impl Filter {
         (self.include.is_empty() || self.include.iter().any(|g| g.matches(value)))
             && !self.exclude.iter().any(|g| g.matches(value))
     }
+
+    /// `a/*, b`: the `include` patterns.
+    fn included(&self) -> String {
+        self.include
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Names the filter that refuses `value`: `name.exclude` and its
+    /// matching pattern, or `name.include` and its patterns.
+    fn which_refuses(&self, name: &str, value: &str) -> String {
+        if let Some(g) = self.exclude.iter().find(|g| g.matches(value)) {
+            return format!("`{name}.exclude` pattern `{}`", g.as_str());
+        }
+        format!("not matched by `{name}.include`: {}", self.included())
+    }
 }
 
 /// A `thresholds` entry: the images it covers and their threshold.
@@ -124,8 +143,9 @@ pub struct RiskRule {
     /// An image not running for at least `days` alerts at most at
     /// `lower_to` (`None`: not at all).
     not_in_use: Option<NotInUseRule>,
-    /// Images known not to be running do not alert.
-    only_in_use: bool,
+    /// Images known not to be running for at least this many days (since
+    /// their push, or since last seen running) do not alert.
+    only_in_use: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +164,7 @@ impl RiskRule {
 
     /// Whether the rule looks at whether the image runs.
     pub fn uses_usage(&self) -> bool {
-        self.only_in_use || self.not_in_use.is_some()
+        self.only_in_use.is_some() || self.not_in_use.is_some()
     }
 
     /// Whether the rule looks at EPSS scores.
@@ -192,6 +212,9 @@ pub struct ImagePolicy<'a> {
     pub risk: Option<(usize, &'a RiskRule)>,
     today: NaiveDate,
     idle: Idle,
+    /// Whether the image's usage may move its findings: not in the CI gate,
+    /// which judges an image before it runs.
+    usage_applies: bool,
 }
 
 /// A verdict, and the expired allow-list entry that would have suppressed
@@ -259,8 +282,10 @@ impl Policy {
     pub fn skip_reason(&self, image: &ImageRef) -> Option<String> {
         if !self.repositories.admits(&image.repository) {
             return Some(format!(
-                "repository `{}` is excluded by the policy",
-                image.repository
+                "repository `{}` is excluded by the policy ({})",
+                image.repository,
+                self.repositories
+                    .which_refuses("repositories", &image.repository)
             ));
         }
         let tags_filtered = !self.tags.include.is_empty() || !self.tags.exclude.is_empty();
@@ -273,9 +298,17 @@ impl Policy {
                 image.tags.iter().any(|t| self.tags.admits(t))
             };
             if !admitted {
+                if image.tags.is_empty() {
+                    return Some(format!(
+                        "the image has no tag, and the policy's `tags.include` ({}) admits only tagged images",
+                        self.tags.included()
+                    ));
+                }
+                let first = &image.tags[0];
                 return Some(format!(
-                    "tags [{}] are excluded by the policy",
-                    image.tags.join(", ")
+                    "tags [{}] are excluded by the policy ({})",
+                    image.tags.join(", "),
+                    self.tags.which_refuses("tags", first)
                 ));
             }
         }
@@ -326,6 +359,7 @@ impl Policy {
                 .find(|(_, rule)| rule.covers(image)),
             today,
             idle: Idle::No,
+            usage_applies: true,
         }
     }
 
@@ -365,19 +399,39 @@ impl ImagePolicy<'_> {
         let Some((_, rule)) = self.risk else {
             return;
         };
+        if !self.usage_applies {
+            return;
+        }
         let now = self
             .today
             .and_hms_opt(0, 0, 0)
             .map_or(0, |t| t.and_utc().timestamp());
-        if rule.only_in_use && matches!(usage.state(), InUse::NotRunning { .. }) {
-            self.idle = Idle::Drop;
-            return;
+        let idle_days = usage.idle_days(now);
+        if let (Some(at_least), Some(days)) = (rule.only_in_use, idle_days) {
+            if days >= at_least {
+                self.idle = Idle::Drop;
+                return;
+            }
         }
-        if let (Some(r), Some(days)) = (rule.not_in_use, usage.idle_days(now)) {
+        if let (Some(r), Some(days)) = (rule.not_in_use, idle_days) {
             if days >= r.days {
                 self.idle = r.lower_to.map_or(Idle::Drop, Idle::LowerTo);
             }
         }
+    }
+
+    /// Whether the image runs never moves a finding: for the CI gate, which
+    /// judges an image before it is deployed (an image that has never run
+    /// is not one that is safe to run). `apply_usage` then changes nothing.
+    pub fn ignore_usage(mut self) -> Self {
+        self.usage_applies = false;
+        self.idle = Idle::No;
+        self
+    }
+
+    /// Whether the image's usage may move its findings ([`Self::ignore_usage`]).
+    pub fn usage_applies(&self) -> bool {
+        self.usage_applies
     }
 
     /// The severity `finding` routes at under the risk entry, and why.
@@ -550,7 +604,7 @@ struct RiskDoc {
     #[serde(default)]
     not_in_use: Option<NotInUseDoc>,
     #[serde(default)]
-    only_in_use: bool,
+    only_in_use: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -761,12 +815,17 @@ impl RiskDoc {
                     })
                 })
                 .transpose()?,
-            only_in_use: self.only_in_use,
+            only_in_use: self
+                .only_in_use
+                .as_ref()
+                .map(|v| only_in_use_days(at("only_in_use"), v))
+                .transpose()?
+                .flatten(),
         };
         if rule.exploit_raise_to.is_none()
             && rule.epss.is_none()
             && rule.not_in_use.is_none()
-            && !rule.only_in_use
+            && rule.only_in_use.is_none()
         {
             return Err(invalid(
                 format!("risk[{i}]"),
@@ -774,6 +833,40 @@ impl RiskDoc {
             ));
         }
         Ok(rule)
+    }
+}
+
+/// `only_in_use: {"days": N}`. The bare `true` of earlier versions dropped
+/// an image that had never run, however new: it is refused with the way to
+/// say it now, never read as some number of days. `false` is no rule.
+fn only_in_use_days(field: String, value: &Value) -> Result<Option<i64>, PolicyError> {
+    let days =
+        match value {
+            Value::Bool(false) | Value::Null => return Ok(None),
+            Value::Bool(true) => return Err(invalid(
+                field,
+                "`true` is no longer allowed: an image must be known idle for a number of days \
+                 since its push or last use before its findings are dropped; write \
+                 {\"days\": 14} (or another number)",
+            )),
+            Value::Object(map) => {
+                if let Some(key) = map.keys().find(|k| *k != "days") {
+                    return Err(invalid(
+                        field,
+                        format!("unknown field `{key}`, expected `days`"),
+                    ));
+                }
+                map.get("days")
+                    .ok_or_else(|| invalid(format!("{field}.days"), "missing"))?
+            }
+            other => return Err(invalid(field, format!("`{other}` is not {{\"days\": N}}"))),
+        };
+    match days.as_i64() {
+        Some(n) if n >= 0 => Ok(Some(n)),
+        _ => Err(invalid(
+            format!("{field}.days"),
+            format!("`{days}` is not a number of days (0 or more)"),
+        )),
     }
 }
 
@@ -966,15 +1059,22 @@ mod tests {
             policy.for_image(&image("other", &["v1"]), today).threshold,
             Severity::High
         );
-        // Its risk rules: batch images alert only while running; elsewhere
-        // a known exploit routes as CRITICAL.
-        let mut batch = policy.for_image(&image("batch/nightly", &["v1"]), today);
-        batch.apply_usage(&Usage {
-            in_use_count: Some(0),
-            ..Usage::default()
-        });
+        // Its risk rules: batch images known idle for 14 days do not alert,
+        // a batch image pushed and not yet run does; elsewhere a known
+        // exploit routes as CRITICAL.
         let critical = finding("CVE-1", Severity::Critical);
-        assert_eq!(batch.judge(&critical).verdict, Verdict::NotInUse);
+        let batch = |idle_days: i64| {
+            let mut batch = policy.for_image(&image("batch/nightly", &["v1"]), today);
+            let at = today.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+            batch.apply_usage(&Usage {
+                in_use_count: Some(0),
+                last_in_use_at: None,
+                pushed_at: Some(at - idle_days * 86_400),
+            });
+            batch.judge(&critical).verdict
+        };
+        assert_eq!(batch(20), Verdict::NotInUse);
+        assert_eq!(batch(1), Verdict::Alert, "just pushed: alerted");
         let mut exploited = finding("CVE-2", Severity::Medium);
         exploited.exploit_available = Some(true);
         let api = policy.for_image(&image("prod-api", &["v1"]), today);
@@ -1149,7 +1249,7 @@ mod tests {
     fn risk_policy() -> Policy {
         Policy::from_document(
             r#"{"version": 1, "threshold": "HIGH", "risk": [
-                {"repository": "sandbox/*", "only_in_use": true},
+                {"repository": "sandbox/*", "only_in_use": {"days": 14}},
                 {"exploit_available": {"raise_to": "CRITICAL"},
                  "epss": {"at_least": 0.5, "raise_to": "HIGH"},
                  "not_in_use": {"days": 30, "lower_to": "LOW"}}
@@ -1273,7 +1373,18 @@ mod tests {
             judge.apply_usage(&u);
             judge.judge(&finding("CVE-1", Severity::Critical)).verdict
         };
-        assert_eq!(sandbox(usage(Some(0))), Verdict::NotInUse);
+        assert_eq!(sandbox(usage(Some(14))), Verdict::NotInUse);
+        assert_eq!(sandbox(usage(Some(60))), Verdict::NotInUse);
+        assert_eq!(
+            sandbox(usage(Some(13))),
+            Verdict::Alert,
+            "idle, but not for the days the rule asks"
+        );
+        assert_eq!(
+            sandbox(usage(Some(0))),
+            Verdict::Alert,
+            "just pushed, never run yet: alerted"
+        );
         assert_eq!(sandbox(usage(None)), Verdict::Alert);
         assert_eq!(sandbox(Usage::default()), Verdict::Alert);
         let mut exploited = finding("CVE-2", Severity::Medium);
@@ -1399,6 +1510,22 @@ mod tests {
             (
                 r#"{"version": 1, "risk": [{"not_in_use": {"days": -1, "lower_to": "LOW"}}]}"#,
                 "risk[0].not_in_use.days",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"only_in_use": true}]}"#,
+                "risk[0].only_in_use",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"only_in_use": {"days": -3}}]}"#,
+                "risk[0].only_in_use.days",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"only_in_use": {"dayz": 3}}]}"#,
+                "risk[0].only_in_use",
+            ),
+            (
+                r#"{"version": 1, "risk": [{"only_in_use": {}}]}"#,
+                "risk[0].only_in_use.days",
             ),
             (
                 r#"{"version": 1, "risk": [{"exploit": {"raise_to": "HIGH"}}]}"#,

@@ -60,6 +60,45 @@ def test_the_policy_document_and_threshold_apply(gated, tmp_path):
     assert "CVE-2026-97001" in stricter.stdout
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "markdown"])
+def test_an_image_the_policy_does_not_cover_exits_2_naming_the_filter(gated, tmp_path, fmt):
+    """A `tags.include` filter and a --digest run (no tags): nothing is
+    judged, which used to exit 0 as a pass."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"version": 1, "tags": {"include": ["release-*"]}}))
+    digest = scanned_image(gated, "gate/app", f"uncovered-{fmt}", basic=[basic_finding("CVE-2026-97010", "CRITICAL")])
+
+    result = run_gate(gated, "--repository", "gate/app", "--digest", digest, "--policy", str(policy),
+                      "--format", fmt)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "tags.include" in result.stdout, result.stdout
+    assert "not covered by the policy" in result.stderr
+    assert "PASS" not in result.stdout
+
+    allowed = run_gate(gated, "--repository", "gate/app", "--digest", digest, "--policy", str(policy),
+                       "--format", fmt, "--allow-uncovered")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "--allow-uncovered" in allowed.stdout
+
+
+def test_the_gate_fails_an_undeployed_image_whatever_only_in_use_says(gated, tmp_path):
+    """examples/policy.json drops idle `batch/*` images from alerts; the
+    gate judges an image before it runs, so it still fails it."""
+    from harness.seed import image_usage
+
+    scanned_image(gated, "batch/nightly", "never-run", status="ACTIVE", enhanced=[
+        enhanced_finding("CVE-2026-97011", "CRITICAL", usage=image_usage(in_use=0, pushed_days_ago=60)),
+    ])
+
+    result = run_gate(gated, "--repository", "batch/nightly", "--tag", "never-run", "--interval", "1",
+                      "--policy", str(ROOT / "examples" / "policy.json"))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "CVE-2026-97011" in result.stdout
+    assert "not_in_use / only_in_use rules are not applied" in result.stdout
+
+
 def test_a_missing_image_is_an_error_with_exit_2(gated):
     result = run_gate(gated, "--repository", "gate/app", "--tag", "no-such-tag")
     assert result.returncode == 2

@@ -125,8 +125,8 @@ def test_per_repository_thresholds_and_scope_filters(policy_stack, policy_inbox)
 
     assert outcomes == [
         ("no finding at or above CRITICAL left by the policy", 1),
-        ("tags [pr-77] are excluded by the policy", 0),
-        ("repository `scratch/x` is excluded by the policy", 0),
+        ("tags [pr-77] are excluded by the policy (`tags.exclude` pattern `pr-*`)", 0),
+        ("repository `scratch/x` is excluded by the policy (`repositories.exclude` pattern `scratch/*`)", 0),
     ]
     assert received_alerts(policy_stack, policy_inbox) == []
 

@@ -27,7 +27,7 @@ RISK_POLICY = {
     "version": 1,
     "threshold": "HIGH",
     "risk": [
-        {"repository": "batch/*", "only_in_use": True},
+        {"repository": "batch/*", "only_in_use": {"days": 7}},
         {
             "exploit_available": {"raise_to": "CRITICAL"},
             "epss": {"at_least": 0.7, "raise_to": "HIGH"},
@@ -146,7 +146,7 @@ def test_an_image_idle_for_days_only_still_alerts(risk_stack, risk_inbox):
 
 def test_only_in_use_drops_a_stopped_image_but_never_an_unknown_one(risk_stack, risk_inbox):
     stopped = scanned_image(risk_stack, "batch/nightly", "v1", status="ACTIVE", enhanced=[
-        enhanced_finding("CVE-2026-88401", "CRITICAL", usage=image_usage(in_use=0, idle_days=1)),
+        enhanced_finding("CVE-2026-88401", "CRITICAL", usage=image_usage(in_use=0, idle_days=8)),
     ])
     basic = scanned_image(risk_stack, "batch/hourly", "v1", basic=[basic_finding("CVE-2026-88402", "CRITICAL")])
 
@@ -164,6 +164,21 @@ def test_only_in_use_drops_a_stopped_image_but_never_an_unknown_one(risk_stack, 
     assert alert["attributes"]["exploitable"] == "unknown"
     assert alert["attributes"]["in_use"] == "unknown"
     assert "whether the image runs is unknown (basic scanning does not report it)" in alert["message"]
+
+
+def test_only_in_use_alerts_a_fresh_push_that_has_not_run_yet(risk_stack, risk_inbox):
+    """A new image has never run: it is not known idle for the rule's days,
+    so it alerts (the rule used to drop every image with inUseCount 0)."""
+    fresh = scanned_image(risk_stack, "batch/weekly", "v1", status="ACTIVE", enhanced=[
+        enhanced_finding("CVE-2026-88403", "CRITICAL", usage=image_usage(in_use=0, pushed_days_ago=1)),
+    ])
+
+    ok, result = risk_stack.invoke(enhanced_event("batch/weekly", fresh, "v1"))
+
+    assert ok, result
+    [alert] = received_alerts(risk_stack, risk_inbox)
+    assert alert["subject"] == "CRITICAL: 1 critical in batch/weekly:v1"
+    assert alert["attributes"]["in_use"] == "false"
 
 
 def test_an_only_new_alert_ends_with_what_is_still_open(risk_stack, risk_inbox):

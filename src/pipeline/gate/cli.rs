@@ -16,7 +16,8 @@ of its findings agree: its findings can lag its status.
 Every option can also be set by its environment variable (shown in brackets).
 
 Exit status: 0 pass, 1 policy violations (or a budget exceeded), 2 cannot
-judge: image or scan missing, scan failed, no current findings
+judge: image not covered by the policy's repositories or tags filters (0 with
+--allow-uncovered), image or scan missing, scan failed, no current findings
 (SCAN_ELIGIBILITY_EXPIRED, IMAGE_ARCHIVED, FINDINGS_UNAVAILABLE: not the same
 as clean), no scan will start, scan older than --max-age, findings still
 changing, AWS error, invalid policy or arguments.";
@@ -81,6 +82,10 @@ struct Cli {
     /// Seconds between polls and between the two reads of an enhanced scan.
     #[arg(long, env = "ECR_SCAN_GATE_INTERVAL", value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
     interval: Duration,
+    /// Let an image the policy's `repositories` or `tags` filters leave out
+    /// pass (exit 0); without it such an image exits 2: nothing was judged.
+    #[arg(long, env = "ECR_SCAN_GATE_ALLOW_UNCOVERED")]
+    allow_uncovered: bool,
     /// Output on stdout.
     #[arg(long, env = "ECR_SCAN_GATE_FORMAT", value_enum, default_value = "text")]
     format: Format,
@@ -180,6 +185,8 @@ pub struct Args {
     pub max_age: Option<Duration>,
     pub timeout: Duration,
     pub interval: Duration,
+    /// `--allow-uncovered`.
+    pub allow_uncovered: bool,
     /// What goes to stdout.
     pub format: Format,
     /// Other formats, to files.
@@ -253,6 +260,7 @@ pub fn parse_args(args: &[String], step_summary_path: Option<&str>) -> Result<Ar
         max_age: cli.max_age,
         timeout: cli.timeout,
         interval: cli.interval,
+        allow_uncovered: cli.allow_uncovered,
         format: cli.format,
         outputs: cli.outputs,
         summary_files,

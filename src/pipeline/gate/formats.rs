@@ -170,7 +170,7 @@ pub fn sarif(report: &Report) -> Value {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
-            "invocations": [{"executionSuccessful": true}],
+            "invocations": [invocation(report)],
             "results": results,
             "properties": {
                 "result": report.result,
@@ -184,6 +184,26 @@ pub fn sarif(report: &Report) -> Value {
                 "notes": report.notes,
             },
         }],
+    })
+}
+
+/// The run's invocation; an image the policy does not cover is said as a
+/// notification (an error, or a note with `--allow-uncovered`).
+fn invocation(report: &Report) -> Value {
+    if !report.not_covered() {
+        return json!({"executionSuccessful": true});
+    }
+    let level = if report.uncovered_allowed {
+        "note"
+    } else {
+        "error"
+    };
+    json!({
+        "executionSuccessful": true,
+        "toolExecutionNotifications": report.notes.iter().map(|n| json!({
+            "level": level,
+            "message": {"text": one_line(n)},
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -257,7 +277,26 @@ pub fn junit(report: &Report) -> String {
     }
     // Findings over the listing cap still count.
     let unlisted = (report.violations_total + report.tolerated_total).saturating_sub(tests);
-    if tests == 0 {
+    if report.not_covered() {
+        tests = 1;
+        let name = xml(&format!(
+            "{} is not covered by the policy",
+            report.image_name()
+        ));
+        let why = xml(&report.notes.join(" "));
+        if report.uncovered_allowed {
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"{classname}\" name=\"{name}\" time=\"0\">\n      <skipped message=\"{why}\"/>\n    </testcase>"
+            );
+        } else {
+            failures = 1;
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"{classname}\" name=\"{name}\" time=\"0\">\n      <failure message=\"{why}\" type=\"NOT_COVERED\">{why}</failure>\n    </testcase>"
+            );
+        }
+    } else if tests == 0 {
         tests = 1;
         let _ = writeln!(
             cases,
@@ -277,6 +316,7 @@ pub fn junit(report: &Report) -> String {
         );
         tests += 1;
     }
+    let skipped = u64::from(report.not_covered() && report.uncovered_allowed);
     let mut properties = String::new();
     for (name, value) in [
         ("repository", report.repository.as_str()),
@@ -298,7 +338,7 @@ pub fn junit(report: &Report) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <testsuites name=\"ecr-scan-gate\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">\n  \
-         <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"0\">\n    \
+         <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"0\">\n    \
          <properties>\n{properties}    </properties>\n{cases}    <system-out>{notes}</system-out>\n  \
          </testsuite>\n</testsuites>\n",
         xml(&suite)
@@ -338,12 +378,18 @@ fn md_escape(text: &str) -> String {
 /// counts and budgets, the findings that fail the gate.
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
-    let verdict = if report.passed() { "PASS" } else { "FAIL" };
+    let verdict = report.verdict();
     let _ = writeln!(
         out,
         "### ecr-scan-gate: {verdict} for `{}`\n",
         report.image_name().replace('`', "'")
     );
+    if report.not_covered() {
+        for note in &report.notes {
+            let _ = writeln!(out, "{}\n", md_escape(note));
+        }
+        return out;
+    }
     let _ = writeln!(
         out,
         "{} finding(s) at or above {} fail the gate. Scan status {}{}. [Scan results in the ECR console]({})\n",
@@ -465,7 +511,73 @@ mod tests {
             tolerated_total: 1,
             notes: vec!["Not counted: 1 allow-listed.".into()],
             console_url: "https://console.aws.amazon.com/ecr/x".into(),
+            uncovered_allowed: false,
         }
+    }
+
+    fn uncovered() -> Report {
+        let image = crate::domain::image::ImageRef {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            repository: "batch/report".into(),
+            digest: "sha256:00".into(),
+            tags: Vec::new(),
+        };
+        Report::uncovered(
+            &image,
+            "the image has no tag, and the policy's `tags.include` (v*) admits only tagged images",
+        )
+    }
+
+    #[test]
+    fn an_image_the_policy_does_not_cover_is_no_pass_in_any_format() {
+        let mut report = uncovered();
+        assert_eq!(report.exit_code(), 2);
+        for format in [
+            Format::Text,
+            Format::Json,
+            Format::Sarif,
+            Format::Junit,
+            Format::Markdown,
+        ] {
+            let out = format.render(&report);
+            assert!(
+                out.contains("tags.include"),
+                "{format:?} names the filter: {out}"
+            );
+            assert!(
+                !out.contains("PASS") && !out.contains("\"pass\""),
+                "{format:?}: {out}"
+            );
+        }
+        assert!(Format::Text
+            .render(&report)
+            .starts_with("NOT COVERED: batch/report@sha256:00"));
+        assert!(Format::Markdown
+            .render(&report)
+            .contains("### ecr-scan-gate: NOT COVERED for"));
+        let junit = Format::Junit.render(&report);
+        assert!(junit.contains("failures=\"1\""), "{junit}");
+        let sarif: Value = serde_json::from_str(&Format::Sarif.render(&report)).unwrap();
+        let note = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+        assert_eq!(note["level"], "error");
+        assert_eq!(sarif["runs"][0]["properties"]["result"], "not_covered");
+        let json: Value = serde_json::from_str(&Format::Json.render(&report)).unwrap();
+        assert_eq!(json["result"], "not_covered");
+
+        report.allow_uncovered();
+        assert_eq!(report.exit_code(), 0);
+        assert!(Format::Text
+            .render(&report)
+            .starts_with("NOT COVERED (allowed): "));
+        assert!(Format::Junit.render(&report).contains("failures=\"0\""));
+        let sarif: Value = serde_json::from_str(&Format::Sarif.render(&report)).unwrap();
+        assert_eq!(
+            sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["level"],
+            "note"
+        );
+        let json: Value = serde_json::from_str(&Format::Json.render(&report)).unwrap();
+        assert_eq!(json["uncovered_allowed"], true);
     }
 
     #[test]

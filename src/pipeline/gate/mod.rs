@@ -136,8 +136,8 @@ fn stale(
     now: chrono::DateTime<chrono::Utc>,
     image: &ImageRef,
 ) -> Result<Option<Duration>, GateError> {
-    if report.scan_status == "-" {
-        return Ok(None); // not evaluated: the policy skips the image
+    if report.not_covered() {
+        return Ok(None); // nothing judged: the policy leaves the image out
     }
     let Some(completed) = report.completed_epoch else {
         return Err(GateError(format!(
@@ -526,9 +526,11 @@ pub async fn evaluate<S: FindingsSource>(
     mut progress: impl FnMut(String),
 ) -> Result<Report, GateError> {
     if let Some(reason) = policy.skip_reason(image) {
-        return Ok(Report::not_evaluated(image, &reason));
+        return Ok(Report::uncovered(image, &reason));
     }
-    let image_policy = policy.for_image(image, today);
+    // Whether an image runs is a runtime fact: the gate judges it before it
+    // is deployed, so usage never lowers, drops or passes a finding here.
+    let image_policy = policy.for_image(image, today).ignore_usage();
     let watched = Watched {
         inner: source,
         inspector: AtomicBool::new(false),
@@ -597,7 +599,7 @@ pub async fn evaluate<S: FindingsSource>(
         ScanKind::Basic
     };
     let status = folded.status.map(|s| s.status).unwrap_or_default();
-    let assessment = Assessment::new(
+    let mut assessment = Assessment::new(
         policy,
         &image_policy,
         folded.tally,
@@ -605,6 +607,13 @@ pub async fn evaluate<S: FindingsSource>(
         status,
         Reader::Gate,
     );
+    if image_policy.risk.is_some_and(|(_, rule)| rule.uses_usage()) {
+        assessment.note(format!(
+            "risk[{}]'s not_in_use / only_in_use rules are not applied: whether an image runs is \
+             a runtime fact, and the gate judges it before it is deployed.",
+            image_policy.risk.map_or(0, |(i, _)| i)
+        ));
+    }
     Ok(Report::judge(
         image,
         &assessment,
@@ -1059,7 +1068,67 @@ mod tests {
             pushed_at: None,
         };
         let report = judge_under(&exploited_in(idle), RISK).await;
-        assert_eq!(report.result, "pass", "not run for a year: dropped");
+        assert_eq!(
+            report.result, "fail",
+            "not run for a year: whether it runs is a runtime fact, never the gate's to pass"
+        );
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("not_in_use / only_in_use rules are not applied")),
+            "{:?}",
+            report.notes
+        );
+        // An image judged before it is deployed has never run: under
+        // `only_in_use` the gate still fails it.
+        const ONLY: &str = r#"{"version": 1, "threshold": "HIGH", "risk": [
+            {"exploit_available": {"raise_to": "CRITICAL"}, "only_in_use": {"days": 0}}]}"#;
+        let never_ran = crate::domain::risk::Usage {
+            in_use_count: Some(0),
+            last_in_use_at: None,
+            pushed_at: Some(1_700_000_000),
+        };
+        let report = judge_under(&exploited_in(never_ran), ONLY).await;
+        assert_eq!(report.result, "fail");
+        assert_eq!(report.exit_code(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_image_the_policy_does_not_cover_is_not_a_pass() {
+        let source = Fake::new(vec![page("COMPLETE", enhanced(2))]);
+        for (doc, names) in [
+            (
+                r#"{"version": 1, "tags": {"include": ["v*"]}}"#,
+                "`tags.include` (v*)",
+            ),
+            (
+                r#"{"version": 1, "repositories": {"exclude": ["team/*"]}}"#,
+                "`repositories.exclude` pattern `team/*`",
+            ),
+            (
+                r#"{"version": 1, "repositories": {"include": ["payments/*"]}}"#,
+                "not matched by `repositories.include`: payments/*",
+            ),
+        ] {
+            let policy = Policy::from_document(doc).unwrap();
+            let mut image = image();
+            image.tags.clear(); // as with --digest
+            let report = evaluate(
+                &source,
+                &image,
+                &policy,
+                &Budgets::default(),
+                chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap(),
+                settle(Duration::from_secs(5), Duration::from_millis(10)),
+                |_| {},
+            )
+            .await
+            .unwrap();
+            assert!(report.not_covered(), "{doc}");
+            assert_eq!(report.exit_code(), 2, "{doc}");
+            assert!(report.text().contains(names), "{doc}: {}", report.text());
+        }
     }
 
     #[tokio::test]

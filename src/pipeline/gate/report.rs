@@ -90,7 +90,14 @@ pub struct Report {
     pub notes: Vec<String>,
     /// The scan results in the ECR console.
     pub console_url: String,
+    /// `--allow-uncovered`: an image the policy does not cover passes
+    /// (exit 0) instead of failing to be judged (exit 2).
+    pub uncovered_allowed: bool,
 }
+
+/// `result` of an image the policy's `repositories` or `tags` filters leave
+/// out: nothing was judged, which is not a pass.
+pub const NOT_COVERED: &str = "not_covered";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Violation {
@@ -132,6 +139,43 @@ impl Report {
         self.result == "pass"
     }
 
+    /// Whether the policy left the image out (`repositories`, `tags`).
+    pub fn not_covered(&self) -> bool {
+        self.result == NOT_COVERED
+    }
+
+    /// 0 pass, 1 policy violations, 2 not covered by the policy (0 with
+    /// `--allow-uncovered`).
+    pub fn exit_code(&self) -> u8 {
+        match self.result {
+            "pass" => 0,
+            NOT_COVERED if self.uncovered_allowed => 0,
+            NOT_COVERED => 2,
+            _ => 1,
+        }
+    }
+
+    /// `--allow-uncovered`: the verdict stays "not covered", and says it
+    /// was allowed.
+    pub fn allow_uncovered(&mut self) {
+        if self.not_covered() {
+            self.uncovered_allowed = true;
+            self.notes
+                .push("Allowed by --allow-uncovered: the gate exits 0 for it.".into());
+        }
+    }
+
+    /// The headline of a report: `PASS`, `FAIL`, `NOT COVERED` (and
+    /// `NOT COVERED (allowed)`).
+    pub fn verdict(&self) -> &'static str {
+        match self.result {
+            "pass" => "PASS",
+            NOT_COVERED if self.uncovered_allowed => "NOT COVERED (allowed)",
+            NOT_COVERED => "NOT COVERED",
+            _ => "FAIL",
+        }
+    }
+
     /// `team/api:v1` (tags) or `team/api@sha256:…`.
     pub fn image_name(&self) -> String {
         if self.tags.is_empty() {
@@ -141,10 +185,22 @@ impl Report {
         }
     }
 
-    /// A report for an image the policy does not evaluate.
-    pub fn not_evaluated(image: &ImageRef, reason: &str) -> Report {
+    /// A report for an image the policy does not cover: its `repositories`
+    /// or `tags` filters leave it out, so nothing is judged. Not a pass:
+    /// exit 2 unless `--allow-uncovered`.
+    pub fn uncovered(image: &ImageRef, reason: &str) -> Report {
+        let mut notes = vec![format!(
+            "Not covered by the policy: {reason}. Nothing was judged; pass --allow-uncovered \
+             to let images the policy leaves out pass."
+        )];
+        if image.tags.is_empty() {
+            notes.push(
+                "The gate knows an image's tags only from --tag: with --digest the image has none."
+                    .into(),
+            );
+        }
         Report {
-            result: "pass",
+            result: NOT_COVERED,
             repository: image.repository.clone(),
             digest: image.digest.clone(),
             tags: image.tags.clone(),
@@ -161,8 +217,9 @@ impl Report {
             violations_total: 0,
             tolerated: Vec::new(),
             tolerated_total: 0,
-            notes: vec![format!("Not evaluated: {reason}.")],
+            notes,
             console_url: image.console_url(),
+            uncovered_allowed: false,
         }
     }
 
@@ -241,11 +298,19 @@ impl Report {
             tolerated_total,
             notes,
             console_url: image.console_url(),
+            uncovered_allowed: false,
         }
     }
 
     pub fn text(&self) -> String {
         let mut out = String::new();
+        if self.not_covered() {
+            let _ = writeln!(out, "{}: {}", self.verdict(), one_line(&self.image_name()));
+            for note in &self.notes {
+                let _ = writeln!(out, "{}", one_line(note));
+            }
+            return out;
+        }
         let over = if self.budgets.is_empty() {
             ""
         } else {
