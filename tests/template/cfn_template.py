@@ -21,6 +21,7 @@ PSEUDO = {
     "AWS::Region": REGION,
     "AWS::Partition": "aws",
     "AWS::StackName": "ecr-scan-alerts",
+    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/ecr-scan-alerts/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     "AWS::URLSuffix": "amazonaws.com",
 }
 # The other partitions every ARN the templates build must follow.
@@ -357,6 +358,7 @@ def own_check_problems(template, **overrides):
 NO_RESOURCE_LEVEL = {
     "inspector2:ListFindings",
     "inspector2:ListCoverage",
+    "inspector2:ListAccountPermissions",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }
@@ -430,6 +432,9 @@ def partition_problems(template, **params):
         for text in strings([resolved.resources, resolved.outputs]):
             if text in given:
                 continue
+            # A given ARN quoted in a sentence (an output) is the caller's too.
+            for value in sorted((v for v in given if v.startswith("arn:")), key=len, reverse=True):
+                text = text.replace(value, "")
             for found in re.findall(r"arn:([A-Za-z0-9-]*):", text):
                 if found != partition:
                     problems.append(f"{partition}: {text!r} is an ARN of partition {found!r}")

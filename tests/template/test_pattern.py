@@ -1,7 +1,10 @@
 """The rule's event pattern, read from template.yaml, on a local EventBridge
 (moto): put-events -> rule -> SQS target. Each sample event is sent on its
-own, followed by a marker event the rule always matches; whatever arrives
-before the marker is what the rule let through."""
+own, followed by a marker event that a second rule on the same queue always
+matches (a source of its own, which no rule under test takes); whatever
+arrives before the marker is what the rule let through. moto stamps every
+event with the caller's account (123456789012): a stack resolved for
+another account sees them as another account's events."""
 
 import copy
 import json
@@ -20,6 +23,9 @@ ALL_EVENTS = sorted((ROOT / "events").glob("*.json"))
 EVENTS = [p for p in ALL_EVENTS if json.loads(p.read_text())["detail-type"] in SCAN_TYPES]
 NEGATIVES = sorted((ROOT / "tests" / "fixtures").glob("*.json"))
 MARKER_DIGEST = "sha256:" + "0" * 64
+# The marker's own source: no template rule takes it, so it never counts
+# as something the rule under test let through.
+MARKER_SOURCE = "ecr-scan-alerts.test.marker"
 
 
 def pattern(template, **params):
@@ -54,13 +60,8 @@ class Bus:
             "Attributes"]["QueueArn"]
         self.events.put_rule(Name=name, EventPattern=json.dumps(rule_pattern), State="ENABLED")
         self.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
-        self.marker = {
-            "source": "aws.ecr", "detail-type": "ECR Image Scan",
-            "detail": {"scan-status": "COMPLETE", "image-digest": MARKER_DIGEST},
-        }
-        # The marker must match, whatever the prefix: name it after it.
-        prefix = rule_pattern["detail"]["repository-name"][0].get("prefix", "any/")
-        self.marker["detail"]["repository-name"] = prefix + "marker"
+        self.marker = marker_event()
+        add_marker_rule(self.events, name, queue_arn)
 
     def put(self, event):
         entry = {
@@ -83,15 +84,25 @@ class Bus:
             for message in messages:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 arrived.append(json.loads(message["Body"]))
-            if any(m["detail"].get("image-digest") == MARKER_DIGEST for m in arrived):
+            if any(m["source"] == MARKER_SOURCE for m in arrived):
                 break
         else:
-            raise AssertionError("the marker event never arrived: the rule or its target does not work")
-        others = [m for m in arrived if m["detail"].get("image-digest") != MARKER_DIGEST]
+            raise AssertionError("the marker event never arrived: the queue target does not work")
+        others = [m for m in arrived if m["source"] != MARKER_SOURCE]
         assert len(others) <= 1, others
         if others:
             assert others[0]["detail"] == event.get("detail", {})
         return bool(others)
+
+
+def marker_event():
+    return {"source": MARKER_SOURCE, "detail-type": "Marker", "detail": {"image-digest": MARKER_DIGEST}}
+
+
+def add_marker_rule(events, name, queue_arn):
+    """A rule of its own for the marker, to the same queue."""
+    events.put_rule(Name=f"{name}-marker", EventPattern=json.dumps({"source": [MARKER_SOURCE]}), State="ENABLED")
+    events.put_targets(Rule=f"{name}-marker", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
 
 @pytest.fixture(scope="module")

@@ -149,6 +149,8 @@ def test_scan_function_may_only_read_findings_and_publish_to_its_topics(template
     assert role_grants(resolved, "FunctionRole") == {
         "ecr:DescribeImageScanFindings": [resource],
         "inspector2:ListFindings": ["*"],
+        "inspector2:ListCoverage": ["*"],
+        "inspector2:ListAccountPermissions": ["*"],
         "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
         "sqs:SendMessage": [{"Fn::GetAtt": ["FailureQueue", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
@@ -174,6 +176,7 @@ def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(
         "sqs:ReceiveMessage": [findings_queue],
         "sqs:DeleteMessage": [findings_queue],
         "sqs:GetQueueAttributes": [findings_queue],
+        "sqs:SendMessage": [findings_queue],
         "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FindingsFunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FindingsFunctionLogGroup", "Arn"]}],
@@ -231,9 +234,13 @@ def test_both_functions_share_the_build_the_sizing_and_the_configuration(templat
     scan, findings = (resolved.resources[name] for name in (SCAN_FUNCTION, FINDINGS_FUNCTION))
     assert scan["Metadata"]["BuildMethod"] == findings["Metadata"]["BuildMethod"] == "rust-cargolambda"
     assert scan["Metadata"]["BuildProperties"] == findings["Metadata"]["BuildProperties"]
-    shared = ("CodeUri", "Runtime", "Architectures", "MemorySize", "Timeout", "Tracing", "Environment")
+    shared = ("CodeUri", "Runtime", "Architectures", "MemorySize", "Timeout", "Tracing")
     for key in shared:
         assert scan["Properties"][key] == findings["Properties"][key], key
+    # The same configuration, and the findings function's recheck on top.
+    scan_env, findings_env = (f["Properties"]["Environment"]["Variables"] for f in (scan, findings))
+    assert {k: v for k, v in findings_env.items() if k not in ("FINDINGS_QUEUE_URL", "RECHECK_DELAY_SECONDS")} \
+        == scan_env
     assert scan["Properties"]["Tracing"] == "Active"
     # Each its own log group, with the same retention and format.
     groups = {name: resolved.resources[name]["Properties"]["LoggingConfig"] for name in HANDLERS}
@@ -356,12 +363,16 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert props["LoggingConfig"]["LogGroup"] == {
         "Ref": "FunctionLogGroup" if name == SCAN_FUNCTION else "FindingsFunctionLogGroup"}
+    recheck = {"FINDINGS_QUEUE_URL": {"Ref": "FindingsQueue"}, "RECHECK_DELAY_SECONDS": "900"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
         "POLICY_PARAMETER_NAME": {"Ref": "PolicyParameter"}, "DEDUP_TABLE_NAME": {"Ref": "DedupTable"},
-        "METRICS_REPOSITORY_DIMENSION": "false",
+        "METRICS": "true", "METRICS_NAMESPACE": "EcrScanAlerts", "METRICS_REPOSITORY_DIMENSION": "false",
         "STORM_THRESHOLD": "20", "STORM_TABLE_NAME": {"Ref": "DedupTable"},
+        "STORM_WINDOW_MINUTES": "60", "STORM_SUMMARY_MINUTES": "15", "FINDINGS_WAIT_SECONDS": "20",
+        "SCOPE_ACCOUNT_IDS": "123456789012",
+        **(recheck if name == FINDINGS_FUNCTION else {}),
     }
     assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
         "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
@@ -500,7 +511,8 @@ def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(templ
     on = Resolved(template)
     policy = on.resources["PolicyParameter"]["Properties"]
     assert policy["Type"] == "String"
-    assert json.loads(policy["Value"]) == {"version": 1, "threshold": "HIGH"}
+    # No threshold of its own: SEVERITY_THRESHOLD applies (test_policy_parameter.py).
+    assert json.loads(policy["Value"]) == {"version": 1}
     table = on.resources["DedupTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
@@ -540,27 +552,6 @@ def test_resource_star_only_where_no_arn_exists_and_each_is_explained(template, 
                if "*" in as_list(s.get("Resource", [])) and "/KeyPolicy" not in where for a in as_list(s["Action"])}
     assert starred <= NO_RESOURCE_LEVEL
     assert uncommented_wildcard_resources(TEMPLATE) == []
-
-
-def test_inspector_permissions_follow_what_the_code_reads(template):
-    """The ECR user guide's enhanced-scanning policy lists
-    inspector2:ListFindings (ECR checks it when it serves enhanced findings)
-    and inspector2:ListCoverage; the second is granted exactly when the
-    function reads coverage, on both stacks."""
-    code = "\n".join(path.read_text() for path in (ROOT / "src").rglob("*.rs"))
-    reads_coverage = bool(re.search(r"list_coverage|ListCoverage", code))
-    central = Resolved(template)
-    member = Resolved(load(ROOT / "member.yaml"), CentralAccountId="999999999999")
-    roles = {
-        "FunctionRole": central.resources["FunctionRole"]["Properties"]["Policies"],
-        "ReaderRole": member.resources["ReaderRole"]["Properties"]["Policies"],
-    }
-    for name, policies in roles.items():
-        actions = {a for _, s in policy_statements(policies) for a in as_list(s["Action"])}
-        assert "inspector2:ListFindings" in actions, name
-        assert ("inspector2:ListCoverage" in actions) == reads_coverage, name
-    # The findings function reads findings from its events, never from Inspector.
-    assert not [a for a in role_grants(central, "FindingsFunctionRole") if a.startswith("inspector2:")]
 
 
 @pytest.mark.parametrize("partition", PARTITIONS)
@@ -611,3 +602,187 @@ def test_storms_are_counted_in_the_dedup_table_with_the_least_the_findings_funct
     assert "FindingsStormAccess" not in without.resources
     assert "STORM_TABLE_NAME" not in without.globals["Function"]["Environment"]["Variables"], \
         "without a table, storms are found within each batch"
+
+
+# -- a lost Inspector2 Scan event: the findings function rechecks ---------------
+
+def test_the_findings_function_may_requeue_to_its_own_queue_for_a_recheck(template):
+    """Initial-scan finding events go back to FindingsQueue with a
+    per-message DelaySeconds (at most 900, SQS's maximum), so a push whose
+    Inspector2 Scan event was lost is still alerted after the delay."""
+    spec = template["Parameters"]["ScanEventRecheckSeconds"]
+    assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == ("Number", 900, 0, 900)
+    resolved = Resolved(template, ScanEventRecheckSeconds=300)
+    findings = resolved.resources[FINDINGS_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert findings["FINDINGS_QUEUE_URL"] == {"Ref": "FindingsQueue"}
+    assert findings["RECHECK_DELAY_SECONDS"] == "300"
+    scan = resolved.resources[SCAN_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert "FINDINGS_QUEUE_URL" not in scan and "RECHECK_DELAY_SECONDS" not in scan
+    # Send to its own queue, nothing else; the scan role sends nowhere but
+    # its failure queue.
+    assert role_grants(resolved, "FindingsFunctionRole")["sqs:SendMessage"] == [
+        {"Fn::GetAtt": ["FindingsQueue", "Arn"]}]
+    assert role_grants(resolved, "FunctionRole")["sqs:SendMessage"] == [{"Fn::GetAtt": ["FailureQueue", "Arn"]}]
+    # SQS-managed encryption: sending needs no KMS grant.
+    queue = resolved.resources["FindingsQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in queue
+    assert not [a for a in role_grants(resolved, "FindingsFunctionRole") if a.startswith("kms:")]
+    assert Resolved(template, ScanEventRecheckSeconds=0).resources[FINDINGS_FUNCTION]["Properties"][
+        "Environment"]["Variables"]["RECHECK_DELAY_SECONDS"] == "0", "0 turns the recheck off"
+
+
+# -- permissions as AWS documents them ---------------------------------------------
+
+# The Amazon ECR User Guide, "IAM permissions required for enhanced
+# scanning": the Amazon Inspector actions a principal enabling and using
+# enhanced scanning needs. Reading findings takes the read-only ones.
+ENHANCED_SCANNING_READ = {"inspector2:ListFindings", "inspector2:ListCoverage", "inspector2:ListAccountPermissions"}
+ENHANCED_SCANNING_ENABLE = {"inspector2:Enable", "inspector2:Disable", "iam:CreateServiceLinkedRole"}
+
+
+def test_reading_enhanced_findings_is_granted_as_the_ecr_guide_lists_it_and_cited(template):
+    central = Resolved(template)
+    member = Resolved(load(ROOT / "member.yaml"), CentralAccountId="999999999999")
+    for name, resolved in (("FunctionRole", central), ("ReaderRole", member)):
+        grants = role_grants(resolved, name)
+        inspector = {a for a in grants if a.startswith("inspector2:")}
+        assert inspector == ENHANCED_SCANNING_READ, name
+        assert not ENHANCED_SCANNING_ENABLE & set(grants), f"{name} may enable or disable scanning"
+        assert all(grants[a] == ["*"] for a in inspector), "no resource-level permissions"
+    for path in (TEMPLATE, ROOT / "member.yaml"):
+        comments = " ".join(line.split("#", 1)[1] for line in path.read_text().splitlines() if "#" in line)
+        assert "IAM permissions required for enhanced scanning" in " ".join(comments.split()), path.name
+
+
+# -- hardening ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("partition", ["aws", *PARTITIONS])
+def test_the_functions_use_the_topic_key_through_sns_of_this_partition(template, partition):
+    resolved = Resolved(template, pseudo=PARTITIONS.get(partition))
+    (statement,) = [s for s in resolved.resources["TopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+                    if s["Sid"] == "FunctionPublishesThroughSns"]
+    region, suffix = resolved.pseudo["AWS::Region"], resolved.pseudo["AWS::URLSuffix"]
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": f"sns.{region}.{suffix}"}}
+    if partition == "aws-cn":
+        assert statement["Condition"]["StringEquals"]["kms:ViaService"] == "sns.cn-north-1.amazonaws.com.cn"
+
+
+def test_only_chatbot_of_this_account_may_assume_the_chat_channel_role(template):
+    resolved = Resolved(template, SlackWorkspaceId="T0123ABCD", SlackChannelId="C0123456789")
+    (trust,) = resolved.resources["ChatChannelRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "chatbot.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+CHAT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+@pytest.mark.parametrize("stack_name", ["ecr-scan-alerts", "s", "a" * 128, "team-" + "x" * 123])
+def test_chat_configuration_names_fit_any_stack_name(template, stack_name):
+    """Stack names take up to 128 characters; a configuration name too
+    (AWS::Chatbot::*ChannelConfiguration, ConfigurationName)."""
+    stack_id = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{stack_name}/9f8e7d6c-0000-4000-8000-000000000001"
+    resolved = Resolved(template, pseudo={"AWS::StackName": stack_name, "AWS::StackId": stack_id},
+                        SlackWorkspaceId="T0123ABCD", SlackChannelId="C0123456789", **TEAMS)
+    names = {name: resolved.resources[name]["Properties"]["ConfigurationName"]
+             for name in ("SlackChannel", "TeamsChannel")}
+    for name, value in names.items():
+        assert CHAT_NAME.fullmatch(value), (name, value)
+        # Unique per stack: the stack id's first segment.
+        assert value.endswith("-9f8e7d6c"), (name, value)
+    assert len(set(names.values())) == 2
+
+
+# -- who hears the alarms --------------------------------------------------------------
+
+OPS_TOPIC = "arn:aws:sns:us-east-1:123456789012:ops"
+
+
+@pytest.mark.parametrize("params, subscriber, reach", [
+    ({}, None, "nobody"),
+    ({"AlertEmail": "team@example.com"}, "team@example.com", "team@example.com"),
+    ({"AlertEmail": "team@example.com", "OperationsEmail": "ops@example.com"}, "ops@example.com", "ops@example.com"),
+    ({"OperationsEmail": "ops@example.com"}, "ops@example.com", "ops@example.com"),
+    ({"AlertEmail": "team@example.com", "OperationsTopicArn": OPS_TOPIC}, None, OPS_TOPIC),
+], ids=["nobody", "alert address", "operations address", "operations address alone", "given topic"])
+def test_alarms_reach_the_operations_address_else_the_alert_address_and_the_output_says_who(
+        template, params, subscriber, reach):
+    resolved = Resolved(template, **params)
+    topic = OPS_TOPIC if "OperationsTopicArn" in params else {"Ref": "OperationsTopic"}
+    on_ops = [s["Properties"]["Endpoint"] for s in resolved.of_type("AWS::SNS::Subscription").values()
+              if s["Properties"]["TopicArn"] == topic]
+    assert on_ops == ([subscriber] if subscriber else [])
+    said = resolved.outputs["AlarmsReach"]["Value"]
+    assert reach in said, said
+    if reach == "nobody":
+        assert said.startswith("nobody") and "OperationsEmail" in said
+
+
+def test_an_operations_address_goes_to_a_given_topic_too(template):
+    resolved = Resolved(template, OperationsEmail="ops@example.com", OperationsTopicArn=OPS_TOPIC)
+    (subscription,) = resolved.of_type("AWS::SNS::Subscription").values()
+    assert (subscription["Properties"]["TopicArn"], subscription["Properties"]["Endpoint"]) == (
+        OPS_TOPIC, "ops@example.com")
+    assert "ops@example.com" in resolved.outputs["AlarmsReach"]["Value"]
+
+
+# -- settings users change, as stack parameters ------------------------------------------
+
+# Each parameter and the variable it sets; the allowed values are those of
+# src/config.rs (and src/domain/source.rs for the URL template).
+SETTING_PARAMETERS = {
+    "SourceUrlTemplate": "SOURCE_URL_TEMPLATE",
+    "FindingsWaitSeconds": "FINDINGS_WAIT_SECONDS",
+    "StormWindowMinutes": "STORM_WINDOW_MINUTES",
+    "StormSummaryMinutes": "STORM_SUMMARY_MINUTES",
+    "Metrics": "METRICS",
+    "MetricsNamespace": "METRICS_NAMESPACE",
+}
+
+
+def test_each_setting_users_change_has_a_parameter_whose_default_is_the_functions(template):
+    params = template["Parameters"]
+    config = (ROOT / "src" / "config.rs").read_text()
+    numbers = {"FindingsWaitSeconds": ("DEFAULT_FINDINGS_WAIT_SECONDS", 0, 60),
+               "StormWindowMinutes": ("DEFAULT_STORM_WINDOW_MINUTES", 1, 1440),
+               "StormSummaryMinutes": ("DEFAULT_STORM_SUMMARY_MINUTES", 0, 1440)}
+    for name, (const, low, high) in numbers.items():
+        default = int(re.search(rf"pub const {const}: u64 = (\d+);", config).group(1))
+        spec = params[name]
+        assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == ("Number", default, low, high), name
+    assert params["Metrics"]["AllowedValues"] == ["true", "false"] and params["Metrics"]["Default"] == "true"
+    namespace = re.search(r'pub const DEFAULT_METRICS_NAMESPACE: &str = "([^"]+)";', config).group(1)
+    assert params["MetricsNamespace"]["Default"] == namespace
+    pattern = params["MetricsNamespace"]["AllowedPattern"]
+    for good in (namespace, "Team/Scans", "a.b_c-d#e: f"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("", ":Scans", "Scans!", "x" * 256):
+        assert not re.fullmatch(pattern, bad), bad
+    assert params["SourceUrlTemplate"]["Default"] == ""
+
+
+@pytest.mark.parametrize("good", [
+    "", "https://git.example.com/{repository}/commit/{tag}", "https://github.com/acme/{repository}/tree/{tag}",
+    "https://git.example.com/{account}/{region}/{repository}?ref={tag}",
+])
+def test_the_source_url_parameter_takes_what_the_function_takes(template, good):
+    assert re.fullmatch(template["Parameters"]["SourceUrlTemplate"]["AllowedPattern"], good)
+
+
+@pytest.mark.parametrize("bad", [
+    "http://git.example.com/{tag}", "https://git.example.com/{repository}", "https://{repository}/{tag}",
+    "https://git.example.com/{sha}/{tag}", "https://git.example.com/a b/{tag}", "https://user@git.example.com/{tag}",
+])
+def test_the_source_url_parameter_refuses_what_the_function_refuses(template, bad):
+    assert not re.fullmatch(template["Parameters"]["SourceUrlTemplate"]["AllowedPattern"], bad)
+
+
+@pytest.mark.parametrize("name", HANDLERS)
+def test_the_setting_parameters_reach_both_functions_and_empty_leaves_the_default(template, name):
+    given = {"SourceUrlTemplate": "https://git.example.com/{repository}/commit/{tag}", "FindingsWaitSeconds": 7,
+             "StormWindowMinutes": 30, "StormSummaryMinutes": 5, "Metrics": "false", "MetricsNamespace": "Team/Scans"}
+    variables = Resolved(template, **given).resources[name]["Properties"]["Environment"]["Variables"]
+    assert {SETTING_PARAMETERS[p]: variables.get(SETTING_PARAMETERS[p]) for p in given} == {
+        SETTING_PARAMETERS[p]: str(v) for p, v in given.items()}
+    defaults = Resolved(template).resources[name]["Properties"]["Environment"]["Variables"]
+    assert "SOURCE_URL_TEMPLATE" not in defaults, "empty: the function's default (no link)"
