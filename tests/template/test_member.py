@@ -34,7 +34,7 @@ def member_problems(template, **params):
     exists, no ARN of one partition only; the reader role trusts only the
     central function's role (and the organisation when given) and may only
     read scan findings; the rules send to the central bus only, and no
-    Inspector event when ForwardInspectorEvents is false."""
+    Inspector event in the central region of a delegated administrator."""
     params = {"CentralAccountId": CENTRAL, **params}
     r = Resolved(template, **params)
     problems = wildcard_action_problems(r) + wildcard_resource_problems(r) + partition_problems(template, **params)
@@ -65,7 +65,8 @@ def member_problems(template, **params):
         targets = [t["Arn"] for t in r.resources[name]["Properties"]["Targets"]]
         if targets != [bus]:
             problems.append(f"{name} sends to {targets}, not {bus}")
-    if r.params["ForwardInspectorEvents"] == "false":
+    administrator = r.params["CentralIsInspectorAdministrator"] == "true" or r.params["ForwardInspectorEvents"] == "false"
+    if administrator and r.params["CentralRegion"] in ("", r.pseudo["AWS::Region"]):
         for name, rule in r.of_type("AWS::Events::Rule").items():
             if "aws.inspector2" in json.dumps(rule["Properties"]["EventPattern"]):
                 problems.append(f"{name} forwards Inspector events to a delegated administrator")
@@ -92,7 +93,10 @@ def test_checkov_fails_nothing_and_every_skip_is_justified():
     {"CentralRegion": "eu-west-1"},
     {"CreateReaderRole": "false"},
     {"ForwardInspectorEvents": "false"},
-], ids=["central-account", "organisation", "central-region", "no-role", "no-inspector-forwarding"])
+    {"CentralIsInspectorAdministrator": "true"},
+    {"CentralIsInspectorAdministrator": "true", "CentralRegion": "eu-west-1"},
+], ids=["central-account", "organisation", "central-region", "no-role", "no-inspector-forwarding",
+        "administrator", "administrator-elsewhere"])
 def test_our_own_checks_pass(member, params):
     assert member_problems(member, **params) == []
 
@@ -246,3 +250,80 @@ def test_without_inspector_forwarding_only_basic_scans_are_forwarded(moto_url, m
     pattern = resolved(member, ForwardInspectorEvents="false").resources["ScanEventsRule"]["Properties"]["EventPattern"]
     rule = Bus(moto_url, pattern)
     assert {p.name: rule.matches(read(p)) for p in EVENTS} == {p.name: read(p)["source"] == "aws.ecr" for p in EVENTS}
+
+
+# -- the forwarding role: this stack's rules only ------------------------------------
+
+def test_only_this_stacks_forwarding_rules_may_assume_the_forward_role(member):
+    """aws:SourceArn names the two rules; their names come from the stack id
+    (a fixed prefix and its first segment), not from the rules themselves,
+    which refer to the role (a reference back would be circular)."""
+    r = resolved(member)
+    (trust,) = r.resources["ForwardRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    names = {name: r.resources[name]["Properties"]["Name"] for name in ("ScanEventsRule", "FindingEventsRule")}
+    arns = [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{names[n]}" for n in ("ScanEventsRule", "FindingEventsRule")]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                                  "ArnEquals": {"aws:SourceArn": arns}}
+    for name in names.values():
+        assert len(name) <= 64 and name.startswith("ecr-scan-alerts-") and name.endswith("-1a2b3c4d"), name
+
+
+@pytest.mark.parametrize("partition", PARTITIONS)
+def test_the_forward_role_trust_follows_the_partition(member, partition):
+    r = Resolved(member, pseudo=PARTITIONS[partition], CentralAccountId=CENTRAL)
+    (trust,) = r.resources["ForwardRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    region = PARTITIONS[partition]["AWS::Region"]
+    assert all(a.startswith(f"arn:{partition}:events:{region}:{ACCOUNT}:rule/ecr-scan-alerts-")
+               for a in trust["Condition"]["ArnEquals"]["aws:SourceArn"])
+
+
+# -- each region forwards what its central stack does not receive itself ----------------
+
+@pytest.mark.parametrize("params, forwards", [
+    ({}, True),
+    ({"CentralRegion": "eu-west-1"}, True),
+    ({"CentralIsInspectorAdministrator": "true"}, False),
+    ({"CentralIsInspectorAdministrator": "true", "CentralRegion": REGION}, False),
+    ({"CentralIsInspectorAdministrator": "true", "CentralRegion": "eu-west-1"}, True),
+    ({"ForwardInspectorEvents": "false"}, False),
+    ({"ForwardInspectorEvents": "false", "CentralRegion": "eu-west-1"}, True),
+], ids=["not administrator", "not administrator, other region", "administrator, same region (empty)",
+        "administrator, central region", "administrator, another region", "legacy false, same region",
+        "legacy false, another region"])
+def test_inspector_events_are_forwarded_in_every_region_but_the_administrators_central_one(member, params, forwards):
+    """A delegated administrator receives its members' Inspector events in
+    the region where they arise: only there, the central region, is
+    forwarding them a duplicate. In every other region nothing else brings
+    them to the central stack."""
+    r = resolved(member, **params)
+    assert ("FindingEventsRule" in r.resources) is forwards
+    pattern = r.resources["ScanEventsRule"]["Properties"]["EventPattern"]
+    assert ("aws.inspector2" in pattern["source"]) is forwards
+    assert member_problems(member, **params) == []
+
+
+def test_the_inspector_parameters_say_what_they_mean(member):
+    spec = member["Parameters"]["CentralIsInspectorAdministrator"]
+    assert spec["Default"] == "false" and spec["AllowedValues"] == ["true", "false"]
+    description = " ".join(spec["Description"].split())
+    assert "delegated administrator" in description and "CentralRegion" in description
+    legacy = " ".join(member["Parameters"]["ForwardInspectorEvents"]["Description"].split())
+    assert "CentralIsInspectorAdministrator" in legacy
+
+
+@pytest.mark.parametrize("name", ["ScanEventsRule", "FindingEventsRule"])
+def test_a_member_stack_forwards_its_own_accounts_events_only(member, name):
+    """The central account, deploying member.yaml in its other regions, may be
+    the delegated administrator there and receive its members' events: its
+    member stack must not forward those a second time."""
+    pattern = resolved(member).resources[name]["Properties"]["EventPattern"]
+    assert pattern["account"] == [ACCOUNT]
+
+
+def test_another_accounts_events_are_not_forwarded(moto_url, member):
+    """moto's events come from 123456789012: a member stack of another
+    account forwards none of them."""
+    other = Resolved(member, pseudo={"AWS::AccountId": CENTRAL}, CentralAccountId="111111111111")
+    rule = Bus(moto_url, other.resources["ScanEventsRule"]["Properties"]["EventPattern"])
+    assert {p.name: rule.matches(read(p)) for p in EVENTS} == {p.name: False for p in EVENTS}
