@@ -292,8 +292,9 @@ impl<T: DedupStore + ?Sized> DedupStore for std::sync::Arc<T> {
 /// added what it saw ([`StormStore::record`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StormState {
-    /// Distinct images, repositories (`account|region|repository`) and
-    /// accounts the vulnerability newly affects in the window.
+    /// Distinct images, repositories and accounts the vulnerability newly
+    /// affects in the window; repositories as the store names them (for
+    /// [`StormStore::repositories`]).
     pub images: u64,
     pub repositories: Vec<String>,
     pub accounts: u64,

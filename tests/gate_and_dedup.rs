@@ -136,6 +136,48 @@ async fn a_failed_condition_is_a_lost_claim_not_an_error() {
     assert_eq!(claim, Claim::Lost);
 }
 
+#[tokio::test]
+async fn a_claim_writes_an_expiry_so_a_crash_before_the_commit_leaves_nothing_forever() {
+    let rule = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|req| {
+            let names = req
+                .expression_attribute_names()
+                .cloned()
+                .unwrap_or_default();
+            let values = req
+                .expression_attribute_values()
+                .cloned()
+                .unwrap_or_default();
+            req.update_expression()
+                .is_some_and(|e| e.contains("#ttl = if_not_exists(#ttl, :ttl)"))
+                && names.get("#ttl").map(String::as_str) == Some("expires_at")
+                && values.get(":ttl")
+                    == Some(&aws_sdk_dynamodb::types::AttributeValue::N(
+                        (200 + 86_400).to_string(),
+                    ))
+        })
+        .then_output(|| {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build()
+        });
+    let store = DynamoDedup::new(
+        mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&rule]),
+        "dedup",
+    );
+    let lease = Lease {
+        owner: "me".into(),
+        until: 200,
+    };
+    assert_eq!(
+        store.claim("k", None, &lease, 100).await.unwrap(),
+        Claim::Won
+    );
+    assert_eq!(
+        rule.num_calls(),
+        1,
+        "the claim's request carries the expiry"
+    );
+}
+
 /// A sink that takes its time (so two deliveries overlap), publishes to an
 /// alert topic and a chat topic, and can be told to fail either.
 #[derive(Clone, Default)]

@@ -127,9 +127,20 @@ pub fn storm_key(id: &str, window_start: i64) -> String {
 /// its account, region, repository and digest, so that 5,000 images fit
 /// one item (DynamoDB's 400 KB) with room to spare.
 pub fn image_hash(image: &ImageRef) -> String {
-    let key = crate::domain::dedup::image_key(image);
+    short_hash(&crate::domain::dedup::image_key(image))
+}
+
+/// A repository key ([`repository_key`]) as 12 hex digits: what a storm's
+/// item holds of each repository, so that its size does not grow with the
+/// names' length (up to 256 characters each).
+pub fn repository_hash(key: &str) -> String {
+    short_hash(key)
+}
+
+/// FNV-1a, 48 bits as 12 hex digits.
+fn short_hash(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.bytes() {
+    for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }

@@ -24,6 +24,10 @@ pub fn update_item(
         .key(KEY, AttributeValue::S(key.to_string()))
 }
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// A claimed item that was never committed expires this long after its
+/// lease ends (DynamoDB deletes expired items within a few days, Amazon
+/// DynamoDB Developer Guide, "Using time to live").
+const CLAIM_TTL_SECONDS: i64 = 86_400;
 /// The content id of an alert the alert topic got while chat failed.
 pub const ALERT_TOPIC_SENT: &str = "alert_topic_sent";
 
@@ -126,12 +130,19 @@ impl DedupStore for DynamoDedup {
     ) -> BoxFuture<'a, Result<Claim, ServiceFailure>> {
         Box::pin(async move {
             let free = "(attribute_not_exists(#lu) OR #lu < :now)";
+            // A new item expires too: a crash between this claim and the
+            // commit must not leave an item that never expires. A committed
+            // item keeps its own (later) expiry.
             let mut request = self
                 .update(key)
-                .update_expression("SET #lo = :owner, #lu = :until")
+                .update_expression(
+                    "SET #lo = :owner, #lu = :until, #ttl = if_not_exists(#ttl, :ttl)",
+                )
                 .expression_attribute_names("#v", "version")
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
                 .expression_attribute_values(":owner", AttributeValue::S(lease.owner.clone()))
                 .expression_attribute_values(":until", number(lease.until))
+                .expression_attribute_values(":ttl", number(lease.until + CLAIM_TTL_SECONDS))
                 .expression_attribute_values(":now", number(now));
             request = match version {
                 Some(v) => request

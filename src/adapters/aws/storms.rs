@@ -3,13 +3,21 @@
 //! may name it). Per vulnerability and window:
 //!
 //! - `storm#<ID>#<window>`: string sets `images` (12-hex-digit image
-//!   hashes), `repos` and `accounts`, grown with `ADD` (atomic, and an
-//!   image added twice is one); `alerted_at`, `said`, `said_at` for who
-//!   alerts, claimed with conditional writes.
-//! - `storm#<ID>#<window>#<account|region|repository>`: the repository's
-//!   `images` and `running` sets, for the alert's list.
+//!   hashes), `repos` (12-hex-digit hashes of `account|region|repository`)
+//!   and `accounts`, grown with `ADD` (atomic, and a value added twice is
+//!   one); `alerted_at`, `said`, `said_at` for who alerts, claimed with
+//!   conditional writes.
+//! - `storm#<ID>#<window>#r#<repository hash>`: the repository's key
+//!   (`repo`) and its `images` and `running` sets, for the alert's list.
 //!
-//! 5,000 images take about 80 KB of the 400 KB an item may hold.
+//! An item is at most 400 KB, names and values counted (Amazon DynamoDB
+//! Developer Guide, "Service, account, and table quotas in Amazon
+//! DynamoDB", item size). Every set is therefore capped, and each write
+//! adds at most [`CHUNK`] values under a condition that the set has room
+//! for them: the main item holds at most 20,000 + 4,000 + 4,000 values of
+//! 12 characters (about 340 KB), a repository's item 2 × 12,000 (about
+//! 290 KB). Past a cap the storm is counted as at least that many, and no
+//! write ever fails for the item's size.
 
 use super::dynamodb::{KEY, TTL_ATTRIBUTE};
 use super::service_failure;
@@ -22,11 +30,18 @@ use std::collections::HashMap;
 
 /// BatchGetItem reads at most 100 keys a call.
 const BATCH_GET: usize = 100;
-/// Images a storm's item holds at most: 12-hex-digit hashes take about
-/// 15 bytes each in a string set, so 20,000 stay well under DynamoDB's
-/// 400 KB item limit. Past it the storm is counted as at least this many
-/// (the alert says so) and nothing fails.
+/// Images a storm's item holds at most (12 bytes each). Past it the storm
+/// is counted as at least this many (the alert says so) and nothing fails.
 pub const MAX_IMAGES: u64 = 20_000;
+/// Repositories (as 12-hex-digit hashes) a storm's item holds at most.
+pub const MAX_REPOSITORIES: u64 = 4_000;
+/// Accounts (12 digits) a storm's item holds at most.
+pub const MAX_ACCOUNTS: u64 = 4_000;
+/// Images, and running images, a repository's item holds at most.
+pub const MAX_REPOSITORY_IMAGES: u64 = 12_000;
+/// Values one write adds to a set at most, so that a set with room for
+/// them never passes its cap.
+pub const CHUNK: usize = 1_000;
 
 pub struct DynamoStorms {
     client: Client,
@@ -126,6 +141,72 @@ fn claim(
     })
 }
 
+/// How many values a set may hold before a write of `adding` more: the
+/// write's condition, so that the set never passes `cap`.
+fn room(cap: u64, adding: usize) -> i64 {
+    cap as i64 - adding as i64
+}
+
+/// The window's counts as the storm's item holds them.
+fn state_of(item: &HashMap<String, AttributeValue>, refused: bool) -> StormState {
+    StormState {
+        images: set_len(item, "images"),
+        repositories: item
+            .get("repos")
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default(),
+        accounts: set_len(item, "accounts"),
+        alerted: item.contains_key("alerted_at"),
+        said: num(item, "said").map_or(0, |n| n.max(0) as u64),
+        said_at: num(item, "said_at"),
+        full: refused || set_len(item, "images") >= MAX_IMAGES,
+    }
+}
+
+impl DynamoStorms {
+    /// The repository's images and running images, in chunks under the
+    /// repository item's cap; a full item takes no more (its counts are
+    /// then a floor).
+    async fn add_to_repository(
+        &self,
+        key: &str,
+        repository: &str,
+        images: &[String],
+        running: &[String],
+        expires_at: i64,
+    ) -> Result<(), ServiceFailure> {
+        let item = format!(
+            "{key}#r#{}",
+            crate::domain::storm::repository_hash(repository)
+        );
+        for (name, values) in [("images", images), ("running", running)] {
+            for chunk in values.chunks(CHUNK) {
+                let added = self
+                    .update(&item)
+                    .update_expression(format!("ADD {name} :v SET #ttl = :e, repo = :repo"))
+                    .condition_expression(format!(
+                        "attribute_not_exists({name}) OR size({name}) <= :room"
+                    ))
+                    .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                    .expression_attribute_values(":v", set(chunk.to_vec()))
+                    .expression_attribute_values(":repo", AttributeValue::S(repository.to_string()))
+                    .expression_attribute_values(
+                        ":room",
+                        number(room(MAX_REPOSITORY_IMAGES, chunk.len())),
+                    )
+                    .expression_attribute_values(":e", number(expires_at))
+                    .send()
+                    .await;
+                if claimed(added.map(|o| (o, ())))?.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl StormStore for DynamoStorms {
     fn record<'a>(
         &'a self,
@@ -136,69 +217,89 @@ impl StormStore for DynamoStorms {
         Box::pin(async move {
             let repositories = outbreak.by_repository();
             for (repository, (images, running)) in &repositories {
-                let mut update = self
-                    .update(&format!("{key}#{repository}"))
-                    .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-                    .expression_attribute_values(":i", set(images.clone()))
-                    .expression_attribute_values(":e", number(expires_at));
-                update = if running.is_empty() {
-                    update.update_expression("ADD images :i SET #ttl = :e")
-                } else {
-                    update
-                        .update_expression("ADD images :i, running :r SET #ttl = :e")
-                        .expression_attribute_values(":r", set(running.clone()))
-                };
-                update
-                    .send()
-                    .await
-                    .map_err(|e| service_failure("DynamoDB", &e))?;
+                self.add_to_repository(key, repository, images, running, expires_at)
+                    .await?;
             }
-            let added = self
-                .update(key)
-                .update_expression("ADD images :i, repos :r, accounts :a SET #ttl = :e")
-                .condition_expression("attribute_not_exists(images) OR size(images) < :cap")
-                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-                .expression_attribute_values(":i", set(outbreak.image_hashes()))
-                .expression_attribute_values(":r", set(repositories.keys().cloned().collect()))
-                .expression_attribute_values(":a", set(outbreak.accounts().into_iter().collect()))
-                .expression_attribute_values(":e", number(expires_at))
-                .expression_attribute_values(":cap", number(MAX_IMAGES as i64))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            let item = match claimed(added.map(|output| {
-                // Carried through `claimed` for its reading of the condition.
-                (output.attributes.unwrap_or_default(), ())
-            })) {
-                Ok(Some(item)) => item,
-                Ok(None) => {
-                    // Full: the storm is read as it is, no longer added to.
-                    self.client
-                        .get_item()
-                        .table_name(&self.table)
-                        .key(KEY, Self::key(key))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(|e| service_failure("DynamoDB", &e))?
-                        .item
-                        .unwrap_or_default()
+            let images = outbreak.image_hashes();
+            let repos: Vec<String> = repositories
+                .keys()
+                .map(|r| crate::domain::storm::repository_hash(r))
+                .collect();
+            let accounts: Vec<String> = outbreak.accounts().into_iter().collect();
+            let sets = [
+                ("images", images, MAX_IMAGES),
+                ("repos", repos, MAX_REPOSITORIES),
+                ("accounts", accounts, MAX_ACCOUNTS),
+            ];
+            // The usual batch: one write of all three sets, answering the
+            // counts after it.
+            if sets.iter().all(|(_, values, _)| values.len() <= CHUNK) {
+                let mut update = self
+                    .update(key)
+                    .update_expression(
+                        "ADD images :images, repos :repos, accounts :accounts SET #ttl = :e",
+                    )
+                    .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                    .expression_attribute_values(":e", number(expires_at))
+                    .return_values(ReturnValue::AllNew);
+                let mut conditions = Vec::new();
+                for (name, values, cap) in &sets {
+                    update = update
+                        .expression_attribute_values(format!(":{name}"), set(values.clone()))
+                        .expression_attribute_values(
+                            format!(":room_{name}"),
+                            number(room(*cap, values.len())),
+                        );
+                    conditions.push(format!(
+                        "(attribute_not_exists({name}) OR size({name}) <= :room_{name})"
+                    ));
                 }
-                Err(failure) => return Err(failure),
-            };
-            Ok(StormState {
-                images: set_len(&item, "images"),
-                repositories: item
-                    .get("repos")
-                    .and_then(|v| v.as_ss().ok())
-                    .cloned()
-                    .unwrap_or_default(),
-                accounts: set_len(&item, "accounts"),
-                alerted: item.contains_key("alerted_at"),
-                said: num(&item, "said").map_or(0, |n| n.max(0) as u64),
-                said_at: num(&item, "said_at"),
-                full: set_len(&item, "images") >= MAX_IMAGES,
-            })
+                let added = update
+                    .condition_expression(conditions.join(" AND "))
+                    .send()
+                    .await;
+                if let Some(item) =
+                    claimed(added.map(|output| (output.attributes.unwrap_or_default(), ())))?
+                {
+                    return Ok(state_of(&item, false));
+                }
+            }
+            // A large batch, or a set without room: each set in chunks,
+            // each under its own cap; then the counts as they stand.
+            let mut full = false;
+            for (name, values, cap) in &sets {
+                for chunk in values.chunks(CHUNK) {
+                    let added = self
+                        .update(key)
+                        .update_expression(format!("ADD {name} :v SET #ttl = :e"))
+                        .condition_expression(format!(
+                            "attribute_not_exists({name}) OR size({name}) <= :room"
+                        ))
+                        .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                        .expression_attribute_values(":v", set(chunk.to_vec()))
+                        .expression_attribute_values(":room", number(room(*cap, chunk.len())))
+                        .expression_attribute_values(":e", number(expires_at))
+                        .send()
+                        .await;
+                    if claimed(added.map(|o| (o, ())))?.is_none() {
+                        // Full: what did not fit is not counted.
+                        full |= *name == "images";
+                        break;
+                    }
+                }
+            }
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key(KEY, Self::key(key))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| service_failure("DynamoDB", &e))?
+                .item
+                .unwrap_or_default();
+            Ok(state_of(&item, full))
         })
     }
 
@@ -258,7 +359,7 @@ impl StormStore for DynamoStorms {
             for chunk in repositories.chunks(BATCH_GET) {
                 let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
                     .iter()
-                    .map(|r| HashMap::from([(KEY.to_string(), Self::key(&format!("{key}#{r}")))]))
+                    .map(|r| HashMap::from([(KEY.to_string(), Self::key(&format!("{key}#r#{r}")))]))
                     .collect();
                 // Unprocessed keys (throttling) are asked for again, a few times.
                 for _ in 0..5 {
@@ -287,14 +388,11 @@ impl StormStore for DynamoStorms {
                         .and_then(|mut r| r.remove(&self.table))
                         .unwrap_or_default()
                     {
-                        let Some(pk) = item.get(KEY).and_then(|v| v.as_s().ok()) else {
+                        let Some(repository) =
+                            item.get("repo").and_then(|v| v.as_s().ok()).cloned()
+                        else {
                             continue;
                         };
-                        let repository = pk
-                            .strip_prefix(key)
-                            .and_then(|r| r.strip_prefix('#'))
-                            .unwrap_or(pk)
-                            .to_string();
                         out.push((
                             repository,
                             set_len(&item, "images"),
