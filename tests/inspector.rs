@@ -237,7 +237,7 @@ async fn the_alert_shows_inspectors_epss_beside_ecrs_findings() {
     assert!(body.contains("EPSS 0.94"), "{body}");
     assert!(body.contains("EPSS 0.12"), "{body}");
     assert!(
-        body.contains("Image in use: running (in use: 12)."),
+        body.contains("Image in use: running on ECS or EKS (in use: 12)."),
         "ECR said nothing of usage: Inspector's word\n{body}"
     );
     let listed = body.split("FINDINGS AT OR ABOVE").nth(1).unwrap();

@@ -92,14 +92,23 @@ impl Usage {
         }
     }
 
-    /// `running (in use: 12)`, `not running since 2026-10-01`,
-    /// `not running (never recorded running)`, `unknown`.
+    /// `running on ECS or EKS (in use: 12)`, `not seen running on ECS or
+    /// EKS since 2026-10-01`, `not seen running on ECS or EKS (never
+    /// recorded running)`, `unknown`. Inspector's `inUseCount` counts Amazon
+    /// ECS tasks and Amazon EKS pods (Amazon Inspector API Reference,
+    /// `AwsEcrContainerImageDetails`): an image run on Lambda, EC2 or Docker
+    /// hosts, self-managed Kubernetes or App Runner is not seen, so "not
+    /// running" would claim more than AWS says.
     pub fn phrase(&self) -> String {
         match self.state() {
             InUse::Unknown => "unknown (no usage reported)".to_string(),
-            InUse::Running(n) => format!("running (in use: {n})"),
-            InUse::NotRunning { since: Some(at) } => format!("not running since {}", day(at)),
-            InUse::NotRunning { since: None } => "not running (never recorded running)".to_string(),
+            InUse::Running(n) => format!("running on ECS or EKS (in use: {n})"),
+            InUse::NotRunning { since: Some(at) } => {
+                format!("not seen running on ECS or EKS since {}", day(at))
+            }
+            InUse::NotRunning { since: None } => {
+                "not seen running on ECS or EKS (never recorded running)".to_string()
+            }
         }
     }
 }
@@ -166,7 +175,7 @@ impl Why {
         match self {
             Why::Exploit => "exploit known",
             Why::Epss => "EPSS",
-            Why::NotInUse => "image not in use",
+            Why::NotInUse => "image not seen running on ECS or EKS",
         }
     }
 }
@@ -198,7 +207,10 @@ mod tests {
             pushed_at: Some(DAY),
         };
         assert_eq!(used.idle_days(40 * DAY + 5), Some(30));
-        assert_eq!(used.phrase(), "not running since 1970-01-11");
+        assert_eq!(
+            used.phrase(),
+            "not seen running on ECS or EKS since 1970-01-11"
+        );
         let never = Usage {
             in_use_count: Some(0),
             last_in_use_at: None,
@@ -228,7 +240,7 @@ mod tests {
         assert_eq!(a.state(), InUse::Running(3));
         assert_eq!(a.last_in_use_at, Some(5));
         assert_eq!(a.pushed_at, Some(1));
-        assert_eq!(a.phrase(), "running (in use: 3)");
+        assert_eq!(a.phrase(), "running on ECS or EKS (in use: 3)");
     }
 
     #[test]

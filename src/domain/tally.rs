@@ -163,7 +163,10 @@ impl Suppressed {
             (self.allow_listed, "allow-listed"),
             (self.already_alerted, "already alerted"),
             (self.not_fixable, "not fixable"),
-            (self.not_in_use, "in an image not in use"),
+            (
+                self.not_in_use,
+                "in an image not seen running on ECS or EKS",
+            ),
             (self.below_threshold, "below threshold"),
             (self.unranked, "unranked (UNDEFINED/UNTRIAGED)"),
         ]

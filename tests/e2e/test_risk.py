@@ -83,7 +83,7 @@ def test_a_known_exploit_raises_a_medium_to_critical_and_pages(risk_stack, risk_
     assert alert["attributes"]["in_use"] == "true"
     body = alert["message"]
     assert "1 with a known exploit" in body
-    assert "Image in use: running (in use: 12)." in body
+    assert "Image in use: running on ECS or EKS (in use: 12)." in body
     assert "exploit known; raised from MEDIUM (exploit known)" in body
     assert "Risk rule risk[1] raised 1 finding(s)" in body
     plan = body.split("FIX PLAN")[1].split("\n\n")[0]
@@ -127,7 +127,7 @@ def test_an_image_not_running_for_weeks_is_not_alerted_and_says_why(risk_stack, 
 
     assert ok, result
     assert result["outcome"] == "not_alerted"
-    assert result["suppressed"] == "2 in an image not in use"
+    assert result["suppressed"] == "2 in an image not seen running on ECS or EKS"
     assert received_alerts(risk_stack, risk_inbox) == []
 
 
@@ -141,7 +141,7 @@ def test_an_image_idle_for_days_only_still_alerts(risk_stack, risk_inbox):
     assert ok, result
     [alert] = received_alerts(risk_stack, risk_inbox)
     assert alert["attributes"]["in_use"] == "false"
-    assert "Image in use: not running since " in alert["message"]
+    assert "Image in use: not seen running on ECS or EKS since " in alert["message"]
 
 
 def test_only_in_use_drops_a_stopped_image_but_never_an_unknown_one(risk_stack, risk_inbox):
@@ -158,7 +158,7 @@ def test_only_in_use_drops_a_stopped_image_but_never_an_unknown_one(risk_stack, 
     ok, basic_result = risk_stack.invoke(event)
     assert ok, basic_result
 
-    assert stopped_result["suppressed"] == "1 in an image not in use"
+    assert stopped_result["suppressed"] == "1 in an image not seen running on ECS or EKS"
     [alert] = received_alerts(risk_stack, risk_inbox)
     assert alert["subject"] == "CRITICAL: 1 critical in batch/hourly:v1"
     assert alert["attributes"]["exploitable"] == "unknown"
