@@ -176,7 +176,6 @@ def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(
         "sqs:ReceiveMessage": [findings_queue],
         "sqs:DeleteMessage": [findings_queue],
         "sqs:GetQueueAttributes": [findings_queue],
-        "sqs:SendMessage": [findings_queue],
         "sns:Publish": [{"Ref": "AlertTopic"}, {"Ref": "ChatTopic"}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FindingsFunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FindingsFunctionLogGroup", "Arn"]}],
@@ -239,8 +238,7 @@ def test_both_functions_share_the_build_the_sizing_and_the_configuration(templat
         assert scan["Properties"][key] == findings["Properties"][key], key
     # The same configuration, and the findings function's recheck on top.
     scan_env, findings_env = (f["Properties"]["Environment"]["Variables"] for f in (scan, findings))
-    assert {k: v for k, v in findings_env.items() if k not in ("FINDINGS_QUEUE_URL", "RECHECK_DELAY_SECONDS")} \
-        == scan_env
+    assert {k: v for k, v in findings_env.items() if k != "RECHECK_DELAY_SECONDS"} == scan_env
     assert scan["Properties"]["Tracing"] == "Active"
     # Each its own log group, with the same retention and format.
     groups = {name: resolved.resources[name]["Properties"]["LoggingConfig"] for name in HANDLERS}
@@ -363,7 +361,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert props["LoggingConfig"]["LogGroup"] == {
         "Ref": "FunctionLogGroup" if name == SCAN_FUNCTION else "FindingsFunctionLogGroup"}
-    recheck = {"FINDINGS_QUEUE_URL": {"Ref": "FindingsQueue"}, "RECHECK_DELAY_SECONDS": "900"}
+    recheck = {"RECHECK_DELAY_SECONDS": "900"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
@@ -606,27 +604,30 @@ def test_storms_are_counted_in_the_dedup_table_with_the_least_the_findings_funct
 
 # -- a lost Inspector2 Scan event: the findings function rechecks ---------------
 
-def test_the_findings_function_may_requeue_to_its_own_queue_for_a_recheck(template):
-    """Initial-scan finding events go back to FindingsQueue with a
-    per-message DelaySeconds (at most 900, SQS's maximum), so a push whose
-    Inspector2 Scan event was lost is still alerted after the delay."""
+def test_the_findings_function_waits_for_a_lost_scan_event_within_the_queues_receives(template):
+    """An initial scan's finding events wait RECHECK_DELAY_SECONDS for the
+    Inspector2 Scan alert: the findings function returns them to
+    FindingsQueue (batchItemFailures), which delivers them again after its
+    visibility timeout. The longest wait the stack allows must end before
+    the redrive policy moves a waiting message to the dead-letter queue."""
     spec = template["Parameters"]["ScanEventRecheckSeconds"]
     assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == ("Number", 900, 0, 900)
     resolved = Resolved(template, ScanEventRecheckSeconds=300)
     findings = resolved.resources[FINDINGS_FUNCTION]["Properties"]["Environment"]["Variables"]
-    assert findings["FINDINGS_QUEUE_URL"] == {"Ref": "FindingsQueue"}
     assert findings["RECHECK_DELAY_SECONDS"] == "300"
-    scan = resolved.resources[SCAN_FUNCTION]["Properties"]["Environment"]["Variables"]
-    assert "FINDINGS_QUEUE_URL" not in scan and "RECHECK_DELAY_SECONDS" not in scan
-    # Send to its own queue, nothing else; the scan role sends nowhere but
-    # its failure queue.
-    assert role_grants(resolved, "FindingsFunctionRole")["sqs:SendMessage"] == [
-        {"Fn::GetAtt": ["FindingsQueue", "Arn"]}]
-    assert role_grants(resolved, "FunctionRole")["sqs:SendMessage"] == [{"Fn::GetAtt": ["FailureQueue", "Arn"]}]
-    # SQS-managed encryption: sending needs no KMS grant.
+    assert "RECHECK_DELAY_SECONDS" not in resolved.resources[SCAN_FUNCTION]["Properties"]["Environment"]["Variables"]
     queue = resolved.resources["FindingsQueue"]["Properties"]
-    assert queue["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in queue
-    assert not [a for a in role_grants(resolved, "FindingsFunctionRole") if a.startswith("kms:")]
+    batching = resolved.resources[FINDINGS_FUNCTION]["Properties"]["Events"]["FindingBatches"]["Properties"][
+        "MaximumBatchingWindowInSeconds"]
+    # Received at once (after the batching window), returned, received again
+    # one visibility timeout later: by then the longest wait is over, with
+    # receives to spare before maxReceiveCount.
+    assert spec["MaxValue"] <= queue["VisibilityTimeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 3
+    assert batching + queue["VisibilityTimeout"] < (queue["RedrivePolicy"]["maxReceiveCount"] - 1) * queue[
+        "VisibilityTimeout"]
+    # Nothing to send: the queue itself brings the messages back.
+    assert "sqs:SendMessage" not in role_grants(resolved, "FindingsFunctionRole")
     assert Resolved(template, ScanEventRecheckSeconds=0).resources[FINDINGS_FUNCTION]["Properties"][
         "Environment"]["Variables"]["RECHECK_DELAY_SECONDS"] == "0", "0 turns the recheck off"
 
