@@ -352,15 +352,17 @@ SAMPLE_OF_FORM = {
 TIME_FORMS = tuple(SAMPLE_OF_FORM)
 
 
-def enhanced_push(stack, repository, findings, tag="v1", seed=None, time_form="ecr-guide"):
+def enhanced_push(stack, repository, findings, tag="v1", seed=None, time_form="ecr-guide", pushed_ago=0):
     """An image pushed to a registry on enhanced scanning, as Inspector
     reports it (ECR user guide, "EventBridge events sent for enhanced
     scanning"): one `Inspector2 Finding` event per finding, first observed
     seconds after the push, then the `Inspector2 Scan` event. `time_form`
-    says how the finding events write their times (`inspector_time`).
+    says how the finding events write their times (`inspector_time`);
+    `pushed_ago`, how many seconds ago the image was pushed.
     Returns (digest, finding events, scan event)."""
     digest = scanned_image(stack, repository, tag, seed=seed, enhanced=findings, status="ACTIVE")
-    pushed = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    pushed = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+              - datetime.timedelta(seconds=pushed_ago))
     finding_events = [
         finding_event_of(repository, digest, f, tags=(tag,), time_form=time_form,
                          pushed_at=pushed, first_observed_at=pushed + datetime.timedelta(seconds=17, milliseconds=411))

@@ -24,13 +24,12 @@ pub const STORM_WINDOW_MINUTES: &str = "STORM_WINDOW_MINUTES";
 pub const STORM_SUMMARY_MINUTES: &str = "STORM_SUMMARY_MINUTES";
 pub const STORM_TABLE_NAME: &str = "STORM_TABLE_NAME";
 pub const SCOPE_ACCOUNT_IDS: &str = "SCOPE_ACCOUNT_IDS";
-pub const FINDINGS_QUEUE_URL: &str = "FINDINGS_QUEUE_URL";
 pub const RECHECK_DELAY_SECONDS: &str = "RECHECK_DELAY_SECONDS";
 
-/// How long after an initial scan's Finding events the findings function
-/// looks again for the image's `Inspector2 Scan` alert: SQS's largest
-/// per-message delay (`DelaySeconds`, 0 to 900, Amazon SQS API Reference,
-/// SendMessage).
+/// How long an initial scan's Finding events wait for the image's
+/// `Inspector2 Scan` alert before the findings function alerts them itself
+/// (dedup on). Until then their messages are returned to the queue, which
+/// delivers them again after its visibility timeout (the stack's: 1,020 s).
 pub const DEFAULT_RECHECK_DELAY_SECONDS: u64 = 900;
 
 /// A vulnerability newly affecting more images than this within the storm
@@ -95,11 +94,9 @@ pub struct Config {
     /// The accounts whose events this stack alerts on; `None`: any account
     /// whose events reach the function (organisation-wide).
     pub scope_account_ids: Option<std::collections::BTreeSet<String>>,
-    /// The findings queue, to send an initial scan's Finding events back to
-    /// itself for a later look ([`Config::recheck_delay_seconds`]); `None`:
-    /// no recheck.
-    pub findings_queue_url: Option<String>,
-    /// Delay of that look (0: no recheck).
+    /// How long an initial scan's Finding events wait for the image's
+    /// `Inspector2 Scan` alert before the findings function alerts them
+    /// (with dedup; 0: they never do, the Scan event alone alerts them).
     pub recheck_delay_seconds: u64,
 }
 
@@ -128,7 +125,6 @@ impl Default for Config {
             storm_summary_minutes: DEFAULT_STORM_SUMMARY_MINUTES,
             storm_table_name: None,
             scope_account_ids: None,
-            findings_queue_url: None,
             recheck_delay_seconds: DEFAULT_RECHECK_DELAY_SECONDS,
         }
     }
@@ -340,18 +336,9 @@ impl Config {
         let recheck_delay_seconds = whole(
             RECHECK_DELAY_SECONDS,
             DEFAULT_RECHECK_DELAY_SECONDS,
-            900,
-            "seconds (SQS DelaySeconds)",
+            86_400,
+            "seconds",
         )?;
-        let findings_queue_url = get(FINDINGS_QUEUE_URL).filter(|v| !v.trim().is_empty());
-        if let Some(url) = &findings_queue_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ConfigError {
-                    variable: FINDINGS_QUEUE_URL,
-                    problem: format!("`{url}` is not an SQS queue URL"),
-                });
-            }
-        }
         let scope_account_ids = match get(SCOPE_ACCOUNT_IDS) {
             None => None,
             Some(value) if value.trim().is_empty() => None,
@@ -379,7 +366,6 @@ impl Config {
         }
         Ok(Config {
             scope_account_ids,
-            findings_queue_url,
             recheck_delay_seconds,
             storm_threshold,
             storm_window_minutes,
@@ -773,14 +759,17 @@ mod tests {
     }
 
     #[test]
-    fn the_recheck_needs_a_queue_url_and_a_delay_sqs_allows() {
+    fn the_recheck_delay_is_a_number_of_seconds() {
         let topic = (ALERT_TOPIC_ARN, TOPIC);
-        let c = config(&[topic]).unwrap();
-        assert_eq!((c.findings_queue_url, c.recheck_delay_seconds), (None, 900));
-        let err = config(&[topic, (RECHECK_DELAY_SECONDS, "901")]).unwrap_err();
+        assert_eq!(config(&[topic]).unwrap().recheck_delay_seconds, 900);
+        assert_eq!(
+            config(&[topic, (RECHECK_DELAY_SECONDS, "0")])
+                .unwrap()
+                .recheck_delay_seconds,
+            0
+        );
+        let err = config(&[topic, (RECHECK_DELAY_SECONDS, "soon")]).unwrap_err();
         assert_eq!(err.variable, RECHECK_DELAY_SECONDS);
-        let err = config(&[topic, (FINDINGS_QUEUE_URL, "scan-alerts-findings")]).unwrap_err();
-        assert_eq!(err.variable, FINDINGS_QUEUE_URL);
     }
 
     #[test]

@@ -373,6 +373,10 @@ pub struct ImageBatch {
     /// case), with when Inspector first observed them: the only findings
     /// that may count towards a CVE storm ([`ImageBatch::newly_found`]).
     pub rescan_first_observed: BTreeMap<String, DateTime<Utc>>,
+    /// The messages of the initial scan's findings, and the latest time
+    /// Inspector first observed one of them.
+    pub initial_message_ids: Vec<String>,
+    pub initial_observed_at: Option<DateTime<Utc>>,
 }
 
 impl ImageBatch {
@@ -421,8 +425,12 @@ pub fn group_by_image(
         }
         // The latest event's tags win: tags move between findings of one image.
         group.image = Some(f.image);
-        group.message_ids.push(message_id);
         group.usage.merge(&f.usage);
+        group.message_ids.push(message_id.clone());
+        if f.status == FindingStatus::Active && initial {
+            group.initial_message_ids.push(message_id.clone());
+            group.initial_observed_at = group.initial_observed_at.max(f.first_observed_at);
+        }
         match f.status {
             FindingStatus::Active if initial => group.initial.push(f.finding),
             FindingStatus::Active => group.active.push(f.finding),

@@ -53,6 +53,11 @@ impl AlertMemory {
         AlertMemory { store: None }
     }
 
+    /// Whether what was alerted is remembered (a dedup store is set).
+    pub fn is_on(&self) -> bool {
+        self.store.is_some()
+    }
+
     pub fn with_store(store: Box<dyn DedupStore>) -> AlertMemory {
         AlertMemory { store: Some(store) }
     }

@@ -21,6 +21,22 @@ use std::collections::BTreeMap;
 /// Findings named in the "also in other images" and "resolved" notes, at most.
 const NOTE_ITEMS: usize = 5;
 
+/// What becomes of an image's initial-scan findings in a batch. The
+/// `Inspector2 Scan` event alerts on them, but EventBridge delivers events
+/// on a best-effort basis (Amazon EventBridge User Guide, "Events"): with
+/// dedup, they wait for it, and are alerted here when it has not come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recheck {
+    /// No dedup (nothing says whether the Scan event alerted), or turned
+    /// off: the Scan event's to alert, as they arrive.
+    Off,
+    /// Too soon: their messages go back to the queue.
+    Wait,
+    /// They have waited: alerted now unless the Scan event's alert
+    /// covered them.
+    Due,
+}
+
 /// What the storm pass of a batch decided.
 #[derive(Default)]
 struct StormPass {
@@ -108,8 +124,16 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 }
                 continue;
             }
+            let recheck = self.recheck(group);
+            if recheck == Recheck::Wait {
+                // Returned to the queue: SQS delivers them again after its
+                // visibility timeout, when the Scan event has had its time.
+                for id in &group.initial_message_ids {
+                    response.add_failure(id.clone());
+                }
+            }
             let outcome = self
-                .alert_image_batch(&policy, group, &shared, &storms.storming)
+                .alert_image_batch(&policy, group, &shared, &storms.storming, recheck)
                 .await;
             self.finish(&outcome);
             if outcome.is_err() {
@@ -364,6 +388,23 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         );
     }
 
+    /// Whether the image's initial-scan findings wait, are due, or are
+    /// left to the Scan event ([`Recheck`]).
+    fn recheck(&self, group: &ImageBatch) -> Recheck {
+        let delay = self.config.recheck_delay_seconds;
+        if group.initial.is_empty() || delay == 0 || !self.memory.is_on() {
+            return Recheck::Off;
+        }
+        let waited = group
+            .initial_observed_at
+            .map_or(0, |at| (chrono::Utc::now() - at).num_seconds());
+        if waited >= delay as i64 {
+            Recheck::Due
+        } else {
+            Recheck::Wait
+        }
+    }
+
     fn initial_window(&self) -> chrono::Duration {
         chrono::Duration::minutes(self.config.initial_scan_window_minutes as i64)
     }
@@ -387,6 +428,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         group: &ImageBatch,
         shared: &BTreeMap<String, usize>,
         storming: &BTreeMap<String, u64>,
+        recheck: Recheck,
     ) -> Result<Outcome, HandlerError> {
         let Some(image) = &group.image else {
             return Ok(Outcome::new(OutcomeKind::Ignored, None).because("no image"));
@@ -400,19 +442,31 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
         // Findings of the initial scan are the scan event's to alert. With
         // dedup, a record of this image means the scan path has alerted
-        // already: what it did not alert is new and alerts here.
+        // already: what it did not alert is new and alerts here. Without
+        // one, once they have waited for the Scan event long enough, the
+        // Scan event was lost or is late: they alert here.
+        let alerted_by_scan = record.as_ref().is_some_and(|r| !r.known.is_empty());
         let take_initial =
-            record.as_ref().is_some_and(|r| !r.known.is_empty()) && !group.initial.is_empty();
+            !group.initial.is_empty() && (alerted_by_scan || recheck == Recheck::Due);
+        let scan_event_missing = take_initial && !alerted_by_scan;
         if group.active.is_empty()
             && group.closed.is_empty()
             && !group.initial.is_empty()
             && !take_initial
         {
-            let reason = format!(
-                "{} finding(s) from the image's initial scan (first observed within {} min of the push): the Inspector2 Scan event alerts on them",
-                group.initial.len(),
-                self.config.initial_scan_window_minutes
-            );
+            let reason = if recheck == Recheck::Wait {
+                format!(
+                    "{} finding(s) from the image's initial scan: waiting up to {} s for its Inspector2 Scan event to alert on them (returned to the queue)",
+                    group.initial.len(),
+                    self.config.recheck_delay_seconds
+                )
+            } else {
+                format!(
+                    "{} finding(s) from the image's initial scan (first observed within {} min of the push): the Inspector2 Scan event alerts on them",
+                    group.initial.len(),
+                    self.config.initial_scan_window_minutes
+                )
+            };
             let mut outcome = Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(reason);
             outcome.scan_status = Some("CONTINUOUS".into());
             return Ok(outcome);
@@ -475,6 +529,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         spread.dedup();
         if !spread.is_empty() {
             assessment.note(format!("Shared with other images: {}.", spread.join("; ")));
+        }
+        if scan_event_missing {
+            assessment.note_first(format!(
+                "The image's Inspector2 Scan event had not been alerted {} s after these findings \
+                 of its initial scan: alerted from Amazon Inspector's finding events instead \
+                 (EventBridge delivers events on a best-effort basis).",
+                self.config.recheck_delay_seconds
+            ));
         }
         if !in_storm.is_empty() {
             assessment.note(format!(

@@ -10,6 +10,8 @@ lag, scan statuses, timeouts).
 - An endpoint can accept a request and never answer.
 """
 
+import time
+
 import pytest
 
 from harness.seed import (
@@ -198,3 +200,50 @@ def test_a_hung_endpoint_fails_the_call_as_transient_and_the_retry_alerts_once(s
     assert ok, result
     [alert] = received_alerts(stack, inbox)
     assert alert["subject"].startswith("CRITICAL: 1 critical, 1 high in push/hung")
+
+
+def test_a_lost_scan_event_still_alerts_the_push_once_after_the_wait(stack, inbox):
+    """EventBridge delivers events on a best-effort basis: with dedup, the
+    initial scan's Finding events wait in the queue for the Scan event, and
+    alert themselves when it has not come."""
+    stack.start_function(DEDUP_TABLE_NAME=dedup_table(stack, "scan-alerts-fidelity-lost"))
+    try:
+        digest, finding_events, _lost = enhanced_push(stack, "push/lost-scan", push_findings("LS"),
+                                                      time_form="inspector-guide", pushed_ago=20)
+        batch = sqs_batch(finding_events)
+
+        ok, response = stack.invoke(batch)
+
+        assert ok
+        assert len(response["batchItemFailures"]) == len(finding_events), "returned to the queue to wait"
+        assert received_alerts(stack, inbox) == []
+
+        # SQS delivers them again after its visibility timeout; their wait
+        # (RECHECK_DELAY_SECONDS) is over and no Scan event came.
+        stack.start_function(DEDUP_TABLE_NAME="scan-alerts-fidelity-lost", RECHECK_DELAY_SECONDS="1")
+        time.sleep(1)
+        ok, response = stack.invoke(batch)
+
+        assert ok and response == {"batchItemFailures": []}, response
+        [alert] = received_alerts(stack, inbox)
+        assert alert["subject"] == "CRITICAL: 1 critical, 1 high in push/lost-scan:v1"
+        assert "Inspector2 Scan event had not been alerted" in alert["message"]
+
+        ok, response = stack.invoke(batch)
+        assert ok and response == {"batchItemFailures": []}, response
+        assert received_alerts(stack, inbox) == [], "once"
+    finally:
+        stack.start_function()
+
+
+def test_without_dedup_the_scan_event_alone_alerts_an_initial_scans_findings(stack, inbox):
+    """Without the dedup table nothing says whether the Scan event alerted:
+    the finding events neither wait nor alert (docs/continuous-scanning.md)."""
+    digest, finding_events, scan = enhanced_push(stack, "push/no-dedup-wait", push_findings("ND"), pushed_ago=20)
+
+    ok, response = stack.invoke(sqs_batch(finding_events))
+
+    assert ok and response == {"batchItemFailures": []}, response
+    assert received_alerts(stack, inbox) == []
+    assert stack.invoke(scan)[0]
+    assert len(received_alerts(stack, inbox)) == 1
