@@ -59,10 +59,13 @@ async fn run(args: &gate::Args) -> Result<Report, GateError> {
                 .map_err(|e| GateError(format!("reading the policy {path}: {e}")))?;
             Policy::from_document(&text).map_err(|e| GateError(format!("{path}: {e}")))?
         }
-        None => Policy::new(args.threshold.unwrap_or(Severity::High)),
+        None => Policy::new(args.threshold.unwrap_or(Severity::High))
+            .with_threshold_origin("the default"),
     };
     if let Some(threshold) = args.threshold {
-        policy = policy.with_threshold(threshold);
+        policy = policy
+            .with_threshold(threshold)
+            .with_threshold_origin("--threshold");
     }
     let aws = ecr_scan_alerts::adapters::aws::load_config_for(
         args.region.clone(),

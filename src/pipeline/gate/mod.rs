@@ -607,6 +607,16 @@ pub async fn evaluate<S: FindingsSource>(
         status,
         Reader::Gate,
     );
+    if image_policy.threshold_origin == "the default" {
+        // The function falls back to its SEVERITY_THRESHOLD here (the
+        // stack's SeverityThreshold): the two agree only when told alike.
+        assessment.note(
+            "The policy sets no threshold: the gate uses HIGH, while the alerting function uses \
+             its SEVERITY_THRESHOLD (the stack's SeverityThreshold); pass --threshold with that \
+             value to judge as it alerts."
+                .to_string(),
+        );
+    }
     if image_policy.risk.is_some_and(|(_, rule)| rule.uses_usage()) {
         assessment.note(format!(
             "risk[{}]'s not_in_use / only_in_use rules are not applied: whether an image runs is \
@@ -1092,6 +1102,22 @@ mod tests {
         let report = judge_under(&exploited_in(never_ran), ONLY).await;
         assert_eq!(report.result, "fail");
         assert_eq!(report.exit_code(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_document_without_a_threshold_says_where_gate_and_function_differ() {
+        let source = Fake::new(vec![page("COMPLETE", enhanced(2))]);
+        let says = |report: &Report| {
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("pass --threshold with that value"))
+        };
+        let report = judge_under(&source, r#"{"version": 1}"#).await;
+        assert!(says(&report), "{:?}", report.notes);
+        let source = Fake::new(vec![page("COMPLETE", enhanced(2))]);
+        let report = judge_under(&source, r#"{"version": 1, "threshold": "HIGH"}"#).await;
+        assert!(!says(&report), "{:?}", report.notes);
     }
 
     #[tokio::test]
