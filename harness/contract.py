@@ -24,8 +24,10 @@ What is checked, per shape type:
 - boolean: true/false;
 - timestamp: a JSON number of epoch seconds (the JSON wire format; a value
   in milliseconds is rejected as out of range), or a string where the
-  model's timestampFormat says so. With ``lenient_timestamps=True`` ISO 8601
-  strings and EventBridge's "Dec 3, 2021, 6:02:30 PM" form are accepted too;
+  model's timestampFormat says so. With ``lenient_timestamps=True`` the
+  forms AWS's event samples write are accepted too: ISO 8601, the ECR user
+  guide's "Dec 3, 2021, 6:02:30 PM" and the Inspector user guide's
+  "Wed Sep 04 16:55:38.411 UTC 2024";
 - blob: a base64 string, min/max on the decoded length;
 - document: anything.
 
@@ -201,6 +203,26 @@ def _event_time(text):
         return None
 
 
+_INSPECTOR_TIME = re.compile(
+    r"(?P<wday>Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<mon>[A-Z][a-z]{2}) (?P<day>\d{2}) "
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.(?P<ms>\d{1,9}))? UTC (?P<year>\d{4})")
+
+
+def _inspector_time(text):
+    """The Amazon Inspector user guide's form, e.g. "Wed Sep 04 16:55:38.411 UTC 2024"."""
+    m = _INSPECTOR_TIME.fullmatch(text)
+    if not m or m["mon"] not in _MONTHS:
+        return None
+    try:
+        moment = datetime.datetime(int(m["year"]), _MONTHS[m["mon"]], int(m["day"]), int(m["hour"]),
+                                   int(m["minute"]), int(m["second"]))
+    except ValueError:
+        return None
+    if moment.strftime("%a") != m["wday"]:
+        return None
+    return moment
+
+
 def _iso_time(text):
     try:
         return datetime.datetime.fromisoformat(text)
@@ -364,10 +386,10 @@ class _Checker:
             if wire_format == "rfc822" and re.fullmatch(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", value):
                 return
             if self.lenient_timestamps:
-                if _iso_time(value) is not None or _event_time(value) is not None:
+                if any(read(value) is not None for read in (_iso_time, _event_time, _inspector_time)):
                     return
                 out.append(f"{where}: {_show(value)} is neither epoch seconds, an ISO 8601 time nor a time like "
-                           f"'Dec 3, 2021, 6:02:30 PM' ({shape.name})")
+                           f"'Dec 3, 2021, 6:02:30 PM' or 'Wed Sep 04 16:55:38.411 UTC 2024' ({shape.name})")
                 return
             out.append(f"{where}: expected epoch seconds, a JSON number ({shape.name}), got the string {_show(value)}")
             return

@@ -9,8 +9,8 @@ nextToken, so without this nothing would prove that the function pages.
 It also reproduces what AWS does and moto does not, on demand:
 - a second scan of an image (moto keeps the first result forever);
 - findings that reach ECR after the scan says done (`lag`): the first
-  reads of an image see only some of its findings (AWS-FACTS "Findings can
-  lag the status");
+  reads of an image see only some of its findings (aws/aws-sdk issue 289,
+  "ECR scan shows Status COMPLETE when enhanced findings are not there yet");
 - an endpoint that accepts requests and never answers (`hang`);
 - an endpoint that is down (`down`: every connection is dropped);
 - an image whose last scan completed long ago (`age_scan`): moto dates

@@ -46,8 +46,9 @@ impl ImageFinding {
     /// Whether the finding came from the image's initial scan: first
     /// observed within `window` of the push. Inspector sends a Finding
     /// event for each finding of the initial scan too, before the
-    /// `Inspector2 Scan` event that the scan path alerts on (AWS-FACTS,
-    /// ECR user guide "EventBridge events sent for enhanced scanning").
+    /// `Inspector2 Scan` event that the scan path alerts on (Amazon ECR
+    /// User Guide, "EventBridge events sent for enhanced scanning in Amazon
+    /// ECR").
     /// Unknown times say "not initial": a finding is never dropped on a guess.
     pub fn from_initial_scan(&self, window: chrono::Duration) -> bool {
         match (self.first_observed_at, self.pushed_at) {

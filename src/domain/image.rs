@@ -20,7 +20,9 @@ impl ScanKind {
 }
 
 /// The AWS partition a region belongs to: it decides ARNs, the registry's
-/// host name and the console (AWS-FACTS "Partitions"). A region is in
+/// host name and the console (AWS General Reference, "Identify AWS
+/// resources with Amazon Resource Names (ARNs)"; Amazon ECR endpoints in
+/// China end in `.amazonaws.com.cn`). A region is in
 /// exactly one partition, so the image's region tells it; the event's ARNs
 /// agree by construction (`arn:aws-cn:` for `cn-*` regions, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! Risk signals beyond severity (AWS-FACTS "Risk signals beyond severity"):
+//! Risk signals beyond severity (Amazon ECR API Reference,
+//! `EnhancedImageScanFinding`; Amazon Inspector API Reference, `Finding`,
+//! `EpssDetails`, `AwsEcrContainerImageDetails`):
 //! whether an exploit is known, the EPSS score, and whether the image runs.
 //! Enhanced scanning (Amazon Inspector) reports them; basic scanning does
 //! not, and then every signal is *unknown*, never "no".

@@ -21,7 +21,9 @@ pub const FAILED_STATUSES: [&str; 6] = [
 /// scan that broke: Inspector stopped watching the image (not pushed or
 /// pulled within the rescan duration), the image is archived, or the
 /// findings cannot be read now. None of them says the image is clean
-/// (AWS-FACTS "SCAN_ELIGIBILITY_EXPIRED").
+/// (Amazon ECR API Reference, `ImageScanStatus`; Amazon ECR User Guide,
+/// "Scan images for OS and programming language package vulnerabilities",
+/// the rescan duration).
 pub const NO_CURRENT_FINDINGS_STATUSES: [&str; 3] = [
     "SCAN_ELIGIBILITY_EXPIRED",
     "IMAGE_ARCHIVED",

@@ -232,7 +232,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             Read::Done(outcome) => return Ok(outcome),
         };
         // Enhanced findings can reach ECR after the scan says done
-        // (AWS-FACTS "Findings can lag the status"): when ECR returns fewer
+        // (reported in aws/aws-sdk issue 289: status COMPLETE, findings not there yet): when ECR returns fewer
         // than the event counted, read again with backoff, within a budget.
         let mut missing = 0;
         if let Some(expected) = scan.expected_total {

@@ -1,5 +1,5 @@
 """Layer 3: what AWS does that a naive local stack would not, reproduced on
-demand and driven end to end (AWS-FACTS: enhanced scanning events, findings
+demand and driven end to end (the ECR and Inspector user guides' enhanced scanning events; findings
 lag, scan statuses, timeouts).
 
 - An enhanced push brings one `Inspector2 Finding` event per finding, first

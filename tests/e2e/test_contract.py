@@ -15,6 +15,8 @@ from harness.seed import basic_finding, enhanced_finding, scanned_image
 FINDINGS_DIR = ROOT / "tests" / "fixtures" / "findings"
 FINDINGS = sorted(FINDINGS_DIR.glob("*.json"))
 INSPECTOR_EVENT = ROOT / "events" / "inspector-finding.json"
+# Every Inspector Finding sample AWS documents, each in its guide's shape.
+INSPECTOR_SAMPLES = sorted((ROOT / "events").glob("inspector-finding*.json"))
 
 
 def load(path):
@@ -43,9 +45,15 @@ def test_findings_fixture_is_a_valid_ecr_answer(path):
     assert check_ecr_findings_page(body, {}) == []
 
 
-def test_inspector_finding_event_detail_is_an_inspector_finding():
+def test_both_guides_samples_are_in_events():
+    assert [p.name for p in INSPECTOR_SAMPLES] == ["inspector-finding-inspector-guide.json",
+                                                   "inspector-finding.json"]
+
+
+@pytest.mark.parametrize("path", INSPECTOR_SAMPLES, ids=lambda p: p.name)
+def test_inspector_finding_event_detail_is_an_inspector_finding(path):
     # Read at test time: the sample may be replaced by AWS's documented one.
-    event = load(INSPECTOR_EVENT)
+    event = load(path)
     assert event["detail-type"] == "Inspector2 Finding"
     # EventBridge writes times like "Dec 3, 2021, 6:02:30 PM" (lenient), and
     # AWS's documented samples end ids with "EXAMPLE" (placeholders).
@@ -176,6 +184,10 @@ def test_event_detail_with_an_invented_severity_is_rejected():
     ("2021-12-03T18:02:30Z", False, True),
     ("2021-12-03T18:02:30.123+00:00", False, True),
     ("Dec 3, 2021, 6:02:30 PM", False, True),
+    ("Wed Sep 04 16:55:38.411 UTC 2024", False, True),
+    ("Tue Sep 03 00:00:00.000 UTC 2024", False, True),
+    ("Thu Sep 04 16:55:38.411 UTC 2024", False, False),
+    ("Wed Sep 04 16:55:38.411 CEST 2024", False, False),
     ("Dec 31, 2021, 12:00:00 AM", False, True),
     ("Feb 30, 2021, 6:02:30 PM", False, False),
     ("Dec 3, 2021, 13:02:30 PM", False, False),

@@ -22,7 +22,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 /// accepts connections and never answers fails the call as a transient
 /// `Timeout` well within 30 s instead of holding the invocation until the
 /// Lambda timeout (the SDK's defaults set no read or operation timeout,
-/// AWS-FACTS "Timeouts").
+/// AWS SDK for Rust Developer Guide, "Configure timeouts").
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
 /// Connecting may take this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -514,8 +514,9 @@ impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
 /// Applies `policy` to the image's findings. An enhanced scan (status
 /// ACTIVE, or findings with Inspector's fields) is read again every
 /// `settle.interval` and judged only when two consecutive reads give the
-/// same counts: its findings can lag its status (AWS-FACTS "Findings can lag
-/// the status"). `progress` gets a line for stderr before each re-read.
+/// same counts: its findings can lag its status (reported in aws/aws-sdk
+/// issue 289, "ECR scan shows Status COMPLETE when enhanced findings are not
+/// there yet"). `progress` gets a line for stderr before each re-read.
 pub async fn evaluate<S: FindingsSource>(
     source: &S,
     image: &ImageRef,
