@@ -38,9 +38,8 @@ const PAGE: &str = r#"{
   "nextToken": "page-2"
 }"#;
 
-/// An image of its own per test: the tap keeps what it read by request
-/// (registry, repository, digest, token) for the process, and the tests run
-/// side by side.
+/// An image of its own per test (the tap keeps nothing between calls; an
+/// image per test keeps the tests' requests apart all the same).
 fn image(test: u8) -> ImageRef {
     ImageRef {
         account: "123456789012".into(),
@@ -52,8 +51,54 @@ fn image(test: u8) -> ImageRef {
 }
 
 fn source(tapped: bool, body: &'static str, status: u16, calls: Arc<AtomicUsize>) -> EcrFindings {
+    sourced(tapped, vec![body], status, calls, SdkSaw::default())
+}
+
+/// What the SDK was handed to read, answer by answer: whether the answer
+/// still held a findings list (the tap hands it over without them when it
+/// read them itself).
+#[derive(Debug, Clone, Default)]
+struct SdkSaw(Arc<std::sync::Mutex<Vec<bool>>>);
+
+impl SdkSaw {
+    fn findings_lists(&self) -> Vec<bool> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for SdkSaw {
+    fn name(&self) -> &'static str {
+        "SdkSaw"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let body = context.response().body().bytes().unwrap_or_default();
+        let text = String::from_utf8_lossy(body);
+        self.0
+            .lock()
+            .unwrap()
+            .push(text.contains("\"findings\"") || text.contains("\"enhancedFindings\""));
+        Ok(())
+    }
+}
+
+/// A source whose HTTP client answers `bodies` in turn (the last one
+/// again and again), with the tap or without, and what the SDK saw.
+fn sourced(
+    tapped: bool,
+    bodies: Vec<&'static str>,
+    status: u16,
+    calls: Arc<AtomicUsize>,
+    saw: SdkSaw,
+) -> EcrFindings {
     let http = infallible_client_fn(move |_request| {
-        calls.fetch_add(1, Ordering::SeqCst);
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        let body = bodies[n.min(bodies.len() - 1)];
         http::Response::builder()
             .status(status)
             .header("content-type", "application/x-amz-json-1.1")
@@ -69,9 +114,21 @@ fn source(tapped: bool, body: &'static str, status: u16, calls: Arc<AtomicUsize>
         .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
         .region(aws_sdk_ecr::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ecr::config::Credentials::for_tests())
+        .interceptor(saw)
         .http_client(http)
         .build();
     EcrFindings::new(aws_sdk_ecr::Client::from_conf(config))
+}
+
+/// The page through the tap, and whether the tap (not the SDK) read its
+/// findings.
+async fn tapped_page(test: u8, body: &'static str) -> (FindingsPage, bool) {
+    let saw = SdkSaw::default();
+    let page = sourced(true, vec![body], 200, Arc::default(), saw.clone())
+        .page(&image(test), None, None)
+        .await
+        .unwrap();
+    (page, saw.findings_lists() == [false])
 }
 
 async fn page(
@@ -88,7 +145,8 @@ async fn page(
 #[tokio::test]
 async fn the_tap_reads_the_same_findings_as_the_sdk() {
     let by_sdk = page(1, false, PAGE, None).await.unwrap();
-    let by_tap = page(1, true, PAGE, None).await.unwrap();
+    let (by_tap, tap_read_them) = tapped_page(1, PAGE).await;
+    assert!(tap_read_them, "the tap's path, not the SDK's fallback");
     assert_eq!(by_sdk.findings.len(), 5);
     assert_eq!(by_tap, by_sdk);
     let first = &by_tap.findings[0];
@@ -162,7 +220,8 @@ const ENHANCED: &str = r#"{
 #[tokio::test]
 async fn the_tap_reads_enhanced_findings_as_the_sdk_does() {
     let by_sdk = page(2, false, ENHANCED, None).await.unwrap();
-    let by_tap = page(2, true, ENHANCED, None).await.unwrap();
+    let (by_tap, tap_read_them) = tapped_page(2, ENHANCED).await;
+    assert!(tap_read_them, "the tap's path, not the SDK's fallback");
     assert_eq!(by_sdk.findings.len(), 5);
     assert_eq!(by_tap, by_sdk);
     let first = &by_tap.findings[0];
@@ -302,4 +361,23 @@ async fn answers_the_tap_reads_only_in_part_reach_the_sdk_whole() {
     assert_eq!(read.findings.len(), 1);
     assert_eq!(read.findings[0].package_name.as_deref(), Some("zlib"));
     assert_eq!(read.counted.get(Severity::Low), 1);
+}
+
+#[tokio::test]
+async fn a_page_whose_call_then_fails_is_never_seen_by_the_next_call() {
+    // The tap reads the findings of the first answer, then the SDK fails
+    // on the rest of it (a next token that is not a string): the call
+    // fails, and its page goes with it.
+    const BROKEN: &str = r#"{"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {"findings": [
+      {"name": "CVE-2026-0099", "severity": "CRITICAL"}]}, "nextToken": 5}"#;
+    const CLEAN: &str =
+        r#"{"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {"findings": []}}"#;
+    let saw = SdkSaw::default();
+    let source = sourced(true, vec![BROKEN, CLEAN], 200, Arc::default(), saw.clone());
+
+    assert!(source.page(&image(6), None, None).await.is_err());
+    let next = source.page(&image(6), None, None).await.unwrap();
+
+    assert_eq!(next.findings, vec![], "not the failed call's CVE-2026-0099");
+    assert_eq!(saw.findings_lists(), [false, false], "both read by the tap");
 }

@@ -1,8 +1,10 @@
 //! Findings from ECR's DescribeImageScanFindings, one page per call, and
 //! the registry's scanning configuration.
 
+use super::finding_fields::{self as fields, BasicAttributes};
+use super::findings_tap::TapSlot;
 use super::service_failure;
-use crate::domain::finding::{Finding, FixAvailable};
+use crate::domain::finding::Finding;
 use crate::domain::image::ImageRef;
 use crate::domain::risk::{self, Usage};
 use crate::domain::severity::Severity;
@@ -101,15 +103,11 @@ impl EcrFindings {
         count_only_below: Option<Severity>,
     ) -> BoxFuture<'a, Result<FindingsPage, SourceError>> {
         Box::pin(async move {
-            let key = super::findings_tap::page_key(
-                &image.account,
-                &image.repository,
-                &image.digest,
-                next_token,
-            );
-            if let Some(below) = count_only_below {
-                super::findings_tap::count_only_below(&key, below);
-            }
+            // The HTTP client reads the findings itself into this call's
+            // slot, carried on each attempt's request (a retry refills it);
+            // the slot goes with the call, whatever its result.
+            let slot = TapSlot::new(count_only_below);
+            let carried = slot.clone();
             let sent = self
                 .client
                 .describe_image_scan_findings()
@@ -118,11 +116,10 @@ impl EcrFindings {
                 .image_id(digest_of(image))
                 .max_results(MAX_RESULTS)
                 .set_next_token(next_token.map(str::to_string))
+                .customize()
+                .mutate_request(move |request| request.add_extension(carried.clone()))
                 .send()
                 .await;
-            if count_only_below.is_some() {
-                super::findings_tap::forget_hint(&key);
-            }
             let output = sent.map_err(|error| {
                 let failure = service_failure("ECR", &error);
                 match error.as_service_error() {
@@ -136,7 +133,7 @@ impl EcrFindings {
                 }
             })?;
             // Findings the HTTP client read itself (findings_tap), if it did.
-            let tapped = super::findings_tap::take(&key);
+            let tapped = slot.take();
             let status = output.image_scan_status.map(|s| ScanStatus {
                 status: s
                     .status
@@ -350,82 +347,55 @@ impl ScanningConfigSource for EcrFindings {
     }
 }
 
-/// A basic finding: the package and CVSS score hide in free-form attributes.
+/// A basic finding as the SDK reads it ([`super::finding_fields::basic`]).
 pub fn from_basic(finding: ImageScanFinding) -> Finding {
-    let severity = finding
-        .severity
-        .as_ref()
-        .map_or(Severity::Undefined, |s| Severity::from_aws(s.as_str()));
-    let mut out = Finding::new(
-        finding.name.unwrap_or_else(|| "(unnamed finding)".into()),
-        severity,
-    );
-    let (mut cvss3, mut cvss2) = (None, None);
+    let mut attributes = BasicAttributes::default();
     for attribute in finding.attributes.unwrap_or_default() {
-        let Some(value) = attribute.value else {
-            continue;
-        };
-        match attribute.key.as_str() {
-            "package_name" => out.package_name = Some(value),
-            "package_version" => out.package_version = Some(value),
-            "CVSS3_SCORE" => cvss3 = value.trim().parse::<f64>().ok(),
-            "CVSS2_SCORE" => cvss2 = value.trim().parse::<f64>().ok(),
-            _ => {}
+        if let Some(value) = attribute.value {
+            attributes.add(&attribute.key, value);
         }
     }
-    out.score = cvss3.or(cvss2);
-    out.title = finding.description;
-    out.link = finding.uri;
-    out
+    fields::basic(
+        finding.name,
+        fields::severity(finding.severity.as_ref().map(|s| s.as_str())),
+        finding.description,
+        finding.uri,
+        attributes,
+    )
 }
 
-/// An enhanced (Inspector) finding.
+/// An enhanced (Inspector) finding as the SDK reads it
+/// ([`super::finding_fields::enhanced`]).
 pub fn from_enhanced(finding: EnhancedImageScanFinding) -> Finding {
-    let severity = finding
-        .severity
-        .as_deref()
-        .map_or(Severity::Undefined, Severity::from_aws);
     let details = finding.package_vulnerability_details;
-    let id = details
-        .as_ref()
-        .and_then(|d| d.vulnerability_id.clone())
-        .or_else(|| finding.title.clone())
-        .unwrap_or_else(|| "(unnamed finding)".into());
-    let mut out = Finding::new(id, severity);
-    if let Some(details) = details {
-        if let Some(pkg) = details
-            .vulnerable_packages
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-        {
-            out.set_inspector_package(pkg.name, pkg.version, pkg.fixed_in_version);
-        }
-        out.link = details.source_url.or_else(|| {
-            details
-                .reference_urls
+    let (vulnerability_id, package, source_url, first_reference_url) = match details {
+        Some(d) => (
+            d.vulnerability_id,
+            d.vulnerable_packages
                 .unwrap_or_default()
                 .into_iter()
                 .next()
-        });
-    }
-    // The SDK reads an absent score as 0.0.
-    out.score = (finding.score > 0.0).then_some(finding.score);
-    out.fix_available = finding
-        .fix_available
-        .as_deref()
-        .and_then(FixAvailable::from_aws);
-    out.exploit_available = finding
-        .exploit_available
-        .as_deref()
-        .and_then(risk::exploit_from_aws);
-    out.title = finding.title;
-    out
+                .map(|p| (p.name, p.version, p.fixed_in_version)),
+            d.source_url,
+            d.reference_urls.unwrap_or_default().into_iter().next(),
+        ),
+        None => (None, None, None, None),
+    };
+    fields::enhanced(fields::Enhanced {
+        severity: finding.severity.as_deref(),
+        vulnerability_id,
+        title: finding.title,
+        package,
+        source_url,
+        first_reference_url,
+        score: Some(finding.score),
+        fix_available: finding.fix_available.as_deref(),
+        exploit_available: finding.exploit_available.as_deref(),
+    })
 }
 
 /// Whether the image runs, as an enhanced finding's image details say
-/// (`inUseCount`, `lastInUseAt`, `pushedAt`: ECR API reference,
-/// AwsEcrContainerImageDetails).
+/// ([`super::finding_fields::usage`]).
 pub fn usage_of(finding: &EnhancedImageScanFinding) -> Usage {
     let mut usage = Usage::default();
     for resource in finding.resources.as_deref().unwrap_or_default() {
@@ -434,11 +404,11 @@ pub fn usage_of(finding: &EnhancedImageScanFinding) -> Usage {
             .as_ref()
             .and_then(|d| d.aws_ecr_container_image.as_ref())
         {
-            usage.merge(&Usage {
-                in_use_count: image.in_use_count.and_then(|n| u64::try_from(n).ok()),
-                last_in_use_at: image.last_in_use_at.map(|t| t.secs()),
-                pushed_at: image.pushed_at.map(|t| t.secs()),
-            });
+            usage.merge(&fields::usage(
+                image.in_use_count,
+                image.last_in_use_at.map(|t| t.secs()),
+                image.pushed_at.map(|t| t.secs()),
+            ));
         }
     }
     usage

@@ -7,19 +7,26 @@
 //! into [`Finding`]s. For a page of 1,000 basic findings that was most of
 //! the function's CPU (docs/performance.md, "Where the CPU goes").
 //!
-//! [`FindingsTap`] wraps the HTTP client every SDK client uses. When a
-//! DescribeImageScanFindings answer (200) comes back, it reads the page's
+//! [`FindingsTap`] wraps the HTTP client every SDK client uses. The
+//! adapter gives each DescribeImageScanFindings call a [`TapSlot`], carried
+//! on the request of every attempt as an extension. When an answer (200)
+//! comes back to a request that carries one, the tap reads the page's
 //! findings (`imageScanFindings.findings` and `.enhancedFindings`) straight
-//! into `Finding`s with serde_json, with the same mappings, skipping what
-//! they do not use; keeps them for the adapter call that asked; and hands
-//! the SDK the same answer without the two lists. The SDK still signs,
+//! into `Finding`s with serde_json, with the same mapping
+//! ([`super::finding_fields`]), skipping what it does not use; puts them in
+//! the slot (a retry's answer replaces an earlier attempt's); and hands the
+//! SDK the same answer without the two lists. The adapter takes the page
+//! from the slot after the call; a call that fails drops its slot, so
+//! nothing is left behind for another call. There is no state outside the
+//! call. The SDK still signs,
 //! retries, times out and reads everything else (status, next token,
 //! completion time, errors). An answer it cannot read this way is handed
 //! over untouched, and the SDK's own reading applies.
 
+use super::finding_fields::{self as fields, BasicAttributes};
 use crate::domain::continuous::Package;
-use crate::domain::finding::{Finding, FixAvailable};
-use crate::domain::risk::{self, Usage};
+use crate::domain::finding::Finding;
+use crate::domain::risk::Usage;
 use crate::domain::severity::{Severity, SeverityCounts};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -29,22 +36,12 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
-
-const TARGET: &str = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings";
-
-/// Pages parsed by the tap, waiting for the adapter call that asked for
-/// them, by request (registry, repository, digest, token).
-fn parsed() -> &'static Mutex<HashMap<String, VecDeque<TappedPage>>> {
-    static PARSED: OnceLock<Mutex<HashMap<String, VecDeque<TappedPage>>>> = OnceLock::new();
-    PARSED.get_or_init(Default::default)
-}
+use std::sync::{Arc, Mutex};
 
 /// What the tap read of one page: its findings, and whether the image runs
 /// as the enhanced findings' image details say.
@@ -52,67 +49,45 @@ fn parsed() -> &'static Mutex<HashMap<String, VecDeque<TappedPage>>> {
 pub struct TappedPage {
     pub findings: Vec<Finding>,
     pub usage: Usage,
-    /// Basic findings below the threshold the request was told
-    /// ([`count_only_below`]), by severity: counted, not kept.
+    /// Basic findings below the severity the call's slot named
+    /// ([`TapSlot::new`]), by severity: counted, not kept.
     pub counted: SeverityCounts,
 }
 
-/// The key of one page request: what the adapter sends.
-pub fn page_key(registry: &str, repository: &str, digest: &str, token: Option<&str>) -> String {
-    format!(
-        "{registry}\n{repository}\n{digest}\n{}",
-        token.unwrap_or("")
-    )
+/// One call's page, as the tap read it: created by the adapter for the
+/// call, carried on each attempt's request, filled by the tap, taken by
+/// the adapter after the call. Dropped with the call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TapSlot(Arc<Slot>);
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Basic findings below this severity are only counted (the policy's
+    /// threshold: basic findings carry no signal that could raise them).
+    count_below: Option<Severity>,
+    page: Mutex<Option<TappedPage>>,
 }
 
-/// The findings the tap read for this request, if it read them.
-pub fn take(key: &str) -> Option<TappedPage> {
-    let mut map = parsed().lock().ok()?;
-    let queue = map.get_mut(key)?;
-    let page = queue.pop_front();
-    if queue.is_empty() {
-        map.remove(key);
+impl TapSlot {
+    pub(crate) fn new(count_below: Option<Severity>) -> TapSlot {
+        TapSlot(Arc::new(Slot {
+            count_below,
+            page: Mutex::new(None),
+        }))
     }
-    page
-}
 
-/// Requests whose basic findings below a severity are only counted, by
-/// request key ([`count_only_below`]).
-fn hints() -> &'static Mutex<HashMap<String, Severity>> {
-    static HINTS: OnceLock<Mutex<HashMap<String, Severity>>> = OnceLock::new();
-    HINTS.get_or_init(Default::default)
-}
-
-/// Says that the basic findings below `severity` in the answer to this
-/// request will only be counted (the policy's threshold: basic findings
-/// carry no signal that could raise them): the tap reads their severity
-/// and keeps none of their text. Retries of the request read it too; the
-/// caller takes it back with [`forget_hint`] once the call is over.
-pub fn count_only_below(key: &str, severity: Severity) {
-    if let Ok(mut map) = hints().lock() {
-        map.insert(key.to_string(), severity);
+    /// The page the tap read for the last attempt, if it read it.
+    pub(crate) fn take(&self) -> Option<TappedPage> {
+        self.lock().take()
     }
-}
 
-pub fn forget_hint(key: &str) {
-    if let Ok(mut map) = hints().lock() {
-        map.remove(key);
+    fn put(&self, page: Option<TappedPage>) {
+        *self.lock() = page;
     }
-}
 
-fn hint(key: &str) -> Option<Severity> {
-    hints().lock().ok()?.get(key).copied()
-}
-
-thread_local! {
-    /// The hint of the answer being read on this thread (reading is
-    /// synchronous: one answer at a time per thread).
-    static COUNT_ONLY_BELOW: std::cell::Cell<Option<Severity>> = const { std::cell::Cell::new(None) };
-}
-
-fn keep(key: String, findings: TappedPage) {
-    if let Ok(mut map) = parsed().lock() {
-        map.entry(key).or_default().push_back(findings);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<TappedPage>> {
+        // One assignment at a time: a poisoned lock still holds a whole page.
+        self.0.page.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -146,45 +121,15 @@ struct TapConnector {
     inner: SharedHttpConnector,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageRequest<'a> {
-    #[serde(borrow, default)]
-    registry_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    repository_name: Cow<'a, str>,
-    image_id: ImageId<'a>,
-    #[serde(borrow, default)]
-    next_token: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ImageId<'a> {
-    #[serde(borrow, default)]
-    image_digest: Option<Text<'a>>,
-}
-
-fn request_key(body: &[u8]) -> Option<String> {
-    let request: PageRequest<'_> = serde_json::from_slice(body).ok()?;
-    Some(page_key(
-        request.registry_id.as_deref().unwrap_or(""),
-        &request.repository_name,
-        request.image_id.image_digest.as_deref()?,
-        request.next_token.as_deref(),
-    ))
-}
-
 impl HttpConnector for TapConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let tapped = request.headers().get("x-amz-target") == Some(TARGET);
-        let key = tapped
-            .then(|| request.body().bytes().and_then(request_key))
-            .flatten();
-        let response = self.inner.call(request);
-        let Some(key) = key else {
-            return response;
+        // Only the requests the adapter gave a slot: its findings calls.
+        let Some(slot) = request.extension::<TapSlot>().cloned() else {
+            return self.inner.call(request);
         };
+        // An earlier attempt's page never answers for this one.
+        slot.put(None);
+        let response = self.inner.call(request);
         HttpConnectorFuture::new(async move {
             let mut response = response.await?;
             if response.status().as_u16() != 200 {
@@ -192,9 +137,9 @@ impl HttpConnector for TapConnector {
             }
             let body = response.take_body();
             let bytes = read_body(body).await?;
-            let answer = match split_findings_counting_below(&bytes, hint(&key)) {
-                Some((findings, rest)) => {
-                    keep(key, findings);
+            let answer = match split_findings_counting_below(&bytes, slot.0.count_below) {
+                Some((page, rest)) => {
+                    slot.put(Some(page));
                     SdkBody::from(rest)
                 }
                 None => SdkBody::from(bytes),
@@ -226,33 +171,37 @@ async fn read_body(body: SdkBody) -> Result<Vec<u8>, ConnectorError> {
 }
 
 /// One basic finding, read field by field into a [`Finding`] with the
-/// same mapping as [`super::ecr::from_basic`]; attributes other than the
-/// package and the CVSS scores are skipped, not kept.
-struct BasicFinding(Tapped);
+/// shared mapping ([`super::finding_fields::basic`]); attributes other
+/// than the package and the CVSS scores are skipped, not kept. Findings
+/// below `below` are only counted.
+#[derive(Clone, Copy)]
+struct BasicSeed {
+    below: Option<Severity>,
+}
 
-impl<'de> Deserialize<'de> for BasicFinding {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(BasicFindingVisitor)
+impl<'de> DeserializeSeed<'de> for BasicSeed {
+    type Value = Tapped;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tapped, D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-struct BasicFindingVisitor;
-
-impl<'de> Visitor<'de> for BasicFindingVisitor {
-    type Value = BasicFinding;
+impl<'de> Visitor<'de> for BasicSeed {
+    type Value = Tapped;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an ECR image scan finding")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BasicFinding, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tapped, A::Error> {
         // Text is borrowed from the answer while it is read (severity may
         // come last) and copied only for a finding that is kept whole.
-        let below = COUNT_ONLY_BELOW.get();
+        let below = self.below;
         let mut severity = Severity::Undefined;
         let mut severity_read = false;
         let (mut name, mut description, mut uri) = (None, None, None);
-        let mut attributes = Attributes::default();
+        let mut attributes = BasicAttributes::<Cow<'de, str>>::default();
         let mut attributes_skipped = false;
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
@@ -261,9 +210,7 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
                 "uri" => uri = map.next_value::<Option<Text<'de>>>()?,
                 "severity" => {
                     severity_read = true;
-                    if let Some(s) = map.next_value::<Option<Text<'de>>>()? {
-                        severity = Severity::from_aws(&s);
-                    }
+                    severity = fields::severity(map.next_value::<Option<Text<'de>>>()?.as_deref());
                 }
                 // ECR writes the severity before the attributes (AWS CLI
                 // reference, describe-image-scan-findings example; JSON
@@ -273,9 +220,7 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
                     attributes_skipped = true;
                     map.next_value::<IgnoredAny>()?;
                 }
-                "attributes" => {
-                    attributes = map.next_value::<Option<Attributes>>()?.unwrap_or_default()
-                }
+                "attributes" => map.next_value_seed(AttributesSeed(&mut attributes))?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -283,7 +228,7 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
         }
         if below.is_some_and(|below| severity < below) {
             // Counted by severity, never listed, fingerprinted or matched.
-            return Ok(BasicFinding(Tapped::Counted(severity)));
+            return Ok(Tapped::Counted(severity));
         }
         if attributes_skipped {
             // A second severity, at or above the threshold, after the
@@ -292,16 +237,16 @@ impl<'de> Visitor<'de> for BasicFindingVisitor {
                 "a finding's severity changed after its attributes",
             ));
         }
-        let mut out = Finding::new(
-            name.map_or_else(|| "(unnamed finding)".to_string(), Text::owned),
-            severity,
-        );
-        out.title = description.map(Text::owned);
-        out.link = uri.map(Text::owned);
-        out.package_name = attributes.package_name.map(Cow::into_owned);
-        out.package_version = attributes.package_version.map(Cow::into_owned);
-        out.score = attributes.cvss3.or(attributes.cvss2);
-        Ok(BasicFinding(Tapped::Whole(out, Usage::default())))
+        Ok(Tapped::Whole(
+            fields::basic(
+                name.map(Text::owned),
+                severity,
+                description.map(Text::owned),
+                uri.map(Text::owned),
+                attributes.owned(),
+            ),
+            Usage::default(),
+        ))
     }
 }
 
@@ -345,51 +290,53 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// What the mapping takes from a finding's attributes (the last value of a
-/// key wins, as in the SDK's reading).
-#[derive(Default)]
-struct Attributes<'a> {
-    package_name: Option<Cow<'a, str>>,
-    package_version: Option<Cow<'a, str>>,
-    cvss3: Option<f64>,
-    cvss2: Option<f64>,
-}
-
-impl<'de> Deserialize<'de> for Attributes<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Seq;
-        impl<'de> Visitor<'de> for Seq {
-            type Value = Attributes<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of attributes")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Attributes<'de>, A::Error> {
-                let mut out = Attributes::default();
-                while let Some(attribute) = seq.next_element::<Attribute<'de>>()? {
-                    let (Some(key), Some(value)) = (attribute.key, attribute.value) else {
-                        continue;
-                    };
-                    match &*key {
-                        "package_name" => out.package_name = Some(value.0),
-                        "package_version" => out.package_version = Some(value.0),
-                        "CVSS3_SCORE" => out.cvss3 = value.trim().parse::<f64>().ok(),
-                        "CVSS2_SCORE" => out.cvss2 = value.trim().parse::<f64>().ok(),
-                        _ => {}
-                    }
-                }
-                Ok(out)
-            }
-        }
-        deserializer.deserialize_seq(Seq)
-    }
-}
-
 #[derive(Deserialize)]
 struct Attribute<'a> {
     #[serde(borrow, default)]
     key: Option<Text<'a>>,
     #[serde(borrow, default)]
     value: Option<Text<'a>>,
+}
+
+/// A finding's `attributes` (or `null`), each `{key, value}` taken into
+/// the mapping's [`BasicAttributes`] as it is read: no list is kept.
+struct AttributesSeed<'s, 'de>(&'s mut BasicAttributes<Cow<'de, str>>);
+
+impl<'de> DeserializeSeed<'de> for AttributesSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttributesSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of attributes")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(attribute) = seq.next_element::<Attribute<'de>>()? {
+            if let (Some(key), Some(value)) = (attribute.key, attribute.value) {
+                self.0.add(&key, value.0);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One finding as the tap read it: whole (with what it says of the
@@ -401,66 +348,116 @@ enum Tapped {
     Counted(Severity),
 }
 
-/// A findings array, each finding mapped as it is read: the findings kept
-/// whole, the image's usage as they say it, and the severities of those
-/// only counted.
-struct Findings<T>(
-    Vec<Finding>,
-    Usage,
-    SeverityCounts,
-    std::marker::PhantomData<T>,
-);
+/// A findings array (or `null`), each finding mapped by the element seed
+/// `S` as it is read: the findings kept whole, the image's usage as they
+/// say it, and the severities of those only counted.
+#[derive(Clone, Copy)]
+struct ListSeed<S>(S);
 
-impl<'de, T: Deserialize<'de> + Into<Tapped>> Deserialize<'de> for Findings<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Seq<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Into<Tapped>> Visitor<'de> for Seq<T> {
-            type Value = Findings<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of findings")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Findings<T>, A::Error> {
-                // serde_json gives no length. An empty list (ECR sends
-                // `"findings": []` beside enhanced findings) allocates
-                // nothing; otherwise room for an enhanced page (100), grown
-                // for a basic one.
-                let mut out = Vec::new();
-                let mut usage = Usage::default();
-                let mut counted = SeverityCounts::default();
-                while let Some(finding) = seq.next_element::<T>()? {
-                    match finding.into() {
-                        Tapped::Whole(finding, seen) => {
-                            if out.capacity() == 0 {
-                                out.reserve(100);
-                            }
-                            usage.merge(&seen);
-                            out.push(finding);
-                        }
-                        Tapped::Counted(severity) => counted.add(severity, 1),
-                    }
-                }
-                Ok(Findings(out, usage, counted, std::marker::PhantomData))
-            }
-        }
-        deserializer.deserialize_seq(Seq(std::marker::PhantomData))
+type List = (Vec<Finding>, Usage, SeverityCounts);
+
+impl<'de, S> DeserializeSeed<'de> for ListSeed<S>
+where
+    S: DeserializeSeed<'de, Value = Tapped> + Copy,
+{
+    type Value = Option<List>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<List>, D::Error> {
+        deserializer.deserialize_option(self)
     }
 }
 
-impl From<BasicFinding> for Tapped {
-    fn from(f: BasicFinding) -> Tapped {
-        f.0
+impl<'de, S> Visitor<'de> for ListSeed<S>
+where
+    S: DeserializeSeed<'de, Value = Tapped> + Copy,
+{
+    type Value = Option<List>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of findings")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<List>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<List>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<List>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<List>, A::Error> {
+        // serde_json gives no length. An empty list (ECR sends
+        // `"findings": []` beside enhanced findings) allocates nothing;
+        // otherwise room for an enhanced page (100), grown for a basic one.
+        let mut out = Vec::new();
+        let mut usage = Usage::default();
+        let mut counted = SeverityCounts::default();
+        while let Some(finding) = seq.next_element_seed(self.0)? {
+            match finding {
+                Tapped::Whole(finding, seen) => {
+                    if out.capacity() == 0 {
+                        out.reserve(100);
+                    }
+                    usage.merge(&seen);
+                    out.push(finding);
+                }
+                Tapped::Counted(severity) => counted.add(severity, 1),
+            }
+        }
+        Ok(Some((out, usage, counted)))
     }
 }
 
 /// One enhanced (Amazon Inspector) finding, read into a [`Finding`] with
-/// the same mapping as [`super::ecr::from_enhanced`]; the rest of
-/// Inspector's details (CVSS vectors, resources, remediation, dates) is
-/// skipped, not kept.
-struct EnhancedFinding(Finding, Usage);
+/// the shared mapping ([`super::finding_fields::enhanced`]); the rest of
+/// Inspector's details (CVSS vectors, remediation, dates) is skipped, not
+/// kept.
+#[derive(Clone, Copy)]
+struct EnhancedSeed;
 
-impl From<EnhancedFinding> for Tapped {
-    fn from(f: EnhancedFinding) -> Tapped {
-        Tapped::Whole(f.0, f.1)
+impl<'de> DeserializeSeed<'de> for EnhancedSeed {
+    type Value = Tapped;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tapped, D::Error> {
+        let raw = RawEnhanced::deserialize(deserializer)?;
+        let (vulnerability_id, package, source_url, first_reference_url) =
+            match raw.package_vulnerability_details {
+                Some(d) => (
+                    d.vulnerability_id,
+                    d.vulnerable_packages
+                        .and_then(|p| p.0)
+                        .map(|p| (p.name, p.version, p.fixed_in_version)),
+                    d.source_url,
+                    d.reference_urls.and_then(|r| r.0),
+                ),
+                None => (None, None, None, None),
+            };
+        let finding = fields::enhanced(fields::Enhanced {
+            severity: raw.severity.as_deref(),
+            vulnerability_id,
+            title: raw.title,
+            package,
+            source_url,
+            first_reference_url,
+            score: raw.score,
+            fix_available: raw.fix_available.as_deref(),
+            exploit_available: raw.exploit_available.as_deref(),
+        });
+        let mut usage = Usage::default();
+        for resource in raw.resources.unwrap_or_default() {
+            if let Some(image) = resource.details.and_then(|d| d.aws_ecr_container_image) {
+                usage.merge(&fields::usage(
+                    image.in_use_count,
+                    image.last_in_use_at.map(|t| t.trunc() as i64),
+                    image.pushed_at.map(|t| t.trunc() as i64),
+                ));
+            }
+        }
+        Ok(Tapped::Whole(finding, usage))
     }
 }
 
@@ -566,78 +563,31 @@ impl<'de> Deserialize<'de> for FirstString {
     }
 }
 
-impl<'de> Deserialize<'de> for EnhancedFinding {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = RawEnhanced::deserialize(deserializer)?;
-        let severity = raw
-            .severity
-            .as_deref()
-            .map_or(Severity::Undefined, Severity::from_aws);
-        let details = raw.package_vulnerability_details;
-        let id = details
-            .as_ref()
-            .and_then(|d| d.vulnerability_id.clone())
-            .or_else(|| raw.title.clone())
-            .unwrap_or_else(|| "(unnamed finding)".into());
-        let mut out = Finding::new(id, severity);
-        if let Some(details) = details {
-            if let Some(pkg) = details.vulnerable_packages.and_then(|p| p.0) {
-                out.set_inspector_package(pkg.name, pkg.version, pkg.fixed_in_version);
-            }
-            out.link = details
-                .source_url
-                .or_else(|| details.reference_urls.and_then(|r| r.0));
-        }
-        // As the SDK's reading: an absent score is 0.0, which means none.
-        out.score = raw.score.filter(|s| *s > 0.0);
-        out.fix_available = raw
-            .fix_available
-            .as_deref()
-            .and_then(FixAvailable::from_aws);
-        out.exploit_available = raw
-            .exploit_available
-            .as_deref()
-            .and_then(risk::exploit_from_aws);
-        out.title = raw.title;
-        let mut usage = Usage::default();
-        for resource in raw.resources.unwrap_or_default() {
-            if let Some(image) = resource.details.and_then(|d| d.aws_ecr_container_image) {
-                usage.merge(&Usage {
-                    in_use_count: image.in_use_count.and_then(|n| u64::try_from(n).ok()),
-                    last_in_use_at: image.last_in_use_at.map(|t| t.trunc() as i64),
-                    pushed_at: image.pushed_at.map(|t| t.trunc() as i64),
-                });
-            }
-        }
-        Ok(EnhancedFinding(out, usage))
-    }
-}
-
-/// An object read in one pass: the member named `take` read as `T`, every
-/// other member kept as it was written, to be written out again.
+/// An object read in one pass: the member named `take` read by the seed,
+/// every other member kept as it was written, to be written out again.
 struct Split<'a, T> {
     taken: Option<T>,
     rest: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
-struct SplitVisitor<T> {
+struct SplitVisitor<S> {
     take: &'static str,
-    marker: std::marker::PhantomData<T>,
+    seed: S,
 }
 
-impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
-    type Value = Split<'de, T>;
+impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for SplitVisitor<S> {
+    type Value = Split<'de, S::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Split<'de, T>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut taken = None;
         let mut rest = Vec::new();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             if key == self.take {
-                taken = Some(map.next_value::<T>()?);
+                taken = Some(map.next_value_seed(self.seed)?);
             } else {
                 rest.push((key, map.next_value::<&'de RawValue>()?));
             }
@@ -649,60 +599,66 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for SplitVisitor<T> {
 /// `imageScanFindings`: its `findings` and `enhancedFindings` read (basic
 /// first, as the SDK's reading lists them), every other member kept.
 struct ScanPart<'a> {
-    basic: Option<(Vec<Finding>, SeverityCounts)>,
-    enhanced: Option<(Vec<Finding>, Usage)>,
+    basic: Option<List>,
+    enhanced: Option<List>,
     rest: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
-impl<'de> Deserialize<'de> for ScanPart<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = ScanPart<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("imageScanFindings")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScanPart<'de>, A::Error> {
-                let mut part = ScanPart {
-                    basic: None,
-                    enhanced: None,
-                    rest: Vec::new(),
-                };
-                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    match key.as_ref() {
-                        "findings" => {
-                            part.basic = map
-                                .next_value::<Option<Findings<BasicFinding>>>()?
-                                .map(|f| (f.0, f.2))
-                        }
-                        "enhancedFindings" => {
-                            part.enhanced = map
-                                .next_value::<Option<Findings<EnhancedFinding>>>()?
-                                .map(|f| (f.0, f.1))
-                        }
-                        _ => part.rest.push((key, map.next_value::<&'de RawValue>()?)),
-                    }
-                }
-                Ok(part)
-            }
-        }
-        deserializer.deserialize_map(Members)
+/// Reads `imageScanFindings`, counting only the basic findings below
+/// `below`.
+#[derive(Clone, Copy)]
+struct ScanPartSeed {
+    below: Option<Severity>,
+}
+
+impl<'de> DeserializeSeed<'de> for ScanPartSeed {
+    type Value = ScanPart<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ScanPart<'de>, D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-fn split<'de, T: Deserialize<'de>>(body: &'de [u8], take: &'static str) -> Option<Split<'de, T>> {
+impl<'de> Visitor<'de> for ScanPartSeed {
+    type Value = ScanPart<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("imageScanFindings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScanPart<'de>, A::Error> {
+        let mut part = ScanPart {
+            basic: None,
+            enhanced: None,
+            rest: Vec::new(),
+        };
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "findings" => {
+                    part.basic = map.next_value_seed(ListSeed(BasicSeed { below: self.below }))?
+                }
+                "enhancedFindings" => {
+                    part.enhanced = map.next_value_seed(ListSeed(EnhancedSeed))?
+                }
+                _ => part.rest.push((key, map.next_value::<&'de RawValue>()?)),
+            }
+        }
+        Ok(part)
+    }
+}
+
+fn split<'de, S: DeserializeSeed<'de> + Copy>(
+    body: &'de [u8],
+    take: &'static str,
+    seed: S,
+) -> Option<Split<'de, S::Value>> {
     // The whole answer is checked as UTF-8 once, up front: one pass over
     // the bytes, instead of one check per string read (a tenth of the
     // reading, docs/performance.md). An answer that is not UTF-8 is left to
     // the SDK, which rejects it.
     let text = std::str::from_utf8(body).ok()?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let split = de
-        .deserialize_map(SplitVisitor {
-            take,
-            marker: std::marker::PhantomData,
-        })
-        .ok()?;
+    let split = de.deserialize_map(SplitVisitor { take, seed }).ok()?;
     de.end().ok()?;
     Some(split)
 }
@@ -738,21 +694,18 @@ pub fn split_findings(body: &[u8]) -> Option<(TappedPage, Vec<u8>)> {
 }
 
 /// [`split_findings`], keeping only the severity of the basic findings
-/// below `below` ([`count_only_below`]).
+/// below `below`.
 pub fn split_findings_counting_below(
     body: &[u8],
     below: Option<Severity>,
 ) -> Option<(TappedPage, Vec<u8>)> {
-    COUNT_ONLY_BELOW.set(below);
-    let top = split::<ScanPart<'_>>(body, "imageScanFindings");
-    COUNT_ONLY_BELOW.set(None);
-    let top = top?;
+    let top = split(body, "imageScanFindings", ScanPartSeed { below })?;
     let scan = top.taken?;
     if scan.basic.is_none() && scan.enhanced.is_none() {
         return None;
     }
-    let (mut findings, counted) = scan.basic.unwrap_or_default();
-    let (enhanced, usage) = scan.enhanced.unwrap_or_default();
+    let (mut findings, _, counted) = scan.basic.unwrap_or_default();
+    let (enhanced, usage, _) = scan.enhanced.unwrap_or_default();
     findings.extend(enhanced);
     let rest = write_object(&scan.rest, None)?;
     let rest = write_object(&top.rest, Some(("imageScanFindings", &rest)))?;

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod dynamodb;
 pub mod ecr;
+mod finding_fields;
 pub mod findings_tap;
 pub mod inspector;
 pub mod sns;
