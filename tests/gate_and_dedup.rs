@@ -27,7 +27,7 @@ use ecr_scan_alerts::config::Config;
 use ecr_scan_alerts::domain::alert::Alert;
 use ecr_scan_alerts::domain::dedup::Lease;
 use ecr_scan_alerts::domain::image::ImageRef;
-use ecr_scan_alerts::pipeline::gate::{wait_for_scan, Polling};
+use ecr_scan_alerts::pipeline::gate::{wait_for_scan, GateError, Polling};
 use ecr_scan_alerts::ports::{
     AlertSink, BoxFuture, Claim, DedupStore, PublishError, Published, RegistryScanning,
     RepositoryScanning, ScanStarter, ScanningConfigSource, ScanningRule, ServiceFailure,
@@ -66,7 +66,7 @@ fn status(s: ScanStatus) -> DescribeImageScanFindingsOutput {
 
 fn polling(timeout: Duration, interval: Duration) -> Polling {
     Polling {
-        deadline: std::time::Instant::now() + timeout,
+        deadline: tokio::time::Instant::now() + timeout,
         interval,
     }
 }
@@ -112,8 +112,11 @@ async fn the_gate_gives_up_at_the_timeout() {
     )
     .await
     .unwrap_err();
-    assert!(err.0.contains("is still IN_PROGRESS"), "{err}");
-    assert!(err.0.contains("--timeout"), "{err}");
+    assert!(
+        matches!(err, GateError::WaitTimedOut { ref status, .. } if status == "IN_PROGRESS"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("--timeout"), "{err}");
     assert!(rule.num_calls() >= 2);
 }
 
@@ -578,8 +581,9 @@ async fn the_gate_stops_at_once_when_no_scan_will_start() {
     )
     .await
     .unwrap_err();
+    assert!(matches!(err, GateError::NoScanWillStart { .. }), "{err:?}");
     assert!(
-        err.0.starts_with(
+        err.to_string().starts_with(
             "no scan of demo/web:3f2c1ab will start: repository demo/web has scan frequency \
              MANUAL (registry scan type BASIC, no scanning rules; repository scanOnPush false)"
         ),

@@ -38,6 +38,18 @@ impl Glob {
     }
 }
 
+/// Whether a registry scanning filter matches a repository name: without a
+/// wildcard a filter matches every name that contains it; `*` stands for
+/// any run of characters (ECR user guide, "Filters to choose which
+/// repositories are scanned").
+pub fn registry_filter_matches(filter: &str, repository: &str) -> bool {
+    if filter.contains('*') {
+        Glob::new(filter).matches(repository)
+    } else {
+        repository.contains(filter)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

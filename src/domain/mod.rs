@@ -12,6 +12,7 @@ pub mod glob;
 pub mod image;
 pub mod policy;
 pub mod risk;
+pub mod scan_status;
 pub mod severity;
 pub mod source;
 pub mod storm;

@@ -45,12 +45,14 @@ pub enum Delivery {
 #[derive(Default)]
 pub struct AlertMemory {
     store: Option<Box<dyn DedupStore>>,
+    /// Leases taken so far: part of each lease owner's name.
+    leases: AtomicU64,
 }
 
 impl AlertMemory {
     /// No memory: every event alerts.
     pub fn off() -> AlertMemory {
-        AlertMemory { store: None }
+        AlertMemory::default()
     }
 
     /// Whether what was alerted is remembered (a dedup store is set).
@@ -59,7 +61,10 @@ impl AlertMemory {
     }
 
     pub fn with_store(store: Box<dyn DedupStore>) -> AlertMemory {
-        AlertMemory { store: Some(store) }
+        AlertMemory {
+            store: Some(store),
+            leases: AtomicU64::new(0),
+        }
     }
 
     /// What was alerted for the image; an error while another invocation
@@ -108,7 +113,7 @@ impl AlertMemory {
         let key = dedup::image_key(image);
         let now = now_seconds();
         let lease = Lease {
-            owner: lease_owner(),
+            owner: lease_owner(self.leases.fetch_add(1, Ordering::Relaxed)),
             until: now + LEASE_SECONDS,
         };
         let version = record.map(|r| r.version).filter(|v| *v > 0);
@@ -162,13 +167,12 @@ fn now_seconds() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// A lease owner unique to this process and call.
-fn lease_owner() -> String {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
+/// A lease owner unique to this process and call (`call`: this memory's
+/// count of leases).
+fn lease_owner(call: u64) -> String {
     format!(
-        "{}-{}-{}",
+        "{}-{}-{call}",
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
     )
 }

@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod email;
+pub mod gate;
 pub mod storm;
 
 use crate::domain::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};

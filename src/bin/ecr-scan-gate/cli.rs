@@ -2,9 +2,9 @@
 //! `ECR_SCAN_GATE_*` environment variable, `--help` and `--version` on
 //! stdout with exit 0, a bad argument named with exit 2.
 
-use super::formats::Format;
-use super::report::Budgets;
-use crate::domain::severity::Severity;
+use ecr_scan_alerts::domain::severity::Severity;
+use ecr_scan_alerts::pipeline::gate::Budgets;
+use ecr_scan_alerts::render::gate::Format;
 use std::path::PathBuf;
 use std::time::Duration;
 

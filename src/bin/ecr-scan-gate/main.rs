@@ -6,7 +6,10 @@ use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
 use ecr_scan_alerts::domain::image::ImageRef;
 use ecr_scan_alerts::domain::policy::Policy;
 use ecr_scan_alerts::domain::severity::Severity;
-use ecr_scan_alerts::pipeline::gate::{self, formats, GateError, Report};
+use ecr_scan_alerts::pipeline::gate::{self, GateError, Report};
+use ecr_scan_alerts::render::gate as formats;
+
+mod cli;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,7 +20,7 @@ async fn main() -> ExitCode {
     let step_summary = std::env::var("GITHUB_STEP_SUMMARY").ok();
     // --help and --version print to stdout and exit 0; a bad argument is
     // named on stderr with the usage, exit 2.
-    let args = gate::parse_args(&argv, step_summary.as_deref()).unwrap_or_else(|e| e.exit());
+    let args = cli::parse_args(&argv, step_summary.as_deref()).unwrap_or_else(|e| e.exit());
     let result = run(&args).await.and_then(|mut report| {
         if args.allow_uncovered {
             report.allow_uncovered();
@@ -52,12 +55,18 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: &gate::Args) -> Result<Report, GateError> {
+async fn run(args: &cli::Args) -> Result<Report, GateError> {
     let mut policy = match &args.policy_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| GateError(format!("reading the policy {path}: {e}")))?;
-            Policy::from_document(&text).map_err(|e| GateError(format!("{path}: {e}")))?
+            let text =
+                std::fs::read_to_string(path).map_err(|source| GateError::PolicyUnreadable {
+                    path: path.into(),
+                    source,
+                })?;
+            Policy::from_document(&text).map_err(|source| GateError::PolicyInvalid {
+                path: path.into(),
+                source,
+            })?
         }
         None => Policy::new(args.threshold.unwrap_or(Severity::High))
             .with_threshold_origin("the default"),
@@ -73,9 +82,7 @@ async fn run(args: &gate::Args) -> Result<Report, GateError> {
     )
     .await;
     let Some(region) = aws.region().map(|r| r.to_string()) else {
-        return Err(GateError(
-            "no AWS Region: pass --region, or set AWS_REGION (or a region in the profile)".into(),
-        ));
+        return Err(GateError::NoRegion);
     };
     let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws))
         .with_inspector(aws_sdk_inspector2::Client::new(&aws));
@@ -86,8 +93,11 @@ async fn run(args: &gate::Args) -> Result<Report, GateError> {
         (None, Some(tag)) => source
             .resolve_tag(args.registry_id.as_deref(), &args.repository, tag)
             .await
-            .map_err(|f| GateError(f.to_string()))?
-            .ok_or_else(|| GateError(format!("image not found: {}:{tag}", args.repository)))?,
+            .map_err(GateError::Registry)?
+            .ok_or_else(|| GateError::TagNotFound {
+                repository: args.repository.clone(),
+                tag: tag.clone(),
+            })?,
         (None, None) => unreachable!("parse_args requires --tag or --digest"),
     };
     let image = ImageRef {
@@ -117,16 +127,15 @@ async fn run(args: &gate::Args) -> Result<Report, GateError> {
 }
 
 /// The report on stdout, in each `--output` file, appended to each summary file.
-fn deliver(args: &gate::Args, report: &Report) -> Result<(), GateError> {
+fn deliver(args: &cli::Args, report: &Report) -> Result<(), GateError> {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(args.format.render(report).as_bytes());
     let _ = stdout.flush();
     for (format, path) in &args.outputs {
-        std::fs::write(path, format.render(report)).map_err(|e| {
-            GateError(format!(
-                "writing the {format:?} report to {}: {e}",
-                path.display()
-            ))
+        std::fs::write(path, format.render(report)).map_err(|source| GateError::WriteReport {
+            format: format!("{format:?}"),
+            path: path.clone(),
+            source,
         })?;
     }
     for path in &args.summary_files {
@@ -141,5 +150,8 @@ fn append(path: &Path, text: &str) -> Result<(), GateError> {
         .append(true)
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| GateError(format!("appending the summary to {}: {e}", path.display())))
+        .map_err(|source| GateError::AppendSummary {
+            path: path.to_path_buf(),
+            source,
+        })
 }
