@@ -1,7 +1,7 @@
 //! Start-up configuration, read and checked once at cold start.
 
+use crate::domain::commit_link::UrlTemplate;
 use crate::domain::severity::Severity;
-use crate::domain::source::UrlTemplate;
 use std::collections::BTreeMap;
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";

@@ -2,11 +2,10 @@
 //! Lambda paths (scan events, finding batches) and `ecr-scan-gate` build one
 //! and read their verdict from it; the renderers draw alerts from it.
 
-use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::image::ScanKind;
 use crate::domain::policy::{ImagePolicy, Policy};
 use crate::domain::severity::Severity;
 use crate::domain::tally::Tally;
-use crate::render::FindingsReport;
 
 /// Who reads the notes: an alert says what was "not alerted", the gate what
 /// was "not counted".
@@ -65,25 +64,6 @@ impl Assessment {
     /// A note after the policy's.
     pub fn note(&mut self, note: String) {
         self.notes.push(note);
-    }
-
-    /// What the renderers draw the findings alert from.
-    pub fn report<'a>(
-        &'a self,
-        image: &'a ImageRef,
-        event_id: Option<&'a str>,
-        account_alias: Option<&'a str>,
-    ) -> FindingsReport<'a> {
-        FindingsReport {
-            image,
-            kind: self.kind,
-            status: &self.status,
-            threshold: self.threshold,
-            tally: &self.tally,
-            event_id,
-            notes: &self.notes,
-            account_alias,
-        }
     }
 }
 
@@ -151,10 +131,9 @@ mod tests {
     use super::*;
     use crate::domain::dedup::Known;
     use crate::domain::finding::Finding;
-    use crate::pipeline::fold::judge_into;
 
-    fn image() -> ImageRef {
-        ImageRef::sample("team/api", &["v1"])
+    fn image() -> crate::domain::image::ImageRef {
+        crate::domain::image::ImageRef::sample("team/api", &["v1"])
     }
 
     #[test]
@@ -176,7 +155,7 @@ mod tests {
         ]
         .map(|(id, sev)| Finding::new(id, sev));
         let mut tally = Tally::default();
-        judge_into(&mut tally, findings.clone(), &applied, &Known::default());
+        tally.judge_all(findings.clone(), &applied, &Known::default());
         let assessment = Assessment::new(
             &policy,
             &applied,
@@ -200,7 +179,7 @@ mod tests {
             ]
         );
         let mut tally = Tally::default();
-        judge_into(&mut tally, findings, &applied, &Known::default());
+        tally.judge_all(findings, &applied, &Known::default());
         let gate = Assessment::new(
             &policy,
             &applied,
@@ -213,11 +192,10 @@ mod tests {
             gate.notes[1],
             "Not counted: 1 allow-listed, 1 below threshold."
         );
-        let report = assessment.report(&image, Some("e-1"), Some("prod"));
         assert_eq!(
-            (report.status, report.threshold),
+            (assessment.status.as_str(), assessment.threshold),
             ("COMPLETE", Severity::High)
         );
-        assert_eq!(report.notes.len(), 4);
+        assert_eq!(assessment.notes.len(), 4);
     }
 }

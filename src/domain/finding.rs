@@ -1,6 +1,5 @@
 //! One vulnerability finding, the same shape for basic and enhanced scanning.
 
-use crate::domain::risk::Why;
 use crate::domain::severity::Severity;
 use serde::Serialize;
 
@@ -123,6 +122,24 @@ impl Finding {
             (Some(name), Some(version)) => Some(format!("{name}@{version}")),
             (Some(name), None) => Some(name.clone()),
             _ => None,
+        }
+    }
+}
+
+/// Why the policy moved a finding's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    Exploit,
+    Epss,
+    NotInUse,
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::Exploit => "exploit known",
+            Why::Epss => "EPSS",
+            Why::NotInUse => "image not seen running on ECS or EKS",
         }
     }
 }

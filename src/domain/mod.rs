@@ -3,18 +3,19 @@
 
 pub mod alert;
 pub mod assessment;
+pub mod commit_link;
 pub mod continuous;
 pub mod dedup;
 pub mod event;
 pub mod finding;
 pub mod fixplan;
+pub mod gate_report;
 pub mod glob;
 pub mod image;
 pub mod policy;
 pub mod risk;
 pub mod scan_status;
 pub mod severity;
-pub mod source;
 pub mod storm;
 pub mod tally;
 pub mod text;

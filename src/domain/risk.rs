@@ -164,23 +164,8 @@ impl Signals {
     }
 }
 
-/// Why the policy moved a finding's severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Why {
-    Exploit,
-    Epss,
-    NotInUse,
-}
-
-impl Why {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Why::Exploit => "exploit known",
-            Why::Epss => "EPSS",
-            Why::NotInUse => "image not seen running on ECS or EKS",
-        }
-    }
-}
+/// Why the policy moved a finding's severity (it belongs to the finding).
+pub use crate::domain::finding::Why;
 
 #[cfg(test)]
 mod tests {

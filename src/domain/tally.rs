@@ -2,9 +2,9 @@
 //! findings (bounded), and per-package aggregates. Nothing here grows with
 //! the number of findings beyond `cap` listed ones and one entry per package.
 
-use crate::domain::dedup::fingerprint;
+use crate::domain::dedup::{fingerprint, Known};
 use crate::domain::finding::{Finding, FixAvailable};
-use crate::domain::policy::Verdict;
+use crate::domain::policy::{ImagePolicy, Verdict};
 use crate::domain::risk::{self, Usage};
 use crate::domain::severity::{Severity, SeverityCounts};
 use crate::domain::version;
@@ -220,6 +220,37 @@ impl Default for Tally {
 }
 
 impl Tally {
+    /// Judges findings under `policy` into the tally; findings already
+    /// alerted (`known`) are counted, not listed.
+    pub fn judge_all(
+        &mut self,
+        findings: impl IntoIterator<Item = Finding>,
+        policy: &ImagePolicy<'_>,
+        known: &Known,
+    ) {
+        for mut finding in findings {
+            let judgement = policy.judge(&finding);
+            if let Some(why) = judgement.moved {
+                finding.move_severity(judgement.severity, why);
+            }
+            let verdict = match judgement.verdict {
+                Verdict::Alert if !known.is_empty() && known.covers(fingerprint(&finding)) => {
+                    Verdict::AlreadyAlerted
+                }
+                v => v,
+            };
+            if verdict == Verdict::Alert {
+                if let Some(entry) = judgement.expired_entry {
+                    self.expired_entries.insert(entry);
+                }
+                if let Some(entry) = judgement.fix_arrived {
+                    self.fix_arrived_entries.insert(entry);
+                }
+            }
+            self.add(finding, verdict);
+        }
+    }
+
     pub fn with_cap(cap: usize) -> Tally {
         Tally {
             counts: SeverityCounts::default(),

@@ -11,7 +11,6 @@ use crate::domain::policy::{Policy, Verdict};
 use crate::domain::storm::{self, RepositoryCount, StormAlert, StormReport};
 use crate::domain::tally::Tally;
 use crate::pipeline::error::HandlerError;
-use crate::pipeline::fold::judge_into;
 use crate::ports::{AlertSink, Claim, FindingsSource, StormState};
 use crate::render;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -501,7 +500,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             outcome.scan_status = Some("CONTINUOUS".into());
             return Ok(outcome);
         }
-        judge_into(&mut tally, findings, &image_policy, &known);
+        tally.judge_all(findings, &image_policy, &known);
         let mut assessment = Assessment::new(
             policy,
             &image_policy,
@@ -560,9 +559,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 }
             ));
         }
-        let report = assessment.report(image, None, self.alias(image));
+        let report = render::FindingsReport::of(&assessment, image, None, self.alias(image));
         let source = policy
-            .source()
+            .commit_links()
             .link(self.config.source_url_template.as_ref(), image);
         let alert = render::findings_alert_with_source(&report, source.as_ref());
         let nothing = "no new finding at or above the threshold left by the policy".to_string();

@@ -1,9 +1,9 @@
 //! Reading every page of an image's findings and folding them under a
 //! policy: shared by the Lambda pipeline and the CI gate.
 
-use crate::domain::dedup::{fingerprint, Known};
+use crate::domain::dedup::Known;
 use crate::domain::image::ImageRef;
-use crate::domain::policy::{ImagePolicy, Verdict};
+use crate::domain::policy::ImagePolicy;
 use crate::domain::risk::Signals;
 use crate::domain::tally::Tally;
 use crate::ports::{FindingsSource, ScanStatus, SourceError};
@@ -35,37 +35,6 @@ pub enum FoldError {
     /// ECR reports the scan as still running.
     #[error("the scan is still {0}")]
     Pending(String),
-}
-
-/// Judges findings under `policy` into `tally`; findings already alerted
-/// (`known`) are counted, not listed.
-pub fn judge_into(
-    tally: &mut Tally,
-    findings: impl IntoIterator<Item = crate::domain::finding::Finding>,
-    policy: &ImagePolicy<'_>,
-    known: &Known,
-) {
-    for mut finding in findings {
-        let judgement = policy.judge(&finding);
-        if let Some(why) = judgement.moved {
-            finding.move_severity(judgement.severity, why);
-        }
-        let verdict = match judgement.verdict {
-            Verdict::Alert if !known.is_empty() && known.covers(fingerprint(&finding)) => {
-                Verdict::AlreadyAlerted
-            }
-            v => v,
-        };
-        if verdict == Verdict::Alert {
-            if let Some(entry) = judgement.expired_entry {
-                tally.expired_entries.insert(entry);
-            }
-            if let Some(entry) = judgement.fix_arrived {
-                tally.fix_arrived_entries.insert(entry);
-            }
-        }
-        tally.add(finding, verdict);
-    }
 }
 
 /// Pages through the image's findings, judging each under `policy`;
@@ -126,7 +95,7 @@ pub async fn fold_findings_listing<S: FindingsSource>(
         for finding in &mut findings {
             signals.enrich(finding);
         }
-        judge_into(&mut tally, findings, &policy, known);
+        tally.judge_all(findings, &policy, known);
         tally.add_counted(&page.counted);
         tally.pages += 1;
         match page.next_token {

@@ -19,6 +19,7 @@ pub use crate::pipeline::outcome::{Outcome, OutcomeKind};
 use crate::config::Config;
 use crate::domain::alert::Alert;
 use crate::domain::assessment::{Assessment, Reader};
+use crate::domain::commit_link::SourceLink;
 use crate::domain::dedup::{fingerprint, Known, Record};
 use crate::domain::event::{self, Incoming, ScanEvent};
 use crate::domain::finding::Finding;
@@ -26,7 +27,6 @@ use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::policy::{ImagePolicy, Policy};
 use crate::domain::risk::Signals;
 use crate::domain::severity::{Severity, SeverityCounts};
-use crate::domain::source::SourceLink;
 use crate::domain::tally::Tally;
 use crate::pipeline::alert_memory::{AlertMemory, Delivery, MemoryError, PublishOnceError};
 use crate::pipeline::error::HandlerError;
@@ -203,7 +203,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
         let image_policy = policy.for_image(&scan.image, (self.today)());
         let source = policy
-            .source()
+            .commit_links()
             .link(self.config.source_url_template.as_ref(), &scan.image);
         if scan.reports_failure() {
             self.scan_failed(&scan, None, source.as_ref()).await
@@ -314,7 +314,12 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 self.config.findings_wait_seconds,
             ));
         }
-        let report = assessment.report(image, scan.event_id.as_deref(), self.alias(image));
+        let report = render::FindingsReport::of(
+            &assessment,
+            image,
+            scan.event_id.as_deref(),
+            self.alias(image),
+        );
         let alert = render::findings_alert_with_source(&report, source);
         let nothing = format!(
             "no finding at or above {} left by the policy",

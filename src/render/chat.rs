@@ -7,11 +7,11 @@
 //! is cut by the chat client either.
 
 use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsView};
+use crate::domain::commit_link::SourceLink;
 use crate::domain::finding::Finding;
 use crate::domain::fixplan::{FixPlan, Target};
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::severity::Severity;
-use crate::domain::source::SourceLink;
 use crate::domain::text::{
     one_line, slack_code, slack_escape, slack_link, slack_link_words, truncate_chars,
 };
@@ -651,11 +651,11 @@ mod tests {
         }
         let mut img = image();
         img.tags = tags.iter().map(|t| t.to_string()).collect();
-        let template = crate::domain::source::UrlTemplate::parse(
+        let template = crate::domain::commit_link::UrlTemplate::parse(
             "https://git.example.com/{repository}/commit/{tag}",
         )
         .unwrap();
-        let rules = crate::domain::source::SourceRules {
+        let rules = crate::domain::commit_link::SourceRules {
             tag_pattern: pattern.map(crate::domain::glob::Glob::new),
             ..Default::default()
         };

@@ -4,10 +4,10 @@
 
 use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsView};
 use crate::domain::alert::SNS_MESSAGE_LIMIT;
+use crate::domain::commit_link::SourceLink;
 use crate::domain::finding::{Finding, FixAvailable};
 use crate::domain::fixplan::{FixPlan, Target};
 use crate::domain::image::{ImageRef, ScanKind};
-use crate::domain::source::SourceLink;
 use crate::domain::text::{one_line, truncate_bytes, truncate_chars};
 use std::fmt::Write;
 
@@ -434,12 +434,12 @@ fn footer(kind: ScanKind) -> String {
 #[cfg(test)]
 mod tests {
     use crate::domain::alert::{Alert, SNS_MESSAGE_LIMIT};
+    use crate::domain::commit_link::{SourceLink, SourceRules, UrlTemplate};
     use crate::domain::finding::Finding;
     use crate::domain::finding::FixAvailable;
     use crate::domain::image::{ImageRef, ScanKind};
     use crate::domain::policy::Verdict;
     use crate::domain::severity::Severity;
-    use crate::domain::source::{SourceLink, SourceRules, UrlTemplate};
     use crate::domain::tally::Tally;
     use crate::render::{
         findings_alert, findings_alert_with_source, scan_failed_alert, FailureReport,

@@ -2,9 +2,9 @@
 //! people and scripts, SARIF 2.1.0 for code scanning (GitHub), JUnit XML
 //! for test reports, markdown for a job summary or a pull-request comment.
 
+use crate::domain::gate_report::{budget_option, Report, Violation};
 use crate::domain::severity::Severity;
 use crate::domain::text::{is_plain_http_url, one_line};
-use crate::pipeline::gate::report::{budget_option, Report, Violation};
 use serde_json::{json, Value};
 use std::fmt::Write;
 

@@ -9,10 +9,10 @@ pub mod gate;
 pub mod storm;
 
 use crate::domain::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
+use crate::domain::commit_link::SourceLink;
 use crate::domain::fixplan::FixPlan;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::severity::{Severity, SeverityCounts};
-use crate::domain::source::SourceLink;
 use crate::domain::tally::Tally;
 use crate::domain::text::printable_ascii;
 
@@ -29,6 +29,28 @@ pub struct FindingsReport<'a> {
     pub notes: &'a [String],
     /// The name people know the image's account by (`ACCOUNT_ALIASES`).
     pub account_alias: Option<&'a str>,
+}
+
+impl<'a> FindingsReport<'a> {
+    /// What the renderers draw the findings alert from: the assessment of
+    /// one image.
+    pub fn of(
+        assessment: &'a crate::domain::assessment::Assessment,
+        image: &'a ImageRef,
+        event_id: Option<&'a str>,
+        account_alias: Option<&'a str>,
+    ) -> FindingsReport<'a> {
+        FindingsReport {
+            image,
+            kind: assessment.kind,
+            status: &assessment.status,
+            threshold: assessment.threshold,
+            tally: &assessment.tally,
+            event_id,
+            notes: &assessment.notes,
+            account_alias,
+        }
+    }
 }
 
 /// What a scan-failed alert is built from.

@@ -2,10 +2,10 @@
 //! enhanced scan only once two consecutive reads agree.
 
 use super::error::GateError;
-use super::report::{Budgets, Report};
 use super::Polling;
 use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::dedup::Known;
+use crate::domain::gate_report::{Budgets, Report};
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::policy::Policy;
 use crate::domain::risk::Signals;

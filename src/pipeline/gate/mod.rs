@@ -6,19 +6,18 @@
 //! An application of its own, by responsibility: [`run`] (here) is the
 //! whole use case: wait for (or start) the scan, judge its findings, redo a
 //! basic scan older than `--max-age`. [`lifecycle`] follows the scan,
-//! [`judging`] applies the policy and the budgets, [`report`] holds the
-//! verdict and [`error`] says why there is none. The CI formats are
+//! [`judging`] applies the policy and the budgets, `crate::domain::gate_report` holds
+//! the verdict and [`error`] says why there is none. The CI formats are
 //! renderers (`crate::render::gate`); the command line is the binary's.
 
 pub mod error;
 pub mod judging;
 pub mod lifecycle;
-pub mod report;
 
+pub use crate::domain::gate_report::{Budgets, Report, Violation};
 pub use error::{human, no_current_findings, GateError};
 pub use judging::evaluate;
 pub use lifecycle::{no_scan_will_start, wait_for_scan, Polling};
-pub use report::{Budgets, Report, Violation};
 
 use crate::domain::image::ImageRef;
 use crate::domain::policy::Policy;

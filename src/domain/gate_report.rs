@@ -375,7 +375,6 @@ mod tests {
     use crate::domain::dedup::Known;
     use crate::domain::policy::Policy;
     use crate::domain::tally::Tally;
-    use crate::pipeline::fold::judge_into;
 
     fn finding(id: &str, severity: Severity) -> Finding {
         let mut f = Finding::new(id, severity);
@@ -390,7 +389,7 @@ mod tests {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let image_policy = policy.for_image(&image, today);
         let mut tally = Tally::default();
-        judge_into(&mut tally, findings, &image_policy, &Known::default());
+        tally.judge_all(findings, &image_policy, &Known::default());
         let assessment = Assessment::new(
             &policy,
             &image_policy,
