@@ -6,10 +6,10 @@
 //! block limits (header text 150 characters, section text 3,000), so nothing
 //! is cut by the chat client either.
 
-use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsView};
+use super::plan::{Headline, PlanView, TargetView};
+use super::{FailureReport, FindingsView};
 use crate::domain::commit_link::SourceLink;
 use crate::domain::finding::Finding;
-use crate::domain::fixplan::{FixPlan, Target};
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::severity::Severity;
 use crate::domain::text::{
@@ -104,7 +104,12 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
         description.push_str(&line);
     }
     description.push('\n');
-    for line in plan_lines(&view.plan, view.kind) {
+    for line in plan_lines(&PlanView::of(
+        &view.plan,
+        view.kind,
+        PLAN_UPGRADES,
+        PLAN_NO_FIX,
+    )) {
         if description.chars().count() + line.chars().count() > PLAN_ROOM {
             let _ = writeln!(description, "_…the whole plan is in the email alert._");
             break;
@@ -327,95 +332,86 @@ fn package_code(name: &str, installed: &str) -> String {
 }
 
 /// The fix plan as description lines (each ending in a newline).
-fn plan_lines(plan: &FixPlan, kind: ScanKind) -> Vec<String> {
+fn plan_lines(plan: &PlanView<'_>) -> Vec<String> {
     let mut lines = Vec::new();
-    let upgrading = plan.upgrade_findings;
-    let packages = plan.upgrade_packages;
-    let s = if packages == 1 { "" } else { "s" };
-    let of = of_total(upgrading, plan.total);
-    lines.push(if packages == 0 {
-        format!(
-            "*Fix plan*: no upgrade is known to fix any of the {}\n",
-            findings_count(plan.total)
-        )
-    } else if plan.versions_unknown() {
-        let why = if kind == ScanKind::Basic {
-            "basic scanning reports no fixed versions"
-        } else {
-            "no fixed versions reported"
-        };
-        format!("*Fix plan*: {packages} package{s} to update for {of} ({why})\n")
-    } else {
-        let verb = if packages == 1 {
-            "upgrade fixes"
-        } else {
-            "upgrades fix"
-        };
-        format!("*Fix plan*: {packages} {verb} {of}\n")
+    lines.push(match &plan.headline {
+        Headline::NoUpgrade { findings } => {
+            format!("*Fix plan*: no upgrade is known to fix any of the {findings}\n")
+        }
+        Headline::VersionsUnknown {
+            packages,
+            of,
+            basic,
+        } => {
+            let why = if *basic {
+                "basic scanning reports no fixed versions"
+            } else {
+                "no fixed versions reported"
+            };
+            format!("*Fix plan*: {packages} to update for {of} ({why})\n")
+        }
+        Headline::Upgrades { packages, of } => {
+            let verb = Headline::upgrades_verb(*packages);
+            format!("*Fix plan*: {packages} {verb} {of}\n")
+        }
     });
-    let versions_unknown = plan.versions_unknown();
-    for upgrade in plan.upgrades.iter().take(PLAN_UPGRADES) {
-        let mut line = format!("• {}", package_code(&upgrade.package, &upgrade.installed));
+    for upgrade in &plan.upgrades {
+        let mut line = format!("• {}", package_code(upgrade.package, upgrade.installed));
         match &upgrade.target {
-            Target::Version(v) => {
+            TargetView::Version(v) => {
                 let _ = write!(line, " → {}: fixes", slack_code(v));
             }
-            Target::Unordered(versions) => {
-                let listed: Vec<String> = versions.iter().take(4).map(|v| slack_code(v)).collect();
+            TargetView::OneOf(versions) => {
+                let listed: Vec<String> = versions.iter().map(|v| slack_code(v)).collect();
                 let _ = write!(
                     line,
                     " → one of {} (cannot be ordered): fixes",
                     listed.join(", ")
                 );
             }
-            Target::Unknown if versions_unknown => line.push(':'),
-            Target::Unknown => line.push_str(" → fixed version unknown:"),
+            TargetView::Unknown if plan.versions_unknown => line.push(':'),
+            TargetView::Unknown => line.push_str(" → fixed version unknown:"),
         }
-        let _ = write!(line, " {}", fixes_phrase(&upgrade.fixes));
+        let _ = write!(line, " {}", upgrade.fixes);
         if let Some(score) = upgrade.worst_score {
             let _ = write!(line, " ({score:.1})");
         }
         if upgrade.exploitable > 0 {
             let _ = write!(line, ", *{} with a known exploit*", upgrade.exploitable);
         }
-        if upgrade.also_unknown.total() > 0 {
-            let _ = write!(
-                line,
-                "; fixed version unknown for {}",
-                counts_phrase(&upgrade.also_unknown)
-            );
+        if let Some(unknown) = &upgrade.also_unknown {
+            let _ = write!(line, "; fixed version unknown for {unknown}");
         }
         line.push('\n');
         lines.push(line);
     }
-    if packages > PLAN_UPGRADES {
+    if plan.upgrade_packages > PLAN_UPGRADES {
         lines.push(format!(
             "_…and {} more package(s) in the email alert._\n",
-            packages - PLAN_UPGRADES
+            plan.upgrade_packages - PLAN_UPGRADES
         ));
     }
-    if plan.no_fix_packages > 0 {
+    if plan.has_no_fix() {
         let mut named: Vec<String> = plan
             .no_fix
             .iter()
-            .take(PLAN_NO_FIX)
             .map(|n| {
                 let ids: Vec<String> = n.ids.iter().map(|id| slack_code(id)).collect();
                 format!(
                     "{} {} ({})",
-                    package_code(&n.package, &n.installed),
-                    counts_phrase(&n.counts),
+                    package_code(n.package, n.installed),
+                    n.counts,
                     ids.join(", ")
                 )
             })
             .collect();
-        let (more, _) = plan.no_fix_after(PLAN_NO_FIX);
+        let (more, _) = plan.more_no_fix;
         if more > 0 {
             named.push(format!("{more} more packages"));
         }
         lines.push(format!(
             "*No known fix yet* ({}): {}\n",
-            findings_count(plan.without_fix()),
+            plan.without_fix,
             named.join("; ")
         ));
     }

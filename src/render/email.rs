@@ -2,11 +2,11 @@
 //! and source links near the top, the fix plan first, and never more than
 //! SNS takes in one message.
 
-use super::{counts_phrase, findings_count, fixes_phrase, of_total, FailureReport, FindingsView};
+use super::plan::{Headline, PlanView, TargetView};
+use super::{findings_count, FailureReport, FindingsView};
 use crate::domain::alert::SNS_MESSAGE_LIMIT;
 use crate::domain::commit_link::SourceLink;
 use crate::domain::finding::{Finding, FixAvailable};
-use crate::domain::fixplan::{FixPlan, Target};
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::text::{one_line, truncate_bytes, truncate_chars};
 use std::fmt::Write;
@@ -45,7 +45,10 @@ pub(super) fn findings(view: &FindingsView<'_>, attributes_size: usize) -> Strin
     let _ = writeln!(body, "{}", one_line(&view.console_url));
     source_lines(&mut body, view.source);
     body.push('\n');
-    plan_section(&mut body, &view.plan, view.kind);
+    plan_section(
+        &mut body,
+        &PlanView::of(&view.plan, view.kind, PLAN_UPGRADES, PLAN_NO_FIX),
+    );
     body.push('\n');
     image_section(
         &mut body,
@@ -177,70 +180,70 @@ fn source_lines(body: &mut String, source: Option<&SourceLink>) {
 }
 
 /// What to upgrade, most effective first, then what has no fix yet.
-fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
-    let upgrading = plan.upgrade_findings;
-    let packages = plan.upgrade_packages;
-    let of = of_total(upgrading, plan.total);
-    if packages == 0 {
-        let _ = writeln!(
-            body,
-            "FIX PLAN: no upgrade is known to fix any of the {}",
-            findings_count(plan.total)
-        );
-    } else if plan.versions_unknown() {
-        let s = if packages == 1 { "" } else { "s" };
-        let _ = writeln!(
-            body,
-            "FIX PLAN: {packages} package{s} to update for {of}, most severe first"
-        );
-        let why = if kind == ScanKind::Basic {
-            "Basic scanning reports no fixed versions"
-        } else {
-            "The scanner reported no fixed versions"
-        };
-        let _ = writeln!(body, "  {why}: update each to its latest patched release.");
-    } else {
-        let verb = if packages == 1 {
-            "upgrade fixes"
-        } else {
-            "upgrades fix"
-        };
-        let _ = writeln!(
-            body,
-            "FIX PLAN: {packages} {verb} {of}, most effective first"
-        );
+fn plan_section(body: &mut String, plan: &PlanView<'_>) {
+    match &plan.headline {
+        Headline::NoUpgrade { findings } => {
+            let _ = writeln!(
+                body,
+                "FIX PLAN: no upgrade is known to fix any of the {findings}"
+            );
+        }
+        Headline::VersionsUnknown {
+            packages,
+            of,
+            basic,
+        } => {
+            let _ = writeln!(
+                body,
+                "FIX PLAN: {packages} to update for {of}, most severe first"
+            );
+            let why = if *basic {
+                "Basic scanning reports no fixed versions"
+            } else {
+                "The scanner reported no fixed versions"
+            };
+            let _ = writeln!(body, "  {why}: update each to its latest patched release.");
+        }
+        Headline::Upgrades { packages, of } => {
+            let verb = Headline::upgrades_verb(*packages);
+            let _ = writeln!(
+                body,
+                "FIX PLAN: {packages} {verb} {of}, most effective first"
+            );
+        }
     }
-    for upgrade in plan.upgrades.iter().take(PLAN_UPGRADES) {
+    for upgrade in &plan.upgrades {
         let target = match &upgrade.target {
-            Target::Version(v) => field(v),
-            Target::Unordered(versions) => {
-                let listed: Vec<String> = versions.iter().take(4).map(|v| field(v)).collect();
+            TargetView::Version(v) => field(v),
+            TargetView::OneOf(versions) => {
+                let listed: Vec<String> = versions.iter().map(|v| field(v)).collect();
                 format!(
                     "one of {} (cannot be ordered: check each finding below)",
                     listed.join(", ")
                 )
             }
-            Target::Unknown => "fixed version unknown".to_string(),
+            TargetView::Unknown => "fixed version unknown".to_string(),
         };
-        let mut effect = format!("fixes {}", fixes_phrase(&upgrade.fixes));
+        let mut effect = format!("fixes {}", upgrade.fixes);
         if let Some(score) = upgrade.worst_score {
             let _ = write!(effect, ", worst score {score:.1}");
         }
-        risk_effect(&mut effect, upgrade);
-        if upgrade.also_unknown.total() > 0 {
-            let _ = write!(
-                effect,
-                "; fixed version unknown for {}",
-                counts_phrase(&upgrade.also_unknown)
-            );
+        if upgrade.exploitable > 0 {
+            let _ = write!(effect, ", {} with a known exploit", upgrade.exploitable);
+        }
+        if let Some(epss) = upgrade.max_epss {
+            let _ = write!(effect, ", EPSS up to {epss:.2}");
+        }
+        if let Some(unknown) = &upgrade.also_unknown {
+            let _ = write!(effect, "; fixed version unknown for {unknown}");
         }
         let head = format!(
             "{} -> {target}",
-            package(&upgrade.package, &upgrade.installed)
+            package(upgrade.package, upgrade.installed)
         );
         entry(body, &head, &effect);
     }
-    let (more, findings) = plan.upgrades_after(PLAN_UPGRADES);
+    let (more, findings) = plan.more_upgrades;
     if more > 0 {
         let _ = writeln!(
             body,
@@ -256,28 +259,23 @@ fn plan_section(body: &mut String, plan: &FixPlan, kind: ScanKind) {
             findings_count(plan.unnamed)
         );
     }
-    if plan.no_fix_packages == 0 {
+    if !plan.has_no_fix() {
         return;
     }
     body.push('\n');
-    let _ = writeln!(
-        body,
-        "NO KNOWN FIX YET ({})",
-        findings_count(plan.without_fix())
-    );
-    for no_fix in plan.no_fix.iter().take(PLAN_NO_FIX) {
+    let _ = writeln!(body, "NO KNOWN FIX YET ({})", plan.without_fix);
+    for no_fix in &plan.no_fix {
         let mut ids: Vec<String> = no_fix.ids.iter().map(|id| field(id)).collect();
-        let unnamed = no_fix.counts.total().saturating_sub(ids.len() as u64);
-        if unnamed > 0 {
-            ids.push(format!("{unnamed} more"));
+        if no_fix.unnamed > 0 {
+            ids.push(format!("{} more", no_fix.unnamed));
         }
-        let mut effect = format!("{} ({})", counts_phrase(&no_fix.counts), ids.join(", "));
+        let mut effect = format!("{} ({})", no_fix.counts, ids.join(", "));
         if let Some(score) = no_fix.worst_score {
             let _ = write!(effect, ", worst score {score:.1}");
         }
-        entry(body, &package(&no_fix.package, &no_fix.installed), &effect);
+        entry(body, &package(no_fix.package, no_fix.installed), &effect);
     }
-    let (more, findings) = plan.no_fix_after(PLAN_NO_FIX);
+    let (more, findings) = plan.more_no_fix;
     if more > 0 {
         let _ = writeln!(
             body,
@@ -413,15 +411,6 @@ fn finding_entry(finding: &Finding, kind: ScanKind) -> String {
 }
 
 /// `, 1 with a known exploit, EPSS up to 0.94` (what is known).
-fn risk_effect(effect: &mut String, upgrade: &crate::domain::fixplan::Upgrade) {
-    if upgrade.exploitable > 0 {
-        let _ = write!(effect, ", {} with a known exploit", upgrade.exploitable);
-    }
-    if let Some(epss) = upgrade.max_epss {
-        let _ = write!(effect, ", EPSS up to {epss:.2}");
-    }
-}
-
 fn footer(kind: ScanKind) -> String {
     match kind {
         ScanKind::Basic => "\nBasic scanning does not report fixed-in versions; enhanced scanning \

@@ -6,6 +6,7 @@
 pub mod chat;
 pub mod email;
 pub mod gate;
+pub mod plan;
 pub mod storm;
 
 use crate::domain::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
