@@ -156,144 +156,67 @@ impl Config {
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let alert_topic_arn = get(ALERT_TOPIC_ARN).ok_or_else(|| ConfigError {
-            variable: ALERT_TOPIC_ARN,
-            problem: "missing; set it to the ARN of the SNS topic that receives alerts".into(),
-        })?;
-        check_topic_arn(ALERT_TOPIC_ARN, &alert_topic_arn)?;
-        let threshold = match get(SEVERITY_THRESHOLD) {
-            None => Severity::High,
-            Some(value) => value
-                .parse::<Severity>()
-                .ok()
-                .filter(|sev| sev.is_ranked())
-                .ok_or_else(|| ConfigError {
-                    variable: SEVERITY_THRESHOLD,
-                    problem: format!(
-                        "`{value}` is not allowed; use one of {}",
-                        Severity::RANKED.map(|s| s.as_str()).join(", ")
-                    ),
-                })?,
-        };
-        let alert_on_scan_failure = match get(ALERT_ON_SCAN_FAILURE) {
-            None => true,
-            Some(value) => parse_bool(&value).ok_or_else(|| ConfigError {
-                variable: ALERT_ON_SCAN_FAILURE,
-                problem: format!("`{value}` is not allowed; use true or false"),
-            })?,
-        };
-        let chat_topic_arn = get(CHAT_TOPIC_ARN);
-        if let Some(arn) = &chat_topic_arn {
-            check_topic_arn(CHAT_TOPIC_ARN, arn)?;
-        }
-        let policy_parameter_name = get(POLICY_PARAMETER_NAME);
-        if let Some(name) = &policy_parameter_name {
-            let ok = name.len() <= 2048
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b));
-            if !ok {
-                return Err(ConfigError {
-                    variable: POLICY_PARAMETER_NAME,
-                    problem: format!(
-                        "`{name}` is not an SSM parameter name (letters, digits, _ . - /)"
-                    ),
-                });
-            }
-        }
-        let policy_cache_seconds = match get(POLICY_CACHE_SECONDS) {
-            None => DEFAULT_POLICY_CACHE_SECONDS,
-            Some(value) => value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|s| *s <= 3600)
-                .ok_or_else(|| ConfigError {
-                    variable: POLICY_CACHE_SECONDS,
-                    problem: format!(
-                        "`{value}` is not allowed; use a whole number of seconds from 0 to 3600"
-                    ),
-                })?,
-        };
-        let table = |variable: &'static str| -> Result<Option<String>, ConfigError> {
-            let name = get(variable);
-            if let Some(name) = &name {
-                let ok = (3..=255).contains(&name.len())
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-                if !ok {
-                    return Err(ConfigError {
-                        variable,
-                        problem: format!(
-                            "`{name}` is not a DynamoDB table name (3-255 letters, digits, _ . -)"
-                        ),
-                    });
-                }
-            }
-            Ok(name)
-        };
-        let dedup_table_name = table(DEDUP_TABLE_NAME)?;
-        let storm_table_name = table(STORM_TABLE_NAME)?;
-        let flag = |variable: &'static str, default: bool| match get(variable) {
+        let env = Env(&lookup);
+        let alerts = alerts(&env)?;
+        let policy = policy(&env)?;
+        let memory = memory(&env)?;
+        let metrics = metrics(&env)?;
+        let accounts = accounts(&env)?;
+        let timing = timing(&env)?;
+        Ok(Config {
+            alert_topic_arn: alerts.topic,
+            threshold: alerts.threshold,
+            threshold_from_env: alerts.threshold_from_env,
+            alert_on_scan_failure: alerts.on_scan_failure,
+            chat_topic_arn: alerts.chat_topic,
+            source_url_template: alerts.source_url_template,
+            policy_parameter_name: policy.parameter_name,
+            policy_cache_seconds: policy.cache_seconds,
+            dedup_table_name: memory.dedup_table,
+            storm_table_name: memory.storm_table,
+            storm_threshold: memory.storm_threshold,
+            storm_window_minutes: memory.storm_window_minutes,
+            storm_summary_minutes: memory.storm_summary_minutes,
+            metrics: metrics.on,
+            metrics_namespace: metrics.namespace,
+            metrics_repository_dimension: metrics.repository_dimension,
+            member_role_name: accounts.member_role,
+            account_aliases: accounts.aliases,
+            scope_account_ids: accounts.scope,
+            findings_wait_seconds: timing.findings_wait_seconds,
+            initial_scan_window_minutes: timing.initial_scan_window_minutes,
+            recheck_delay_seconds: timing.recheck_delay_seconds,
+        })
+    }
+}
+
+/// The environment as the parsers read it: an empty value is no value.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn flag(&self, variable: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(variable) {
             None => Ok(default),
             Some(value) => parse_bool(&value).ok_or_else(|| ConfigError {
                 variable,
                 problem: format!("`{value}` is not allowed; use true or false"),
             }),
-        };
-        let metrics = flag(METRICS, true)?;
-        let metrics_repository_dimension = flag(METRICS_REPOSITORY_DIMENSION, false)?;
-        let metrics_namespace =
-            get(METRICS_NAMESPACE).unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into());
-        if metrics_namespace.len() > 255
-            || metrics_namespace.starts_with(':')
-            || !metrics_namespace
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b))
-        {
-            return Err(ConfigError {
-                variable: METRICS_NAMESPACE,
-                problem: format!("`{metrics_namespace}` is not a CloudWatch namespace"),
-            });
         }
-        let source_url_template = get(SOURCE_URL_TEMPLATE)
-            .map(|t| {
-                UrlTemplate::parse(&t).map_err(|problem| ConfigError {
-                    variable: SOURCE_URL_TEMPLATE,
-                    problem: format!(
-                        "{problem}; expected e.g. https://git.example.com/{{repository}}/commit/{{tag}}"
-                    ),
-                })
-            })
-            .transpose()?;
-        let member_role_name = get(MEMBER_ROLE_NAME).map(|n| n.trim().to_string());
-        if let Some(name) = &member_role_name {
-            let ok = name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-            if !ok {
-                return Err(ConfigError {
-                    variable: MEMBER_ROLE_NAME,
-                    problem: format!(
-                        "`{name}` is not an IAM role name (up to 64 letters, digits, + = , . @ _ -; no path)"
-                    ),
-                });
-            }
-        }
-        let account_aliases = match get(ACCOUNT_ALIASES) {
-            None => BTreeMap::new(),
-            Some(value) => parse_aliases(&value).map_err(|problem| ConfigError {
-                variable: ACCOUNT_ALIASES,
-                problem: format!(
-                    "{problem}; expected e.g. 111111111111=payments-prod,222222222222=data-dev"
-                ),
-            })?,
-        };
-        let whole = |variable: &'static str, default: u64, max: u64, unit: &str| match get(variable)
-        {
+    }
+
+    /// A whole number from 0 to `max` of `unit`.
+    fn whole(
+        &self,
+        variable: &'static str,
+        default: u64,
+        max: u64,
+        unit: &str,
+    ) -> Result<u64, ConfigError> {
+        match self.get(variable) {
             None => Ok(default),
             Some(value) => value
                 .trim()
@@ -306,89 +229,273 @@ impl Config {
                         "`{value}` is not allowed; use a whole number of {unit} from 0 to {max}"
                     ),
                 }),
-        };
-        // Bounded well under the function's timeout (120 s).
-        let findings_wait_seconds = whole(
-            FINDINGS_WAIT_SECONDS,
-            DEFAULT_FINDINGS_WAIT_SECONDS,
-            60,
+        }
+    }
+
+    /// A DynamoDB table name, if set.
+    fn table(&self, variable: &'static str) -> Result<Option<String>, ConfigError> {
+        let name = self.get(variable);
+        if let Some(name) = &name {
+            let ok = (3..=255).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !ok {
+                return Err(ConfigError {
+                    variable,
+                    problem: format!(
+                        "`{name}` is not a DynamoDB table name (3-255 letters, digits, _ . -)"
+                    ),
+                });
+            }
+        }
+        Ok(name)
+    }
+}
+
+/// Where alerts go and what they say: the topics, the threshold, failed
+/// scans, the commit link.
+struct Alerts {
+    topic: String,
+    threshold: Severity,
+    threshold_from_env: bool,
+    on_scan_failure: bool,
+    chat_topic: Option<String>,
+    source_url_template: Option<UrlTemplate>,
+}
+
+fn alerts(env: &Env<'_>) -> Result<Alerts, ConfigError> {
+    let topic = env.get(ALERT_TOPIC_ARN).ok_or_else(|| ConfigError {
+        variable: ALERT_TOPIC_ARN,
+        problem: "missing; set it to the ARN of the SNS topic that receives alerts".into(),
+    })?;
+    check_topic_arn(ALERT_TOPIC_ARN, &topic)?;
+    let threshold = match env.get(SEVERITY_THRESHOLD) {
+        None => Severity::High,
+        Some(value) => value
+            .parse::<Severity>()
+            .ok()
+            .filter(|sev| sev.is_ranked())
+            .ok_or_else(|| ConfigError {
+                variable: SEVERITY_THRESHOLD,
+                problem: format!(
+                    "`{value}` is not allowed; use one of {}",
+                    Severity::RANKED.map(|s| s.as_str()).join(", ")
+                ),
+            })?,
+    };
+    let chat_topic = env.get(CHAT_TOPIC_ARN);
+    if let Some(arn) = &chat_topic {
+        check_topic_arn(CHAT_TOPIC_ARN, arn)?;
+    }
+    let source_url_template = env
+        .get(SOURCE_URL_TEMPLATE)
+        .map(|t| {
+            UrlTemplate::parse(&t).map_err(|problem| ConfigError {
+                variable: SOURCE_URL_TEMPLATE,
+                problem: format!(
+                    "{problem}; expected e.g. https://git.example.com/{{repository}}/commit/{{tag}}"
+                ),
+            })
+        })
+        .transpose()?;
+    Ok(Alerts {
+        topic,
+        threshold,
+        threshold_from_env: env.get(SEVERITY_THRESHOLD).is_some(),
+        on_scan_failure: env.flag(ALERT_ON_SCAN_FAILURE, true)?,
+        chat_topic,
+        source_url_template,
+    })
+}
+
+/// The policy document's parameter and how long it is cached.
+struct PolicySettings {
+    parameter_name: Option<String>,
+    cache_seconds: u64,
+}
+
+fn policy(env: &Env<'_>) -> Result<PolicySettings, ConfigError> {
+    let parameter_name = env.get(POLICY_PARAMETER_NAME);
+    if let Some(name) = &parameter_name {
+        let ok = name.len() <= 2048
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b));
+        if !ok {
+            return Err(ConfigError {
+                variable: POLICY_PARAMETER_NAME,
+                problem: format!(
+                    "`{name}` is not an SSM parameter name (letters, digits, _ . - /)"
+                ),
+            });
+        }
+    }
+    Ok(PolicySettings {
+        parameter_name,
+        cache_seconds: env.whole(
+            POLICY_CACHE_SECONDS,
+            DEFAULT_POLICY_CACHE_SECONDS,
+            3600,
             "seconds",
-        )?;
-        let initial_scan_window_minutes = whole(
-            INITIAL_SCAN_WINDOW_MINUTES,
-            DEFAULT_INITIAL_SCAN_WINDOW_MINUTES,
-            1440,
-            "minutes",
-        )?;
-        let storm_threshold = whole(STORM_THRESHOLD, DEFAULT_STORM_THRESHOLD, 100_000, "images")?;
-        let storm_window_minutes = whole(
-            STORM_WINDOW_MINUTES,
-            DEFAULT_STORM_WINDOW_MINUTES,
-            1440,
-            "minutes",
-        )?;
-        let storm_summary_minutes = whole(
+        )?,
+    })
+}
+
+/// What is remembered across events: the dedup table and CVE storms.
+struct Memory {
+    dedup_table: Option<String>,
+    storm_table: Option<String>,
+    storm_threshold: u64,
+    storm_window_minutes: u64,
+    storm_summary_minutes: u64,
+}
+
+fn memory(env: &Env<'_>) -> Result<Memory, ConfigError> {
+    let storm_threshold = env.whole(STORM_THRESHOLD, DEFAULT_STORM_THRESHOLD, 100_000, "images")?;
+    let storm_window_minutes = env.whole(
+        STORM_WINDOW_MINUTES,
+        DEFAULT_STORM_WINDOW_MINUTES,
+        1440,
+        "minutes",
+    )?;
+    if storm_threshold > 0 && storm_window_minutes == 0 {
+        return Err(ConfigError {
+            variable: STORM_WINDOW_MINUTES,
+            problem: "must be at least 1 while STORM_THRESHOLD is set".into(),
+        });
+    }
+    Ok(Memory {
+        dedup_table: env.table(DEDUP_TABLE_NAME)?,
+        storm_table: env.table(STORM_TABLE_NAME)?,
+        storm_threshold,
+        storm_window_minutes,
+        storm_summary_minutes: env.whole(
             STORM_SUMMARY_MINUTES,
             DEFAULT_STORM_SUMMARY_MINUTES,
             1440,
             "minutes",
-        )?;
-        let recheck_delay_seconds = whole(
+        )?,
+    })
+}
+
+/// The Embedded Metric Format lines.
+struct Metrics {
+    on: bool,
+    namespace: String,
+    repository_dimension: bool,
+}
+
+fn metrics(env: &Env<'_>) -> Result<Metrics, ConfigError> {
+    let namespace = env
+        .get(METRICS_NAMESPACE)
+        .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into());
+    if namespace.len() > 255
+        || namespace.starts_with(':')
+        || !namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/#: ".contains(&b))
+    {
+        return Err(ConfigError {
+            variable: METRICS_NAMESPACE,
+            problem: format!("`{namespace}` is not a CloudWatch namespace"),
+        });
+    }
+    Ok(Metrics {
+        on: env.flag(METRICS, true)?,
+        namespace,
+        repository_dimension: env.flag(METRICS_REPOSITORY_DIMENSION, false)?,
+    })
+}
+
+/// Which accounts: the member role, the names people know them by, and
+/// the stack's scope.
+struct Accounts {
+    member_role: Option<String>,
+    aliases: BTreeMap<String, String>,
+    scope: Option<std::collections::BTreeSet<String>>,
+}
+
+fn accounts(env: &Env<'_>) -> Result<Accounts, ConfigError> {
+    let member_role = env.get(MEMBER_ROLE_NAME).map(|n| n.trim().to_string());
+    if let Some(name) = &member_role {
+        let ok = name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if !ok {
+            return Err(ConfigError {
+                variable: MEMBER_ROLE_NAME,
+                problem: format!(
+                    "`{name}` is not an IAM role name (up to 64 letters, digits, + = , . @ _ -; no path)"
+                ),
+            });
+        }
+    }
+    let aliases = match env.get(ACCOUNT_ALIASES) {
+        None => BTreeMap::new(),
+        Some(value) => parse_aliases(&value).map_err(|problem| ConfigError {
+            variable: ACCOUNT_ALIASES,
+            problem: format!(
+                "{problem}; expected e.g. 111111111111=payments-prod,222222222222=data-dev"
+            ),
+        })?,
+    };
+    let scope = match env.get(SCOPE_ACCOUNT_IDS) {
+        None => None,
+        Some(value) => {
+            let mut ids = std::collections::BTreeSet::new();
+            for id in value.split(',').map(str::trim) {
+                if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ConfigError {
+                        variable: SCOPE_ACCOUNT_IDS,
+                        problem: format!(
+                            "`{id}` is not an AWS account id (12 digits); expected e.g. 111111111111,222222222222, or empty for any account"
+                        ),
+                    });
+                }
+                ids.insert(id.to_string());
+            }
+            Some(ids)
+        }
+    };
+    Ok(Accounts {
+        member_role,
+        aliases,
+        scope,
+    })
+}
+
+/// How long the function waits: for findings that lag, and for an
+/// initial scan's Scan event.
+struct Timing {
+    findings_wait_seconds: u64,
+    initial_scan_window_minutes: u64,
+    recheck_delay_seconds: u64,
+}
+
+fn timing(env: &Env<'_>) -> Result<Timing, ConfigError> {
+    Ok(Timing {
+        // Bounded well under the function's timeout (120 s).
+        findings_wait_seconds: env.whole(
+            FINDINGS_WAIT_SECONDS,
+            DEFAULT_FINDINGS_WAIT_SECONDS,
+            60,
+            "seconds",
+        )?,
+        initial_scan_window_minutes: env.whole(
+            INITIAL_SCAN_WINDOW_MINUTES,
+            DEFAULT_INITIAL_SCAN_WINDOW_MINUTES,
+            1440,
+            "minutes",
+        )?,
+        recheck_delay_seconds: env.whole(
             RECHECK_DELAY_SECONDS,
             DEFAULT_RECHECK_DELAY_SECONDS,
             86_400,
             "seconds",
-        )?;
-        let scope_account_ids = match get(SCOPE_ACCOUNT_IDS) {
-            None => None,
-            Some(value) if value.trim().is_empty() => None,
-            Some(value) => {
-                let mut ids = std::collections::BTreeSet::new();
-                for id in value.split(',').map(str::trim) {
-                    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                        return Err(ConfigError {
-                            variable: SCOPE_ACCOUNT_IDS,
-                            problem: format!(
-                                "`{id}` is not an AWS account id (12 digits); expected e.g. 111111111111,222222222222, or empty for any account"
-                            ),
-                        });
-                    }
-                    ids.insert(id.to_string());
-                }
-                Some(ids)
-            }
-        };
-        if storm_threshold > 0 && storm_window_minutes == 0 {
-            return Err(ConfigError {
-                variable: STORM_WINDOW_MINUTES,
-                problem: "must be at least 1 while STORM_THRESHOLD is set".into(),
-            });
-        }
-        Ok(Config {
-            scope_account_ids,
-            recheck_delay_seconds,
-            storm_threshold,
-            storm_window_minutes,
-            storm_summary_minutes,
-            storm_table_name,
-            threshold_from_env: get(SEVERITY_THRESHOLD).is_some(),
-            findings_wait_seconds,
-            initial_scan_window_minutes,
-            account_aliases,
-            member_role_name,
-            metrics,
-            metrics_namespace,
-            metrics_repository_dimension,
-            alert_topic_arn,
-            threshold,
-            alert_on_scan_failure,
-            chat_topic_arn,
-            policy_parameter_name,
-            policy_cache_seconds,
-            dedup_table_name,
-            source_url_template,
-        })
-    }
+        )?,
+    })
 }
 
 /// `account=alias` pairs separated by commas: 12-digit ids, aliases of
