@@ -15,9 +15,9 @@ use ecr_scan_alerts::adapters::aws::ecr::{from_basic, from_enhanced};
 use ecr_scan_alerts::adapters::aws::findings_tap::split_findings_counting_below;
 use ecr_scan_alerts::domain::finding::Finding;
 use ecr_scan_alerts::domain::image::{ImageRef, ScanKind};
+use ecr_scan_alerts::domain::judged::JudgedFindings;
 use ecr_scan_alerts::domain::policy::Policy;
 use ecr_scan_alerts::domain::severity::Severity;
-use ecr_scan_alerts::domain::tally::Tally;
 use ecr_scan_alerts::render::{self, FindingsReport};
 use std::hint::black_box;
 use std::time::Duration;
@@ -147,9 +147,9 @@ fn today() -> NaiveDate {
 }
 
 /// Judges and folds `findings` the way the pipeline does, page by page.
-fn fold(policy: &Policy, image: &ImageRef, findings: Vec<Finding>) -> Tally {
+fn fold(policy: &Policy, image: &ImageRef, findings: Vec<Finding>) -> JudgedFindings {
     let image_policy = policy.for_image(image, today());
-    let mut tally = Tally::default();
+    let mut tally = JudgedFindings::default();
     for finding in findings {
         let verdict = image_policy.judge(&finding).verdict;
         tally.add(finding, verdict);

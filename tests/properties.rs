@@ -6,9 +6,9 @@
 use ecr_scan_alerts::domain::event::{self, Incoming};
 use ecr_scan_alerts::domain::finding::{Finding, FixAvailable};
 use ecr_scan_alerts::domain::image::{ImageRef, ScanKind};
+use ecr_scan_alerts::domain::judged::JudgedFindings;
 use ecr_scan_alerts::domain::policy::Verdict;
 use ecr_scan_alerts::domain::severity::Severity;
-use ecr_scan_alerts::domain::tally::Tally;
 use ecr_scan_alerts::render::{findings_alert, scan_failed_alert, FailureReport, FindingsReport};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -133,7 +133,7 @@ proptest! {
         findings in prop::collection::vec(finding(), 1..40),
         enhanced in any::<bool>(),
     ) {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for f in findings {
             let verdict = if f.severity.is_ranked() { Verdict::Alert } else { Verdict::Unranked };
             tally.add(f, verdict);

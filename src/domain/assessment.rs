@@ -3,9 +3,9 @@
 //! and read their verdict from it; the renderers draw alerts from it.
 
 use crate::domain::image::ScanKind;
+use crate::domain::judged::JudgedFindings;
 use crate::domain::policy::{ImagePolicy, Policy};
 use crate::domain::severity::Severity;
-use crate::domain::tally::Tally;
 
 /// Who reads the notes: an alert says what was "not alerted", the gate what
 /// was "not counted".
@@ -25,7 +25,7 @@ pub struct Assessment {
     /// Every finding counted, the alert-worthy ones folded (most severe
     /// listed, per-package aggregates for the fix plan), what the policy
     /// removed and why.
-    pub tally: Tally,
+    pub tally: JudgedFindings,
     /// Sentences for people: what the path knows (first), then what the
     /// policy did (threshold and where it came from, what it removed,
     /// expired allow-list entries, only-fixable not applicable).
@@ -36,7 +36,7 @@ impl Assessment {
     pub fn new(
         policy: &Policy,
         image_policy: &ImagePolicy<'_>,
-        tally: Tally,
+        tally: JudgedFindings,
         kind: ScanKind,
         status: impl Into<String>,
         reader: Reader,
@@ -70,7 +70,7 @@ impl Assessment {
 fn policy_notes(
     policy: &Policy,
     image_policy: &ImagePolicy<'_>,
-    tally: &Tally,
+    tally: &JudgedFindings,
     kind: ScanKind,
     reader: Reader,
 ) -> Vec<String> {
@@ -154,7 +154,7 @@ mod tests {
             ("CVE-4", Severity::High),
         ]
         .map(|(id, sev)| Finding::new(id, sev));
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.judge_all(findings.clone(), &applied, &Known::default());
         let assessment = Assessment::new(
             &policy,
@@ -178,7 +178,7 @@ mod tests {
                 "only_fixable does not apply: basic scanning reports no fix information, so its findings are kept.",
             ]
         );
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.judge_all(findings, &applied, &Known::default());
         let gate = Assessment::new(
             &policy,

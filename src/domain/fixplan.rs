@@ -8,8 +8,8 @@
 //! the most severe findings, then the most of them. Findings the scanner
 //! says have no fix are kept apart. Plain data in, plain data out.
 
+use crate::domain::judged::{JudgedFindings, PackageTally};
 use crate::domain::severity::{Severity, SeverityCounts};
-use crate::domain::tally::{PackageTally, Tally};
 use crate::domain::version;
 use std::cmp::{Ordering, Reverse};
 
@@ -89,7 +89,7 @@ pub struct FixPlan {
 }
 
 impl FixPlan {
-    pub fn from_tally(tally: &Tally) -> FixPlan {
+    pub fn from_tally(tally: &JudgedFindings) -> FixPlan {
         let mut plan = FixPlan::default();
         let mut named = 0u64;
         for ((package, installed), pkg) in &tally.packages {
@@ -300,7 +300,7 @@ mod tests {
     }
 
     fn plan(findings: Vec<Finding>) -> FixPlan {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for f in findings {
             tally.add(f, Verdict::Alert);
         }
@@ -472,7 +472,7 @@ mod tests {
 
     #[test]
     fn findings_naming_no_package_are_counted_apart() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(Finding::new("CVE-1", Severity::High), Verdict::Alert);
         tally.add(
             finding("CVE-2", Severity::High, "bash", None),

@@ -373,8 +373,8 @@ mod tests {
     use super::*;
     use crate::domain::assessment::Reader;
     use crate::domain::dedup::Known;
+    use crate::domain::judged::JudgedFindings;
     use crate::domain::policy::Policy;
-    use crate::domain::tally::Tally;
 
     fn finding(id: &str, severity: Severity) -> Finding {
         let mut f = Finding::new(id, severity);
@@ -388,7 +388,7 @@ mod tests {
         let policy = Policy::new(threshold);
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let image_policy = policy.for_image(&image, today);
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.judge_all(findings, &image_policy, &Known::default());
         let assessment = Assessment::new(
             &policy,

@@ -7,9 +7,9 @@ use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::continuous::{self, group_by_image, images_per_vulnerability, ImageBatch};
 use crate::domain::finding::Finding;
 use crate::domain::image::ScanKind;
+use crate::domain::judged::JudgedFindings;
 use crate::domain::policy::{Policy, Verdict};
 use crate::domain::storm::{self, RepositoryCount, StormAlert, StormReport};
-use crate::domain::tally::Tally;
 use crate::pipeline::error::HandlerError;
 use crate::ports::{AlertSink, Claim, FindingsSource, StormState};
 use crate::render;
@@ -470,7 +470,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             outcome.scan_status = Some("CONTINUOUS".into());
             return Ok(outcome);
         }
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.usage = group.usage;
         let mut findings: Vec<_> = if take_initial {
             group.active.iter().chain(&group.initial).cloned().collect()

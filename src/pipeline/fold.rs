@@ -3,9 +3,9 @@
 
 use crate::domain::dedup::Known;
 use crate::domain::image::ImageRef;
+use crate::domain::judged::JudgedFindings;
 use crate::domain::policy::ImagePolicy;
 use crate::domain::risk::Signals;
-use crate::domain::tally::Tally;
 use crate::ports::{FindingsSource, ScanStatus, SourceError};
 
 pub use crate::domain::scan_status::{
@@ -20,7 +20,7 @@ pub struct Folded {
     pub status: Option<ScanStatus>,
     /// When the scan completed, as the first page says.
     pub completed_at: Option<i64>,
-    pub tally: Tally,
+    pub tally: JudgedFindings,
 }
 
 /// Why the findings could not be folded: the source's own error, passed on
@@ -39,25 +39,33 @@ pub enum FoldError {
 
 /// Pages through the image's findings, judging each under `policy`;
 /// findings already alerted (`known`) are counted, not listed.
-pub async fn fold_findings<S: FindingsSource>(
+pub async fn judge_pages<S: FindingsSource>(
     source: &S,
     image: &ImageRef,
     policy: &ImagePolicy<'_>,
     known: &Known,
     signals: &Signals,
 ) -> Result<Folded, FoldError> {
-    fold_findings_listing(source, image, policy, known, signals, Tally::default()).await
+    judge_pages_into(
+        source,
+        image,
+        policy,
+        known,
+        signals,
+        JudgedFindings::default(),
+    )
+    .await
 }
 
-/// [`fold_findings`] into `tally`, which says how many findings to keep
+/// [`judge_pages`] into `tally`, which says how many findings to keep
 /// for listing.
-pub async fn fold_findings_listing<S: FindingsSource>(
+pub async fn judge_pages_into<S: FindingsSource>(
     source: &S,
     image: &ImageRef,
     policy: &ImagePolicy<'_>,
     known: &Known,
     signals: &Signals,
-    mut tally: Tally,
+    mut tally: JudgedFindings,
 ) -> Result<Folded, FoldError> {
     let mut token: Option<String> = None;
     let mut status: Option<ScanStatus> = None;

@@ -24,13 +24,13 @@ use crate::domain::dedup::{fingerprint, Known, Record};
 use crate::domain::event::{self, Incoming, ScanEvent};
 use crate::domain::finding::Finding;
 use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::judged::JudgedFindings;
 use crate::domain::policy::{ImagePolicy, Policy};
 use crate::domain::risk::Signals;
 use crate::domain::severity::{Severity, SeverityCounts};
-use crate::domain::tally::Tally;
 use crate::pipeline::alert_memory::{AlertMemory, Delivery, MemoryError, PublishOnceError};
 use crate::pipeline::error::HandlerError;
-use crate::pipeline::fold::{fold_findings, FoldError, FAILED_STATUSES};
+use crate::pipeline::fold::{judge_pages, FoldError, FAILED_STATUSES};
 use crate::pipeline::policy_store::PolicyProvider;
 use crate::ports::{
     AlertSink, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
@@ -382,7 +382,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         source: Option<&SourceLink>,
     ) -> Result<Read, HandlerError> {
         let image = &scan.image;
-        match fold_findings(&self.source, image, image_policy, known, signals).await {
+        match judge_pages(&self.source, image, image_policy, known, signals).await {
             Ok(folded) => Ok(Read::Folded(folded)),
             Err(FoldError::Read(SourceError::ImageNotFound(failure))) => {
                 tracing::warn!(repository = %image.repository, digest = %image.digest, %failure, "image deleted before its findings were read");
@@ -504,7 +504,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         image: &ImageRef,
         record: Option<&Record>,
         known: &Known,
-        tally: &Tally,
+        tally: &JudgedFindings,
         alert: Option<Alert>,
         nothing_reason: String,
     ) -> Result<Outcome, HandlerError> {

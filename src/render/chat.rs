@@ -465,8 +465,8 @@ fn emoji(severity: Severity) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::judged::JudgedFindings;
     use crate::domain::policy::Verdict;
-    use crate::domain::tally::Tally;
     use crate::render::FindingsReport;
     use crate::render::{findings_alert, scan_failed_alert};
     use serde_json::Value;
@@ -483,7 +483,7 @@ mod tests {
     }
 
     fn chat_for(findings: Vec<Finding>, kind: ScanKind) -> Value {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for f in findings {
             tally.add(f, Verdict::Alert);
         }
@@ -641,7 +641,7 @@ mod tests {
     }
 
     fn chat_with_source(findings: Vec<Finding>, tags: &[&str], pattern: Option<&str>) -> Value {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for f in findings {
             tally.add(f, Verdict::Alert);
         }

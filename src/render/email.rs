@@ -427,9 +427,9 @@ mod tests {
     use crate::domain::finding::Finding;
     use crate::domain::finding::FixAvailable;
     use crate::domain::image::{ImageRef, ScanKind};
+    use crate::domain::judged::JudgedFindings;
     use crate::domain::policy::Verdict;
     use crate::domain::severity::Severity;
-    use crate::domain::tally::Tally;
     use crate::render::{
         findings_alert, findings_alert_with_source, scan_failed_alert, FailureReport,
         FindingsReport,
@@ -455,7 +455,7 @@ mod tests {
         f
     }
 
-    fn report_alert(image: &ImageRef, tally: &Tally, kind: ScanKind) -> Option<Alert> {
+    fn report_alert(image: &ImageRef, tally: &JudgedFindings, kind: ScanKind) -> Option<Alert> {
         findings_alert(&FindingsReport {
             image,
             kind,
@@ -470,14 +470,14 @@ mod tests {
 
     #[test]
     fn nothing_alert_worthy_means_no_alert() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("CVE-1", Severity::Medium), Verdict::BelowThreshold);
         assert!(report_alert(&image("web", &["v1"]), &tally, ScanKind::Basic).is_none());
     }
 
     #[test]
     fn a_findings_alert_names_the_image_counts_and_findings() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("CVE-2026-0001", Severity::Critical), Verdict::Alert);
         tally.add(finding("CVE-2026-0002", Severity::High), Verdict::Alert);
         tally.add(
@@ -518,7 +518,7 @@ mod tests {
 
     #[test]
     fn email_lines_stay_short_except_for_links() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("CVE-2026-0001", Severity::Critical), Verdict::Alert);
         let alert =
             report_alert(&image("team/web", &["3f2c1ab"]), &tally, ScanKind::Basic).unwrap();
@@ -534,7 +534,7 @@ mod tests {
 
     #[test]
     fn subjects_are_printable_ascii_and_at_most_99_characters() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("CVE-1", Severity::High), Verdict::Alert);
         let long = "r".repeat(256);
         for name in [long.as_str(), "équipe/ü-service", "a\nb\tc"] {
@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn fifty_thousand_findings_with_long_text_fit_the_sns_limit() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for i in 0..50_000 {
             let mut f = finding(&format!("CVE-2026-{i:05}"), Severity::Critical);
             f.title = Some("d".repeat(2048));
@@ -566,7 +566,7 @@ mod tests {
         assert!(alert.publish_size() <= SNS_MESSAGE_LIMIT);
         let listed = alert.body.matches("\n  CRITICAL  CVE-2026-").count() as u64;
         assert!(
-            listed == crate::domain::tally::DEFAULT_LISTED_CAP as u64
+            listed == crate::domain::judged::DEFAULT_LISTED_CAP as u64
                 || alert.publish_size() > SNS_MESSAGE_LIMIT * 9 / 10,
             "lists every kept finding, or fills the room it has ({listed} listed)"
         );
@@ -583,7 +583,7 @@ mod tests {
 
     #[test]
     fn finding_text_cannot_break_the_layout() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         let mut f = finding("CVE-1\nSubject: forged", Severity::High);
         f.package_name = Some("pkg\r\nInjected: line".into());
         f.link = Some("https://a.example/\u{2028}Bcc: x".into());
@@ -634,7 +634,7 @@ mod tests {
         rules.link(Some(&template), img)
     }
 
-    fn enhanced_alert(img: &ImageRef, tally: &Tally) -> Alert {
+    fn enhanced_alert(img: &ImageRef, tally: &JudgedFindings) -> Alert {
         let source = source_for(img);
         findings_alert_with_source(
             &FindingsReport {
@@ -654,7 +654,7 @@ mod tests {
 
     #[test]
     fn the_fix_plan_leads_with_the_highest_fixed_version_per_package() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(
             fixed("CVE-1", Severity::High, "openssl", "3.0.2", "3.0.8"),
             Verdict::Alert,
@@ -713,7 +713,7 @@ mod tests {
 
     #[test]
     fn a_commit_tag_links_to_its_source_near_the_top() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(
             fixed("CVE-1", Severity::High, "openssl", "3.0.2", "3.0.8"),
             Verdict::Alert,
@@ -733,7 +733,7 @@ mod tests {
 
     #[test]
     fn basic_scanning_says_the_fixed_versions_are_unknown() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("CVE-1", Severity::Critical), Verdict::Alert);
         tally.add(finding("CVE-2", Severity::High), Verdict::Alert);
         let alert = report_alert(&image("web", &["v1"]), &tally, ScanKind::Basic).unwrap();
@@ -747,7 +747,7 @@ mod tests {
 
     #[test]
     fn a_long_plan_stays_readable_and_counts_what_it_leaves_out() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for i in 0..30 {
             let name = format!("package-with-a-rather-long-name-{i:02}-{}", "x".repeat(30));
             let version = format!("1.0.{i}-{}", "build".repeat(12));

@@ -13,8 +13,8 @@ use crate::domain::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};
 use crate::domain::commit_link::SourceLink;
 use crate::domain::fixplan::FixPlan;
 use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::judged::JudgedFindings;
 use crate::domain::severity::{Severity, SeverityCounts};
-use crate::domain::tally::Tally;
 use crate::domain::text::printable_ascii;
 
 /// What a findings alert is built from.
@@ -23,7 +23,7 @@ pub struct FindingsReport<'a> {
     pub kind: ScanKind,
     pub status: &'a str,
     pub threshold: Severity,
-    pub tally: &'a Tally,
+    pub tally: &'a JudgedFindings,
     /// The EventBridge event id, when the event had one.
     pub event_id: Option<&'a str>,
     /// What the policy did, in sentences (what it removed, expired entries).
@@ -84,7 +84,7 @@ pub struct FindingsView<'a> {
     pub counts_phrase: String,
     /// Counts of every finding and of the alert-worthy ones; the most
     /// severe alert-worthy findings, listed.
-    pub tally: &'a Tally,
+    pub tally: &'a JudgedFindings,
     pub plan: FixPlan,
     pub source: Option<&'a SourceLink>,
     pub notes: &'a [String],
@@ -238,7 +238,7 @@ fn findings_subject(
 
 /// The one line an only-new alert ends with: findings still open that
 /// were alerted before, the most severe named.
-fn still_open(tally: &Tally) -> Option<String> {
+fn still_open(tally: &JudgedFindings) -> Option<String> {
     let total = tally.still_open.total();
     if total == 0 {
         return None;

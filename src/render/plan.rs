@@ -174,9 +174,9 @@ fn no_fix_view(n: &NoFix) -> NoFixView<'_> {
 mod tests {
     use super::*;
     use crate::domain::finding::Finding;
+    use crate::domain::judged::JudgedFindings;
     use crate::domain::policy::Verdict;
     use crate::domain::severity::Severity;
-    use crate::domain::tally::Tally;
 
     fn finding(id: &str, package: &str, fixed_in: Option<&str>) -> Finding {
         let mut f = Finding::new(id, Severity::High);
@@ -195,7 +195,7 @@ mod tests {
     }
 
     fn plan(findings: Vec<Finding>) -> FixPlan {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for f in findings {
             tally.add(f, Verdict::Alert);
         }

@@ -7,10 +7,10 @@ use crate::domain::assessment::{Assessment, Reader};
 use crate::domain::dedup::Known;
 use crate::domain::gate_report::{Budgets, Report};
 use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::judged::GATE_LISTED_CAP;
 use crate::domain::policy::Policy;
 use crate::domain::risk::Signals;
-use crate::domain::tally::GATE_LISTED_CAP;
-use crate::pipeline::fold::{fold_findings_listing, FoldError, Folded};
+use crate::pipeline::fold::{judge_pages_into, FoldError, Folded};
 use crate::ports::{BoxFuture, FindingsPage, FindingsSource, SourceError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::time::Instant;
@@ -81,8 +81,8 @@ pub async fn evaluate<S: FindingsSource>(
     let read = |signals: Signals| {
         let (watched, image_policy) = (&watched, &image_policy);
         async move {
-            let tally = crate::domain::tally::Tally::with_cap(GATE_LISTED_CAP);
-            fold_findings_listing(
+            let tally = crate::domain::judged::JudgedFindings::with_cap(GATE_LISTED_CAP);
+            judge_pages_into(
                 watched,
                 image,
                 image_policy,

@@ -1,6 +1,10 @@
-//! Findings folded page by page: counts, the most severe alert-worthy
-//! findings (bounded), and per-package aggregates. Nothing here grows with
-//! the number of findings beyond `cap` listed ones and one entry per package.
+//! An image's findings as the policy judged them, folded page by page
+//! ([`JudgedFindings`]): counts (all, alert-worthy, kept out and why), the
+//! most severe alert-worthy findings (bounded), per-package aggregates for
+//! the fix plan, the risk signals and usage the findings carry, the
+//! allow-list entries that expired or met a fix, and the pages read.
+//! Nothing here grows with the number of findings beyond `cap` listed ones
+//! and one entry per package.
 
 use crate::domain::dedup::{fingerprint, Known};
 use crate::domain::finding::{Finding, FixAvailable};
@@ -178,8 +182,10 @@ impl Suppressed {
     }
 }
 
+/// An image's findings as the policy judged them: what an alert, a gate
+/// report and a fix plan are made of (the module says what it holds).
 #[derive(Debug)]
-pub struct Tally {
+pub struct JudgedFindings {
     /// Every finding, whatever the policy said.
     pub counts: SeverityCounts,
     /// Findings the policy judged alert-worthy.
@@ -213,13 +219,13 @@ pub struct Tally {
     cap: usize,
 }
 
-impl Default for Tally {
+impl Default for JudgedFindings {
     fn default() -> Self {
-        Tally::with_cap(DEFAULT_LISTED_CAP)
+        JudgedFindings::with_cap(DEFAULT_LISTED_CAP)
     }
 }
 
-impl Tally {
+impl JudgedFindings {
     /// Judges findings under `policy` into the tally; findings already
     /// alerted (`known`) are counted, not listed.
     pub fn judge_all(
@@ -251,8 +257,8 @@ impl Tally {
         }
     }
 
-    pub fn with_cap(cap: usize) -> Tally {
-        Tally {
+    pub fn with_cap(cap: usize) -> JudgedFindings {
+        JudgedFindings {
             counts: SeverityCounts::default(),
             alert_counts: SeverityCounts::default(),
             packages: BTreeMap::new(),
@@ -469,7 +475,7 @@ mod tests {
 
     #[test]
     fn lists_alert_worthy_findings_by_severity_then_score() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("CVE-A", Severity::High, Some(7.5)), Verdict::Alert);
         tally.add(
             finding("CVE-B", Severity::Critical, Some(9.1)),
@@ -490,7 +496,7 @@ mod tests {
 
     #[test]
     fn counts_what_the_policy_kept_out() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         tally.add(finding("A", Severity::Low, None), Verdict::BelowThreshold);
         tally.add(finding("B", Severity::High, None), Verdict::AllowListed);
         tally.add(finding("C", Severity::High, None), Verdict::AllowListed);
@@ -507,12 +513,12 @@ mod tests {
             2,
             "new and already-alerted are remembered"
         );
-        assert_eq!(Tally::default().suppressed.phrase(), None);
+        assert_eq!(JudgedFindings::default().suppressed.phrase(), None);
     }
 
     #[test]
     fn keeps_only_the_most_severe_when_over_the_cap() {
-        let mut tally = Tally::with_cap(3);
+        let mut tally = JudgedFindings::with_cap(3);
         for i in 0..100 {
             tally.add(
                 finding(&format!("CVE-L{i:03}"), Severity::High, Some(1.0)),
@@ -530,7 +536,7 @@ mod tests {
 
     #[test]
     fn aggregates_alert_worthy_findings_per_package() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         let mut a = finding("CVE-1", Severity::Critical, Some(9.8));
         a.fixed_in = Some("3.0.15".into());
         let mut b = finding("CVE-2", Severity::High, Some(7.0));
@@ -554,7 +560,7 @@ mod tests {
 
     #[test]
     fn sorts_package_findings_into_fixed_no_fix_and_unknown() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         let mut fixed = finding("CVE-1", Severity::Critical, Some(9.8));
         fixed.fixed_in = Some("3.0.15".into());
         let mut none = finding("CVE-2", Severity::High, Some(7.0));
@@ -575,7 +581,7 @@ mod tests {
 
     #[test]
     fn keeps_the_highest_fixed_versions_and_the_ones_that_are_not_versions() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         let mut add = |id: String, fixed: &str| {
             let mut f = finding(&id, Severity::High, None);
             f.fixed_in = Some(fixed.into());
@@ -600,7 +606,7 @@ mod tests {
 
     #[test]
     fn keeps_only_the_most_severe_ids_without_a_fix() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for (id, sev) in [
             ("CVE-H1", Severity::High),
             ("CVE-H2", Severity::High),
@@ -619,7 +625,7 @@ mod tests {
 
     #[test]
     fn still_open_names_the_most_severe_and_exploitable_reads_unknown_as_unknown() {
-        let mut tally = Tally::default();
+        let mut tally = JudgedFindings::default();
         for (id, sev) in [
             ("CVE-4", Severity::High),
             ("CVE-1", Severity::Critical),
