@@ -123,8 +123,14 @@ proptest! {
         Just("scan-status"), Just("repository-name"), Just("image-digest"), Just("image-tags"), Just("finding-severity-counts")
     ], value in any_json()) {
         let mut event: Value = serde_json::from_str(ENHANCED).unwrap();
-        event["detail"][field] = value;
-        let _ = event::parse(event);
+        event["detail"][field] = value.clone();
+        // Read or refused; refused, the error names the field at fault.
+        if let Err(error) = event::parse(event) {
+            prop_assert!(
+                error.field.contains(field),
+                "{field} = {value}: the error names `{}`: {}", error.field, error.problem
+            );
+        }
     }
 
     #[test]
