@@ -25,6 +25,12 @@ pub const STORM_SUMMARY_MINUTES: &str = "STORM_SUMMARY_MINUTES";
 pub const STORM_TABLE_NAME: &str = "STORM_TABLE_NAME";
 pub const SCOPE_ACCOUNT_IDS: &str = "SCOPE_ACCOUNT_IDS";
 pub const RECHECK_DELAY_SECONDS: &str = "RECHECK_DELAY_SECONDS";
+pub const BATCH_CONCURRENCY: &str = "BATCH_CONCURRENCY";
+
+/// Images of one batch judged and alerted at once: each waits on AWS
+/// (dedup read, claim, publish, commit), and the waiting is what a batch
+/// spends its time on.
+pub const DEFAULT_BATCH_CONCURRENCY: u64 = 10;
 
 /// How long an initial scan's Finding events wait for the image's
 /// `Inspector2 Scan` alert before the findings function alerts them itself
@@ -98,6 +104,8 @@ pub struct Config {
     /// `Inspector2 Scan` alert before the findings function alerts them
     /// (with dedup; 0: they never do, the Scan event alone alerts them).
     pub recheck_delay_seconds: u64,
+    /// Images of one batch alerted at once (1: one after another).
+    pub batch_concurrency: u64,
 }
 
 impl Default for Config {
@@ -126,6 +134,7 @@ impl Default for Config {
             storm_table_name: None,
             scope_account_ids: None,
             recheck_delay_seconds: DEFAULT_RECHECK_DELAY_SECONDS,
+            batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
         }
     }
 }
@@ -186,6 +195,7 @@ impl Config {
             findings_wait_seconds: timing.findings_wait_seconds,
             initial_scan_window_minutes: timing.initial_scan_window_minutes,
             recheck_delay_seconds: timing.recheck_delay_seconds,
+            batch_concurrency: timing.batch_concurrency,
         })
     }
 }
@@ -472,6 +482,7 @@ struct Timing {
     findings_wait_seconds: u64,
     initial_scan_window_minutes: u64,
     recheck_delay_seconds: u64,
+    batch_concurrency: u64,
 }
 
 fn timing(env: &Env<'_>) -> Result<Timing, ConfigError> {
@@ -495,6 +506,21 @@ fn timing(env: &Env<'_>) -> Result<Timing, ConfigError> {
             86_400,
             "seconds",
         )?,
+        batch_concurrency: match env.whole(
+            BATCH_CONCURRENCY,
+            DEFAULT_BATCH_CONCURRENCY,
+            100,
+            "images",
+        )? {
+            0 => {
+                return Err(ConfigError {
+                    variable: BATCH_CONCURRENCY,
+                    problem: "`0` is not allowed; use a whole number of images from 1 to 100"
+                        .into(),
+                })
+            }
+            n => n,
+        },
     })
 }
 
@@ -862,6 +888,22 @@ mod tests {
                 err.problem.contains("not an AWS account id"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn batch_concurrency_is_one_to_a_hundred_images() {
+        let topic = (ALERT_TOPIC_ARN, TOPIC);
+        assert_eq!(config(&[topic]).unwrap().batch_concurrency, 10);
+        assert_eq!(
+            config(&[topic, (BATCH_CONCURRENCY, "1")])
+                .unwrap()
+                .batch_concurrency,
+            1
+        );
+        for bad in ["0", "101", "many"] {
+            let err = config(&[topic, (BATCH_CONCURRENCY, bad)]).unwrap_err();
+            assert_eq!(err.variable, BATCH_CONCURRENCY, "{bad}");
         }
     }
 

@@ -14,6 +14,7 @@ use crate::pipeline::error::HandlerError;
 use crate::ports::{AlertSink, Claim, FindingsSource, StormState};
 use crate::render;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -113,7 +114,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 return response;
             }
         };
+        // Storms are decided before any per-image alert leaves.
         let storms = self.storms(&policy, &groups).await;
+        let mut pending = Vec::with_capacity(groups.len());
         for (index, group) in groups.iter().enumerate() {
             if storms.failed.contains(&index) {
                 // Its storm could not be counted or alerted: SQS delivers
@@ -131,9 +134,25 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                     response.add_failure(id.clone());
                 }
             }
-            let outcome = self
-                .alert_image_batch(&policy, group, &shared, &storms.storming, recheck)
+            pending.push((index, group, recheck));
+        }
+        // The images wait on AWS (dedup read, claim, publish, commit) side
+        // by side, at most `BATCH_CONCURRENCY` at once; each image's calls
+        // keep their order.
+        let (policy, shared, storming) = (&policy, &shared, &storms.storming);
+        let mut outcomes: Vec<(usize, &ImageBatch, Result<Outcome, HandlerError>)> =
+            futures_util::stream::iter(pending)
+                .map(|(index, group, recheck)| async move {
+                    let outcome = self
+                        .alert_image_batch(policy, group, shared, storming, recheck)
+                        .await;
+                    (index, group, outcome)
+                })
+                .buffer_unordered(self.config.batch_concurrency.max(1) as usize)
+                .collect()
                 .await;
+        outcomes.sort_by_key(|(index, _, _)| *index);
+        for (_, group, outcome) in outcomes {
             self.finish(&outcome);
             if outcome.is_err() {
                 for id in &group.message_ids {
@@ -141,6 +160,11 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 }
             }
         }
+        // A message named twice (waiting, then its image failing) once.
+        let mut named = std::collections::BTreeSet::new();
+        response
+            .batch_item_failures
+            .retain(|f| named.insert(f.item_identifier.clone()));
         response
     }
 
