@@ -6,7 +6,7 @@ template differ from the last deployed ones, so the document the stack
 creates has a value that no stack parameter reaches (a change of
 SeverityThreshold can no longer rewrite it; the function applies
 SEVERITY_THRESHOLD to a document without a `threshold`, src/config.rs and
-src/domain/policy.rs), and it is retained when the stack is deleted or the
+src/domain/policy/mod.rs), and it is retained when the stack is deleted or the
 resource replaced. A team that wants nothing of the document in the stack
 names its own parameter (PolicyParameterName): the stack then only reads
 it."""
@@ -61,7 +61,7 @@ def test_changing_the_threshold_leaves_the_document_alone(template, threshold):
 
 def test_the_functions_fall_back_to_the_stack_threshold_for_a_document_without_one():
     """The value above relies on it (read-only here: the function's code)."""
-    policy = (ROOT / "src" / "domain" / "policy.rs").read_text()
+    policy = (ROOT / "src" / "domain" / "policy" / "mod.rs").read_text()
     assert "pub fn from_document_or(" in policy
     assert re.search(r"fallback.*SEVERITY_THRESHOLD", policy)
 

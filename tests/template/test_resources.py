@@ -361,7 +361,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert props["LoggingConfig"]["LogGroup"] == {
         "Ref": "FunctionLogGroup" if name == SCAN_FUNCTION else "FindingsFunctionLogGroup"}
-    recheck = {"RECHECK_DELAY_SECONDS": "900"}
+    recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "10"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
@@ -730,7 +730,7 @@ def test_an_operations_address_goes_to_a_given_topic_too(template):
 # -- settings users change, as stack parameters ------------------------------------------
 
 # Each parameter and the variable it sets; the allowed values are those of
-# src/config.rs (and src/domain/source.rs for the URL template).
+# src/config.rs (and src/domain/commit_link.rs for the URL template).
 SETTING_PARAMETERS = {
     "SourceUrlTemplate": "SOURCE_URL_TEMPLATE",
     "FindingsWaitSeconds": "FINDINGS_WAIT_SECONDS",
