@@ -23,6 +23,14 @@ function under cargo-lambda's Runtime API emulator. Measures:
   fresh process: wall time of the invocation, the process's own CPU time
   (during the invocation, and over its whole life from wait4) and its peak
   RSS (VmHWM);
+- a wave of finding events (continuous scanning after a new CVE): one SQS
+  batch of 1,000 `Inspector2 Finding` events over 500 images (two new CVEs
+  each, none shared) to the findings function, alert and chat topics set,
+  with the proxy adding 0 and then 20 ms before every answer (AWS's own
+  latency), one image at a time (`BATCH_CONCURRENCY=1`, the path before
+  images waited side by side) and at the default concurrency, each in a
+  fresh process: wall time, the time the latency adds (wall at 20 ms minus
+  wall at 0 ms), CPU per 1,000 events and peak RSS;
 - the medians of the Criterion benchmarks (benches/pipeline.rs), read from
   target/criterion, when they have been run.
 
@@ -50,7 +58,7 @@ from pathlib import Path
 from .local import ACCOUNT, AWS_ENV, FUNCTION_NAME, REGION, ROOT, VENV_BIN, Process, free_port, port_open, wait_until
 from .local_tls import make_local_ca, serve_tls
 from .paging_proxy import PagingProxy
-from .seed import basic_finding, enhanced_finding, ensure_repository, push_image, scan_result
+from .seed import basic_finding, enhanced_finding, ensure_repository, finding_event, push_image, scan_result, sqs_batch
 
 SIZES = (100, 1_000, 10_000, 50_000)
 COLD_STARTS = int(os.environ.get("BENCH_COLD_STARTS", "15"))
@@ -324,6 +332,7 @@ class BenchStack:
         wait_until(lambda: port_open(self.runtime_port), "cargo-lambda runtime emulator")
         self.stub = RuntimeStub()
         self.topic_arn = self.client("sns").create_topic(Name="bench-alerts")["TopicArn"]
+        self.chat_topic_arn = self.client("sns").create_topic(Name="bench-chat")["TopicArn"]
         return self
 
     def stop(self):
@@ -544,6 +553,50 @@ def one_scan(stack, n, payload):
     return took, invocation_cpu, cpu, rss, result.get("pages")
 
 
+# The wave: events, images, the latency AWS adds, the concurrencies compared.
+WAVE_EVENTS = 1_000
+WAVE_IMAGES = 500
+WAVE_LATENCY_MS = 20.0
+WAVE_CONCURRENCIES = (1, 10)
+TARGET_WAVE_EXPOSED_S = 1.0
+TARGET_WAVE_CPU_MS = 300.0
+TARGET_WAVE_RSS_MB = 64.0
+
+
+def wave_batch():
+    """1,000 rescan finding events over 500 images: two new CVEs each, none
+    shared (no CVE storm)."""
+    events = []
+    for i in range(WAVE_EVENTS):
+        image = i % WAVE_IMAGES
+        events.append(finding_event(f"wave/svc-{image % 50:02d}", f"sha256:{image:064x}",
+                                    f"CVE-2026-{70000 + i}", "HIGH", package=f"lib{i}", time_form="inspector-guide"))
+    return sqs_batch(events)
+
+
+def wave(stack, payload, concurrency, latency_ms):
+    """The batch in a fresh findings function: (wall s, CPU of the invocation
+    s, peak RSS kB, alerts published)."""
+    stack.proxy.latency_ms = latency_ms
+    fn = FunctionProcess([stack.binary], {**stack.env(stack.emulator_api), "_HANDLER": "finding-batches",
+                                          "CHAT_TOPIC_ARN": stack.chat_topic_arn,
+                                          "BATCH_CONCURRENCY": str(concurrency), "METRICS": "false"},
+                         stack.logs / f"wave-{concurrency}-{latency_ms:.0f}.log")
+    try:
+        time.sleep(SETTLE_SECONDS)
+        before = fn.cpu_now()
+        took, ok, result = stack.invoke(payload, timeout=600)
+        cpu = fn.cpu_now() - before
+        rss = fn.peak_rss_kb()
+    finally:
+        fn.stop()
+        stack.proxy.latency_ms = 0.0
+    if not ok or not isinstance(result, dict) or result.get("batchItemFailures"):
+        tail = "\n".join(Path(fn.log_path).read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"wave: unexpected result {str(result)[:500]}\n--- function log ---\n{tail}")
+    return took, cpu, rss
+
+
 def check(ok, result, fn):
     if not ok or not isinstance(result, dict) or result.get("outcome") != "alerted":
         tail = "\n".join(Path(fn.log_path).read_text(errors="replace").splitlines()[-20:])
@@ -702,6 +755,26 @@ def main():
                      "met" if growth <= FLAT_GROWTH else f"MISSED by {growth - FLAT_GROWTH:.0%} points"))
         rows.append((f"Peak RSS at {SIZES[-1]:,} findings", mb(high), f"< {TARGET_RSS_MB:.0f} MB",
                      verdict(high / 1024, TARGET_RSS_MB, "MB")))
+
+        print("bench: a wave of finding events", file=sys.stderr)
+        payload = wave_batch()
+        for concurrency in WAVE_CONCURRENCIES:
+            flat = wave(stack, payload, concurrency, 0.0)
+            slow = wave(stack, payload, concurrency, WAVE_LATENCY_MS)
+            exposed = slow[0] - flat[0]
+            cpu_per_1000 = slow[1] * 1000 / WAVE_EVENTS
+            label = "one image at a time" if concurrency == 1 else f"{concurrency} images at once"
+            is_new = concurrency != 1
+            rows.append((f"Wave: {WAVE_EVENTS:,} finding events over {WAVE_IMAGES} images in one batch, {label} "
+                         f"(BATCH_CONCURRENCY={concurrency}): wall at 0 / {WAVE_LATENCY_MS:.0f} ms of AWS latency, "
+                         "and the time the latency adds",
+                         f"{flat[0]:.2f} s / {slow[0]:.2f} s, +{exposed:.2f} s",
+                         f"<= +{TARGET_WAVE_EXPOSED_S:.0f} s" if is_new else "",
+                         verdict(exposed, TARGET_WAVE_EXPOSED_S, "s", "{:.2f}") if is_new else ""))
+            rows.append((f"Wave, same ({label}): CPU per 1,000 events at {WAVE_LATENCY_MS:.0f} ms / peak RSS",
+                         f"{cpu_per_1000 * 1000:.0f} ms / {mb(slow[2])}",
+                         f"<= {TARGET_WAVE_CPU_MS:.0f} ms, RSS < {TARGET_WAVE_RSS_MB:.0f} MB" if is_new else "",
+                         (verdict(cpu_per_1000 * 1000, TARGET_WAVE_CPU_MS, "ms", "{:.0f}") if is_new else "")))
     finally:
         stack.stop()
 

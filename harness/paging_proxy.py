@@ -13,6 +13,9 @@ It also reproduces what AWS does and moto does not, on demand:
   "ECR scan shows Status COMPLETE when enhanced findings are not there yet");
 - an endpoint that accepts requests and never answers (`hang`);
 - an endpoint that is down (`down`: every connection is dropped);
+- AWS's latency (`latency_ms`, `jitter_ms`): every answer waits that long
+  (plus a uniform jitter) before it is written; LOCAL_AWS_LATENCY_MS
+  (`20`, or `20:5` for a jitter of up to 5 ms) sets it for the local stack;
 - an image whose last scan completed long ago (`age_scan`): moto dates
   every scan today and refuses a second one the same day, so the proxy
   serves the old completion time and answers StartImageScan for the image
@@ -27,7 +30,10 @@ breaks the contract is answered with an error naming what is wrong.
 import base64
 import http.client
 import json
+import os
+import random
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -95,10 +101,25 @@ def page_response(full, request):
     return 200, page
 
 
+def latency_from_env(value=None):
+    """(latency ms, jitter ms) from LOCAL_AWS_LATENCY_MS: `20` or `20:5`."""
+    value = os.environ.get("LOCAL_AWS_LATENCY_MS", "") if value is None else value
+    if not value.strip():
+        return 0.0, 0.0
+    base, _, jitter = value.partition(":")
+    try:
+        return float(base), float(jitter or 0)
+    except ValueError:
+        raise SystemExit(f"LOCAL_AWS_LATENCY_MS: `{value}` is not `MS` or `MS:JITTER_MS`") from None
+
+
 class PagingProxy:
     def __init__(self, upstream_port, host="127.0.0.1"):
         self.upstream_port = upstream_port
         self.host = host
+        # Added before every answer, as AWS's own latency: milliseconds,
+        # plus a uniform jitter of up to `jitter_ms`.
+        self.latency_ms, self.jitter_ms = latency_from_env()
         self.describe_calls = 0
         # digest -> a full DescribeImageScanFindings answer served instead of
         # moto's: moto keeps the first result it served for an image forever,
@@ -126,6 +147,8 @@ class PagingProxy:
         self.contract_violations = []
         # Inspector ListFindings answers relayed (checked like ECR's pages).
         self.inspector_calls = 0
+        # Every request answered (any service): AWS calls made.
+        self.requests = 0
         self.lock = threading.Lock()
         proxy = self
 
@@ -195,6 +218,9 @@ class PagingProxy:
                 self._answer(status, headers, data)
 
             def _answer(self, status, headers, data):
+                with proxy.lock:
+                    proxy.requests += 1
+                proxy.wait_latency()
                 self.send_response(status)
                 for name, value in headers.items():
                     if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
@@ -292,6 +318,11 @@ class PagingProxy:
             self.contract_violations.extend(violations)
         message = "local stack served findings that break the inspector2 model: " + "; ".join(violations[:5])
         return 500, json.dumps({"message": message}).encode()
+
+    def wait_latency(self):
+        delay = self.latency_ms + (random.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
+        if delay > 0:
+            time.sleep(delay / 1000)
 
     def unhang(self):
         self.hang = False

@@ -11,7 +11,8 @@ as dead-lettered.
 Checks: exactly one storm alert for the CVE, every ordinary event's alert
 once, none of them repeating the storm's CVE, nothing dead-lettered, and
 the store's counts exact (5,000 images, 300 repositories, 20 accounts).
-Prints events/s, the consumers' CPU per 1,000 events and their peak RSS.
+Prints events/s, the consumers' CPU per 1,000 events, their peak RSS and
+the AWS calls per event (LOCAL_AWS_LATENCY_MS adds AWS's latency).
 """
 
 import argparse
@@ -94,6 +95,7 @@ def main():
         ports = [stack.findings_runtime_port] + [stack.start_consumer(f"consumer-{i}") for i in range(1, CONSUMERS)]
         processes = [stack.findings_function] + [p for _, p in stack.consumers]
         cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        calls_before = stack.proxy.requests
         print(f"storm: {len(events):,} finding events ({STORM_IMAGES:,} for {CVE} in {REPOSITORIES} repositories of "
               f"{ACCOUNTS} accounts, {ORDINARY} ordinary), batches of {BATCH}, {CONSUMERS} consumers at once")
         receives = {}
@@ -124,6 +126,7 @@ def main():
                         (dead if receives[index] > MAX_RECEIVES else pending).append((index, event))
         took = time.monotonic() - started
         cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
+        calls = stack.proxy.requests - calls_before
         rss = max(peak_rss_kb(p.pid) for p in processes)
         alerts = []
         while True:
@@ -143,7 +146,9 @@ def main():
                             for a in findings if a["attributes"]["repository"].startswith("ordinary/")}
         print(f"delivered in {took:.1f} s over {rounds} round(s): {len(events) / took:,.0f} events/s; "
               f"consumers' CPU {cpu * 1000 / len(events) * 1000:,.0f} ms per 1,000 events "
-              f"({cpu:.2f} s in all); peak RSS of a consumer {rss / 1024:.1f} MB")
+              f"({cpu:.2f} s in all); peak RSS of a consumer {rss / 1024:.1f} MB; "
+              f"AWS calls {calls / len(events):.2f} per event ({calls:,} in all"
+              f"{f', {stack.proxy.latency_ms:.0f} ms of latency added to each' if stack.proxy.latency_ms else ''})")
         print(f"alerts: {len(storms)} storm, {len(findings)} findings; dead-lettered: {len(dead)}; "
               f"store: {counted} (images, repositories, accounts)")
         if storms:

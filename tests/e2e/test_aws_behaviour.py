@@ -247,3 +247,24 @@ def test_without_dedup_the_scan_event_alone_alerts_an_initial_scans_findings(sta
     assert received_alerts(stack, inbox) == []
     assert stack.invoke(scan)[0]
     assert len(received_alerts(stack, inbox)) == 1
+
+
+def test_the_local_stack_can_add_aws_latency_to_every_answer(stack):
+    """LOCAL_AWS_LATENCY_MS (or the proxy's latency_ms) delays each answer:
+    the batch path's waiting is measured with it (make bench, wave)."""
+    from harness.paging_proxy import latency_from_env
+
+    assert latency_from_env("20") == (20.0, 0.0)
+    assert latency_from_env("20:5") == (20.0, 5.0)
+    assert latency_from_env("") == (0.0, 0.0)
+    with pytest.raises(SystemExit, match="LOCAL_AWS_LATENCY_MS"):
+        latency_from_env("soon")
+    sns = stack.client("sns")
+    stack.proxy.latency_ms = 300
+    try:
+        started = time.monotonic()
+        sns.list_topics()
+        waited = time.monotonic() - started
+    finally:
+        stack.proxy.latency_ms = 0.0
+    assert waited >= 0.3, "at least the latency asked for"
