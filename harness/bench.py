@@ -2,8 +2,10 @@
 
 Runs the release binary on this machine against the local stack: moto
 server behind the paging proxy (which pages like ECR), the proxy behind TLS
-with a throwaway CA that the function trusts through SSL_CERT_FILE, and the
-function under cargo-lambda's Runtime API emulator. Measures:
+with a throwaway CA, and the function under cargo-lambda's Runtime API
+emulator. The function trusts the system's whole CA bundle with the local
+CA appended (SSL_CERT_FILE), so that it parses as many certificates as on
+Lambda, where it loads the system bundle. Measures:
 
 - the stripped binary's size;
 - cold init: from just before the process is spawned to the moment its
@@ -293,6 +295,21 @@ class RuntimeStub:
         self.server.server_close()
 
 
+# The system's CA bundle (Debian's; Amazon Linux 2023, Lambda's provided.al2023,
+# has /etc/pki/tls/certs/ca-bundle.crt).
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+def trust_bundle(local_ca, path):
+    """The system's CA bundle with the local CA appended, written to `path`:
+    what the function parses at init on Lambda, plus what it needs here."""
+    system = next((Path(b) for b in SYSTEM_BUNDLES if Path(b).exists()), None)
+    if system is None:
+        sys.exit("no system CA bundle found (" + ", ".join(SYSTEM_BUNDLES) + "): apt-get install ca-certificates")
+    path.write_text(system.read_text() + "\n" + Path(local_ca).read_text())
+    return path
+
+
 # -- the stack ---------------------------------------------------------------
 
 class BenchStack:
@@ -305,6 +322,7 @@ class BenchStack:
         self.moto = self.proxy = self.emulator = None
         self.stub = None
         self.ca, self.cert, self.key = make_local_ca(WORK / "tls")
+        self.trust = trust_bundle(self.ca, WORK / "tls" / "system-and-local.pem")
 
     def start(self):
         moto_port = free_port()
@@ -359,7 +377,7 @@ class BenchStack:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             **AWS_ENV,
             "AWS_ENDPOINT_URL": self.endpoint,
-            "SSL_CERT_FILE": str(self.ca),
+            "SSL_CERT_FILE": str(self.trust),
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
             "_HANDLER": "scan-events",
@@ -379,7 +397,7 @@ class BenchStack:
         """The Python comparator (harness/baseline_handler.py) under the AWS
         Lambda Python runtime interface client, as the python3.x runtimes run
         a handler."""
-        env = {**self.env(runtime_api), "AWS_CA_BUNDLE": str(self.ca), "PYTHONPATH": str(ROOT),
+        env = {**self.env(runtime_api), "AWS_CA_BUNDLE": str(self.trust), "PYTHONPATH": str(ROOT),
                # awslambdaric takes host:port[/path], without the scheme.
                "AWS_LAMBDA_RUNTIME_API": runtime_api.removeprefix("http://")}
         env.pop("_HANDLER", None)

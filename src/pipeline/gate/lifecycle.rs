@@ -117,19 +117,29 @@ async fn start_basic_scan<S: ScanningConfigSource + ScanStarter>(
             )),
         }
     }
+    start_scan(source, image, None).await?;
+    progress(format!(
+        "no scan of {} yet: started a basic scan (--start-scan)",
+        image.short_name()
+    ));
+    Ok(())
+}
+
+/// Starts a basic scan of the image (ECR StartImageScan); `age`, that of
+/// the scan it replaces, for the error.
+pub(super) async fn start_scan<S: ScanStarter>(
+    source: &S,
+    image: &ImageRef,
+    age: Option<Duration>,
+) -> Result<(), GateError> {
     source
         .start_scan(image)
         .await
         .map_err(|error| GateError::ScanNotStarted {
             image: image.short_name(),
             error,
-            age: None,
-        })?;
-    progress(format!(
-        "no scan of {} yet: started a basic scan (--start-scan)",
-        image.short_name()
-    ));
-    Ok(())
+            age,
+        })
 }
 
 /// After starting a new scan: waits until ECR reports one completed later

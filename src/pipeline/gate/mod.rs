@@ -86,14 +86,7 @@ where
         human(age),
         human(max_age)
     ));
-    source
-        .start_scan(image)
-        .await
-        .map_err(|error| GateError::ScanNotStarted {
-            image: image.short_name(),
-            error,
-            age: Some(age),
-        })?;
+    lifecycle::start_scan(source, image, Some(age)).await?;
     wait_for_rescan(
         source,
         image,
