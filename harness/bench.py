@@ -555,6 +555,14 @@ def cost_per_million(cold_s, warm_s):
     return 1_000_000 * (gb_seconds * PRICE_GB_SECOND_ARM64 + PRICE_PER_REQUEST)
 
 
+def wave_cost_per_million(batch_wall_s):
+    """Lambda's charge for a million finding events in batches of
+    WAVE_EVENTS, each billed its wall time."""
+    batches = 1_000_000 / WAVE_EVENTS
+    gb_seconds = MEMORY_MB / 1024 * math.ceil(batch_wall_s * 1000) / 1000
+    return batches * (gb_seconds * PRICE_GB_SECOND_ARM64 + PRICE_PER_REQUEST)
+
+
 def one_scan(stack, n, payload):
     """One event with n findings in a fresh process: (wall s, CPU of the
     invocation s, CPU of the whole process s, peak RSS kB, pages)."""
@@ -776,6 +784,7 @@ def main():
 
         print("bench: a wave of finding events", file=sys.stderr)
         payload = wave_batch()
+        wave_costs = []
         for concurrency in WAVE_CONCURRENCIES:
             flat = wave(stack, payload, concurrency, 0.0)
             slow = wave(stack, payload, concurrency, WAVE_LATENCY_MS)
@@ -793,6 +802,11 @@ def main():
                          f"{cpu_per_1000 * 1000:.0f} ms / {mb(slow[2])}",
                          f"<= {TARGET_WAVE_CPU_MS:.0f} ms, RSS < {TARGET_WAVE_RSS_MB:.0f} MB" if is_new else "",
                          (verdict(cpu_per_1000 * 1000, TARGET_WAVE_CPU_MS, "ms", "{:.0f}") if is_new else "")))
+            wave_costs.append(wave_cost_per_million(slow[0]))
+        rows.append((f"Wave: Lambda cost of 1,000,000 finding events (batches of {WAVE_EVENTS:,}; billed duration = "
+                     f"the wall at {WAVE_LATENCY_MS:.0f} ms), arm64, {MEMORY_MB} MB: "
+                     + " / ".join(f"BATCH_CONCURRENCY={c}" for c in WAVE_CONCURRENCIES),
+                     " / ".join(f"${c:.3f}" for c in wave_costs), "", ""))
     finally:
         stack.stop()
 
