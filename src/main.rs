@@ -41,6 +41,13 @@ async fn main() -> Result<(), Error> {
         config.alert_topic_arn.clone(),
         config.chat_topic_arn.clone(),
     );
+    // The images of a batch publish side by side: together, in batches.
+    let sink = match entry {
+        EntryPoint::FindingBatches => {
+            sink.batching(ecr_scan_alerts::adapters::aws::sns::BATCH_LINGER)
+        }
+        EntryPoint::ScanEvents => sink,
+    };
     let mut app = App::new(config.clone(), source, sink);
     if let Some(name) = &config.policy_parameter_name {
         app = app.with_policy_source(Box::new(SsmPolicy::new(
