@@ -30,7 +30,7 @@ pub const BATCH_CONCURRENCY: &str = "BATCH_CONCURRENCY";
 /// Images of one batch judged and alerted at once: each waits on AWS
 /// (dedup read, claim, publish, commit), and the waiting is what a batch
 /// spends its time on.
-pub const DEFAULT_BATCH_CONCURRENCY: u64 = 10;
+pub const DEFAULT_BATCH_CONCURRENCY: u64 = 50;
 
 /// How long an initial scan's Finding events wait for the image's
 /// `Inspector2 Scan` alert before the findings function alerts them itself
@@ -894,7 +894,7 @@ mod tests {
     #[test]
     fn batch_concurrency_is_one_to_a_hundred_images() {
         let topic = (ALERT_TOPIC_ARN, TOPIC);
-        assert_eq!(config(&[topic]).unwrap().batch_concurrency, 10);
+        assert_eq!(config(&[topic]).unwrap().batch_concurrency, 50);
         assert_eq!(
             config(&[topic, (BATCH_CONCURRENCY, "1")])
                 .unwrap()

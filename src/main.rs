@@ -42,11 +42,12 @@ async fn main() -> Result<(), Error> {
         config.chat_topic_arn.clone(),
     );
     // The images of a batch publish side by side: together, in batches.
+    // (One image at a time, a publish would only wait for no partner.)
     let sink = match entry {
-        EntryPoint::FindingBatches => {
+        EntryPoint::FindingBatches if config.batch_concurrency > 1 => {
             sink.batching(ecr_scan_alerts::adapters::aws::sns::BATCH_LINGER)
         }
-        EntryPoint::ScanEvents => sink,
+        _ => sink,
     };
     let mut app = App::new(config.clone(), source, sink);
     if let Some(name) = &config.policy_parameter_name {

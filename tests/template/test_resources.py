@@ -238,7 +238,8 @@ def test_both_functions_share_the_build_the_sizing_and_the_configuration(templat
         assert scan["Properties"][key] == findings["Properties"][key], key
     # The same configuration, and the findings function's recheck on top.
     scan_env, findings_env = (f["Properties"]["Environment"]["Variables"] for f in (scan, findings))
-    assert {k: v for k, v in findings_env.items() if k != "RECHECK_DELAY_SECONDS"} == scan_env
+    findings_only = ("RECHECK_DELAY_SECONDS", "BATCH_CONCURRENCY")
+    assert {k: v for k, v in findings_env.items() if k not in findings_only} == scan_env
     assert scan["Properties"]["Tracing"] == "Active"
     # Each its own log group, with the same retention and format.
     groups = {name: resolved.resources[name]["Properties"]["LoggingConfig"] for name in HANDLERS}
@@ -361,7 +362,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert props["LoggingConfig"]["LogGroup"] == {
         "Ref": "FunctionLogGroup" if name == SCAN_FUNCTION else "FindingsFunctionLogGroup"}
-    recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "10"}
+    recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "50"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
