@@ -80,10 +80,17 @@ deploy-arch: # the build must be for the architecture samconfig.toml deploys
 	if [ -n "$$saved" ] && [ "$$saved" != "$(ARCH)" ]; then \
 	  echo "samconfig.toml deploys Architecture=$$saved but this build would be ARCH=$(ARCH): run make deploy ARCH=$$saved"; exit 1; fi
 
+# The stack and region samconfig.toml deploys to (for tools/keep_policy.py).
+STACK_NAME = $(shell sed -n 's/^stack_name = "\(.*\)"/\1/p' samconfig.toml | head -n 1)
+STACK_REGION = $(shell sed -n 's/^region = "\(.*\)"/\1/p' samconfig.toml | head -n 1)
+KEEP_POLICY = $(IAC_VENV)/bin/python tools/keep_policy.py --stack "$(STACK_NAME)" $(if $(STACK_REGION),--region "$(STACK_REGION)")
+
 deploy: deploy-arch sam-build ## Deploy the stack: guided the first time, then from samconfig.toml
 	@if grep -q '^\[default\.deploy\.parameters\]' samconfig.toml; then \
 	  echo "==> sam deploy with the settings saved in samconfig.toml"; \
-	  $(SAM_ENV) $(SAM) deploy; \
+	  $(KEEP_POLICY) save; \
+	  status=0; $(SAM_ENV) $(SAM) deploy || status=$$?; \
+	  $(KEEP_POLICY) restore; exit $$status; \
 	else \
 	  echo "==> first deploy: answer the questions (Architecture: $(ARCH)); they are saved in samconfig.toml"; \
 	  $(SAM_ENV) $(SAM) deploy --guided --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND; \

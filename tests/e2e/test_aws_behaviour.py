@@ -268,3 +268,33 @@ def test_the_local_stack_can_add_aws_latency_to_every_answer(stack):
     finally:
         stack.proxy.latency_ms = 0.0
     assert waited >= 0.3, "at least the latency asked for"
+
+
+def test_an_edited_policy_document_survives_the_upgrade_deploy(stack, tmp_path, monkeypatch):
+    """`make deploy` keeps an edited `/<stack>/policy` across the one deploy
+    that rewrites the value older templates wrote (tools/keep_policy.py)."""
+    import importlib.util
+
+    from harness.local import ROOT
+
+    spec = importlib.util.spec_from_file_location("keep_policy", ROOT / "tools" / "keep_policy.py")
+    keep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(keep)
+    monkeypatch.setattr(keep, "SAVED", tmp_path / "saved")
+    ssm = stack.client("ssm")
+    edited = '{"version": 1, "threshold": "HIGH", "allow": [{"id": "CVE-1", "reason": "accepted"}]}'
+    ssm.put_parameter(Name="/kept/policy", Value=edited, Type="String")
+    ssm.put_parameter(Name="/plain/policy", Value='{"version": 1, "threshold": "HIGH"}', Type="String")
+
+    for name in ("kept", "plain", "absent"):
+        assert keep.save(ssm, name) == 0
+    # The upgrade deploy writes the new template's value over both.
+    for name in ("kept", "plain"):
+        ssm.put_parameter(Name=f"/{name}/policy", Value='{"version": 1}', Type="String", Overwrite=True)
+    for name in ("kept", "plain", "absent"):
+        assert keep.restore(ssm, name) == 0
+
+    assert ssm.get_parameter(Name="/kept/policy")["Parameter"]["Value"] == edited, "the edited document is back"
+    assert ssm.get_parameter(Name="/plain/policy")["Parameter"]["Value"] == '{"version": 1}', \
+        "the old template's own value was nobody's: left as the new template writes it"
+    assert not list((tmp_path / "saved").glob("*.json")), "nothing kept after the deploy"
