@@ -154,6 +154,26 @@ pub trait DedupStore: Send + Sync {
         &'a self,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<crate::domain::dedup::Record>, ServiceFailure>>;
+    /// The records of many keys at once (the images of a batch), by key;
+    /// a key without a record is absent. One by one unless the store reads
+    /// in batches.
+    fn load_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<
+        'a,
+        Result<std::collections::HashMap<String, crate::domain::dedup::Record>, ServiceFailure>,
+    > {
+        Box::pin(async move {
+            let mut records = std::collections::HashMap::with_capacity(keys.len());
+            for key in keys {
+                if let Some(record) = self.load(key).await? {
+                    records.insert(key.clone(), record);
+                }
+            }
+            Ok(records)
+        })
+    }
     /// Takes the lease if the record is still at `version` (`None`: absent)
     /// and nobody else holds a live lease.
     fn claim<'a>(

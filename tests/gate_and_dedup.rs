@@ -718,3 +718,67 @@ async fn a_page_says_when_the_scan_completed() {
     let page = source.page(&image(), None, None).await.unwrap();
     assert_eq!(page.completed_at, Some(1_764_547_200));
 }
+
+#[tokio::test]
+async fn a_batchs_records_are_read_at_once_and_unprocessed_keys_asked_again() {
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::types::{AttributeValue as Av, KeysAndAttributes};
+    use std::collections::HashMap;
+
+    let item = |key: &str, version: &str| {
+        HashMap::from([
+            ("pk".to_string(), Av::S(key.into())),
+            ("version".to_string(), Av::N(version.into())),
+        ])
+    };
+    let unprocessed = |key: &str| {
+        KeysAndAttributes::builder()
+            .keys(HashMap::from([("pk".to_string(), Av::S(key.into()))]))
+            .build()
+            .unwrap()
+    };
+    // First call: two records, the third key unprocessed; then that key,
+    // unprocessed every time, until it is read on its own.
+    let batches = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .sequence()
+        .output(move || {
+            BatchGetItemOutput::builder()
+                .responses("dedup", vec![item("a", "3"), item("b", "1")])
+                .unprocessed_keys("dedup", unprocessed("c"))
+                .build()
+        })
+        .times(1)
+        .output(move || {
+            BatchGetItemOutput::builder()
+                .unprocessed_keys("dedup", unprocessed("c"))
+                .build()
+        })
+        .times(4)
+        .build();
+    let single = mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(item("c", "7")))
+            .build()
+    });
+    let store = DynamoDedup::new(
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&batches, &single]),
+        "dedup",
+    );
+    let keys: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+
+    let records = store.load_many(&keys).await.unwrap();
+
+    let mut versions: Vec<(&str, u64)> = records
+        .iter()
+        .map(|(k, r)| (k.as_str(), r.version))
+        .collect();
+    versions.sort();
+    assert_eq!(versions, [("a", 3), ("b", 1), ("c", 7)], "d has no record");
+    assert_eq!(
+        batches.num_calls(),
+        5,
+        "one call, then the unprocessed key four times more"
+    );
+    assert_eq!(single.num_calls(), 1, "what is still left, read on its own");
+}

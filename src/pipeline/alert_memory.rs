@@ -85,6 +85,41 @@ impl AlertMemory {
         Ok(record)
     }
 
+    /// What was alerted for each of `images` (a batch's), read at once
+    /// where the store can (DynamoDB `BatchGetItem`), by image key; each as
+    /// [`AlertMemory::recall`] gives it (an image whose live lease another
+    /// invocation holds is `InProgress`). An error of the read itself is
+    /// the store's: the caller may read one by one instead.
+    pub async fn recall_many(
+        &self,
+        images: &[&ImageRef],
+    ) -> Result<
+        std::collections::HashMap<String, Result<Option<Record>, MemoryError>>,
+        ServiceFailure,
+    > {
+        let Some(store) = &self.store else {
+            return Ok(images
+                .iter()
+                .map(|i| (dedup::image_key(i), Ok(None)))
+                .collect());
+        };
+        let keys: Vec<String> = images.iter().map(|i| dedup::image_key(i)).collect();
+        let mut records = store.load_many(&keys).await?;
+        let now = now_seconds();
+        Ok(keys
+            .into_iter()
+            .map(|key| {
+                let recalled = match records.remove(&key) {
+                    Some(record) if record.lease.as_ref().is_some_and(|l| l.until > now) => {
+                        Err(MemoryError::InProgress)
+                    }
+                    other => Ok(other),
+                };
+                (key, recalled)
+            })
+            .collect())
+    }
+
     /// Publishes `alert` through `publish` under the image's lease: two
     /// concurrent deliveries give one alert; a failed publish gives the
     /// lease back (noting when the alert topic got the alert before a later

@@ -136,15 +136,42 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             }
             pending.push((index, group, recheck));
         }
+        // What was alerted for the batch's images, read at once
+        // (`BatchGetItem`); if that read fails, each image reads its own.
+        let mut recalled = if self.memory.is_on() {
+            let images: Vec<&crate::domain::image::ImageRef> = pending
+                .iter()
+                .filter_map(|(_, g, _)| g.image.as_ref())
+                .collect();
+            match self.memory.recall_many(&images).await {
+                Ok(recalled) => recalled,
+                Err(failure) => {
+                    tracing::warn!(%failure, "cannot read the batch's dedup records at once; reading them one by one");
+                    std::collections::HashMap::new()
+                }
+            }
+        } else {
+            std::collections::HashMap::new()
+        };
+        let pending: Vec<_> = pending
+            .into_iter()
+            .map(|(index, group, recheck)| {
+                let record = group
+                    .image
+                    .as_ref()
+                    .and_then(|i| recalled.remove(&crate::domain::dedup::image_key(i)));
+                (index, group, recheck, record)
+            })
+            .collect();
         // The images wait on AWS (dedup read, claim, publish, commit) side
         // by side, at most `BATCH_CONCURRENCY` at once; each image's calls
         // keep their order.
         let (policy, shared, storming) = (&policy, &shared, &storms.storming);
         let mut outcomes: Vec<(usize, &ImageBatch, Result<Outcome, HandlerError>)> =
             futures_util::stream::iter(pending)
-                .map(|(index, group, recheck)| async move {
+                .map(|(index, group, recheck, record)| async move {
                     let outcome = self
-                        .alert_image_batch(policy, group, shared, storming, recheck)
+                        .alert_image_batch(policy, group, shared, storming, recheck, record)
                         .await;
                     (index, group, outcome)
                 })
@@ -452,6 +479,12 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         shared: &BTreeMap<String, usize>,
         storming: &BTreeMap<String, u64>,
         recheck: Recheck,
+        recalled: Option<
+            Result<
+                Option<crate::domain::dedup::Record>,
+                crate::pipeline::alert_memory::MemoryError,
+            >,
+        >,
     ) -> Result<Outcome, HandlerError> {
         let Some(image) = &group.image else {
             return Ok(Outcome::new(OutcomeKind::Ignored, None).because("no image"));
@@ -461,7 +494,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         }
         let mut image_policy = policy.for_image(image, (self.today)());
         image_policy.apply_usage(&group.usage);
-        let record = self.load_record(image).await?;
+        let record = match recalled {
+            Some(recalled) => recalled.map_err(|e| super::memory_error(image, e))?,
+            None => self.load_record(image).await?,
+        };
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
         // Findings of the initial scan are the scan event's to alert. With
         // dedup, a record of this image means the scan path has alerted

@@ -6,8 +6,9 @@ use crate::domain::dedup::{Known, Lease, Record};
 use crate::ports::{BoxFuture, Claim, DedupStore, ServiceFailure};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
 
 pub const KEY: &str = "pk";
 
@@ -71,6 +72,47 @@ fn condition_failed(
     )
 }
 
+/// BatchGetItem reads at most 100 keys a call.
+const BATCH_GET: usize = 100;
+/// How many times unprocessed keys are asked for again.
+const BATCH_GET_ROUNDS: usize = 5;
+
+/// A record as the item holds it.
+fn record_of(item: &HashMap<String, AttributeValue>) -> Record {
+    let num = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+    };
+    let known = item
+        .get("fp")
+        .and_then(|v| v.as_b().ok())
+        .map(|b| Known::decode(b.as_ref()))
+        .unwrap_or_default();
+    let lease = match (
+        item.get("lease_owner").and_then(|v| v.as_s().ok()),
+        num("lease_until"),
+    ) {
+        (Some(owner), Some(until)) => Some(Lease {
+            owner: owner.clone(),
+            until,
+        }),
+        _ => None,
+    };
+    // Written as a decimal string: a u64 does not fit DynamoDB's number the
+    // way i64 reading expects.
+    let alert_topic_sent = item
+        .get(ALERT_TOPIC_SENT)
+        .and_then(|v| v.as_s().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    Record {
+        version: num("version").map_or(0, |v| v.max(0) as u64),
+        known,
+        lease,
+        alert_topic_sent,
+    }
+}
+
 impl DedupStore for DynamoDedup {
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Record>, ServiceFailure>> {
         Box::pin(async move {
@@ -83,41 +125,68 @@ impl DedupStore for DynamoDedup {
                 .send()
                 .await
                 .map_err(|e| service_failure("DynamoDB", &e))?;
-            let Some(item) = output.item else {
-                return Ok(None);
-            };
-            let num = |name: &str| {
-                item.get(name)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse::<i64>().ok())
-            };
-            let known = item
-                .get("fp")
-                .and_then(|v| v.as_b().ok())
-                .map(|b| Known::decode(b.as_ref()))
-                .unwrap_or_default();
-            let lease = match (
-                item.get("lease_owner").and_then(|v| v.as_s().ok()),
-                num("lease_until"),
-            ) {
-                (Some(owner), Some(until)) => Some(Lease {
-                    owner: owner.clone(),
-                    until,
-                }),
-                _ => None,
-            };
-            // Written as a decimal string: a u64 does not fit DynamoDB's
-            // number the way i64 reading expects.
-            let alert_topic_sent = item
-                .get(ALERT_TOPIC_SENT)
-                .and_then(|v| v.as_s().ok())
-                .and_then(|s| s.parse::<u64>().ok());
-            Ok(Some(Record {
-                version: num("version").map_or(0, |v| v.max(0) as u64),
-                known,
-                lease,
-                alert_topic_sent,
-            }))
+            Ok(output.item.as_ref().map(record_of))
+        })
+    }
+
+    fn load_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, Record>, ServiceFailure>> {
+        Box::pin(async move {
+            let mut records = HashMap::with_capacity(keys.len());
+            for chunk in keys.chunks(BATCH_GET) {
+                let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                    .iter()
+                    .map(|k| HashMap::from([(KEY.to_string(), AttributeValue::S(k.clone()))]))
+                    .collect();
+                // Unprocessed keys (throttling) are asked for again, a few
+                // times; what is still left is read one by one.
+                for _ in 0..BATCH_GET_ROUNDS {
+                    if pending.is_empty() {
+                        break;
+                    }
+                    let request = KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut pending)))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| ServiceFailure {
+                            service: "DynamoDB",
+                            code: "InvalidRequest".into(),
+                            message: e.to_string(),
+                            transient: false,
+                        })?;
+                    let output = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .send()
+                        .await
+                        .map_err(|e| service_failure("DynamoDB", &e))?;
+                    for item in output
+                        .responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default()
+                    {
+                        if let Some(key) = item.get(KEY).and_then(|v| v.as_s().ok()) {
+                            records.insert(key.clone(), record_of(&item));
+                        }
+                    }
+                    pending = output
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                }
+                for left in pending {
+                    if let Some(key) = left.get(KEY).and_then(|v| v.as_s().ok()) {
+                        if let Some(record) = self.load(key).await? {
+                            records.insert(key.clone(), record);
+                        }
+                    }
+                }
+            }
+            Ok(records)
         })
     }
 
