@@ -267,7 +267,7 @@ async fn an_ordinary_batch_is_one_write_per_repository_and_one_for_the_storm() {
     );
     assert_eq!(
         table.lock().unwrap().updates,
-        3 * 2 + 1,
-        "images and running per repository, then the storm"
+        3 + 1,
+        "one write per repository (images and running together), then the storm"
     );
 }

@@ -180,6 +180,40 @@ impl DynamoStorms {
             "{key}#r#{}",
             crate::domain::storm::repository_hash(repository)
         );
+        // The usual batch: both sets in one write, each under its cap.
+        if images.len() <= CHUNK && running.len() <= CHUNK {
+            let mut update = self
+                .update(&item)
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":i", set(images.to_vec()))
+                .expression_attribute_values(":repo", AttributeValue::S(repository.to_string()))
+                .expression_attribute_values(
+                    ":room_i",
+                    number(room(MAX_REPOSITORY_IMAGES, images.len())),
+                )
+                .expression_attribute_values(":e", number(expires_at));
+            update = if running.is_empty() {
+                update
+                    .update_expression("ADD images :i SET #ttl = :e, repo = :repo")
+                    .condition_expression("attribute_not_exists(images) OR size(images) <= :room_i")
+            } else {
+                update
+                    .update_expression("ADD images :i, running :r SET #ttl = :e, repo = :repo")
+                    .condition_expression(
+                        "(attribute_not_exists(images) OR size(images) <= :room_i) AND \
+                         (attribute_not_exists(running) OR size(running) <= :room_r)",
+                    )
+                    .expression_attribute_values(":r", set(running.to_vec()))
+                    .expression_attribute_values(
+                        ":room_r",
+                        number(room(MAX_REPOSITORY_IMAGES, running.len())),
+                    )
+            };
+            if claimed(update.send().await.map(|o| (o, ())))?.is_some() {
+                return Ok(());
+            }
+            // A set without room: each set on its own, as far as it goes.
+        }
         for (name, values) in [("images", images), ("running", running)] {
             for chunk in values.chunks(CHUNK) {
                 let added = self
