@@ -13,6 +13,9 @@ It also reproduces what AWS does and moto does not, on demand:
   "ECR scan shows Status COMPLETE when enhanced findings are not there yet");
 - an endpoint that accepts requests and never answers (`hang`);
 - an endpoint that is down (`down`: every connection is dropped);
+- SNS PublishBatch answering some entries as failed, with a 200
+  (`fail_publish_containing`: the entries whose message contains it are not
+  published and are listed under `Failed`, as SNS does);
 - AWS's latency (`latency_ms`, `jitter_ms`): every answer waits that long
   (plus a uniform jitter) before it is written; LOCAL_AWS_LATENCY_MS
   (`20`, or `20:5` for a jitter of up to 5 ms) sets it for the local stack;
@@ -57,6 +60,23 @@ def decode_token(token):
 
 
 ECR_SEVERITIES = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"}
+
+
+EMPTY_PUBLISH_BATCH = (b'<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+                       b'<PublishBatchResult><Successful></Successful><Failed></Failed></PublishBatchResult>'
+                       b'<ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></PublishBatchResponse>')
+
+
+def with_failed_entries(xml, ids):
+    """SNS's PublishBatch answer with `ids` listed as failed (InternalError,
+    not the sender's fault)."""
+    members = "".join(f"<member><Id>{i}</Id><Code>InternalError</Code><Message>local failure</Message>"
+                      f"<SenderFault>false</SenderFault></member>" for i in ids).encode()
+    if b"<Failed/>" in xml:
+        return xml.replace(b"<Failed/>", b"<Failed>" + members + b"</Failed>", 1)
+    if b"<Failed>" in xml:
+        return xml.replace(b"<Failed>", b"<Failed>" + members, 1)
+    return xml.replace(b"</PublishBatchResult>", b"<Failed>" + members + b"</Failed></PublishBatchResult>", 1)
 
 
 def lagged(full, visible):
@@ -149,6 +169,8 @@ class PagingProxy:
         self.inspector_calls = 0
         # Every request answered (any service): AWS calls made.
         self.requests = 0
+        # Set to a text: PublishBatch entries whose message contains it fail.
+        self.fail_publish_containing = None
         self.lock = threading.Lock()
         proxy = self
 
@@ -209,6 +231,17 @@ class PagingProxy:
                     if status == 200:
                         status, page = proxy.checked(page, request)
                     self._answer(status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(page).encode())
+                    return
+                failing = proxy.failing_entries(body)
+                if failing:
+                    body, failed_ids = failing
+                    if body is None:
+                        status, headers, data = 200, {"Content-Type": "text/xml"}, EMPTY_PUBLISH_BATCH
+                    else:
+                        status, headers, data = proxy.forward(self, body)
+                    if status == 200:
+                        data = with_failed_entries(data, failed_ids)
+                    self._answer(status, headers, data)
                     return
                 status, headers, data = proxy.forward(self, body)
                 if self.command == "POST" and self.path.split("?")[0] == INSPECTOR_LIST_FINDINGS and status == 200:
@@ -318,6 +351,31 @@ class PagingProxy:
             self.contract_violations.extend(violations)
         message = "local stack served findings that break the inspector2 model: " + "; ".join(violations[:5])
         return 500, json.dumps({"message": message}).encode()
+
+    def failing_entries(self, body):
+        """For a PublishBatch with entries to fail: (the request without
+        them, renumbered, or None when none is left; their Ids)."""
+        marker = self.fail_publish_containing
+        if not marker or b"Action=PublishBatch" not in body:
+            return None
+        fields = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)
+        prefix = "PublishBatchRequestEntries.member."
+        entries = {}
+        for key, value in fields:
+            if key.startswith(prefix):
+                n, _, rest = key[len(prefix):].partition(".")
+                entries.setdefault(int(n), []).append((rest, value))
+        failed = {n for n, items in entries.items() if any(r == "Message" and marker in v for r, v in items)}
+        if not failed:
+            return None
+        ids = [v for n in sorted(failed) for r, v in entries[n] if r == "Id"]
+        kept = [n for n in sorted(entries) if n not in failed]
+        if not kept:
+            return None, ids
+        rest = [(k, v) for k, v in fields if not k.startswith(prefix)]
+        for new, old in enumerate(kept, start=1):
+            rest += [(f"{prefix}{new}.{r}", v) for r, v in entries[old]]
+        return urllib.parse.urlencode(rest).encode(), ids
 
     def wait_latency(self):
         delay = self.latency_ms + (random.uniform(0, self.jitter_ms) if self.jitter_ms else 0)

@@ -86,3 +86,38 @@ def test_the_same_finding_in_the_next_batch_is_not_alerted_again(continuous, inb
     listed, still_open = alert["message"].split("FINDINGS AT OR ABOVE")[1].split("Still open")
     assert "CVE-2026-77201" not in listed
     assert "CVE-2026-77201" in still_open, "named among those alerted before"
+
+
+def test_a_failed_entry_of_a_publish_batch_fails_only_its_image_and_alerts_on_redelivery(stack, inbox):
+    """SNS can answer a PublishBatch with 200 and list some entries as
+    failed: only those images' messages are redelivered, their claims were
+    given back, and the redelivery alerts them once."""
+    from harness.seed import dedup_table
+
+    stack.start_function(DEDUP_TABLE_NAME=dedup_table(stack, "scan-alerts-partial"))
+    try:
+        events = [finding_event(repo, "sha256:" + c * 64, f"CVE-2026-7730{i}", "CRITICAL")
+                  for i, (repo, c) in enumerate((("part/ok-1", "1"), ("part/fail-me", "2"), ("part/ok-2", "3")))]
+        batch = sqs_batch(events)
+        stack.proxy.fail_publish_containing = "part/fail-me"
+        try:
+            ok, response = stack.invoke(batch)
+        finally:
+            stack.proxy.fail_publish_containing = None
+
+        assert ok, response
+        failed_ids = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+        assert failed_ids == [batch["Records"][1]["messageId"]], "exactly the failed image's message"
+        assert sorted(a["attributes"]["repository"] for a in received_alerts(stack, inbox)) == [
+            "part/ok-1", "part/ok-2"]
+
+        # SQS delivers the failed message again: its image alerts now, once.
+        redelivery = {"Records": [batch["Records"][1]]}
+        ok, response = stack.invoke(redelivery)
+        assert ok and response == {"batchItemFailures": []}, response
+        assert [a["attributes"]["repository"] for a in received_alerts(stack, inbox)] == ["part/fail-me"]
+        ok, response = stack.invoke(batch)
+        assert ok and response == {"batchItemFailures": []}, response
+        assert received_alerts(stack, inbox) == [], "nothing twice"
+    finally:
+        stack.start_function()
