@@ -77,6 +77,63 @@ const BATCH_GET: usize = 100;
 /// How many times unprocessed keys are asked for again.
 const BATCH_GET_ROUNDS: usize = 5;
 
+/// The items of `keys` (partition key values) in `table`, by consistent
+/// `BatchGetItem` calls of at most 100 keys; unprocessed keys (throttling)
+/// are asked for again a few times. Returns the items found, and the keys
+/// still unprocessed after that.
+pub(super) async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: &[String],
+) -> Result<(Vec<HashMap<String, AttributeValue>>, Vec<String>), ServiceFailure> {
+    let mut items = Vec::with_capacity(keys.len());
+    let mut left = Vec::new();
+    for chunk in keys.chunks(BATCH_GET) {
+        let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+            .iter()
+            .map(|k| HashMap::from([(KEY.to_string(), AttributeValue::S(k.clone()))]))
+            .collect();
+        for _ in 0..BATCH_GET_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| ServiceFailure {
+                    service: "DynamoDB",
+                    code: "InvalidRequest".into(),
+                    message: e.to_string(),
+                    transient: false,
+                })?;
+            let output = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| service_failure("DynamoDB", &e))?;
+            items.extend(
+                output
+                    .responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        left.extend(
+            pending
+                .iter()
+                .filter_map(|k| k.get(KEY).and_then(|v| v.as_s().ok()).cloned()),
+        );
+    }
+    Ok((items, left))
+}
+
 /// A record as the item holds it.
 fn record_of(item: &HashMap<String, AttributeValue>) -> Record {
     let num = |name: &str| {
@@ -134,56 +191,17 @@ impl DedupStore for DynamoDedup {
         keys: &'a [String],
     ) -> BoxFuture<'a, Result<HashMap<String, Record>, ServiceFailure>> {
         Box::pin(async move {
+            let (items, left) = batch_get(&self.client, &self.table, keys).await?;
             let mut records = HashMap::with_capacity(keys.len());
-            for chunk in keys.chunks(BATCH_GET) {
-                let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                    .iter()
-                    .map(|k| HashMap::from([(KEY.to_string(), AttributeValue::S(k.clone()))]))
-                    .collect();
-                // Unprocessed keys (throttling) are asked for again, a few
-                // times; what is still left is read one by one.
-                for _ in 0..BATCH_GET_ROUNDS {
-                    if pending.is_empty() {
-                        break;
-                    }
-                    let request = KeysAndAttributes::builder()
-                        .set_keys(Some(std::mem::take(&mut pending)))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(|e| ServiceFailure {
-                            service: "DynamoDB",
-                            code: "InvalidRequest".into(),
-                            message: e.to_string(),
-                            transient: false,
-                        })?;
-                    let output = self
-                        .client
-                        .batch_get_item()
-                        .request_items(&self.table, request)
-                        .send()
-                        .await
-                        .map_err(|e| service_failure("DynamoDB", &e))?;
-                    for item in output
-                        .responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default()
-                    {
-                        if let Some(key) = item.get(KEY).and_then(|v| v.as_s().ok()) {
-                            records.insert(key.clone(), record_of(&item));
-                        }
-                    }
-                    pending = output
-                        .unprocessed_keys
-                        .and_then(|mut u| u.remove(&self.table))
-                        .map(|k| k.keys)
-                        .unwrap_or_default();
+            for item in &items {
+                if let Some(key) = item.get(KEY).and_then(|v| v.as_s().ok()) {
+                    records.insert(key.clone(), record_of(item));
                 }
-                for left in pending {
-                    if let Some(key) = left.get(KEY).and_then(|v| v.as_s().ok()) {
-                        if let Some(record) = self.load(key).await? {
-                            records.insert(key.clone(), record);
-                        }
-                    }
+            }
+            // What is still unprocessed is read on its own.
+            for key in &left {
+                if let Some(record) = self.load(key).await? {
+                    records.insert(key.clone(), record);
                 }
             }
             Ok(records)

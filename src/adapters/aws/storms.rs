@@ -24,12 +24,10 @@ use super::service_failure;
 use crate::domain::storm::Outbreak;
 use crate::ports::{BoxFuture, Claim, ServiceFailure, StormState, StormStore};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
-/// BatchGetItem reads at most 100 keys a call.
-const BATCH_GET: usize = 100;
 /// Images a storm's item holds at most (12 bytes each). Past it the storm
 /// is counted as at least this many (the alert says so) and nothing fails.
 pub const MAX_IMAGES: u64 = 20_000;
@@ -389,55 +387,21 @@ impl StormStore for DynamoStorms {
         repositories: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<crate::ports::RepositoryStormCount>, ServiceFailure>> {
         Box::pin(async move {
-            let mut out = Vec::with_capacity(repositories.len());
-            for chunk in repositories.chunks(BATCH_GET) {
-                let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
-                    .iter()
-                    .map(|r| HashMap::from([(KEY.to_string(), Self::key(&format!("{key}#r#{r}")))]))
-                    .collect();
-                // Unprocessed keys (throttling) are asked for again, a few times.
-                for _ in 0..5 {
-                    if pending.is_empty() {
-                        break;
-                    }
-                    let request = KeysAndAttributes::builder()
-                        .set_keys(Some(std::mem::take(&mut pending)))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(|e| ServiceFailure {
-                            service: "DynamoDB",
-                            code: "InvalidRequest".into(),
-                            message: e.to_string(),
-                            transient: false,
-                        })?;
-                    let output = self
-                        .client
-                        .batch_get_item()
-                        .request_items(&self.table, request)
-                        .send()
-                        .await
-                        .map_err(|e| service_failure("DynamoDB", &e))?;
-                    for item in output
-                        .responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default()
-                    {
-                        let Some(repository) =
-                            item.get("repo").and_then(|v| v.as_s().ok()).cloned()
-                        else {
-                            continue;
-                        };
-                        out.push((
-                            repository,
-                            set_len(&item, "images"),
-                            set_len(&item, "running"),
-                        ));
-                    }
-                    pending = output
-                        .unprocessed_keys
-                        .and_then(|mut u| u.remove(&self.table))
-                        .map(|k| k.keys)
-                        .unwrap_or_default();
+            let keys: Vec<String> = repositories
+                .iter()
+                .map(|r| format!("{key}#r#{r}"))
+                .collect();
+            // A repository still unprocessed after the retries is left out
+            // of the alert's list (its counts are in the storm's totals).
+            let (items, _) = super::dynamodb::batch_get(&self.client, &self.table, &keys).await?;
+            let mut out = Vec::with_capacity(items.len());
+            for item in &items {
+                if let Some(repository) = item.get("repo").and_then(|v| v.as_s().ok()) {
+                    out.push((
+                        repository.clone(),
+                        set_len(item, "images"),
+                        set_len(item, "running"),
+                    ));
                 }
             }
             Ok(out)
