@@ -27,7 +27,7 @@ import pytest
 from test_docs import DOCS, ROOT, rel
 
 sys.path.insert(0, str(ROOT / "tests" / "template"))
-from cfn_template import Resolved, load  # noqa: E402
+from cfn_template import Resolved, load, references  # noqa: E402
 
 DOCS_DIR = ROOT / "docs"
 # docs/policy.md and docs/gate.md are kept by the function's side; the
@@ -64,30 +64,6 @@ def configuration_rows(text):
         for name in re.findall(r"`([^`]+)`", cells[0]):
             rows[name] = cells[column] if column < len(cells) else ""
     return rows
-
-
-def references(node, conditions):
-    """Parameters and pseudo parameters a node refers to (Ref, ${...}), and
-    those of the conditions its Fn::If choose by."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref":
-                yield value
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                yield from re.findall(r"\$\{([^}!.]+)\}", text)
-                if not isinstance(value, str):
-                    yield from references(value[1], conditions)
-            elif key == "Fn::If":
-                yield from references(conditions[value[0]], conditions)
-                yield from references(value[1:], conditions)
-            elif key == "Condition" and isinstance(value, str):
-                yield from references(conditions[value], conditions)
-            else:
-                yield from references(value, conditions)
-    elif isinstance(node, list):
-        for item in node:
-            yield from references(item, conditions)
 
 
 def stack_variables(template):

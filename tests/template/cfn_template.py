@@ -586,3 +586,29 @@ def central_problems(template, **overrides):
     return (wildcard_resource_problems(resolved) + assume_role_problems(resolved)
             + function_role_problems(resolved) + function_problems(resolved) + finding_rule_problems(resolved)
             + key_policy_problems(resolved) + partition_problems(template, **overrides))
+
+
+def references(node, conditions=None):
+    """Parameters and pseudo parameters a node refers to (Ref, ${...}), and,
+    given the template's `conditions`, those of the conditions its Fn::If
+    and Condition choose by."""
+    conditions = conditions or {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                yield value
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                yield from re.findall(r"\$\{([^}!.]+)\}", text)
+                if not isinstance(value, str):
+                    yield from references(value[1], conditions)
+            elif key == "Fn::If":
+                yield from references(conditions.get(value[0]), conditions)
+                yield from references(value[1:], conditions)
+            elif key == "Condition" and isinstance(value, str):
+                yield from references(conditions.get(value), conditions)
+            else:
+                yield from references(value, conditions)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item, conditions)

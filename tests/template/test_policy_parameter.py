@@ -17,27 +17,10 @@ import re
 import pytest
 
 from cfn_template import HANDLERS, ROLES, ROOT, Resolved, role_grants
+from cfn_template import references
 from test_resources import rule_violations
 
 OWN = "/platform/ecr-scan-alerts/policy"
-
-
-def references(node):
-    """Every Ref and ${...} in a node."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref":
-                yield value
-            elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                yield from re.findall(r"\$\{([^}!]+)\}", text)
-                if not isinstance(value, str):
-                    yield from references(value[1])
-            else:
-                yield from references(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from references(item)
 
 
 def test_the_created_document_depends_on_no_parameter_and_is_retained(template):
