@@ -129,7 +129,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             let recheck = self.recheck(group);
             if recheck == Recheck::Wait {
                 // Returned to the queue: SQS delivers them again after its
-                // visibility timeout, when the Scan event has had its time.
+                // visibility timeout, when the Scan event has had its time
+                // (AWS Lambda Developer Guide, "Handling errors for an SQS
+                // event source in Lambda": partial batch responses).
                 for id in &group.initial_message_ids {
                     response.add_failure(id.clone());
                 }
