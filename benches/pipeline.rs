@@ -217,6 +217,7 @@ fn benches(c: &mut Criterion) {
             event_id: Some("bench"),
             notes: &[],
             account_alias: None,
+            owner: None,
         };
         let mut group = c.benchmark_group("render");
         group.throughput(Throughput::Elements(n as u64));

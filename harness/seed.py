@@ -137,13 +137,13 @@ def scanned_image_in(stack, account, region, repository, tag=None, seed=None, **
     return digest
 
 
-def basic_finding(cve, severity, package="openssl", version="3.0.2", score=None):
+def basic_finding(cve, severity, package="openssl", version="3.0.2", score=None, description=None):
     attributes = [{"key": "package_name", "value": package}, {"key": "package_version", "value": version}]
     if score is not None:
         attributes.append({"key": "CVSS3_SCORE", "value": str(score)})
     return {
         "name": cve,
-        "description": f"{cve} in {package}",
+        "description": description or f"{cve} in {package}",
         "uri": f"https://security-tracker.debian.org/tracker/{cve}",
         "severity": severity,
         "attributes": attributes,

@@ -26,6 +26,14 @@ pub const STORM_TABLE_NAME: &str = "STORM_TABLE_NAME";
 pub const SCOPE_ACCOUNT_IDS: &str = "SCOPE_ACCOUNT_IDS";
 pub const RECHECK_DELAY_SECONDS: &str = "RECHECK_DELAY_SECONDS";
 pub const BATCH_CONCURRENCY: &str = "BATCH_CONCURRENCY";
+pub const OWNER_TAG_KEY: &str = "OWNER_TAG_KEY";
+pub const OWNER_CACHE_SECONDS: &str = "OWNER_CACHE_SECONDS";
+
+/// The repository tag that names an image's owner unless OWNER_TAG_KEY says.
+pub const DEFAULT_OWNER_TAG_KEY: &str = "owner";
+/// How long a warm function uses a repository's owner tag before reading it
+/// again: a retag reaches alerts within this time.
+pub const DEFAULT_OWNER_CACHE_SECONDS: u64 = 300;
 
 /// Images of one batch judged and alerted at once: each waits on AWS
 /// (dedup read, claim, publish, commit), and the waiting is what a batch
@@ -106,6 +114,10 @@ pub struct Config {
     pub recheck_delay_seconds: u64,
     /// Images of one batch alerted at once (1: one after another).
     pub batch_concurrency: u64,
+    /// The repository tag whose value names an image's owner.
+    pub owner_tag_key: String,
+    /// How long a repository's owner tag is used before it is read again.
+    pub owner_cache_seconds: u64,
 }
 
 impl Default for Config {
@@ -135,6 +147,8 @@ impl Default for Config {
             scope_account_ids: None,
             recheck_delay_seconds: DEFAULT_RECHECK_DELAY_SECONDS,
             batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
+            owner_tag_key: DEFAULT_OWNER_TAG_KEY.into(),
+            owner_cache_seconds: DEFAULT_OWNER_CACHE_SECONDS,
         }
     }
 }
@@ -172,6 +186,7 @@ impl Config {
         let metrics = metrics(&env)?;
         let accounts = accounts(&env)?;
         let timing = timing(&env)?;
+        let (owner_tag_key, owner_cache_seconds) = owners(&env)?;
         Ok(Config {
             alert_topic_arn: alerts.topic,
             threshold: alerts.threshold,
@@ -196,6 +211,8 @@ impl Config {
             initial_scan_window_minutes: timing.initial_scan_window_minutes,
             recheck_delay_seconds: timing.recheck_delay_seconds,
             batch_concurrency: timing.batch_concurrency,
+            owner_tag_key,
+            owner_cache_seconds,
         })
     }
 }
@@ -474,6 +491,36 @@ fn accounts(env: &Env<'_>) -> Result<Accounts, ConfigError> {
         aliases,
         scope,
     })
+}
+
+/// Which repository tag names the owner, and how long it is cached. A tag
+/// key is 1 to 128 letters, digits, spaces and `_ . : / = + - @` (Amazon ECR
+/// API Reference, `Tag`), and may not start with `aws:` (reserved).
+fn owners(env: &Env<'_>) -> Result<(String, u64), ConfigError> {
+    let key = env.get(OWNER_TAG_KEY).map_or_else(
+        || DEFAULT_OWNER_TAG_KEY.to_string(),
+        |k| k.trim().to_string(),
+    );
+    let ok = key.chars().count() <= 128
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+        && !key.to_ascii_lowercase().starts_with("aws:");
+    if !ok {
+        return Err(ConfigError {
+            variable: OWNER_TAG_KEY,
+            problem: format!(
+                "`{key}` is not a tag key (up to 128 letters, digits, spaces and _ . : / = + - @; not starting with aws:)"
+            ),
+        });
+    }
+    let seconds = env.whole(
+        OWNER_CACHE_SECONDS,
+        DEFAULT_OWNER_CACHE_SECONDS,
+        3_600,
+        "seconds",
+    )?;
+    Ok((key, seconds))
 }
 
 /// How long the function waits: for findings that lag, and for an
@@ -889,6 +936,32 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_owner_tag_key_defaults_to_owner_and_is_checked() {
+        let topic = (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:alerts");
+        let c = config(&[topic]).unwrap();
+        assert_eq!(
+            (c.owner_tag_key.as_str(), c.owner_cache_seconds),
+            ("owner", 300)
+        );
+        let c = config(&[
+            topic,
+            (OWNER_TAG_KEY, "team:name"),
+            (OWNER_CACHE_SECONDS, "60"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.owner_tag_key.as_str(), c.owner_cache_seconds),
+            ("team:name", 60)
+        );
+        for bad in ["aws:owner", "a*b", &"k".repeat(129)] {
+            let err = config(&[topic, (OWNER_TAG_KEY, bad)]).unwrap_err();
+            assert_eq!(err.variable, OWNER_TAG_KEY, "{bad}");
+        }
+        let err = config(&[topic, (OWNER_CACHE_SECONDS, "3601")]).unwrap_err();
+        assert_eq!(err.variable, OWNER_CACHE_SECONDS);
     }
 
     #[test]

@@ -95,6 +95,17 @@ pub trait FindingsSource: Send + Sync {
     ) -> BoxFuture<'a, Result<crate::domain::risk::Signals, SourceError>> {
         Box::pin(async { Ok(crate::domain::risk::Signals::default()) })
     }
+
+    /// The value of the image's repository's tag `key` (ECR's
+    /// `ListTagsForResource`): `None` when the repository has no such tag.
+    /// A source that cannot say answers `None`.
+    fn repository_tag<'a>(
+        &'a self,
+        _image: &'a ImageRef,
+        _key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SourceError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Message ids of a published alert.
@@ -368,5 +379,6 @@ pub trait StormStore: Send + Sync {
 }
 
 /// One repository of a storm in the store: its key
-/// (`account|region|repository`), images and running images.
-pub type RepositoryStormCount = (String, u64, u64);
+/// (`account|region|repository`), images, running images and owner (`None`
+/// when recorded without one).
+pub type RepositoryStormCount = (String, u64, u64, Option<String>);

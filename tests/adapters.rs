@@ -147,13 +147,56 @@ async fn run(
     run_with(config(threshold), ecr_rules, sns_rules, text).await
 }
 
+/// The repository's tags as ECR answers `ListTagsForResource`: `owner=payments`.
+fn owner_tag() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ecr::Client::list_tags_for_resource)
+        .match_requests(|req| {
+            req.resource_arn().is_some_and(|arn| {
+                arn.starts_with("arn:aws:ecr:us-east-1:123456789012:repository/demo/")
+            })
+        })
+        .then_output(|| {
+            aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
+                .tags(
+                    aws_sdk_ecr::types::Tag::builder()
+                        .key("cost-centre")
+                        .value("42")
+                        .build()
+                        .unwrap(),
+                )
+                .tags(
+                    aws_sdk_ecr::types::Tag::builder()
+                        .key("owner")
+                        .value("payments")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+}
+
 async fn run_with(
     config: Config,
     ecr_rules: &[&aws_smithy_mocks::Rule],
     sns_rules: &[&aws_smithy_mocks::Rule],
     text: &str,
 ) -> Result<Outcome, HandlerError> {
-    let ecr = mock_client!(aws_sdk_ecr, RuleMode::Sequential, ecr_rules, |c| c
+    let tags = owner_tag();
+    run_tagged(config, &tags, ecr_rules, sns_rules, text).await
+}
+
+/// The same, the repository's tags read by `tags` first.
+async fn run_tagged(
+    config: Config,
+    tags: &aws_smithy_mocks::Rule,
+    ecr_rules: &[&aws_smithy_mocks::Rule],
+    sns_rules: &[&aws_smithy_mocks::Rule],
+    text: &str,
+) -> Result<Outcome, HandlerError> {
+    let ecr_rules: Vec<&aws_smithy_mocks::Rule> = std::iter::once(tags)
+        .chain(ecr_rules.iter().copied())
+        .collect();
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::Sequential, &ecr_rules, |c| c
         .retry_config(retry()));
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns_rules, |c| c
         .retry_config(retry()));
@@ -308,8 +351,64 @@ async fn basic_findings_over_three_pages_alert_on_the_last_page_critical() {
     assert_eq!(attrs["severity"].string_value(), Some("CRITICAL"));
     assert_eq!(attrs["alert_kind"].string_value(), Some("findings"));
     assert_eq!(attrs["repository"].data_type(), "String");
+    assert_eq!(attrs["owner"].string_value(), Some("payments"));
+    assert!(
+        body.contains("Owner: payments (repository tag owner)"),
+        "{body}"
+    );
     assert_eq!(outcome.message_id.as_deref(), Some("msg-1"));
     assert_eq!(outcome.pages, Some(3));
+}
+
+/// A tag read that is throttled past the retries, or denied, leaves the
+/// image unowned; the alert still goes out.
+#[tokio::test]
+async fn an_owner_tag_that_cannot_be_read_leaves_the_image_unowned_and_alerts() {
+    for (status, body) in [
+        (
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
+        (
+            400,
+            r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ecr:ListTagsForResource"}"#,
+        ),
+    ] {
+        let throttled = status_code_rule(status, body);
+        let pages = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+            .then_output(|| basic_page(vec![basic("CVE-2026-1", FindingSeverity::Critical)], None));
+        let published = Published::default();
+        let outcome = run_tagged(
+            config(Severity::High),
+            &throttled,
+            &[&pages],
+            &[&published.rule()],
+            BASIC_EVENT,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.message_id.as_deref(), Some("msg-1"));
+        let [alert] = &published.all()[..] else {
+            panic!("one alert expected")
+        };
+        let attrs = alert.message_attributes().unwrap();
+        assert_eq!(attrs["owner"].string_value(), Some("unowned"), "{body}");
+        assert!(alert
+            .message()
+            .unwrap()
+            .contains("Owner: unowned (no owner tag or policy entry)"));
+    }
+}
+
+/// `ListTagsForResource` answering `status` with `body`, as often as the
+/// SDK tries (three attempts; an access denial is not retried).
+fn status_code_rule(status: u16, body: &'static str) -> aws_smithy_mocks::Rule {
+    let attempts = if body.contains("Throttling") { 3 } else { 1 };
+    mock!(aws_sdk_ecr::Client::list_tags_for_resource)
+        .sequence()
+        .http_status(status, Some(body.into()))
+        .times(attempts)
+        .build()
 }
 
 #[tokio::test]

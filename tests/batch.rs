@@ -4,7 +4,8 @@
 //! exactly the messages of the images whose alert failed. Tokio's clock is
 //! paused: the sink's waiting costs no wall time.
 
-use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput;
+use aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceOutput;
+use aws_sdk_ecr::types::Tag;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use ecr_scan_alerts::adapters::aws::ecr::EcrFindings;
 use ecr_scan_alerts::config::Config;
@@ -25,6 +26,8 @@ struct WaitingSink {
     in_flight: Arc<AtomicUsize>,
     most_in_flight: Arc<AtomicUsize>,
     published: Arc<AtomicUsize>,
+    /// The `owner` attribute of each alert published.
+    owners: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl AlertSink for WaitingSink {
@@ -47,6 +50,10 @@ impl AlertSink for WaitingSink {
                 });
             }
             self.published.fetch_add(1, Ordering::SeqCst);
+            self.owners
+                .lock()
+                .unwrap()
+                .push(alert.attribute("owner").unwrap_or("(none)").to_string());
             Ok(Published {
                 message_id: "m".into(),
                 chat_message_id: None,
@@ -63,10 +70,32 @@ impl AlertSink for WaitingSink {
 }
 
 fn app(sink: WaitingSink, concurrency: u64) -> App<EcrFindings, WaitingSink> {
-    // The batch path reads no findings from ECR: the events carry them.
-    let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
-        .then_output(|| DescribeImageScanFindingsOutput::builder().build());
-    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]);
+    app_reading_tags(sink, concurrency, &owner_tags())
+}
+
+/// `ListTagsForResource`: every repository is tagged `owner=ok-team`.
+fn owner_tags() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ecr::Client::list_tags_for_resource)
+        .sequence()
+        .output(|| tags("ok-team"))
+        .repeatedly()
+        .build()
+}
+
+fn tags(owner: &str) -> ListTagsForResourceOutput {
+    ListTagsForResourceOutput::builder()
+        .tags(Tag::builder().key("owner").value(owner).build().unwrap())
+        .build()
+}
+
+fn app_reading_tags(
+    sink: WaitingSink,
+    concurrency: u64,
+    tags: &aws_smithy_mocks::Rule,
+) -> App<EcrFindings, WaitingSink> {
+    // The batch path reads no findings from ECR (the events carry them),
+    // only the repositories' owner tags.
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[tags]);
     let config = Config {
         alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
         batch_concurrency: concurrency,
@@ -171,4 +200,45 @@ async fn failed_alerts_fail_exactly_their_images_messages() {
 
     assert_eq!(failures(&response), ["m-0", "m-3", "m-6"]);
     assert_eq!(sink.published.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn owners_are_read_once_per_repository_and_every_alert_carries_its_own() {
+    // Six images in two repositories, two batches.
+    let repositories: Vec<String> = (0..6)
+        .map(|i| if i % 2 == 0 { "pay/api" } else { "search/web" }.to_string())
+        .collect();
+    let rule = mock!(aws_sdk_ecr::Client::list_tags_for_resource)
+        .match_requests(|req| {
+            req.resource_arn()
+                .is_some_and(|a| a.ends_with("repository/pay/api"))
+        })
+        .sequence()
+        .output(|| tags("payments"))
+        .repeatedly()
+        .build();
+    let other = mock!(aws_sdk_ecr::Client::list_tags_for_resource)
+        .sequence()
+        .output(|| ListTagsForResourceOutput::builder().build())
+        .repeatedly()
+        .build();
+    let sink = WaitingSink::default();
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule, &other]);
+    let config = Config {
+        alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+        ..Config::default()
+    };
+    let app = App::new(config, EcrFindings::new(ecr), sink.clone());
+    app.handle_sqs_event(batch(&repositories)).await.unwrap();
+    app.handle_sqs_event(batch(&repositories)).await.unwrap();
+
+    assert_eq!(
+        rule.num_calls() + other.num_calls(),
+        2,
+        "one ListTagsForResource per repository, not per event or batch"
+    );
+    let mut owners = sink.owners.lock().unwrap().clone();
+    owners.sort();
+    owners.dedup();
+    assert_eq!(owners, ["payments", "unowned"]);
 }

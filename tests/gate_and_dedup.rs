@@ -240,7 +240,11 @@ impl AlertSink for SlowSink {
 fn app(sink: SlowSink, store: Arc<MemoryStore>) -> App<EcrFindings, SlowSink> {
     let rule = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
         .then_output(|| status(ScanStatus::Complete));
-    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule]);
+    // The repository has no owner tag.
+    let tags = mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| {
+        aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceOutput::builder().build()
+    });
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rule, &tags]);
     let config = Config {
         alert_topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
         ..Config::default()

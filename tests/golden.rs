@@ -66,7 +66,27 @@ async fn render_in(event_file: &str, place: Option<(&str, &str)>) -> (PublishInp
         store.lock().unwrap().push(req.clone());
         PublishOutput::builder().message_id("m").build()
     });
-    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&ecr_rule]);
+    // The repository is tagged `owner=payments`; its ARN is in the
+    // event's partition and region.
+    let (region, partition) = place.unwrap_or(("us-east-1", "aws"));
+    let arn_prefix = format!("arn:{partition}:ecr:{region}:");
+    let tags_rule = mock!(aws_sdk_ecr::Client::list_tags_for_resource)
+        .match_requests(move |req| {
+            req.resource_arn()
+                .is_some_and(|a| a.starts_with(&arn_prefix))
+        })
+        .then_output(|| {
+            aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
+                .tags(
+                    aws_sdk_ecr::types::Tag::builder()
+                        .key("owner")
+                        .value("payments")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&ecr_rule, &tags_rule]);
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&sns_rule]);
     let config = Config {
         alert_topic_arn: ALERT_TOPIC.into(),

@@ -202,7 +202,11 @@ async fn pipeline(inspector_rules: &[&Rule]) -> (Outcome, Vec<PublishInput>) {
         store.lock().unwrap().push(req.clone());
         PublishOutput::builder().message_id("msg-1").build()
     });
-    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&ecr_rule]);
+    // The repository has no owner tag.
+    let tags_rule = mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| {
+        aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceOutput::builder().build()
+    });
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&ecr_rule, &tags_rule]);
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&sns_rule]);
     let config = Config {
         alert_topic_arn: TOPIC.into(),

@@ -150,6 +150,7 @@ proptest! {
             image: &image, kind, status: "COMPLETE", threshold: Severity::Informational,
             tally: &tally, event_id: Some("id"), notes: &notes,
             account_alias: None,
+        owner: None,
         };
         if let Some(alert) = findings_alert(&report) {
             prop_assert!(alert.subject.len() <= 99);
@@ -173,6 +174,7 @@ proptest! {
             image: &image, kind: ScanKind::Basic, status: &status,
             description: description.as_deref(), lookup_problem: None, event_id: None,
             account_alias: None,
+        owner: None,
         });
         prop_assert!(alert.subject.len() <= 99);
         prop_assert!(alert.subject.chars().all(|c| (' '..='~').contains(&c)));

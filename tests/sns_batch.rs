@@ -23,6 +23,7 @@ fn alert(n: usize, body: String) -> Alert {
         body,
         chat: String::new(),
         attributes: vec![("repository", format!("team/svc-{n}"))],
+        array_attributes: Vec::new(),
     }
 }
 

@@ -178,6 +178,7 @@ fn outbreak(images: usize, repositories: usize, name_len: usize, start: usize) -
         storm::add_image(
             &mut outbreaks,
             &image,
+            "team",
             InUse::Running(1),
             &[Finding::new("CVE-2026-1", Severity::Critical)],
         );

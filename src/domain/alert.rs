@@ -19,6 +19,9 @@ pub const ATTR_ALERT_KIND: &str = "alert_kind";
 pub const ATTR_EXPLOITABLE: &str = "exploitable";
 /// Findings alerts: whether the image runs (`true` / `false` / `unknown`).
 pub const ATTR_IN_USE: &str = "in_use";
+/// Who owns the image (`unowned` when nobody does); on a storm alert, the
+/// owners of its images (a `String.Array`).
+pub const ATTR_OWNER: &str = "owner";
 /// Storm alerts: the vulnerability id.
 pub const ATTR_VULNERABILITY: &str = "vulnerability";
 
@@ -52,6 +55,9 @@ pub struct Alert {
     pub chat: String,
     /// String message attributes for subscription filter policies.
     pub attributes: Vec<(&'static str, String)>,
+    /// `String.Array` message attributes (a storm's owners and
+    /// repositories): a filter policy matches when any element does.
+    pub array_attributes: Vec<(&'static str, Vec<String>)>,
 }
 
 impl Alert {
@@ -67,6 +73,13 @@ impl Alert {
         hash
     }
 
+    pub fn array_attribute(&self, name: &str) -> Option<&[String]> {
+        self.array_attributes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
@@ -78,6 +91,11 @@ impl Alert {
     /// name, data type and value of each.
     pub fn attributes_size(&self) -> usize {
         attributes_size(&self.attributes)
+            + self
+                .array_attributes
+                .iter()
+                .map(|(name, values)| name.len() + "String.Array".len() + array_value(values).len())
+                .sum::<usize>()
     }
 
     /// What SNS counts for the alert-topic message.
@@ -89,6 +107,11 @@ impl Alert {
     pub fn chat_publish_size(&self) -> usize {
         self.chat.len() + self.attributes_size()
     }
+}
+
+/// A `String.Array` attribute's value as SNS takes it: a JSON array.
+pub fn array_value(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_string())
 }
 
 pub fn attributes_size(attributes: &[(&'static str, String)]) -> usize {

@@ -13,6 +13,7 @@ pub mod gate_report;
 pub mod glob;
 pub mod image;
 pub mod judged;
+pub mod owner;
 pub mod policy;
 pub mod risk;
 pub mod scan_status;

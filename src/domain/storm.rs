@@ -30,6 +30,8 @@ pub struct Outbreak {
     pub id: String,
     pub finding: Finding,
     pub hits: Vec<Hit>,
+    /// The owner of each repository (by [`repository_key`]) of its images.
+    pub owners: BTreeMap<String, String>,
 }
 
 impl Outbreak {
@@ -56,13 +58,19 @@ impl Outbreak {
     pub fn accounts(&self) -> BTreeSet<String> {
         self.hits.iter().map(|h| h.image.account.clone()).collect()
     }
+
+    /// The owner of the repository `key` ([`repository_key`]).
+    pub fn owner_of(&self, key: &str) -> Option<&str> {
+        self.owners.get(key).map(String::as_str)
+    }
 }
 
 /// Adds each image's alert-worthy findings (as the policy routed them) to
-/// the outbreaks, by vulnerability id (upper case).
+/// the outbreaks, by vulnerability id (upper case), with the image's owner.
 pub fn add_image(
     outbreaks: &mut BTreeMap<String, Outbreak>,
     image: &ImageRef,
+    owner: &str,
     in_use: InUse,
     findings: &[Finding],
 ) {
@@ -77,7 +85,12 @@ pub fn add_image(
             id,
             finding: finding.clone(),
             hits: Vec::new(),
+            owners: BTreeMap::new(),
         });
+        outbreak
+            .owners
+            .entry(repository_key(image))
+            .or_insert_with(|| owner.to_string());
         let worst = &mut outbreak.finding;
         if finding.severity > worst.severity {
             worst.severity = finding.severity;
@@ -173,6 +186,9 @@ pub struct RepositoryCount {
     pub repository: ImageRef,
     pub images: u64,
     pub running: u64,
+    /// Its owner as the storm recorded it (`None`: recorded by an earlier
+    /// version, which kept no owner).
+    pub owner: Option<String>,
 }
 
 /// Which storm alert.
@@ -219,6 +235,26 @@ impl StormReport {
     pub fn severity(&self) -> Severity {
         self.finding.severity
     }
+
+    /// The owners of its repositories with their images, most images
+    /// first (then by name); a repository recorded without an owner counts
+    /// as [`crate::domain::owner::UNOWNED`].
+    pub fn owners(&self) -> Vec<(String, u64)> {
+        let mut by_owner: BTreeMap<&str, u64> = BTreeMap::new();
+        for repo in &self.repositories {
+            let owner = repo
+                .owner
+                .as_deref()
+                .unwrap_or(crate::domain::owner::UNOWNED);
+            *by_owner.entry(owner).or_default() += repo.images;
+        }
+        let mut out: Vec<(String, u64)> = by_owner
+            .into_iter()
+            .map(|(owner, images)| (owner.to_string(), images))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
 }
 
 /// Orders repositories as the storm alert lists them: those with running
@@ -257,18 +293,21 @@ mod tests {
         add_image(
             &mut outbreaks,
             &image("111111111111", "a", 'a'),
+            "payments",
             InUse::Running(2),
             &[glibc.clone()],
         );
         add_image(
             &mut outbreaks,
             &image("222222222222", "b", 'b'),
+            "search",
             InUse::Unknown,
             &[exploited],
         );
         add_image(
             &mut outbreaks,
             &image("111111111111", "a", 'a'),
+            "payments",
             InUse::Running(2),
             &[glibc],
         );
@@ -284,6 +323,8 @@ mod tests {
         let repos = storm.by_repository();
         assert_eq!(repos["111111111111|us-east-1|a"].1.len(), 1, "running");
         assert_eq!(repos["222222222222|us-east-1|b"].1.len(), 0);
+        assert_eq!(storm.owner_of("111111111111|us-east-1|a"), Some("payments"));
+        assert_eq!(storm.owner_of("222222222222|us-east-1|b"), Some("search"));
     }
 
     #[test]
@@ -308,6 +349,7 @@ mod tests {
             repository: image("111111111111", name, 'a'),
             images,
             running,
+            owner: None,
         };
         let mut list = vec![
             repo("big", 50, 0),

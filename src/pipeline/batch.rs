@@ -8,6 +8,7 @@ use crate::domain::continuous::{self, group_by_image, images_per_vulnerability, 
 use crate::domain::finding::Finding;
 use crate::domain::image::ScanKind;
 use crate::domain::judged::JudgedFindings;
+use crate::domain::owner::Owner;
 use crate::domain::policy::{Policy, Verdict};
 use crate::domain::storm::{self, RepositoryCount, StormAlert, StormReport};
 use crate::pipeline::error::HandlerError;
@@ -17,6 +18,18 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The owner of each repository of a batch, by [`storm::repository_key`].
+type Owners = std::collections::HashMap<String, Owner>;
+
+/// What every image of a batch is judged with: the policy, how many of the
+/// batch's images share each vulnerability, the storms, the owners.
+struct BatchView<'a> {
+    policy: &'a Policy,
+    shared: &'a BTreeMap<String, usize>,
+    storming: &'a BTreeMap<String, u64>,
+    owners: &'a Owners,
+}
 
 /// Findings named in the "also in other images" and "resolved" notes, at most.
 const NOTE_ITEMS: usize = 5;
@@ -114,8 +127,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 return response;
             }
         };
-        // Storms are decided before any per-image alert leaves.
-        let storms = self.storms(&policy, &groups).await;
+        // Owners first (one tag read per repository), then storms, decided
+        // before any per-image alert leaves.
+        let owners = self.batch_owners(&policy, &groups).await;
+        let storms = self.storms(&policy, &groups, &owners).await;
         let mut pending = Vec::with_capacity(groups.len());
         for (index, group) in groups.iter().enumerate() {
             if storms.failed.contains(&index) {
@@ -168,13 +183,17 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         // The images wait on AWS (dedup read, claim, publish, commit) side
         // by side, at most `BATCH_CONCURRENCY` at once; each image's calls
         // keep their order.
-        let (policy, shared, storming) = (&policy, &shared, &storms.storming);
+        let view = BatchView {
+            policy: &policy,
+            shared: &shared,
+            storming: &storms.storming,
+            owners: &owners,
+        };
+        let view = &view;
         let mut outcomes: Vec<(usize, &ImageBatch, Result<Outcome, HandlerError>)> =
             futures_util::stream::iter(pending)
                 .map(|(index, group, recheck, record)| async move {
-                    let outcome = self
-                        .alert_image_batch(policy, group, shared, storming, recheck, record)
-                        .await;
+                    let outcome = self.alert_image_batch(view, group, recheck, record).await;
                     (index, group, outcome)
                 })
                 .buffer_unordered(self.config.batch_concurrency.max(1) as usize)
@@ -203,7 +222,22 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// storm alert per vulnerability and window, follow-ups at most every
     /// `STORM_SUMMARY_MINUTES`. Says which vulnerabilities storm (per-image
     /// alerts leave them out) and which images' messages must be retried.
-    async fn storms(&self, policy: &Policy, groups: &[ImageBatch]) -> StormPass {
+    /// The owner of each repository of the batch's images (by
+    /// [`storm::repository_key`]): one owner lookup per repository, side
+    /// by side like the images.
+    async fn batch_owners(&self, policy: &Policy, groups: &[ImageBatch]) -> Owners {
+        let mut first: BTreeMap<String, &crate::domain::image::ImageRef> = BTreeMap::new();
+        for image in groups.iter().filter_map(|g| g.image.as_ref()) {
+            first.entry(storm::repository_key(image)).or_insert(image);
+        }
+        futures_util::stream::iter(first)
+            .map(|(key, image)| async move { (key, self.owner_of(image, policy).await) })
+            .buffer_unordered(self.config.batch_concurrency.max(1) as usize)
+            .collect()
+            .await
+    }
+
+    async fn storms(&self, policy: &Policy, groups: &[ImageBatch], owners: &Owners) -> StormPass {
         let mut pass = StormPass::default();
         let threshold = self.config.storm_threshold;
         if threshold == 0 {
@@ -244,7 +278,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                     .or_default()
                     .push(index);
             }
-            storm::add_image(&mut outbreaks, image, group.usage.state(), &worthy);
+            let owner = owners
+                .get(&storm::repository_key(image))
+                .map_or(crate::domain::owner::UNOWNED, |o| o.name.as_str());
+            storm::add_image(&mut outbreaks, image, owner, group.usage.state(), &worthy);
         }
         let now = now_utc.timestamp();
         let minutes = self.config.storm_window_minutes;
@@ -353,6 +390,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             .into_iter()
             .filter_map(|(key, (images, running))| {
                 Some(RepositoryCount {
+                    owner: outbreak.owner_of(&key).map(str::to_string),
                     repository: storm::repository_of(&key)?,
                     images: images.len() as u64,
                     running: running.len() as u64,
@@ -370,7 +408,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         &self,
         outbreak: &storm::Outbreak,
         state: &StormState,
-        counts: Vec<(String, u64, u64)>,
+        counts: Vec<crate::ports::RepositoryStormCount>,
         which: StormAlert,
         window: i64,
     ) -> StormReport {
@@ -382,8 +420,9 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         report.repository_total = state.repositories.len() as u64;
         let mut repositories: Vec<RepositoryCount> = counts
             .into_iter()
-            .filter_map(|(key, images, running)| {
+            .filter_map(|(key, images, running, owner)| {
                 Some(RepositoryCount {
+                    owner: owner.or_else(|| outbreak.owner_of(&key).map(str::to_string)),
                     repository: storm::repository_of(&key)?,
                     images,
                     running,
@@ -476,10 +515,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
 
     async fn alert_image_batch(
         &self,
-        policy: &Policy,
+        view: &BatchView<'_>,
         group: &ImageBatch,
-        shared: &BTreeMap<String, usize>,
-        storming: &BTreeMap<String, u64>,
         recheck: Recheck,
         recalled: Option<
             Result<
@@ -491,6 +528,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         let Some(image) = &group.image else {
             return Ok(Outcome::new(OutcomeKind::Ignored, None).because("no image"));
         };
+        let (policy, shared, storming) = (view.policy, view.shared, view.storming);
+        let owner = view.owners.get(&storm::repository_key(image));
         if let Some(reason) = policy.skip_reason(image) {
             return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(image)).because(reason));
         }
@@ -621,7 +660,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 }
             ));
         }
-        let report = render::FindingsReport::of(&assessment, image, None, self.alias(image));
+        let report = render::FindingsReport::of(&assessment, image, None, self.alias(image), owner);
         let source = policy
             .commit_links()
             .link(self.config.source_url_template.as_ref(), image);

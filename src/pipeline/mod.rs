@@ -12,6 +12,7 @@ pub mod fold;
 pub mod gate;
 pub mod metrics;
 pub mod outcome;
+pub mod owners;
 pub mod policy_store;
 
 pub use crate::pipeline::outcome::{Outcome, OutcomeKind};
@@ -25,6 +26,7 @@ use crate::domain::event::{self, Incoming, ScanEvent};
 use crate::domain::finding::Finding;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::judged::JudgedFindings;
+use crate::domain::owner::Owner;
 use crate::domain::policy::{ImagePolicy, Policy};
 use crate::domain::risk::Signals;
 use crate::domain::severity::{Severity, SeverityCounts};
@@ -70,6 +72,8 @@ pub struct App<S, A> {
     today: fn() -> chrono::NaiveDate,
     /// Where CVE storms are counted; `None`: within each batch.
     storms: Option<Box<dyn crate::ports::StormStore>>,
+    /// The repositories' owner tags, read once per cache period.
+    owner_tags: owners::OwnerTags,
 }
 
 fn utc_today() -> chrono::NaiveDate {
@@ -81,7 +85,12 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     pub fn new(config: Config, source: S, sink: A) -> App<S, A> {
         let (threshold, origin) = config.threshold_fallback();
         let policy = PolicyProvider::fixed(Policy::new(threshold).with_threshold_origin(origin));
+        let owner_tags = owners::OwnerTags::new(
+            config.owner_tag_key.clone(),
+            Duration::from_secs(config.owner_cache_seconds),
+        );
         App {
+            owner_tags,
             config,
             policy,
             memory: AlertMemory::off(),
@@ -151,6 +160,28 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         ))
     }
 
+    /// Who owns `image` (docs/alerts.md, "Who owns it"). A tag that cannot
+    /// be read, or whose value is no owner name, is a WARN line and a count
+    /// (`OwnerTagsUnreadable`, `OwnerTagsInvalid`), never a failure.
+    async fn owner_of(&self, image: &ImageRef, policy: &Policy) -> Owner {
+        let (owner, problem) = self
+            .owner_tags
+            .owner_of(&self.source, image, policy.owner_rules())
+            .await;
+        match problem {
+            None => {}
+            Some(owners::TagProblem::Unreadable(failure)) => {
+                tracing::warn!(repository = %image.repository, account = %image.account, tag_key = %self.owner_tags.key(), %failure, owner = %owner.name, "cannot read the repository's owner tag; the owner comes from the policy or is unowned");
+                self.emit_count("OwnerTagsUnreadable", 1);
+            }
+            Some(owners::TagProblem::Invalid { value, problem }) => {
+                tracing::warn!(repository = %image.repository, account = %image.account, tag_key = %self.owner_tags.key(), value = %value, %problem, owner = %owner.name, "the repository's owner tag is no owner name; the owner comes from the policy or is unowned");
+                self.emit_count("OwnerTagsInvalid", 1);
+            }
+        }
+        owner
+    }
+
     /// A count of its own as a metric (EMF on stdout), when metrics are on.
     fn emit_count(&self, name: &str, value: u64) {
         if self.config.metrics {
@@ -202,13 +233,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(&scan.image)).because(reason));
         }
         let image_policy = policy.for_image(&scan.image, (self.today)());
+        let owner = self.owner_of(&scan.image, &policy).await;
         let source = policy
             .commit_links()
             .link(self.config.source_url_template.as_ref(), &scan.image);
         if scan.reports_failure() {
-            self.scan_failed(&scan, None, source.as_ref()).await
+            self.scan_failed(&scan, None, source.as_ref(), &owner).await
         } else {
-            self.scan_complete(&scan, &policy, &image_policy, source.as_ref())
+            self.scan_complete(&scan, &policy, &image_policy, source.as_ref(), &owner)
                 .await
         }
     }
@@ -219,13 +251,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         policy: &Policy,
         image_policy: &ImagePolicy<'_>,
         source: Option<&SourceLink>,
+        owner: &Owner,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
         let record = self.load_record(image).await?;
         let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
         let (signals, signals_problem) = self.read_signals(scan, image_policy).await?;
         let mut folded = match self
-            .read_findings(scan, image_policy, &known, &signals, source)
+            .read_findings(scan, image_policy, &known, &signals, source, owner)
             .await?
         {
             Read::Folded(folded) => folded,
@@ -250,7 +283,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 tokio::time::sleep(delay.min(budget.saturating_sub(started.elapsed()))).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
                 folded = match self
-                    .read_findings(scan, image_policy, &known, &signals, source)
+                    .read_findings(scan, image_policy, &known, &signals, source, owner)
                     .await?
                 {
                     Read::Folded(folded) => folded,
@@ -280,6 +313,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                             description: Some(description),
                         }),
                         source,
+                        owner,
                     )
                     .await;
             }
@@ -319,6 +353,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             image,
             scan.event_id.as_deref(),
             self.alias(image),
+            Some(owner),
         );
         let alert = render::findings_alert_with_source(&report, source);
         let nothing = format!(
@@ -380,6 +415,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         known: &Known,
         signals: &Signals,
         source: Option<&SourceLink>,
+        owner: &Owner,
     ) -> Result<Read, HandlerError> {
         let image = &scan.image;
         match judge_pages(&self.source, image, image_policy, known, signals).await {
@@ -412,7 +448,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 failure,
             }),
             Err(FoldError::ScanFailed(status)) => self
-                .scan_failed(scan, Some(status), source)
+                .scan_failed(scan, Some(status), source, owner)
                 .await
                 .map(Read::Done),
             Err(FoldError::Pending(status)) => Err(HandlerError::ScanNotReady {
@@ -429,6 +465,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         scan: &ScanEvent,
         known_status: Option<ScanStatus>,
         source: Option<&SourceLink>,
+        owner: &Owner,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
         let incomplete = known_status
@@ -487,6 +524,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 lookup_problem: lookup_problem.as_deref(),
                 event_id: scan.event_id.as_deref(),
                 account_alias: self.alias(image),
+                owner: Some(owner),
             },
             source,
         );

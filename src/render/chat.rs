@@ -100,6 +100,9 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
         risk_line.replace_range(..1, &upper);
     }
     let _ = writeln!(description, "{risk_line}.");
+    if let Some(owner) = view.owner {
+        let _ = writeln!(description, "{}", owner_line(owner));
+    }
     if let Some(line) = source_line(source) {
         description.push_str(&line);
     }
@@ -165,6 +168,7 @@ pub(super) fn findings(view: &FindingsView<'_>) -> String {
     next_steps.push(console_step(image));
     notification(
         image,
+        view.owner,
         view.event_id,
         format!(
             "{} {highest}{exploit}: {} in {}",
@@ -192,6 +196,9 @@ pub(super) fn scan_failed(report: &FailureReport<'_>, source: Option<&SourceLink
         slack_code(&name),
         slack_escape(report.status)
     );
+    if let Some(owner) = report.owner {
+        let _ = writeln!(description, "{}", owner_line(owner));
+    }
     if let Some(text) = report.description {
         let _ = writeln!(description, "ECR says: {}", slack_code(text));
     }
@@ -212,6 +219,7 @@ pub(super) fn scan_failed(report: &FailureReport<'_>, source: Option<&SourceLink
     next_steps.push(console_step(image));
     notification(
         image,
+        report.owner,
         report.event_id,
         format!(
             ":warning: Scan {}: {}",
@@ -231,9 +239,19 @@ pub(super) fn scan_failed(report: &FailureReport<'_>, source: Option<&SourceLink
     )
 }
 
+/// `Owner: *payments* (repository tag owner)`.
+fn owner_line(owner: &crate::domain::owner::Owner) -> String {
+    format!(
+        "Owner: *{}* ({})",
+        slack_escape(&owner.name),
+        slack_escape(&owner.source.phrase())
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn notification<const N: usize>(
     image: &ImageRef,
+    owner: Option<&crate::domain::owner::Owner>,
     event_id: Option<&str>,
     title: String,
     description: String,
@@ -250,6 +268,9 @@ fn notification<const N: usize>(
         ("region", image.region.clone()),
     ]);
     context.extend(extra);
+    if let Some(owner) = owner {
+        context.insert("owner", owner.name.clone());
+    }
     for value in context.values_mut() {
         *value = truncate_chars(&slack_escape(value), CONTEXT_VALUE_MAX);
     }
@@ -497,6 +518,7 @@ mod tests {
             event_id: Some("evt-1"),
             notes: &[],
             account_alias: None,
+            owner: None,
         })
         .unwrap();
         serde_json::from_str(&alert.chat).expect("chat payload is JSON")
@@ -625,6 +647,7 @@ mod tests {
             lookup_problem: None,
             event_id: None,
             account_alias: None,
+            owner: None,
         });
         let chat: Value = serde_json::from_str(&alert.chat).unwrap();
         assert_within_limits(&chat);
@@ -666,6 +689,7 @@ mod tests {
                 event_id: None,
                 notes: &[],
                 account_alias: None,
+                owner: None,
             },
             source.as_ref(),
         )

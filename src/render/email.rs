@@ -40,6 +40,9 @@ pub(super) fn findings(view: &FindingsView<'_>, attributes_size: usize) -> Strin
         view.alert_worthy, view.threshold, view.counts_phrase
     );
     let _ = writeln!(body, "Image in use: {}.", view.in_use);
+    if let Some(owner) = view.owner {
+        let _ = writeln!(body, "Owner: {}", one_line(&owner.phrase()));
+    }
     body.push('\n');
     let _ = writeln!(body, "Scan results in the ECR console:");
     let _ = writeln!(body, "{}", one_line(&view.console_url));
@@ -128,6 +131,9 @@ pub(super) fn scan_failed(
         body,
         "Until it is scanned, its vulnerabilities are unknown."
     );
+    if let Some(owner) = report.owner {
+        let _ = writeln!(body, "Owner: {}", one_line(&owner.phrase()));
+    }
     body.push('\n');
     let _ = writeln!(body, "Scan results in the ECR console:");
     let _ = writeln!(body, "{}", one_line(&report.image.console_url()));
@@ -465,6 +471,7 @@ mod tests {
             event_id: None,
             notes: &[],
             account_alias: None,
+            owner: None,
         })
     }
 
@@ -606,6 +613,7 @@ mod tests {
             lookup_problem: None,
             event_id: None,
             account_alias: None,
+            owner: None,
         });
         assert_eq!(alert.subject, "Scan UNSUPPORTED_IMAGE: legacy:1.0.0");
         assert_eq!(alert.attribute("alert_kind"), Some("scan_failed"));
@@ -646,6 +654,7 @@ mod tests {
                 event_id: None,
                 notes: &[],
                 account_alias: None,
+                owner: None,
             },
             source.as_ref(),
         )

@@ -14,6 +14,7 @@ use crate::domain::commit_link::SourceLink;
 use crate::domain::fixplan::FixPlan;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::judged::JudgedFindings;
+use crate::domain::owner::Owner;
 use crate::domain::severity::{Severity, SeverityCounts};
 use crate::domain::text::printable_ascii;
 
@@ -30,6 +31,8 @@ pub struct FindingsReport<'a> {
     pub notes: &'a [String],
     /// The name people know the image's account by (`ACCOUNT_ALIASES`).
     pub account_alias: Option<&'a str>,
+    /// Who owns the image (docs/alerts.md, "Who owns it").
+    pub owner: Option<&'a Owner>,
 }
 
 impl<'a> FindingsReport<'a> {
@@ -40,8 +43,10 @@ impl<'a> FindingsReport<'a> {
         image: &'a ImageRef,
         event_id: Option<&'a str>,
         account_alias: Option<&'a str>,
+        owner: Option<&'a Owner>,
     ) -> FindingsReport<'a> {
         FindingsReport {
+            owner,
             image,
             kind: assessment.kind,
             status: &assessment.status,
@@ -65,6 +70,8 @@ pub struct FailureReport<'a> {
     pub event_id: Option<&'a str>,
     /// The name people know the image's account by (`ACCOUNT_ALIASES`).
     pub account_alias: Option<&'a str>,
+    /// Who owns the image.
+    pub owner: Option<&'a Owner>,
 }
 
 /// Everything a reader of a findings alert sees, built once: the two
@@ -72,6 +79,7 @@ pub struct FailureReport<'a> {
 pub struct FindingsView<'a> {
     pub image: &'a ImageRef,
     pub account_alias: Option<&'a str>,
+    pub owner: Option<&'a Owner>,
     pub kind: ScanKind,
     pub status: &'a str,
     pub threshold: Severity,
@@ -107,6 +115,7 @@ impl<'a> FindingsView<'a> {
         Some(FindingsView {
             image: report.image,
             account_alias: report.account_alias,
+            owner: report.owner,
             kind: report.kind,
             status: report.status,
             threshold: report.threshold,
@@ -150,6 +159,7 @@ pub fn findings_alert_with_source(
         view.highest.as_str(),
         AlertKind::Findings,
         view.account_alias,
+        view.owner,
     );
     attributes.push((
         alert::ATTR_EXPLOITABLE,
@@ -167,6 +177,7 @@ pub fn findings_alert_with_source(
         body,
         chat,
         attributes,
+        array_attributes: Vec::new(),
     })
 }
 
@@ -194,7 +205,9 @@ pub fn scan_failed_alert_with_source(
             "NONE",
             AlertKind::ScanFailed,
             report.account_alias,
+            report.owner,
         ),
+        array_attributes: Vec::new(),
     }
 }
 
@@ -203,6 +216,7 @@ fn attributes(
     severity: &str,
     kind: AlertKind,
     account_alias: Option<&str>,
+    owner: Option<&Owner>,
 ) -> Vec<(&'static str, String)> {
     let mut attributes = vec![
         (alert::ATTR_SEVERITY, severity.to_string()),
@@ -213,6 +227,9 @@ fn attributes(
     ];
     if let Some(alias) = account_alias {
         attributes.push((alert::ATTR_ACCOUNT_ALIAS, alias.to_string()));
+    }
+    if let Some(owner) = owner {
+        attributes.push((alert::ATTR_OWNER, owner.name.clone()));
     }
     attributes
 }
@@ -376,6 +393,7 @@ mod tests {
             lookup_problem: None,
             event_id: None,
             account_alias: Some("payments-prod"),
+            owner: None,
         });
         assert!(alert
             .body

@@ -10,6 +10,13 @@ use std::fmt::Write;
 
 /// Repositories listed by name at most (the rest are counted).
 const LISTED_REPOSITORIES: usize = 100;
+/// Owners and repositories a storm alert's `owner` and `repository`
+/// attributes hold at most (`String.Array`s; the most affected first). A
+/// filter policy matches an array when any element matches, so each team
+/// whose images the storm touches hears of it, up to this many owners.
+pub const ARRAY_ATTRIBUTE_MAX: usize = 100;
+/// Owners named in the text at most.
+const LISTED_OWNERS: usize = 20;
 /// Repositories in the chat description at most.
 const CHAT_REPOSITORIES: usize = 10;
 
@@ -105,6 +112,19 @@ pub fn storm_alert(report: &StormReport) -> Alert {
         report.summary_minutes
     );
     body.push('\n');
+    let owners = report.owners();
+    let _ = writeln!(body, "BY OWNER ({})", owners.len());
+    for (owner, images) in owners.iter().take(LISTED_OWNERS) {
+        let _ = writeln!(body, "  {}: {images} images", one_line(owner));
+    }
+    if owners.len() > LISTED_OWNERS {
+        let _ = writeln!(
+            body,
+            "  ... and {} more owners.",
+            owners.len() - LISTED_OWNERS
+        );
+    }
+    body.push('\n');
     let _ = writeln!(
         body,
         "BY REPOSITORY ({repositories}, those with running images first)"
@@ -154,12 +174,35 @@ pub fn storm_alert(report: &StormReport) -> Alert {
         (alert::ATTR_IN_USE, report.in_use_attribute().to_string()),
     ];
     attributes.retain(|(_, v)| !v.is_empty());
+    // Each team's filter (on `owner` or on its repositories) hears of a
+    // storm that touches its images.
+    let mut repository_names: Vec<String> = Vec::new();
+    for repo in &report.repositories {
+        if repository_names.len() == ARRAY_ATTRIBUTE_MAX {
+            break;
+        }
+        if !repository_names.contains(&repo.repository.repository) {
+            repository_names.push(repo.repository.repository.clone());
+        }
+    }
+    let array_attributes = vec![
+        (
+            alert::ATTR_OWNER,
+            owners
+                .iter()
+                .take(ARRAY_ATTRIBUTE_MAX)
+                .map(|(owner, _)| owner.clone())
+                .collect(),
+        ),
+        (alert::ATTR_REPOSITORY, repository_names),
+    ];
     Alert {
         kind: AlertKind::Storm,
         chat: chat(report, &subject),
         subject,
         body,
         attributes,
+        array_attributes,
     }
 }
 
@@ -172,6 +215,23 @@ fn chat(report: &StormReport, subject: &str) -> String {
         report.repository_total,
         report.accounts,
         slack_escape(&fix_phrase(report)),
+    );
+    let owners = report.owners();
+    let named: Vec<String> = owners
+        .iter()
+        .take(CHAT_REPOSITORIES)
+        .map(|(owner, images)| format!("*{}* {images}", slack_escape(owner)))
+        .collect();
+    let more = owners.len().saturating_sub(named.len());
+    let _ = writeln!(
+        description,
+        "Owners: {}{}",
+        named.join(" · "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(description, "\n*Repositories* (running images first)");
     for repo in report.repositories.iter().take(CHAT_REPOSITORIES) {
@@ -243,6 +303,7 @@ mod tests {
                     },
                     images: 17,
                     running: u64::from(i % 3 == 0),
+                    owner: Some(format!("team-{}", i % 7)),
                 })
                 .collect(),
             repository_total: repositories,

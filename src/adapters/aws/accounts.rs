@@ -275,6 +275,21 @@ impl FindingsSource for AccountFindings {
                 .map_err(|e| reader.note(e, &image.account))
         })
     }
+
+    fn repository_tag<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SourceError>> {
+        Box::pin(async move {
+            let reader = self.reader(image).await?;
+            reader
+                .findings()
+                .repository_tag(image, key)
+                .await
+                .map_err(|e| reader.note(e, &image.account))
+        })
+    }
 }
 
 /// Says which account (and role) a failed call was made in: "repository not

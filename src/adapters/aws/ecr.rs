@@ -187,6 +187,55 @@ impl FindingsSource for EcrFindings {
     ) -> BoxFuture<'a, Result<risk::Signals, SourceError>> {
         self.read_signals(image)
     }
+
+    /// `ListTagsForResource` on the repository's ARN (Amazon ECR API
+    /// Reference: tags are set on repositories; images have none). A
+    /// repository holds at most 50 tags, all in one answer.
+    fn repository_tag<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SourceError>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .list_tags_for_resource()
+                .resource_arn(repository_arn(image))
+                .send()
+                .await
+                .map_err(|error| {
+                    let failure = service_failure("ECR", &error);
+                    match error.as_service_error() {
+                        Some(
+                            aws_sdk_ecr::operation::list_tags_for_resource::ListTagsForResourceError::RepositoryNotFoundException(_),
+                        ) => SourceError::ImageNotFound(failure),
+                        _ => SourceError::Failed(failure),
+                    }
+                })?;
+            Ok(output
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .find(|tag| tag.key() == key)
+                .map(|tag| tag.value().to_string()))
+        })
+    }
+}
+
+/// The repository's ARN, in the partition its region belongs to
+/// (`arn:aws-cn:` in China, `arn:aws-us-gov:` in GovCloud).
+pub fn repository_arn(image: &ImageRef) -> String {
+    let partition = if image.region.starts_with("cn-") {
+        "aws-cn"
+    } else if image.region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    format!(
+        "arn:{partition}:ecr:{}:{}:repository/{}",
+        image.region, image.account, image.repository
+    )
 }
 
 impl EcrFindings {

@@ -309,6 +309,24 @@ impl SnsAlerts {
                 })?;
             attributes.insert(name.to_string(), value);
         }
+        for (name, values) in &alert.array_attributes {
+            // A `String.Array` value is a JSON array (Amazon SNS Developer
+            // Guide, "Amazon SNS message attributes"); a filter policy
+            // matches it when any element matches.
+            let value = MessageAttributeValue::builder()
+                .data_type("String.Array")
+                .string_value(crate::domain::alert::array_value(values))
+                .build()
+                .map_err(|e| {
+                    failed(ServiceFailure {
+                        service: "SNS",
+                        code: "InvalidAttribute".into(),
+                        message: format!("message attribute `{name}`: {e}"),
+                        transient: false,
+                    })
+                })?;
+            attributes.insert(name.to_string(), value);
+        }
         self.deliver(topic_arn, subject, message, attributes)
             .await
             .map_err(failed)

@@ -8,7 +8,8 @@
 //!   one); `alerted_at`, `said`, `said_at` for who alerts, claimed with
 //!   conditional writes.
 //! - `storm#<ID>#<window>#r#<repository hash>`: the repository's key
-//!   (`repo`) and its `images` and `running` sets, for the alert's list.
+//!   (`repo`), its owner (`owner`, at most 64 characters) and its `images`
+//!   and `running` sets, for the alert's list and its owners.
 //!
 //! An item is at most 400 KB, names and values counted (Amazon DynamoDB
 //! Developer Guide, "Service, account, and table quotas in Amazon
@@ -170,6 +171,7 @@ impl DynamoStorms {
         &self,
         key: &str,
         repository: &str,
+        owner: &str,
         images: &[String],
         running: &[String],
         expires_at: i64,
@@ -183,6 +185,8 @@ impl DynamoStorms {
             let mut update = self
                 .update(&item)
                 .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
                 .expression_attribute_values(":i", set(images.to_vec()))
                 .expression_attribute_values(":repo", AttributeValue::S(repository.to_string()))
                 .expression_attribute_values(
@@ -192,11 +196,13 @@ impl DynamoStorms {
                 .expression_attribute_values(":e", number(expires_at));
             update = if running.is_empty() {
                 update
-                    .update_expression("ADD images :i SET #ttl = :e, repo = :repo")
+                    .update_expression("ADD images :i SET #ttl = :e, repo = :repo, #owner = :owner")
                     .condition_expression("attribute_not_exists(images) OR size(images) <= :room_i")
             } else {
                 update
-                    .update_expression("ADD images :i, running :r SET #ttl = :e, repo = :repo")
+                    .update_expression(
+                        "ADD images :i, running :r SET #ttl = :e, repo = :repo, #owner = :owner",
+                    )
                     .condition_expression(
                         "(attribute_not_exists(images) OR size(images) <= :room_i) AND \
                          (attribute_not_exists(running) OR size(running) <= :room_r)",
@@ -216,11 +222,15 @@ impl DynamoStorms {
             for chunk in values.chunks(CHUNK) {
                 let added = self
                     .update(&item)
-                    .update_expression(format!("ADD {name} :v SET #ttl = :e, repo = :repo"))
+                    .update_expression(format!(
+                        "ADD {name} :v SET #ttl = :e, repo = :repo, #owner = :owner"
+                    ))
                     .condition_expression(format!(
                         "attribute_not_exists({name}) OR size({name}) <= :room"
                     ))
                     .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                    .expression_attribute_names("#owner", "owner")
+                    .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
                     .expression_attribute_values(":v", set(chunk.to_vec()))
                     .expression_attribute_values(":repo", AttributeValue::S(repository.to_string()))
                     .expression_attribute_values(
@@ -249,7 +259,10 @@ impl StormStore for DynamoStorms {
         Box::pin(async move {
             let repositories = outbreak.by_repository();
             for (repository, (images, running)) in &repositories {
-                self.add_to_repository(key, repository, images, running, expires_at)
+                let owner = outbreak
+                    .owner_of(repository)
+                    .unwrap_or(crate::domain::owner::UNOWNED);
+                self.add_to_repository(key, repository, owner, images, running, expires_at)
                     .await?;
             }
             let images = outbreak.image_hashes();
@@ -401,6 +414,7 @@ impl StormStore for DynamoStorms {
                         repository.clone(),
                         set_len(item, "images"),
                         set_len(item, "running"),
+                        item.get("owner").and_then(|v| v.as_s().ok()).cloned(),
                     ));
                 }
             }

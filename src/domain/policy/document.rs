@@ -5,6 +5,7 @@
 use super::{AllowEntry, Filter, NotInUseRule, Policy, RiskRule, ThresholdRule, POLICY_VERSION};
 use crate::domain::commit_link::{RepositorySource, SourceRules, UrlTemplate};
 use crate::domain::glob::Glob;
+use crate::domain::owner::{check_name, OwnerRule};
 use crate::domain::severity::Severity;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -65,6 +66,21 @@ struct PolicyDoc {
     source: Option<SourceDoc>,
     #[serde(default)]
     risk: Vec<RiskDoc>,
+    #[serde(default)]
+    owners: Vec<OwnerDoc>,
+}
+
+/// `owners[N]`: the images an owner has, by repository pattern, account or
+/// both; the first entry covering an image names its owner when its
+/// repository has no owner tag.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnerDoc {
+    owner: String,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -463,6 +479,35 @@ impl PolicyDoc {
                 .map(SourceDoc::into_rules)
                 .transpose()?
                 .unwrap_or_default(),
+            owners: self
+                .owners
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    let at = |f: &str| format!("owners[{i}].{f}");
+                    if o.repository.is_none() && o.account.is_none() {
+                        return Err(invalid(
+                            at("repository"),
+                            "give a repository, an account or both",
+                        ));
+                    }
+                    Ok(OwnerRule {
+                        owner: check_name(o.owner.trim()).map_err(|problem| {
+                            invalid(at("owner"), format!("`{}` {problem}", o.owner))
+                        })?,
+                        repository: o
+                            .repository
+                            .as_deref()
+                            .map(|r| pattern(at("repository"), r))
+                            .transpose()?,
+                        account: o
+                            .account
+                            .as_deref()
+                            .map(|a| account(at("account"), a))
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, PolicyError>>()?,
             risk: self
                 .risk
                 .iter()
@@ -526,6 +571,22 @@ mod tests {
                 "repositories.inclde",
             ),
             ("not json", "document"),
+            (
+                r#"{"version": 1, "owners": [{"owner": "pay"}]}"#,
+                "owners[0].repository",
+            ),
+            (
+                r#"{"version": 1, "owners": [{"owner": "<!channel>", "repository": "a/*"}]}"#,
+                "owners[0].owner",
+            ),
+            (
+                r#"{"version": 1, "owners": [{"owner": "pay", "account": "12"}]}"#,
+                "owners[0].account",
+            ),
+            (
+                r#"{"version": 1, "owners": [{"owner": "pay", "repo": "a/*"}]}"#,
+                "owners[0].repo",
+            ),
             (
                 r#"{"version": 1, "source": {"url_template": "http://git.example.com/{tag}"}}"#,
                 "source.url_template",

@@ -198,6 +198,8 @@ pub struct Policy {
     allow: Vec<AllowEntry>,
     source: SourceRules,
     risk: Vec<RiskRule>,
+    /// Who owns which images, when their repositories have no owner tag.
+    owners: Vec<crate::domain::owner::OwnerRule>,
 }
 
 /// The policy as it applies to one image on one day.
@@ -247,6 +249,7 @@ impl Policy {
             allow: Vec::new(),
             source: SourceRules::default(),
             risk: Vec::new(),
+            owners: Vec::new(),
         }
     }
 
@@ -267,6 +270,11 @@ impl Policy {
     /// (empty without a document).
     pub fn commit_links(&self) -> &SourceRules {
         &self.source
+    }
+
+    /// The document's `owners` entries, in order (empty without a document).
+    pub fn owner_rules(&self) -> &[crate::domain::owner::OwnerRule] {
+        &self.owners
     }
 
     /// Labels of the allow-list entries (by index) that matched but expired.

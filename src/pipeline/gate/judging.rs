@@ -51,6 +51,14 @@ impl<S: FindingsSource> FindingsSource for Watched<'_, S> {
     ) -> BoxFuture<'a, Result<crate::domain::risk::Signals, SourceError>> {
         self.inner.risk_signals(image)
     }
+
+    fn repository_tag<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SourceError>> {
+        self.inner.repository_tag(image, key)
+    }
 }
 
 /// Applies `policy` to the image's findings. An enhanced scan (status
