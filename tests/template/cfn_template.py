@@ -362,7 +362,7 @@ NO_RESOURCE_LEVEL = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }
-# The path of the central scan function's role: what member accounts trust.
+# The path of the central functions' roles: what member accounts trust.
 FUNCTION_ROLE_PATH = "/ecr-scan-alerts/"
 # The two functions (one binary), their Handler (the entry point the binary
 # reads from _HANDLER) and their execution roles.
@@ -370,8 +370,10 @@ SCAN_FUNCTION, FINDINGS_FUNCTION = "ScanFunction", "FindingsFunction"
 HANDLERS = {SCAN_FUNCTION: "scan-events", FINDINGS_FUNCTION: "finding-batches"}
 ROLES = {SCAN_FUNCTION: "FunctionRole", FINDINGS_FUNCTION: "FindingsFunctionRole"}
 # What the findings function must never be able to do: it takes its findings
-# from the events, so it reads none and assumes no role.
+# from the events, so it reads none; of ECR it reads repositories' owner
+# tags, and it assumes member reader roles organisation-wide (for the tags).
 FINDINGS_ROLE_FORBIDDEN = ("ecr:", "inspector2:", "sts:")
+FINDINGS_ROLE_ALLOWED = {"ecr:listtagsforresource", "sts:assumerole"}
 # Severities with a rank: the lowest threshold a policy document may ask
 # for is INFORMATIONAL, so the finding rule must let all of them through.
 RANKED_SEVERITIES = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
@@ -483,28 +485,31 @@ def role_grants(resolved, role):
 
 
 def function_role_problems(resolved):
-    """The scan role is under the path member roles trust; the findings role
-    is not, and reads no findings and assumes no role; no role but the scan
-    role may assume roles at all."""
+    """Both function roles are under the path member roles trust (each reads
+    member accounts through their reader role: findings, or owner tags);
+    the findings role reads nothing of ECR but repositories' tags and
+    nothing of Inspector; no other role may assume roles at all."""
     problems = []
-    role = resolved.resources.get(ROLES[SCAN_FUNCTION])
-    if role is not None:
+    for name in ROLES.values():
+        role = resolved.resources.get(name)
+        if role is None:
+            continue
         path = role["Properties"].get("Path")
         if path != FUNCTION_ROLE_PATH:
-            problems.append(f"FunctionRole has path {path!r}, not {FUNCTION_ROLE_PATH!r} (what member roles trust)")
+            problems.append(f"{name} has path {path!r}, not {FUNCTION_ROLE_PATH!r} (what member roles trust)")
     findings = ROLES[FINDINGS_FUNCTION]
     if findings in resolved.resources:
-        path = resolved.resources[findings]["Properties"].get("Path", "/")
-        if str(path).startswith(FUNCTION_ROLE_PATH):
-            problems.append(f"{findings} has path {path!r}: member reader roles would trust it")
         for action in role_grants(resolved, findings):
-            if str(action).lower().startswith(FINDINGS_ROLE_FORBIDDEN) or "*" in str(action):
-                problems.append(f"{findings} may {action}: the findings function reads no findings "
-                                "and assumes no role")
+            lowered = str(action).lower()
+            if lowered in FINDINGS_ROLE_ALLOWED:
+                continue
+            if lowered.startswith(FINDINGS_ROLE_FORBIDDEN) or "*" in lowered:
+                problems.append(f"{findings} may {action}: the findings function reads no findings, "
+                                "only repositories' owner tags")
     for name in resolved.of_type("AWS::IAM::Role"):
-        if name != ROLES[SCAN_FUNCTION] and any(str(a).lower() in ("sts:assumerole", "sts:*", "*")
-                                                for a in role_grants(resolved, name)):
-            problems.append(f"{name} may sts:AssumeRole: only the scan function's role may")
+        if name not in ROLES.values() and any(str(a).lower() in ("sts:assumerole", "sts:*", "*")
+                                              for a in role_grants(resolved, name)):
+            problems.append(f"{name} may sts:AssumeRole: only the functions' roles may")
     return problems
 
 

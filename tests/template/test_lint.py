@@ -114,8 +114,8 @@ def findings_role_reads_ecr(template):
                                                         "${AWS::AccountId}:repository/*"}})
 
 
-def findings_role_in_the_trusted_path(template):
-    template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = "/ecr-scan-alerts/"
+def findings_role_outside_the_trusted_path(template):
+    template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = "/"
 
 
 def swapped_handlers(template):
@@ -153,7 +153,7 @@ BREAKAGES = {
     cloudwatch_key_use_unconditioned: {"own checks"},
     threshold_filtered_finding_rule: {"own checks"},
     findings_role_reads_ecr: {"own checks"},
-    findings_role_in_the_trusted_path: {"own checks"},
+    findings_role_outside_the_trusted_path: {"own checks"},
     swapped_handlers: {"own checks"},
     bootstrap_handler: {"own checks"},
     findings_function_with_async_settings: {"own checks"},

@@ -54,7 +54,7 @@ def member_problems(template, **params):
                             f"not {expected}")
         actions = sorted(a for _, s in policy_statements(role["Properties"]["Policies"])
                          for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
-        if actions != ["ecr:DescribeImageScanFindings", "inspector2:ListAccountPermissions",
+        if actions != ["ecr:DescribeImageScanFindings", "ecr:ListTagsForResource", "inspector2:ListAccountPermissions",
                        "inspector2:ListCoverage", "inspector2:ListFindings"]:
             problems.append(f"ReaderRole may do {actions}")
     region = r.params["CentralRegion"] or REGION
@@ -132,6 +132,7 @@ def test_the_reader_role_reads_findings_only_and_explains_each_wildcard(member):
     grants = {a: s["Resource"] for _, s in policy_statements(role["Policies"])
               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert grants == {"ecr:DescribeImageScanFindings": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
+                      "ecr:ListTagsForResource": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
                       "inspector2:ListFindings": "*", "inspector2:ListCoverage": "*",
                       "inspector2:ListAccountPermissions": "*"}
     assert uncommented_wildcard_resources(MEMBER) == []

@@ -45,7 +45,8 @@ def test_the_function_assumes_the_member_role_by_name_in_the_organisation(templa
     for function in HANDLERS:
         assert environment(resolved, function)["MEMBER_ROLE_NAME"] == ROLE
         assert environment(resolved, function)["ACCOUNT_ALIASES"] == "111111111111=payments-prod"
-    assert resolved.resources["FunctionAssumeMemberRole"]["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
+    assert resolved.resources["FunctionAssumeMemberRole"]["Properties"]["Roles"] == [
+        {"Ref": "FunctionRole"}, {"Ref": "FindingsFunctionRole"}]
     (statement,) = resolved.resources["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Resource"] == f"arn:aws:iam::*:role/{ROLE}"
@@ -100,21 +101,25 @@ def test_the_function_role_is_the_one_member_roles_trust(template, partition):
 @pytest.mark.parametrize("params", [{"OrganizationId": ORG}, {"MemberAccountIds": MEMBERS}],
                          ids=["organisation", "accounts"])
 @pytest.mark.parametrize("partition", ["aws", *PARTITIONS])
-def test_the_findings_function_role_cannot_read_member_accounts(template, partition, params):
-    """The findings function takes its findings from the events: its role
-    has no sts:AssumeRole and no ECR or Inspector read, and it lives outside
-    the path member reader roles trust, so even a grant added later would
-    be refused by the members."""
+def test_the_findings_function_role_reads_member_accounts_owner_tags_only(template, partition, params):
+    """The findings function takes its findings from the events; of a
+    member account it reads the repositories' owner tags, through the
+    member's reader role: it may assume that role (as scoped as the scan
+    role), its path is the one the reader role trusts, and the reader role
+    grants ecr:ListTagsForResource."""
     resolved = central(template, pseudo=PARTITIONS.get(partition), **params)
     grants = role_grants(resolved, "FindingsFunctionRole")
-    assert not [a for a in grants if a.lower().startswith(("sts:", "ecr:", "inspector2:"))], sorted(grants)
-    assert "sts:AssumeRole" in role_grants(resolved, "FunctionRole")
+    assert {a for a in grants if a.lower().startswith(("sts:", "ecr:", "inspector2:"))} == {
+        "sts:AssumeRole", "ecr:ListTagsForResource"}, sorted(grants)
+    assert grants["sts:AssumeRole"] == role_grants(resolved, "FunctionRole")["sts:AssumeRole"]
     path = resolved.resources["FindingsFunctionRole"]["Properties"].get("Path", "/")
     member = Resolved(load(ROOT / "member.yaml"), pseudo=PARTITIONS.get(partition), CentralAccountId=ACCOUNT)
     (trust,) = member.resources["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     pattern = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
     findings_role = f"arn:{partition}:iam::{ACCOUNT}:role{path}ecr-scan-alerts-FindingsFunctionRole-AbC123"
-    assert not fnmatch.fnmatchcase(findings_role, pattern)
+    assert fnmatch.fnmatchcase(findings_role, pattern)
+    reader = role_grants(member, "ReaderRole")
+    assert reader["ecr:ListTagsForResource"] == [f"arn:{partition}:ecr:*:{ACCOUNT}:repository/*"]
 
 
 def test_the_bus_accepts_the_organisation_only(template):
@@ -176,18 +181,20 @@ def role_outside_the_trusted_path(template):
     template["Resources"]["FunctionRole"]["Properties"]["Path"] = "/"
 
 
-def findings_role_assumes_member_roles(template):
-    template["Resources"]["FunctionAssumeMemberRole"]["Properties"]["Roles"].append({"Ref": "FindingsFunctionRole"})
+def findings_role_reads_findings(template):
+    policy = template["Resources"]["FindingsFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    policy["Statement"].append({"Sid": "ReadFindings", "Effect": "Allow", "Action": "ecr:DescribeImageScanFindings",
+                                "Resource": "*"})
 
 
-def findings_role_in_the_trusted_path(template):
-    template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = FUNCTION_ROLE_PATH
+def findings_role_outside_the_trusted_path(template):
+    template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = "/"
 
 
 @pytest.mark.parametrize("params", [{"OrganizationId": ORG}, {"MemberAccountIds": MEMBERS}],
                          ids=["organisation", "accounts"])
 @pytest.mark.parametrize("breakage", [assume_anywhere, assume_any_role, role_outside_the_trusted_path,
-                                      findings_role_assumes_member_roles, findings_role_in_the_trusted_path],
+                                      findings_role_reads_findings, findings_role_outside_the_trusted_path],
                          ids=lambda f: f.__name__)
 def test_a_broken_central_copy_is_rejected(template, params, breakage):
     broken = copy.deepcopy(template)

@@ -148,6 +148,7 @@ def test_scan_function_may_only_read_findings_and_publish_to_its_topics(template
     function_statements(resolved)
     assert role_grants(resolved, "FunctionRole") == {
         "ecr:DescribeImageScanFindings": [resource],
+        "ecr:ListTagsForResource": [resource],
         "inspector2:ListFindings": ["*"],
         "inspector2:ListCoverage": ["*"],
         "inspector2:ListAccountPermissions": ["*"],
@@ -166,13 +167,20 @@ def test_scan_function_may_only_read_findings_and_publish_to_its_topics(template
                                     {"MemberRoleName": "ecr-scan-alerts-reader", "OrganizationId": "o-abcdef1234"}],
                          ids=["defaults", "prefix", "organisation"])
 def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(template, params):
-    """The batch path takes its findings from the events: no ECR, no
-    Inspector, no member role; the queue's receive and delete for the event
-    source mapping, its own log group, the topics."""
+    """The batch path takes its findings from the events: no findings read
+    from ECR or Inspector; the repositories' owner tags (scoped as the scan
+    role's reads), the queue's receive and delete for the event source
+    mapping, its own log group, the topics; organisation-wide, the member
+    reader role (for the tags)."""
     resolved = without_policy_and_dedup(template, **params)
     function_statements(resolved, "FindingsFunctionRole")
     findings_queue = {"Fn::GetAtt": ["FindingsQueue", "Arn"]}
-    assert role_grants(resolved, "FindingsFunctionRole") == {
+    grants = role_grants(resolved, "FindingsFunctionRole")
+    scan_grants = role_grants(resolved, "FunctionRole")
+    assert grants.pop("ecr:ListTagsForResource") == scan_grants["ecr:DescribeImageScanFindings"]
+    if "MemberRoleName" in params:
+        assert grants.pop("sts:AssumeRole") == scan_grants["sts:AssumeRole"]
+    assert grants == {
         "sqs:ReceiveMessage": [findings_queue],
         "sqs:DeleteMessage": [findings_queue],
         "sqs:GetQueueAttributes": [findings_queue],
@@ -183,10 +191,11 @@ def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(
         "xray:PutTelemetryRecords": ["*"],
     }
     actions = {a.lower() for a in role_grants(Resolved(template, **params), "FindingsFunctionRole")}
-    assert not {a for a in actions if a.startswith(("ecr:", "inspector2:", "sts:"))}
+    assert {a for a in actions if a.startswith(("ecr:", "inspector2:", "sts:"))} <= {
+        "ecr:listtagsforresource", "sts:assumerole"}
     role = resolved.resources["FindingsFunctionRole"]["Properties"]
-    # Outside the path member reader roles trust (the default path "/").
-    assert role.get("Path", "/") == "/"
+    # Under the path member reader roles trust: it reads their owner tags.
+    assert role.get("Path") == "/ecr-scan-alerts/"
     assert "RoleName" not in role and "ManagedPolicyArns" not in role
     props = resolved.resources[FINDINGS_FUNCTION]["Properties"]
     assert props["Role"] == {"Fn::GetAtt": ["FindingsFunctionRole", "Arn"]}
@@ -370,7 +379,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         "METRICS": "true", "METRICS_NAMESPACE": "EcrScanAlerts", "METRICS_REPOSITORY_DIMENSION": "false",
         "STORM_THRESHOLD": "20", "STORM_TABLE_NAME": {"Ref": "DedupTable"},
         "STORM_WINDOW_MINUTES": "60", "STORM_SUMMARY_MINUTES": "15", "FINDINGS_WAIT_SECONDS": "20",
-        "SCOPE_ACCOUNT_IDS": "123456789012",
+        "SCOPE_ACCOUNT_IDS": "123456789012", "OWNER_TAG_KEY": "owner",
         **(recheck if name == FINDINGS_FUNCTION else {}),
     }
     assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
@@ -788,3 +797,24 @@ def test_the_setting_parameters_reach_both_functions_and_empty_leaves_the_defaul
         SETTING_PARAMETERS[p]: str(v) for p, v in given.items()}
     defaults = Resolved(template).resources[name]["Properties"]["Environment"]["Variables"]
     assert "SOURCE_URL_TEMPLATE" not in defaults, "empty: the function's default (no link)"
+
+
+def test_owner_emails_subscribe_each_team_to_its_own_alerts(template):
+    """One email subscription per OwnerEmails entry, filtered on the alerts'
+    `owner` attribute; none without the parameter."""
+    assert not [n for n in Resolved(template).resources if n.startswith("OwnerEmail")]
+    resolved = Resolved(template, OwnerEmails="payments=pay-team@example.com,search=search@example.com")
+    subscriptions = {n: r["Properties"] for n, r in resolved.resources.items() if n.startswith("OwnerEmail")}
+    assert sorted(subscriptions) == ["OwnerEmailpaymentspayteamexamplecom", "OwnerEmailsearchsearchexamplecom"]
+    by_endpoint = {p["Endpoint"]: p for p in subscriptions.values()}
+    assert set(by_endpoint) == {"pay-team@example.com", "search@example.com"}
+    for endpoint, owner in (("pay-team@example.com", "payments"), ("search@example.com", "search")):
+        props = by_endpoint[endpoint]
+        assert props["TopicArn"] == {"Ref": "AlertTopic"} and props["Protocol"] == "email"
+        assert props["FilterPolicyScope"] == "MessageAttributes"
+        assert props["FilterPolicy"] == {"owner": [owner]}
+    pattern = re.compile(template["Parameters"]["OwnerEmails"]["AllowedPattern"])
+    for good in ("", "payments=pay@example.com", "Team A/web=a@example.com"):
+        assert pattern.fullmatch(good), good
+    for bad in ("payments", "pay,ments=a@example.com", "=a@example.com", "a=b", "a*b=a@example.com"):
+        assert not pattern.fullmatch(bad), bad
