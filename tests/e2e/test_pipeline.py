@@ -50,6 +50,8 @@ def test_basic_scan_with_criticals_only_on_the_last_of_three_pages(stack, inbox)
         "alert_kind": "findings",
         "exploitable": "unknown",
         "in_use": "unknown",
+        # The repository has no owner tag and there is no policy document.
+        "owner": "unowned",
     }
     body = alert["message"]
     for cve in ("CVE-2026-10001", "CVE-2026-10002", "CVE-2026-10003", "CVE-2026-10004", "CVE-2026-10005"):

@@ -201,6 +201,14 @@ impl FindingsSource for EcrFindings {
                 .client
                 .list_tags_for_resource()
                 .resource_arn(repository_arn(image))
+                .customize()
+                .config_override(
+                    aws_sdk_ecr::config::Config::builder().timeout_config(
+                        aws_config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(super::TAG_READ_TIMEOUT)
+                            .build(),
+                    ),
+                )
                 .send()
                 .await
                 .map_err(|error| {

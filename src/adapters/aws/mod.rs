@@ -25,6 +25,10 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 /// Lambda timeout (the SDK's defaults set no read or operation timeout,
 /// AWS SDK for Rust Developer Guide, "Configure timeouts").
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+/// A repository's owner tags may take this long to read, retries included:
+/// the owner is worth a short wait, not the alert (a read that times out
+/// leaves the image `unowned` and the alert goes out).
+pub const TAG_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connecting may take this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
