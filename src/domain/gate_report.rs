@@ -93,6 +93,10 @@ pub struct Report {
     /// `--allow-uncovered`: an image the policy does not cover passes
     /// (exit 0) instead of failing to be judged (exit 2).
     pub uncovered_allowed: bool,
+    /// Who owns the image (`unowned` until [`Report::owned_by`]).
+    pub owner: String,
+    /// Where the owner comes from: `repository tag owner`, `policy owners[0]` …
+    pub owner_source: String,
 }
 
 /// `result` of an image the policy's `repositories` or `tags` filters leave
@@ -185,6 +189,18 @@ impl Report {
         }
     }
 
+    /// `Owner: payments (repository tag owner)`.
+    pub fn owner_line(&self) -> String {
+        format!("Owner: {} ({})", self.owner, self.owner_source)
+    }
+
+    /// The same report, saying who owns the image.
+    pub fn owned_by(mut self, owner: &crate::domain::owner::Owner) -> Report {
+        self.owner.clone_from(&owner.name);
+        self.owner_source = owner.source.phrase();
+        self
+    }
+
     /// A report for an image the policy does not cover: its `repositories`
     /// or `tags` filters leave it out, so nothing is judged. Not a pass:
     /// exit 2 unless `--allow-uncovered`.
@@ -220,6 +236,8 @@ impl Report {
             notes,
             console_url: image.console_url(),
             uncovered_allowed: false,
+            owner: crate::domain::owner::UNOWNED.to_string(),
+            owner_source: crate::domain::owner::OwnerSource::Nobody.phrase(),
         }
     }
 
@@ -299,6 +317,8 @@ impl Report {
             notes,
             console_url: image.console_url(),
             uncovered_allowed: false,
+            owner: crate::domain::owner::UNOWNED.to_string(),
+            owner_source: crate::domain::owner::OwnerSource::Nobody.phrase(),
         }
     }
 
@@ -306,6 +326,7 @@ impl Report {
         let mut out = String::new();
         if self.not_covered() {
             let _ = writeln!(out, "{}: {}", self.verdict(), one_line(&self.image_name()));
+            let _ = writeln!(out, "{}", one_line(&self.owner_line()));
             for note in &self.notes {
                 let _ = writeln!(out, "{}", one_line(note));
             }
@@ -325,6 +346,7 @@ impl Report {
             one_line(&self.image_name()),
             self.scan_status
         );
+        let _ = writeln!(out, "{}", one_line(&self.owner_line()));
         for v in &self.violations {
             let _ = writeln!(out, "  {}", violation_line(v));
         }

@@ -157,6 +157,7 @@ pub fn sarif(report: &Report) -> Value {
                 "fixedIn": v.fixed_in,
                 "score": v.score,
                 "failsGate": fails,
+                "owner": report.owner,
             },
         }));
     }
@@ -180,6 +181,8 @@ pub fn sarif(report: &Report) -> Value {
                 "threshold": report.threshold,
                 "scanStatus": report.scan_status,
                 "scanCompletedAt": report.scan_completed_at,
+                "owner": report.owner,
+                "ownerSource": report.owner_source,
                 "violationsTotal": report.violations_total,
                 "notes": report.notes,
             },
@@ -324,6 +327,7 @@ pub fn junit(report: &Report) -> String {
         ("threshold", report.threshold.as_str()),
         ("scan_status", report.scan_status.as_str()),
         ("result", report.result),
+        ("owner", report.owner.as_str()),
     ] {
         let _ = writeln!(
             properties,
@@ -384,6 +388,7 @@ pub fn markdown(report: &Report) -> String {
         "### ecr-scan-gate: {verdict} for `{}`\n",
         report.image_name().replace('`', "'")
     );
+    let _ = writeln!(out, "{}\n", md_escape(&report.owner_line()));
     if report.not_covered() {
         for note in &report.notes {
             let _ = writeln!(out, "{}\n", md_escape(note));
@@ -498,6 +503,8 @@ mod tests {
             scan_type: "BASIC",
             scan_completed_at: Some("2026-12-01T00:00:00Z".into()),
             completed_epoch: Some(0),
+            owner: "payments".into(),
+            owner_source: "repository tag owner".into(),
             counts: counts.clone(),
             alert_counts: counts,
             budgets: Vec::new(),
@@ -578,6 +585,33 @@ mod tests {
         );
         let json: Value = serde_json::from_str(&Format::Json.render(&report)).unwrap();
         assert_eq!(json["uncovered_allowed"], true);
+    }
+
+    #[test]
+    fn every_format_names_the_owner() {
+        let report = report();
+        assert!(Format::Text
+            .render(&report)
+            .contains("Owner: payments (repository tag owner)"));
+        let json: Value = serde_json::from_str(&Format::Json.render(&report)).unwrap();
+        assert_eq!(
+            (&json["owner"], &json["owner_source"]),
+            (&json!("payments"), &json!("repository tag owner"))
+        );
+        let doc = sarif(&report);
+        assert_eq!(doc["runs"][0]["properties"]["owner"], "payments");
+        assert_eq!(
+            doc["runs"][0]["results"][0]["properties"]["owner"],
+            "payments"
+        );
+        assert!(Format::Junit
+            .render(&report)
+            .contains("<property name=\"owner\" value=\"payments\"/>"));
+        let markdown = Format::Markdown.render(&report);
+        assert!(
+            markdown.contains("Owner: payments") && markdown.contains("repository tag owner"),
+            "{markdown}"
+        );
     }
 
     #[test]

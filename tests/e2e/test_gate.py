@@ -198,3 +198,25 @@ def test_every_option_can_come_from_the_environment(gated):
     report = json.loads(result.stdout)
     assert report["threshold"] == "CRITICAL"
     assert [v["id"] for v in report["violations"]] == ["CVE-2026-97002"]
+
+
+def test_the_gate_names_the_owner_from_the_tag_or_the_policy(gated, tmp_path):
+    ecr = gated.client("ecr")
+    ecr.tag_resource(resourceArn="arn:aws:ecr:us-east-1:123456789012:repository/gate/app",
+                     tags=[{"Key": "team", "Value": "payments"}])
+    scanned_image(gated, "gate/untagged", "v1", basic=[basic_finding("CVE-2026-97010", "HIGH")])
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"version": 1, "owners": [{"owner": "search", "repository": "gate/*"}]}))
+
+    tagged = run_gate(gated, "--repository", "gate/app", "--tag", "vulnerable", "--owner-tag-key", "team",
+                      "--policy", str(policy))
+    assert tagged.returncode == 1, tagged.stderr
+    assert "Owner: payments (repository tag team)" in tagged.stdout
+
+    untagged = run_gate(gated, "--repository", "gate/untagged", "--tag", "v1", "--owner-tag-key", "team",
+                        "--policy", str(policy), "--format", "json", "--output", f"sarif={tmp_path / 'g.sarif'}")
+    assert untagged.returncode == 1, untagged.stderr
+    report = json.loads(untagged.stdout)
+    assert (report["owner"], report["owner_source"]) == ("search", "policy owners[0]")
+    sarif = json.loads((tmp_path / "g.sarif").read_text())
+    assert sarif["runs"][0]["results"][0]["properties"]["owner"] == "search"

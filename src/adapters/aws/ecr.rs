@@ -54,13 +54,46 @@ impl EcrFindings {
         registry_id: Option<&str>,
         repository: &str,
         tag: &str,
+    ) -> Result<Option<(String, Option<String>)>, ServiceFailure> {
+        self.describe_image(
+            registry_id,
+            repository,
+            ImageIdentifier::builder().image_tag(tag).build(),
+        )
+        .await
+    }
+
+    /// The registry (account) an image of the caller's default registry is
+    /// in, as `DescribeImages` says it; `None` when there is no such image.
+    pub async fn registry_of(
+        &self,
+        repository: &str,
+        digest: &str,
     ) -> Result<Option<String>, ServiceFailure> {
+        Ok(self
+            .describe_image(
+                None,
+                repository,
+                ImageIdentifier::builder().image_digest(digest).build(),
+            )
+            .await?
+            .and_then(|(_, registry)| registry))
+    }
+
+    /// The image's digest and registry id (`DescribeImages`), `None` when
+    /// the image or its repository does not exist.
+    async fn describe_image(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        image: ImageIdentifier,
+    ) -> Result<Option<(String, Option<String>)>, ServiceFailure> {
         let result = self
             .client
             .describe_images()
             .set_registry_id(registry_id.map(str::to_string))
             .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .image_ids(image)
             .send()
             .await;
         match result {
@@ -68,7 +101,7 @@ impl EcrFindings {
                 .image_details
                 .unwrap_or_default()
                 .into_iter()
-                .find_map(|d| d.image_digest)),
+                .find_map(|d| d.image_digest.map(|digest| (digest, d.registry_id)))),
             Err(e) => match e.as_service_error() {
                 Some(
                     DescribeImagesError::ImageNotFoundException(_)

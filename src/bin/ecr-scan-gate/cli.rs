@@ -86,6 +86,15 @@ struct Cli {
     /// pass (exit 0); without it such an image exits 2: nothing was judged.
     #[arg(long, env = "ECR_SCAN_GATE_ALLOW_UNCOVERED")]
     allow_uncovered: bool,
+    /// The repository tag that names the image's owner (as the stack's
+    /// OwnerTagKey); without it, the policy's `owners` list, else `unowned`.
+    #[arg(
+        long,
+        env = "ECR_SCAN_GATE_OWNER_TAG_KEY",
+        value_name = "KEY",
+        default_value = "owner"
+    )]
+    owner_tag_key: String,
     /// Output on stdout.
     #[arg(long, env = "ECR_SCAN_GATE_FORMAT", value_enum, default_value = "text")]
     format: Format,
@@ -187,6 +196,8 @@ pub struct Args {
     pub interval: Duration,
     /// `--allow-uncovered`.
     pub allow_uncovered: bool,
+    /// `--owner-tag-key`.
+    pub owner_tag_key: String,
     /// What goes to stdout.
     pub format: Format,
     /// Other formats, to files.
@@ -261,6 +272,7 @@ pub fn parse_args(args: &[String], step_summary_path: Option<&str>) -> Result<Ar
         timeout: cli.timeout,
         interval: cli.interval,
         allow_uncovered: cli.allow_uncovered,
+        owner_tag_key: cli.owner_tag_key,
         format: cli.format,
         outputs: cli.outputs,
         summary_files,

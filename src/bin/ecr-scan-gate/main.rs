@@ -86,10 +86,18 @@ async fn run(args: &cli::Args) -> Result<Report, GateError> {
     };
     let source = EcrFindings::new(aws_sdk_ecr::Client::new(&aws))
         .with_inspector(aws_sdk_inspector2::Client::new(&aws));
-    // Without --registry-id, ECR uses the caller's own registry.
-    let account = args.registry_id.clone().unwrap_or_default();
-    let digest = match (&args.digest, &args.tag) {
-        (Some(d), _) => d.clone(),
+    // Without --registry-id, ECR uses the caller's own registry; its
+    // account is the one DescribeImages names (the repository's ARN, for
+    // its owner tag, needs it).
+    let (digest, registry) = match (&args.digest, &args.tag) {
+        (Some(d), _) if args.registry_id.is_some() => (d.clone(), None),
+        (Some(d), _) => (
+            d.clone(),
+            source
+                .registry_of(&args.repository, d)
+                .await
+                .map_err(GateError::Registry)?,
+        ),
         (None, Some(tag)) => source
             .resolve_tag(args.registry_id.as_deref(), &args.repository, tag)
             .await
@@ -100,6 +108,7 @@ async fn run(args: &cli::Args) -> Result<Report, GateError> {
             })?,
         (None, None) => unreachable!("parse_args requires --tag or --digest"),
     };
+    let account = args.registry_id.clone().unwrap_or_default();
     let image = ImageRef {
         account,
         region,
@@ -114,6 +123,8 @@ async fn run(args: &cli::Args) -> Result<Report, GateError> {
         timeout: args.timeout,
         interval: args.interval,
         budgets: args.budgets.clone(),
+        owner_tag_key: args.owner_tag_key.clone(),
+        registry_account: registry,
     };
     gate::run(
         &source,

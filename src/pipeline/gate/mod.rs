@@ -40,6 +40,11 @@ pub struct Options {
     /// Between polls and re-reads (`--interval`).
     pub interval: Duration,
     pub budgets: Budgets,
+    /// The repository tag that names the image's owner (`--owner-tag-key`).
+    pub owner_tag_key: String,
+    /// The account of the caller's own registry, when the image is in it
+    /// (no `--registry-id`) and ECR named it: the repository's ARN needs it.
+    pub registry_account: Option<String>,
 }
 
 /// The whole gate: waits for (or starts) the image's scan as asked, judges
@@ -66,7 +71,34 @@ where
     }
     let today = now.date_naive();
     let (budgets, poll) = (&options.budgets, polling);
-    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress).await?;
+    // Who owns the image, as the alerting function says it; a tag that
+    // cannot be read, or is no owner name, is a line on stderr, never a
+    // reason not to judge.
+    let tags =
+        crate::pipeline::owners::OwnerTags::new(options.owner_tag_key.clone(), Duration::ZERO);
+    let mut repository = image.clone();
+    if repository.account.is_empty() {
+        repository.account = options.registry_account.clone().unwrap_or_default();
+    }
+    let (owner, problem) = tags
+        .owner_of(source, &repository, policy.owner_rules())
+        .await;
+    match problem {
+        Some(crate::pipeline::owners::TagProblem::Unreadable(failure)) => progress(format!(
+            "cannot read the repository's `{}` tag ({failure}): the owner is {}",
+            options.owner_tag_key,
+            owner.phrase()
+        )),
+        Some(crate::pipeline::owners::TagProblem::Invalid { value, problem }) => progress(format!(
+            "the repository's `{}` tag `{value}` is no owner name ({problem}): the owner is {}",
+            options.owner_tag_key,
+            owner.phrase()
+        )),
+        None => {}
+    }
+    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress)
+        .await?
+        .owned_by(&owner);
     let Some(max_age) = options.max_age else {
         return Ok(report);
     };
@@ -95,7 +127,9 @@ where
         &mut progress,
     )
     .await?;
-    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress).await?;
+    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress)
+        .await?
+        .owned_by(&owner);
     match stale(&report, max_age, now, image)? {
         None => Ok(report),
         Some(age) => Err(GateError::RescanTooOld {

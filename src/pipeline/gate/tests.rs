@@ -668,6 +668,8 @@ fn options(start_scan: bool, max_age: Option<Duration>) -> Options {
         timeout: Duration::from_secs(5),
         interval: Duration::from_millis(10),
         budgets: Budgets::default(),
+        owner_tag_key: "owner".into(),
+        registry_account: None,
     }
 }
 
