@@ -163,7 +163,18 @@ def main():
         print(f"alert topic {topic_arn} -> queue {queue_url}")
         print("  and -> queue pager-critical with filter policy {\"severity\": [\"CRITICAL\"]}")
         print(f"chat topic {chat_topic_arn} -> queue {chat_queue_url}")
+        # Two teams, each subscribed with a filter policy on `owner`, and
+        # their repositories tagged owner=<team> (docs/alerts.md, "Routing
+        # per team"); demo/worker and demo/legacy are nobody's.
+        teams = {team: subscribe_queue(stack, topic_arn, f"team-{team}", {"owner": [team]})
+                 for team in ("web-team", "api-team")}
+        print("  and -> queues team-web-team, team-api-team with filter policies {\"owner\": [\"<team>\"]}")
         digests = seed_images(stack)
+        ecr = stack.client("ecr")
+        for repository, team in (("demo/web", "web-team"), ("demo/api", "api-team")):
+            ecr.tag_resource(resourceArn=f"arn:aws:ecr:us-east-1:123456789012:repository/{repository}",
+                             tags=[{"Key": "owner", "Value": team}])
+            print(f"repository {repository} tagged owner={team}")
         stack.function_env.update({"ALERT_TOPIC_ARN": topic_arn, "CHAT_TOPIC_ARN": chat_topic_arn,
                                    "SEVERITY_THRESHOLD": "HIGH", "SOURCE_URL_TEMPLATE": SOURCE_URL_TEMPLATE})
         print(f"SOURCE_URL_TEMPLATE={SOURCE_URL_TEMPLATE} (commit-tagged images link to their source)")
@@ -199,6 +210,14 @@ def main():
         paged = received_alerts(stack, pager_url)
         print(f"The CRITICAL-only pager queue received {len(paged)} of them: "
               + "; ".join(a["subject"] for a in paged))
+        for team, url in teams.items():
+            own = received_alerts(stack, url)
+            print(f"Team {team}'s queue (filter {{\"owner\": [\"{team}\"]}}) received {len(own)}: "
+                  + "; ".join(a["subject"] for a in own))
+            repository = "demo/web" if team == "web-team" else "demo/api"
+            if len(own) != 1 or f" in {repository}" not in own[0]["subject"]:
+                print(f"expected team {team} to receive its {repository} alert alone", file=sys.stderr)
+                failures += 1
         print(RULE)
         chats = received_alerts(stack, chat_queue_url)
         print(f"{len(chats)} Slack custom notification(s) arrived on the chat queue; the first:\n")
