@@ -133,3 +133,54 @@ async fn a_message_too_large_to_share_goes_alone_and_a_failed_call_fails_each_pu
     );
     assert!(calls.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_storms_owners_and_repositories_go_as_string_arrays() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let store = seen.clone();
+    let single = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
+        let attributes = input.message_attributes().unwrap();
+        let mut pairs: Vec<(String, String, String)> = attributes
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    value.data_type().to_string(),
+                    value.string_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        store.lock().unwrap().push(pairs);
+        PublishOutput::builder().message_id("storm").build()
+    });
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&single]);
+    let sink = SnsAlerts::new(client, TOPIC, None);
+    let mut storm = alert(0, "a storm".into());
+    storm.kind = AlertKind::Storm;
+    storm.attributes = vec![("alert_kind", "storm".into())];
+    storm.array_attributes = vec![
+        ("owner", vec!["payments".into(), "search \"web\"".into()]),
+        ("repository", vec!["pay/api".into()]),
+    ];
+
+    sink.publish(&storm).await.unwrap();
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [vec![
+            ("alert_kind".into(), "String".into(), "storm".into()),
+            (
+                "owner".into(),
+                "String.Array".into(),
+                r#"["payments","search \"web\""]"#.into()
+            ),
+            (
+                "repository".into(),
+                "String.Array".into(),
+                r#"["pay/api"]"#.into()
+            ),
+        ]]
+    );
+}

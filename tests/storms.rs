@@ -217,6 +217,8 @@ async fn ten_thousand_repositories_with_long_names_never_make_an_item_dynamodb_r
         repository["repo"].as_s().unwrap().len(),
         12 + 1 + 9 + 1 + 200
     );
+    // And its owner, for the storm alert's owners.
+    assert_eq!(repository["owner"].as_s().unwrap(), "team");
 }
 
 #[tokio::test]

@@ -340,6 +340,22 @@ mod tests {
                 .count()
                 <= 3_000
         );
+        // Each team whose images it touches hears of it: owners and
+        // repositories as String.Array attributes, most images first.
+        let owners = alert.array_attribute("owner").unwrap();
+        assert_eq!(
+            owners,
+            ["team-0", "team-1", "team-2", "team-3", "team-4", "team-5", "team-6"]
+        );
+        assert!(alert.body.contains("BY OWNER (7)\n  team-0: 731 images\n"));
+        assert!(alert.body.contains("  team-6: 714 images\n"));
+        let repositories = alert.array_attribute("repository").unwrap();
+        assert_eq!(repositories.len(), ARRAY_ATTRIBUTE_MAX, "capped");
+        assert!(alert.attributes_size() > crate::domain::alert::array_value(repositories).len());
+        assert!(chat["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Owners: *team-0* 731 · *team-1* 731"));
         let mut grew = report(3);
         grew.which = StormAlert::Grew { previous: 4_200 };
         let update = storm_alert(&grew);
@@ -350,5 +366,23 @@ mod tests {
         assert!(update
             .body
             .contains("800 more images since the last storm alert (4200)."));
+    }
+
+    #[test]
+    fn a_storm_over_many_owners_names_the_most_affected_and_counts_the_rest() {
+        let mut many = report(300);
+        for (i, repo) in many.repositories.iter_mut().enumerate() {
+            repo.owner = Some(format!("team-{i:03}"));
+            repo.images = 300 - i as u64;
+        }
+        many.repositories[299].owner = None;
+        let alert = storm_alert(&many);
+        let owners = alert.array_attribute("owner").unwrap();
+        assert_eq!(owners.len(), ARRAY_ATTRIBUTE_MAX);
+        assert_eq!(owners[0], "team-000");
+        assert!(alert.body.contains("  ... and 280 more owners."));
+        assert!(alert.publish_size() < SNS_MESSAGE_LIMIT);
+        // A repository recorded without an owner counts as unowned.
+        assert!(many.owners().contains(&("unowned".to_string(), 1)));
     }
 }
