@@ -196,7 +196,9 @@ async fn run_tagged(
     let ecr_rules: Vec<&aws_smithy_mocks::Rule> = std::iter::once(tags)
         .chain(ecr_rules.iter().copied())
         .collect();
-    let ecr = mock_client!(aws_sdk_ecr, RuleMode::Sequential, &ecr_rules, |c| c
+    // The tag read runs beside the findings reads: matched by operation,
+    // each rule's own answers in their order.
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &ecr_rules, |c| c
         .retry_config(retry()));
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, sns_rules, |c| c
         .retry_config(retry()));

@@ -38,6 +38,7 @@ use crate::ports::{
     AlertSink, DedupStore, FindingsSource, PolicySource, Published, ScanStatus, SourceError,
 };
 use crate::render::{self, FailureReport};
+use futures_util::FutureExt;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,10 @@ use std::time::{Duration, Instant};
 /// the scan event counted, none of them alert-worthy, while the event counted
 /// some at or above the threshold.
 pub const FINDINGS_INCOMPLETE: &str = "FINDINGS_INCOMPLETE";
+
+/// An image's owner being looked up ([`App::owner_of`]), awaited by
+/// whichever alert needs it first.
+type PendingOwner<'a> = futures_util::future::Shared<futures_util::future::BoxFuture<'a, Owner>>;
 
 /// What reading the findings gave: the folded findings, or the outcome
 /// already decided (image gone, scan failed and alerted).
@@ -233,7 +238,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             return Ok(Outcome::new(OutcomeKind::NotAlerted, Some(&scan.image)).because(reason));
         }
         let image_policy = policy.for_image(&scan.image, (self.today)());
-        let owner = self.owner_of(&scan.image, &policy).await;
+        // Looked up while the findings are read (it needs one more ECR call
+        // whenever the repository's tag is not cached), awaited where an
+        // alert needs it.
+        let owner: PendingOwner<'_> = self.owner_of(&scan.image, &policy).boxed().shared();
         let source = policy
             .commit_links()
             .link(self.config.source_url_template.as_ref(), &scan.image);
@@ -251,16 +259,20 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         policy: &Policy,
         image_policy: &ImagePolicy<'_>,
         source: Option<&SourceLink>,
-        owner: &Owner,
+        owner: &PendingOwner<'_>,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
-        let record = self.load_record(image).await?;
-        let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
-        let (signals, signals_problem) = self.read_signals(scan, image_policy).await?;
-        let mut folded = match self
-            .read_findings(scan, image_policy, &known, &signals, source, owner)
-            .await?
-        {
+        let (_, prepared) = tokio::join!(owner.clone(), async {
+            let record = self.load_record(image).await?;
+            let known = record.as_ref().map(|r| r.known.clone()).unwrap_or_default();
+            let (signals, signals_problem) = self.read_signals(scan, image_policy).await?;
+            let read = self
+                .read_findings(scan, image_policy, &known, &signals, source, owner)
+                .await?;
+            Ok::<_, HandlerError>((record, known, signals, signals_problem, read))
+        });
+        let (record, known, signals, signals_problem, read) = prepared?;
+        let mut folded = match read {
             Read::Folded(folded) => folded,
             Read::Done(outcome) => return Ok(outcome),
         };
@@ -348,12 +360,13 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 self.config.findings_wait_seconds,
             ));
         }
+        let owner = owner.clone().await;
         let report = render::FindingsReport::of(
             &assessment,
             image,
             scan.event_id.as_deref(),
             self.alias(image),
-            Some(owner),
+            Some(&owner),
         );
         let alert = render::findings_alert_with_source(&report, source);
         let nothing = format!(
@@ -415,7 +428,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         known: &Known,
         signals: &Signals,
         source: Option<&SourceLink>,
-        owner: &Owner,
+        owner: &PendingOwner<'_>,
     ) -> Result<Read, HandlerError> {
         let image = &scan.image;
         match judge_pages(&self.source, image, image_policy, known, signals).await {
@@ -465,7 +478,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         scan: &ScanEvent,
         known_status: Option<ScanStatus>,
         source: Option<&SourceLink>,
-        owner: &Owner,
+        owner: &PendingOwner<'_>,
     ) -> Result<Outcome, HandlerError> {
         let image = &scan.image;
         let incomplete = known_status
@@ -515,6 +528,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             o.scan_status = Some(status_code);
             return Ok(o);
         }
+        let owner = owner.clone().await;
         let alert = render::scan_failed_alert_with_source(
             &FailureReport {
                 image,
@@ -524,7 +538,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                 lookup_problem: lookup_problem.as_deref(),
                 event_id: scan.event_id.as_deref(),
                 account_alias: self.alias(image),
-                owner: Some(owner),
+                owner: Some(&owner),
             },
             source,
         );
