@@ -197,9 +197,9 @@ STATEMENTS = [
      "the threshold of the document the stack creates"),
     ("docs/operations.md", ["`AlarmsReach`", "`AlertEmail`", "nobody: set OperationsEmail or subscribe to the operations topic"],
      "who hears the alarms"),
-    ("docs/performance.md", ["AWS is localhost", "injects no latency", "`SSL_CERT_FILE`", "one certificate",
+    ("docs/performance.md", ["AWS is localhost", "injects no latency", "`SSL_CERT_FILE`", "every trusted root",
                              "Amazon Linux 2023 CA bundle", "three fresh processes", "measured by the wave rows",
-                             "system's whole bundle with the local CA appended"],
+                             "system's whole bundle with the local stack's throwaway CA appended"],
      "the performance figures' conditions"),
 ]
 
