@@ -28,6 +28,15 @@ pub const RECHECK_DELAY_SECONDS: &str = "RECHECK_DELAY_SECONDS";
 pub const BATCH_CONCURRENCY: &str = "BATCH_CONCURRENCY";
 pub const OWNER_TAG_KEY: &str = "OWNER_TAG_KEY";
 pub const OWNER_CACHE_SECONDS: &str = "OWNER_CACHE_SECONDS";
+pub const DIGEST_IMAGE_DAYS: &str = "DIGEST_IMAGE_DAYS";
+pub const DIGEST_STALE_DAYS: &str = "DIGEST_STALE_DAYS";
+/// Set by Lambda: the function's region.
+pub const AWS_REGION: &str = "AWS_REGION";
+
+/// The digest counts images pushed or pulled within this many days.
+pub const DEFAULT_DIGEST_IMAGE_DAYS: u64 = 30;
+/// The digest says a basic scan older than this many days is not current.
+pub const DEFAULT_DIGEST_STALE_DAYS: u64 = 30;
 
 /// The repository tag that names an image's owner unless OWNER_TAG_KEY says.
 pub const DEFAULT_OWNER_TAG_KEY: &str = "owner";
@@ -118,6 +127,12 @@ pub struct Config {
     pub owner_tag_key: String,
     /// How long a repository's owner tag is used before it is read again.
     pub owner_cache_seconds: u64,
+    /// The digest: images pushed or pulled within this many days count.
+    pub digest_image_days: u64,
+    /// The digest: a basic scan older than this many days is not current.
+    pub digest_stale_days: u64,
+    /// The function's region (`AWS_REGION`, set by Lambda).
+    pub region: Option<String>,
 }
 
 impl Default for Config {
@@ -149,6 +164,9 @@ impl Default for Config {
             batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
             owner_tag_key: DEFAULT_OWNER_TAG_KEY.into(),
             owner_cache_seconds: DEFAULT_OWNER_CACHE_SECONDS,
+            digest_image_days: DEFAULT_DIGEST_IMAGE_DAYS,
+            digest_stale_days: DEFAULT_DIGEST_STALE_DAYS,
+            region: None,
         }
     }
 }
@@ -187,6 +205,10 @@ impl Config {
         let accounts = accounts(&env)?;
         let timing = timing(&env)?;
         let (owner_tag_key, owner_cache_seconds) = owners(&env)?;
+        let digest_image_days =
+            env.whole(DIGEST_IMAGE_DAYS, DEFAULT_DIGEST_IMAGE_DAYS, 3_650, "days")?;
+        let digest_stale_days =
+            env.whole(DIGEST_STALE_DAYS, DEFAULT_DIGEST_STALE_DAYS, 3_650, "days")?;
         Ok(Config {
             alert_topic_arn: alerts.topic,
             threshold: alerts.threshold,
@@ -213,6 +235,9 @@ impl Config {
             batch_concurrency: timing.batch_concurrency,
             owner_tag_key,
             owner_cache_seconds,
+            digest_image_days: digest_image_days.max(1),
+            digest_stale_days: digest_stale_days.max(1),
+            region: env.get(AWS_REGION).map(|r| r.trim().to_string()),
         })
     }
 }

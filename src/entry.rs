@@ -1,5 +1,5 @@
-//! The function's two entry points, one per event type. The same binary is
-//! deployed as two Lambda functions; Lambda tells each which one it is
+//! The function's three entry points, one per event type. The same binary
+//! is deployed as three Lambda functions; Lambda tells each which one it is
 //! through `_HANDLER`, the function's `Handler` setting:
 //!
 //! - `scan-events`: EventBridge scan events (`ECR Image Scan`,
@@ -8,6 +8,8 @@
 //! - `finding-batches`: SQS batches of `Inspector2 Finding` events from an
 //!   event source mapping; the answer lists the messages that failed
 //!   (`batchItemFailures`), SQS retries them and then dead-letters them.
+//! - `digest`: the scheduled digest per owner (EventBridge Scheduler),
+//!   invoked asynchronously.
 
 use crate::config::ConfigError;
 
@@ -15,11 +17,13 @@ use crate::config::ConfigError;
 pub const HANDLER: &str = "_HANDLER";
 pub const SCAN_EVENTS: &str = "scan-events";
 pub const FINDING_BATCHES: &str = "finding-batches";
+pub const DIGEST: &str = "digest";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryPoint {
     ScanEvents,
     FindingBatches,
+    Digest,
 }
 
 impl EntryPoint {
@@ -28,10 +32,11 @@ impl EntryPoint {
         match value.map(str::trim) {
             Some(SCAN_EVENTS) => Ok(EntryPoint::ScanEvents),
             Some(FINDING_BATCHES) => Ok(EntryPoint::FindingBatches),
+            Some(DIGEST) => Ok(EntryPoint::Digest),
             other => Err(ConfigError {
                 variable: HANDLER,
                 problem: format!(
-                    "{} is not an entry point; set the function's Handler to `{SCAN_EVENTS}` (EventBridge scan events) or `{FINDING_BATCHES}` (SQS batches of Inspector2 Finding events)",
+                    "{} is not an entry point; set the function's Handler to `{SCAN_EVENTS}` (EventBridge scan events), `{FINDING_BATCHES}` (SQS batches of Inspector2 Finding events) or `{DIGEST}` (the scheduled digest)",
                     other.map_or("unset".to_string(), |v| format!("`{v}`"))
                 ),
             }),
@@ -52,6 +57,10 @@ mod tests {
         assert_eq!(
             EntryPoint::from_handler(Some("finding-batches")).unwrap(),
             EntryPoint::FindingBatches
+        );
+        assert_eq!(
+            EntryPoint::from_handler(Some("digest")).unwrap(),
+            EntryPoint::Digest
         );
         for bad in [None, Some("bootstrap"), Some("")] {
             let err = EntryPoint::from_handler(bad).unwrap_err();

@@ -84,5 +84,11 @@ async fn main() -> Result<(), Error> {
             }))
             .await
         }
+        EntryPoint::Digest => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                app.handle_digest(event.payload).await
+            }))
+            .await
+        }
     }
 }

@@ -108,6 +108,28 @@ pub trait FindingsSource: Send + Sync {
     }
 }
 
+/// A registry's repositories and images, as the digest reads them.
+pub trait RegistryListing: Send + Sync {
+    /// The repositories of the registry `registry` names (its account,
+    /// empty for the caller's own, and region), every page.
+    fn repositories<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::digest::RepositoryInfo>, SourceError>>;
+
+    /// The images of `repository` with their scan summaries, every page.
+    fn images<'a>(
+        &'a self,
+        repository: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::digest::ImageInfo>, SourceError>>;
+
+    /// The registry's scan type, `BASIC` or `ENHANCED`.
+    fn scan_type<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<String, SourceError>>;
+}
+
 /// Message ids of a published alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {

@@ -32,6 +32,8 @@ pub enum AlertKind {
     ScanFailed,
     /// One vulnerability newly in many images ([`crate::domain::storm`]).
     Storm,
+    /// An owner's periodic digest ([`crate::domain::digest`]).
+    Digest,
 }
 
 impl AlertKind {
@@ -40,6 +42,7 @@ impl AlertKind {
             AlertKind::Findings => "findings",
             AlertKind::ScanFailed => "scan_failed",
             AlertKind::Storm => "storm",
+            AlertKind::Digest => "digest",
         }
     }
 }

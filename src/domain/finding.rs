@@ -44,6 +44,11 @@ pub struct Finding {
     pub exploit_available: Option<bool>,
     /// Inspector's EPSS score (0 to 1), when known.
     pub epss: Option<f64>,
+    /// When Amazon Inspector first observed it (`firstObservedAt`, epoch
+    /// seconds): where a remediation deadline starts. `None` for basic
+    /// scanning, which does not say.
+    #[serde(skip)]
+    pub first_observed: Option<i64>,
     /// The severity the scanner reported and why the policy's risk rules
     /// moved it; `severity` is then the one that routes the alert.
     #[serde(skip)]
@@ -64,6 +69,7 @@ impl Finding {
             link: None,
             exploit_available: None,
             epss: None,
+            first_observed: None,
             moved: None,
         }
     }

@@ -72,7 +72,7 @@ impl Partition {
 
 /// An image in a registry: the account and region it lives in, its
 /// repository, its digest (tags move or are absent) and its tags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Default, Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageRef {
     pub account: String,
     pub region: String,

@@ -13,6 +13,12 @@ use lambda_runtime::Diagnostic;
 pub enum HandlerError {
     #[error(transparent)]
     InvalidEvent(#[from] EventError),
+    /// The digest could not read a registry (its repositories or scan type).
+    #[error("the digest cannot read the registry of {account}: {failure}")]
+    DigestRegistry { account: String, failure: String },
+    /// Some owners' digests were not published (the others were).
+    #[error("{failed} digest(s) not published, the first: {first}")]
+    DigestNotPublished { failed: usize, first: String },
     #[error("reading the scan findings of {image}: {failure}")]
     Findings {
         image: String,
@@ -64,6 +70,8 @@ impl HandlerError {
     pub fn is_transient(&self) -> bool {
         match self {
             HandlerError::InvalidEvent(_) | HandlerError::ScanNotFound { .. } => false,
+            // A schedule's run is retried by Lambda's asynchronous retries.
+            HandlerError::DigestRegistry { .. } | HandlerError::DigestNotPublished { .. } => true,
             HandlerError::ScanNotReady { .. } | HandlerError::AlertInProgress { .. } => true,
             HandlerError::Findings { failure, .. }
             | HandlerError::Publish { failure, .. }
@@ -78,6 +86,8 @@ impl HandlerError {
     pub fn error_type(&self) -> &'static str {
         match self {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
+            HandlerError::DigestRegistry { .. } => "Transient.DigestRegistryUnreadable",
+            HandlerError::DigestNotPublished { .. } => "Transient.DigestNotPublished",
             HandlerError::ScanNotFound { .. } => "ScanNotFound",
             HandlerError::ScanNotReady { .. } => "Transient.ScanInProgress",
             HandlerError::Findings { failure, .. } if failure.transient => {

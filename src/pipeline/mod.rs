@@ -7,6 +7,7 @@
 
 pub mod alert_memory;
 mod batch;
+mod digest;
 pub mod error;
 pub mod fold;
 pub mod gate;

@@ -4,6 +4,7 @@
 //! data: no SDK types, no I/O.
 
 pub mod chat;
+pub mod digest;
 pub mod email;
 pub mod gate;
 pub mod plan;

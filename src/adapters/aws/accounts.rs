@@ -292,6 +292,50 @@ impl FindingsSource for AccountFindings {
     }
 }
 
+impl crate::ports::RegistryListing for AccountFindings {
+    fn scan_type<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<String, SourceError>> {
+        Box::pin(async move {
+            let reader = self.reader(registry).await?;
+            reader
+                .findings()
+                .scan_type(registry)
+                .await
+                .map_err(|e| reader.note(e, &registry.account))
+        })
+    }
+
+    fn repositories<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::digest::RepositoryInfo>, SourceError>> {
+        Box::pin(async move {
+            let reader = self.reader(registry).await?;
+            reader
+                .findings()
+                .repositories(registry)
+                .await
+                .map_err(|e| reader.note(e, &registry.account))
+        })
+    }
+
+    fn images<'a>(
+        &'a self,
+        repository: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::digest::ImageInfo>, SourceError>> {
+        Box::pin(async move {
+            let reader = self.reader(repository).await?;
+            reader
+                .findings()
+                .images(repository)
+                .await
+                .map_err(|e| reader.note(e, &repository.account))
+        })
+    }
+}
+
 /// Says which account (and role) a failed call was made in: "repository not
 /// found" alone does not tell that the role reads the wrong account.
 fn in_member_account(error: SourceError, account: &str, role_name: &str) -> SourceError {

@@ -4,11 +4,12 @@
 use super::finding_fields::{self as fields, BasicAttributes};
 use super::findings_tap::TapSlot;
 use super::service_failure;
+use crate::domain::digest::{ImageInfo, RepositoryInfo};
 use crate::domain::finding::Finding;
 use crate::domain::image::ImageRef;
 use crate::domain::risk::{self, Usage};
 use crate::domain::severity::Severity;
-use crate::ports::BoxFuture;
+use crate::ports::{BoxFuture, RegistryListing};
 use crate::ports::{
     FindingsPage, FindingsSource, RegistryScanning, RepositoryScanning, ScanStarter, ScanStatus,
     ScanningConfigSource, ScanningRule, ServiceFailure, SourceError, StartScanError,
@@ -279,6 +280,134 @@ pub fn repository_arn(image: &ImageRef) -> String {
     )
 }
 
+impl RegistryListing for EcrFindings {
+    /// `GetRegistryScanningConfiguration`: the caller's own registry.
+    fn scan_type<'a>(
+        &'a self,
+        _registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<String, SourceError>> {
+        Box::pin(async move {
+            self.registry_scanning()
+                .await
+                .map(|r| r.scan_type)
+                .map_err(SourceError::Failed)
+        })
+    }
+
+    /// `DescribeRepositories`, 1,000 a page (Amazon ECR API Reference).
+    fn repositories<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Vec<RepositoryInfo>, SourceError>> {
+        Box::pin(async move {
+            let mut pages = self
+                .client
+                .describe_repositories()
+                .set_registry_id(registry_of(registry))
+                .max_results(1000)
+                .into_paginator()
+                .send();
+            let mut out = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| SourceError::Failed(service_failure("ECR", &e)))?;
+                for repository in page.repositories.unwrap_or_default() {
+                    let Some(name) = repository.repository_name else {
+                        continue;
+                    };
+                    out.push(RepositoryInfo {
+                        repository: ImageRef {
+                            account: repository
+                                .registry_id
+                                .unwrap_or_else(|| registry.account.clone()),
+                            region: registry.region.clone(),
+                            repository: name,
+                            digest: String::new(),
+                            tags: Vec::new(),
+                        },
+                        scan_on_push: repository
+                            .image_scanning_configuration
+                            .is_some_and(|c| c.scan_on_push),
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// `DescribeImages`, 1,000 a page: each image's push and last pull, and
+    /// its scan's status and summary (Amazon ECR API Reference,
+    /// `ImageDetail`).
+    fn images<'a>(
+        &'a self,
+        repository: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Vec<ImageInfo>, SourceError>> {
+        Box::pin(async move {
+            let mut pages = self
+                .client
+                .describe_images()
+                .set_registry_id(registry_of(repository))
+                .repository_name(&repository.repository)
+                .max_results(1000)
+                .into_paginator()
+                .send();
+            let mut out = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|error| {
+                    let failure = service_failure("ECR", &error);
+                    match error.as_service_error() {
+                        Some(DescribeImagesError::RepositoryNotFoundException(_)) => {
+                            SourceError::ImageNotFound(failure)
+                        }
+                        _ => SourceError::Failed(failure),
+                    }
+                })?;
+                for detail in page.image_details.unwrap_or_default() {
+                    let Some(digest) = detail.image_digest else {
+                        continue;
+                    };
+                    let summary = detail.image_scan_findings_summary;
+                    let mut counts = crate::domain::severity::SeverityCounts::default();
+                    if let Some(found) = summary
+                        .as_ref()
+                        .and_then(|s| s.finding_severity_counts.as_ref())
+                    {
+                        for (severity, n) in found {
+                            counts.add(
+                                Severity::from_aws(severity.as_str()),
+                                u64::try_from(*n).unwrap_or(0),
+                            );
+                        }
+                    }
+                    out.push(ImageInfo {
+                        image: ImageRef {
+                            account: detail
+                                .registry_id
+                                .unwrap_or_else(|| repository.account.clone()),
+                            region: repository.region.clone(),
+                            repository: repository.repository.clone(),
+                            digest,
+                            tags: detail.image_tags.unwrap_or_default(),
+                        },
+                        pushed_at: detail.image_pushed_at.map(|t| t.secs()),
+                        last_pull: detail.last_recorded_pull_time.map(|t| t.secs()),
+                        scan_status: detail
+                            .image_scan_status
+                            .as_ref()
+                            .and_then(|s| s.status.as_ref())
+                            .map(|s| s.as_str().to_string()),
+                        scan_description: detail.image_scan_status.and_then(|s| s.description),
+                        completed_at: summary
+                            .and_then(|s| s.image_scan_completed_at)
+                            .map(|t| t.secs()),
+                        counts,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
 impl EcrFindings {
     fn read_signals<'a>(
         &'a self,
@@ -481,6 +610,7 @@ pub fn from_enhanced(finding: EnhancedImageScanFinding) -> Finding {
         score: Some(finding.score),
         fix_available: finding.fix_available.as_deref(),
         exploit_available: finding.exploit_available.as_deref(),
+        first_observed: finding.first_observed_at.map(|t| t.secs()),
     })
 }
 

@@ -83,6 +83,8 @@ pub(crate) struct Enhanced<'a> {
     pub score: Option<f64>,
     pub fix_available: Option<&'a str>,
     pub exploit_available: Option<&'a str>,
+    /// `firstObservedAt`, epoch seconds.
+    pub first_observed: Option<i64>,
 }
 
 /// An enhanced finding: the vulnerability id (else the title), the first
@@ -102,6 +104,7 @@ pub(crate) fn enhanced(fields: Enhanced<'_>) -> Finding {
     out.fix_available = fields.fix_available.and_then(FixAvailable::from_aws);
     out.exploit_available = fields.exploit_available.and_then(risk::exploit_from_aws);
     out.title = fields.title;
+    out.first_observed = fields.first_observed;
     out
 }
 

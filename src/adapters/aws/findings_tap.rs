@@ -446,6 +446,7 @@ impl<'de> DeserializeSeed<'de> for EnhancedSeed {
             score: raw.score,
             fix_available: raw.fix_available.as_deref(),
             exploit_available: raw.exploit_available.as_deref(),
+            first_observed: raw.first_observed_at.map(|t| t.trunc() as i64),
         });
         let mut usage = Usage::default();
         for resource in raw.resources.unwrap_or_default() {
@@ -476,6 +477,9 @@ struct RawEnhanced<'a> {
     fix_available: Option<Text<'a>>,
     #[serde(borrow, default)]
     exploit_available: Option<Text<'a>>,
+    /// ECR writes timestamps as epoch seconds (JSON numbers).
+    #[serde(default)]
+    first_observed_at: Option<f64>,
     #[serde(default)]
     resources: Option<Vec<RawResource>>,
 }

@@ -68,6 +68,8 @@ struct PolicyDoc {
     risk: Vec<RiskDoc>,
     #[serde(default)]
     owners: Vec<OwnerDoc>,
+    #[serde(default)]
+    sla: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 /// `owners[N]`: the images an owner has, by repository pattern, account or
@@ -479,6 +481,13 @@ impl PolicyDoc {
                 .map(SourceDoc::into_rules)
                 .transpose()?
                 .unwrap_or_default(),
+            sla: match &self.sla {
+                None => None,
+                Some(map) => Some(
+                    crate::domain::deadline::Sla::new(map.iter().map(|(k, v)| (k.clone(), *v)))
+                        .map_err(|(key, problem)| invalid(format!("sla.{key}"), problem))?,
+                ),
+            },
             owners: self
                 .owners
                 .iter()
@@ -575,6 +584,9 @@ mod tests {
                 r#"{"version": 1, "owners": [{"owner": "pay"}]}"#,
                 "owners[0].repository",
             ),
+            (r#"{"version": 1, "sla": {"CRITICAL": 0}}"#, "sla.CRITICAL"),
+            (r#"{"version": 1, "sla": {"SEVERE": 5}}"#, "sla.SEVERE"),
+            (r#"{"version": 1, "sla": {"HIGH": "30"}}"#, "sla.HIGH"),
             (
                 r#"{"version": 1, "owners": [{"owner": "<!channel>", "repository": "a/*"}]}"#,
                 "owners[0].owner",

@@ -59,6 +59,14 @@ pub struct AllowEntry {
 impl AllowEntry {
     /// `CVE-2023-1234 (openssl, prod-*) expired 2026-01-31`
     pub fn label(&self) -> String {
+        match self.expires {
+            Some(date) => format!("{}, expired {date}", self.label_scope()),
+            None => self.label_scope(),
+        }
+    }
+
+    /// `CVE-2023-1234 (openssl, prod-*)`: the entry and what it covers.
+    pub fn label_scope(&self) -> String {
         let mut scope = Vec::new();
         if let Some(p) = &self.package {
             scope.push(p.clone());
@@ -77,10 +85,7 @@ impl AllowEntry {
         } else {
             format!(" ({})", scope.join(", "))
         };
-        match self.expires {
-            Some(date) => format!("{}{scope}, expired {date}", self.id),
-            None => format!("{}{scope}", self.id),
-        }
+        format!("{}{scope}", self.id)
     }
 }
 
@@ -200,6 +205,8 @@ pub struct Policy {
     risk: Vec<RiskRule>,
     /// Who owns which images, when their repositories have no owner tag.
     owners: Vec<crate::domain::owner::OwnerRule>,
+    /// Remediation deadlines (the digest's); `None`: no deadlines.
+    sla: Option<crate::domain::deadline::Sla>,
 }
 
 /// The policy as it applies to one image on one day.
@@ -250,6 +257,7 @@ impl Policy {
             source: SourceRules::default(),
             risk: Vec::new(),
             owners: Vec::new(),
+            sla: None,
         }
     }
 
@@ -272,6 +280,16 @@ impl Policy {
         &self.source
     }
 
+    /// The policy-wide threshold (the document's, else the fallback).
+    pub fn threshold(&self) -> Severity {
+        self.threshold
+    }
+
+    /// The document's `sla` section: days per severity to fix a finding.
+    pub fn sla(&self) -> Option<&crate::domain::deadline::Sla> {
+        self.sla.as_ref()
+    }
+
     /// The document's `owners` entries, in order (empty without a document).
     pub fn owner_rules(&self) -> &[crate::domain::owner::OwnerRule] {
         &self.owners
@@ -283,6 +301,11 @@ impl Policy {
             .into_iter()
             .filter_map(|i| self.allow_entry(*i).map(|e| e.label()))
             .collect()
+    }
+
+    /// Every allow-list entry, in order.
+    pub fn allow_entries(&self) -> &[AllowEntry] {
+        &self.allow
     }
 
     pub fn allow_entry(&self, index: usize) -> Option<&AllowEntry> {

@@ -1,0 +1,503 @@
+//! The weekly digest (docs/digest.md): per owner, what is open, what is past
+//! its deadline, what scanning does not watch, and which allow-list entries
+//! expire. Plain data and the rules that fill it; the reading of the
+//! registry is the pipeline's, the text the renderer's.
+
+use crate::domain::deadline::{Sla, Standing};
+use crate::domain::finding::Finding;
+use crate::domain::image::ImageRef;
+use crate::domain::policy::AllowEntry;
+use crate::domain::severity::{Severity, SeverityCounts};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// Overdue and due-soon findings an owner's digest lists at most (oldest
+/// first); the rest are counted.
+pub const LISTED_DEADLINES: usize = 20;
+/// Images not watched an owner's digest lists at most; the rest are counted.
+pub const LISTED_UNWATCHED: usize = 30;
+/// An allow-list entry expiring within this many days is listed.
+pub const EXPIRING_DAYS: i64 = 14;
+/// An allow-list entry that expired within this many days is listed.
+pub const EXPIRED_DAYS: i64 = 7;
+const DAY: i64 = 86_400;
+
+/// A repository as `DescribeRepositories` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryInfo {
+    /// The repository (an image of it without digest or tags).
+    pub repository: ImageRef,
+    /// `imageScanningConfiguration.scanOnPush`.
+    pub scan_on_push: bool,
+}
+
+/// An image as `DescribeImages` gives it (Amazon ECR API Reference,
+/// `ImageDetail`): times in epoch seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub image: ImageRef,
+    pub pushed_at: Option<i64>,
+    pub last_pull: Option<i64>,
+    /// `imageScanStatus.status`: `None` when the image was never scanned.
+    pub scan_status: Option<String>,
+    pub scan_description: Option<String>,
+    /// `imageScanFindingsSummary.imageScanCompletedAt`.
+    pub completed_at: Option<i64>,
+    /// `imageScanFindingsSummary.findingSeverityCounts`.
+    pub counts: SeverityCounts,
+}
+
+/// The scan statuses under which ECR watches an image no more (Amazon ECR
+/// API Reference, `ImageScanStatus`), with what to do about each.
+const UNWATCHED_STATUSES: &[(&str, &str)] = &[
+    (
+        "FAILED",
+        "scan it again (aws ecr start-image-scan); if it fails again, its OS or package manager is not supported",
+    ),
+    (
+        "UNSUPPORTED_IMAGE",
+        "rebuild it on a base image the scanner supports",
+    ),
+    (
+        "SCAN_ELIGIBILITY_EXPIRED",
+        "push it again, or raise Inspector's ECR re-scan duration, if it still runs",
+    ),
+    (
+        "FINDINGS_UNAVAILABLE",
+        "push it again: Inspector no longer has findings for it",
+    ),
+];
+
+/// Why scanning does not watch an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unwatched {
+    /// Basic scanning with scan on push off, and never scanned.
+    ScanOnPushOff,
+    /// A status under which it is watched no more.
+    Status {
+        status: String,
+        description: Option<String>,
+    },
+    /// Never scanned.
+    NeverScanned,
+    /// A basic scan that completed this many days ago.
+    Stale { days: i64 },
+}
+
+impl Unwatched {
+    /// What it is, in a few words.
+    pub fn reason(&self) -> String {
+        match self {
+            Unwatched::ScanOnPushOff => "scan on push is off, never scanned".into(),
+            Unwatched::Status { status, .. } => format!("scan status {status}"),
+            Unwatched::NeverScanned => "never scanned".into(),
+            Unwatched::Stale { days } => format!("last basic scan {days} days ago"),
+        }
+    }
+
+    /// What to do about it.
+    pub fn to_do(&self) -> &'static str {
+        match self {
+            Unwatched::ScanOnPushOff => {
+                "turn scan on push on for the repository and scan the image"
+            }
+            Unwatched::Status { status, .. } => UNWATCHED_STATUSES
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or("look at the scan in the console", |(_, what)| what),
+            Unwatched::NeverScanned => "scan it (aws ecr start-image-scan)",
+            Unwatched::Stale { .. } => {
+                "scan it again, or turn on enhanced scanning to have it rescanned continuously"
+            }
+        }
+    }
+}
+
+/// Whether scanning watches `image`: `None` when it does (a current scan,
+/// or one under way), else why not. `basic`: the registry uses basic
+/// scanning; `stale_days`: a basic scan older than this is not current.
+pub fn unwatched(
+    image: &ImageInfo,
+    scan_on_push: bool,
+    basic: bool,
+    now: i64,
+    stale_days: i64,
+) -> Option<Unwatched> {
+    match image.scan_status.as_deref() {
+        None => Some(if basic && !scan_on_push {
+            Unwatched::ScanOnPushOff
+        } else {
+            Unwatched::NeverScanned
+        }),
+        Some(status) if UNWATCHED_STATUSES.iter().any(|(s, _)| *s == status) => {
+            Some(Unwatched::Status {
+                status: status.to_string(),
+                description: image.scan_description.clone(),
+            })
+        }
+        Some("COMPLETE") if basic => {
+            let days = image.completed_at.map(|at| (now - at) / DAY)?;
+            (days > stale_days).then_some(Unwatched::Stale { days })
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether an image matters to the digest: pushed or pulled within `days`.
+pub fn is_current(image: &ImageInfo, now: i64, days: i64) -> bool {
+    let since = now - days * DAY;
+    image.pushed_at.is_some_and(|t| t >= since) || image.last_pull.is_some_and(|t| t >= since)
+}
+
+/// Whether an image's scan summary counts a finding at or above `threshold`:
+/// only such images have their findings read.
+pub fn reaches(counts: &SeverityCounts, threshold: Severity) -> bool {
+    Severity::RANKED
+        .iter()
+        .any(|s| *s >= threshold && counts.get(*s) > 0)
+}
+
+/// A finding with a deadline, for the overdue and due-soon lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadlined {
+    pub id: String,
+    pub severity: Severity,
+    pub image: String,
+    /// `upgrade openssl to 3.0.15`, or what is known of the fix.
+    pub fix: String,
+    pub due: i64,
+    /// Days past due (overdue), or days left (due soon).
+    pub days: i64,
+}
+
+/// One repository's open findings in a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryLine {
+    pub repository: ImageRef,
+    /// Alert-worthy open findings (policy and threshold applied), by severity.
+    pub open: SeverityCounts,
+    /// Of those, with a known exploit.
+    pub exploitable: u64,
+    /// Current images, and those scanning watches.
+    pub images: u64,
+    pub watched: u64,
+}
+
+/// An allow-list entry the digest mentions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    pub label: String,
+    pub reason: String,
+    pub expires: NaiveDate,
+    /// `true`: already expired.
+    pub expired: bool,
+}
+
+/// What one owner's digest says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerDigest {
+    pub owner: String,
+    /// By repository key (`account|region|repository`).
+    pub repositories: BTreeMap<String, RepositoryLine>,
+    pub overdue: Vec<Deadlined>,
+    pub overdue_total: u64,
+    pub overdue_by_severity: SeverityCounts,
+    pub due_soon: Vec<Deadlined>,
+    pub due_soon_total: u64,
+    pub unwatched: Vec<(ImageRef, Unwatched)>,
+    pub unwatched_total: u64,
+    /// Images whose findings could not be read, with why.
+    pub unreadable: Vec<(ImageRef, String)>,
+    pub exceptions: Vec<Exception>,
+}
+
+impl OwnerDigest {
+    pub fn new(owner: &str) -> OwnerDigest {
+        OwnerDigest {
+            owner: owner.to_string(),
+            ..OwnerDigest::default()
+        }
+    }
+
+    fn line(&mut self, repository: &ImageRef) -> &mut RepositoryLine {
+        let key = crate::domain::storm::repository_key(repository);
+        self.repositories
+            .entry(key)
+            .or_insert_with(|| RepositoryLine {
+                repository: ImageRef {
+                    digest: String::new(),
+                    tags: Vec::new(),
+                    ..repository.clone()
+                },
+                open: SeverityCounts::default(),
+                exploitable: 0,
+                images: 0,
+                watched: 0,
+            })
+    }
+
+    /// A repository with no current image still appears (as empty).
+    pub fn add_repository(&mut self, repository: &ImageRef) {
+        self.line(repository);
+    }
+
+    /// A current image, and whether scanning watches it.
+    pub fn add_image(&mut self, image: &ImageRef, unwatched: Option<Unwatched>) {
+        let line = self.line(image);
+        line.images += 1;
+        match unwatched {
+            None => line.watched += 1,
+            Some(why) => {
+                self.unwatched_total += 1;
+                if self.unwatched.len() < LISTED_UNWATCHED {
+                    self.unwatched.push((image.clone(), why));
+                }
+            }
+        }
+    }
+
+    /// An alert-worthy open finding of `image` (as the policy routed it),
+    /// with its standing against the deadlines.
+    pub fn add_open(&mut self, image: &ImageRef, finding: &Finding, standing: Standing) {
+        let line = self.line(image);
+        line.open.add(finding.severity, 1);
+        if finding.exploit_available == Some(true) {
+            line.exploitable += 1;
+        }
+        let deadlined = |due: i64, days: i64| Deadlined {
+            id: finding.id.clone(),
+            severity: finding.severity,
+            image: image.short_name(),
+            fix: fix_phrase(finding),
+            due,
+            days,
+        };
+        match standing {
+            Standing::Overdue { due, days } => {
+                self.overdue_total += 1;
+                self.overdue_by_severity.add(finding.severity, 1);
+                keep_oldest(&mut self.overdue, deadlined(due, days));
+            }
+            Standing::DueSoon { due } => {
+                self.due_soon_total += 1;
+                keep_oldest(&mut self.due_soon, deadlined(due, 0));
+            }
+            Standing::None | Standing::Open { .. } => {}
+        }
+    }
+
+    /// Open findings at or above the threshold, by severity, over every repository.
+    pub fn open(&self) -> SeverityCounts {
+        let mut out = SeverityCounts::default();
+        for line in self.repositories.values() {
+            for s in Severity::RANKED {
+                out.add(s, line.open.get(s));
+            }
+        }
+        out
+    }
+
+    pub fn exploitable(&self) -> u64 {
+        self.repositories.values().map(|l| l.exploitable).sum()
+    }
+
+    pub fn images(&self) -> (u64, u64) {
+        self.repositories
+            .values()
+            .fold((0, 0), |(i, w), l| (i + l.images, w + l.watched))
+    }
+
+    /// The worst open severity, the digest's `severity` attribute (`None`:
+    /// nothing open).
+    pub fn worst(&self) -> Option<Severity> {
+        let open = self.open();
+        Severity::RANKED
+            .iter()
+            .rev()
+            .copied()
+            .find(|s| open.get(*s) > 0)
+    }
+
+    /// The allow-list entries that matter to this owner's repositories:
+    /// expired within [`EXPIRED_DAYS`] or expiring within [`EXPIRING_DAYS`].
+    pub fn add_exceptions<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = &'a AllowEntry>,
+        today: NaiveDate,
+    ) {
+        for entry in entries {
+            let Some(expires) = entry.expires else {
+                continue;
+            };
+            let days = (expires - today).num_days();
+            let covers = self.repositories.values().any(|l| {
+                entry
+                    .repository
+                    .as_ref()
+                    .is_none_or(|g| g.matches(&l.repository.repository))
+                    && entry
+                        .account
+                        .as_ref()
+                        .is_none_or(|a| *a == l.repository.account)
+            });
+            if !covers || !(-EXPIRED_DAYS..=EXPIRING_DAYS).contains(&days) {
+                continue;
+            }
+            self.exceptions.push(Exception {
+                label: entry.label_scope(),
+                reason: entry.reason.clone(),
+                expires,
+                expired: days < 0,
+            });
+        }
+    }
+}
+
+/// Keeps the [`LISTED_DEADLINES`] with the earliest due dates.
+fn keep_oldest(list: &mut Vec<Deadlined>, item: Deadlined) {
+    let at = list.partition_point(|d| (d.due, &d.id) <= (item.due, &item.id));
+    if at < LISTED_DEADLINES {
+        list.insert(at, item);
+        list.truncate(LISTED_DEADLINES);
+    }
+}
+
+fn fix_phrase(finding: &Finding) -> String {
+    match (&finding.package_name, &finding.fixed_in) {
+        (Some(p), Some(v)) => format!("upgrade {p} to {v}"),
+        (Some(p), None) => format!("{p}: no fixed version known"),
+        (None, _) => "no fixed version known".into(),
+    }
+}
+
+/// The deadlines' standing of a finding under `sla` (none without one).
+pub fn standing(
+    sla: Option<&Sla>,
+    finding: &Finding,
+    first_observed: Option<i64>,
+    now: i64,
+) -> Standing {
+    sla.map_or(Standing::None, |sla| {
+        sla.standing(
+            finding.severity,
+            finding.first_observed.or(first_observed),
+            now,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_796_000_000;
+
+    fn image(repository: &str, digest: &str) -> ImageRef {
+        ImageRef {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            repository: repository.into(),
+            digest: digest.into(),
+            tags: vec!["v1".into()],
+        }
+    }
+
+    fn info(status: Option<&str>, completed_days_ago: Option<i64>) -> ImageInfo {
+        ImageInfo {
+            image: image("pay/api", "sha256:1"),
+            pushed_at: Some(NOW - 3 * DAY),
+            scan_status: status.map(str::to_string),
+            completed_at: completed_days_ago.map(|d| NOW - d * DAY),
+            ..ImageInfo::default()
+        }
+    }
+
+    #[test]
+    fn what_scanning_does_not_watch_is_named_with_what_to_do() {
+        let never = info(None, None);
+        assert_eq!(
+            unwatched(&never, false, true, NOW, 30),
+            Some(Unwatched::ScanOnPushOff)
+        );
+        assert_eq!(
+            unwatched(&never, true, true, NOW, 30),
+            Some(Unwatched::NeverScanned)
+        );
+        assert_eq!(
+            unwatched(&never, true, false, NOW, 30),
+            Some(Unwatched::NeverScanned)
+        );
+        let expired = unwatched(
+            &info(Some("SCAN_ELIGIBILITY_EXPIRED"), None),
+            true,
+            false,
+            NOW,
+            30,
+        )
+        .unwrap();
+        assert_eq!(expired.reason(), "scan status SCAN_ELIGIBILITY_EXPIRED");
+        assert!(expired.to_do().contains("push it again"));
+        assert_eq!(
+            unwatched(&info(Some("COMPLETE"), Some(45)), true, true, NOW, 30),
+            Some(Unwatched::Stale { days: 45 })
+        );
+        assert_eq!(
+            unwatched(&info(Some("COMPLETE"), Some(3)), true, true, NOW, 30),
+            None
+        );
+        // Enhanced scanning rescans on its own: an old completion is no staleness.
+        assert_eq!(
+            unwatched(&info(Some("ACTIVE"), Some(45)), true, false, NOW, 30),
+            None
+        );
+        assert_eq!(
+            unwatched(&info(Some("IN_PROGRESS"), None), true, true, NOW, 30),
+            None
+        );
+    }
+
+    #[test]
+    fn current_images_were_pushed_or_pulled_lately() {
+        let mut old = info(Some("COMPLETE"), Some(1));
+        old.pushed_at = Some(NOW - 90 * DAY);
+        assert!(!is_current(&old, NOW, 30));
+        old.last_pull = Some(NOW - 2 * DAY);
+        assert!(is_current(&old, NOW, 30));
+    }
+
+    #[test]
+    fn overdue_findings_are_counted_and_the_oldest_listed() {
+        let mut digest = OwnerDigest::new("payments");
+        let img = image("pay/api", "sha256:1");
+        digest.add_image(&img, None);
+        for i in 0..30 {
+            let mut f = Finding::new(format!("CVE-2026-{i:04}"), Severity::Critical);
+            f.package_name = Some("openssl".into());
+            f.fixed_in = Some("3.0.15".into());
+            f.exploit_available = Some(i == 0);
+            digest.add_open(
+                &img,
+                &f,
+                Standing::Overdue {
+                    due: NOW - i * DAY,
+                    days: i,
+                },
+            );
+        }
+        digest.add_open(
+            &img,
+            &Finding::new("CVE-1", Severity::High),
+            Standing::DueSoon { due: NOW + DAY },
+        );
+        assert_eq!(digest.overdue_total, 30);
+        assert_eq!(digest.overdue.len(), LISTED_DEADLINES);
+        assert_eq!(digest.overdue[0].id, "CVE-2026-0029", "oldest first");
+        assert_eq!(digest.overdue[0].fix, "upgrade openssl to 3.0.15");
+        assert_eq!(digest.due_soon_total, 1);
+        assert_eq!(digest.open().get(Severity::Critical), 30);
+        assert_eq!(digest.exploitable(), 1);
+        assert_eq!(digest.worst(), Some(Severity::Critical));
+        assert_eq!(digest.images(), (1, 1));
+        assert_eq!(OwnerDigest::new("clean").worst(), None);
+    }
+}
