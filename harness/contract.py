@@ -149,6 +149,72 @@ def check_ecr_findings_page(body: dict, request: dict) -> list[str]:
     return problems
 
 
+_LISTINGS = {
+    # operation: (the page's list member, the request's ids member)
+    "DescribeImages": ("imageDetails", "imageIds"),
+    "DescribeRepositories": ("repositories", "repositoryNames"),
+}
+
+
+def check_ecr_listing_page(operation: str, body: dict, request: dict) -> list[str]:
+    """Violations by one page of ECR DescribeImages or DescribeRepositories
+    answering `request` (the parsed JSON request body):
+
+    - the output shape of the ECR model;
+    - page sizes: at most maxResults (1..1000, default 100) entries; with
+      imageIds / repositoryNames, no nextToken and at most one entry per id
+      asked (Amazon ECR API Reference: maxResults and nextToken "cannot be
+      used when you specify images with imageIds");
+    - DescribeImages: only images of the repository asked for; imageTags
+      left out rather than empty for an untagged image, as ECR writes it; a
+      findings summary only beside a scan status;
+    - DescribeRepositories: only the repositories named, when named.
+    """
+    request = request or {}
+    problems = check_output("ecr", operation, body)
+    if not isinstance(body, dict):
+        return problems
+    key, ids_key = _LISTINGS[operation]
+    items = body.get(key)
+    if not isinstance(items, list):
+        return problems
+    ids = request.get(ids_key)
+    if isinstance(ids, list):
+        if "nextToken" in body:
+            problems.append(f"nextToken: a page answering {ids_key} has no nextToken; ECR does not page them")
+        if len(items) > len(ids):
+            problems.append(f"{key}: {len(items)} entries for {len(ids)} {ids_key}")
+    else:
+        max_results = request.get("maxResults")
+        limit = ECR_BASIC_DEFAULT
+        if max_results is not None:
+            if isinstance(max_results, bool) or not isinstance(max_results, int) \
+                    or not 1 <= max_results <= ECR_MAX_RESULTS_MAX:
+                problems.append(f"request.maxResults: {_show(max_results)} is not an integer in "
+                                f"1..{ECR_MAX_RESULTS_MAX}; ECR refuses such a request instead of answering it")
+            else:
+                limit = max_results
+        if len(items) > limit:
+            problems.append(f"{key}: {len(items)} entries on one page; at most {limit} "
+                            f"(maxResults {'default' if max_results is None else 'of the request'})")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        if operation == "DescribeImages":
+            asked = request.get("repositoryName")
+            if asked is not None and item.get("repositoryName") not in (None, asked):
+                problems.append(f"imageDetails[{i}].repositoryName: {_show(item.get('repositoryName'))} "
+                                f"answering a request for {_show(asked)}")
+            if item.get("imageTags") == []:
+                problems.append(f"imageDetails[{i}].imageTags: empty; ECR leaves it out for an untagged image")
+            if "imageScanFindingsSummary" in item and "imageScanStatus" not in item:
+                problems.append(f"imageDetails[{i}]: imageScanFindingsSummary without imageScanStatus")
+        elif isinstance(ids, list) and item.get("repositoryName") not in ids:
+            problems.append(f"repositories[{i}].repositoryName: {_show(item.get('repositoryName'))} "
+                            "was not asked for")
+    return problems
+
+
 def _check_open_enums(inspector_shape, value, path):
     """Enum values of Inspector's model applied where ECR's model has an open
     string of the same member name (only enums: the rest is ECR's to say)."""

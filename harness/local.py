@@ -241,11 +241,13 @@ class LocalStack:
         """Where AWS clients (ours and the function's) send requests."""
         return self.proxy.url
 
-    def client(self, service):
+    def client(self, service, config=None):
+        """A boto3 client of the stack; `config`: a botocore Config (e.g.
+        no retries, to see a 500 once)."""
         import boto3
 
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id="testing", aws_secret_access_key="testing", config=config)
 
     def invoke(self, event, timeout=60, function=None):
         """Invokes a function through the emulator's Invoke API, as the

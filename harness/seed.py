@@ -267,6 +267,57 @@ def rescan(stack, repository, digest, **scan):
     stack.proxy.overrides[digest] = scan_result(repository, digest, **scan)
 
 
+def image_details(stack, digest, **members):
+    """What DescribeImages says of this image beyond moto's answer: these
+    ImageDetail members replace the image's own (e.g.
+    lastRecordedPullTime=epoch seconds, imagePushedAt=..., imageScanStatus=
+    {"status": "SCAN_ELIGIBILITY_EXPIRED", "description": ...});
+    harness.registry.OMIT leaves a member out."""
+    stack.proxy.image_details[digest] = {**stack.proxy.image_details.get(digest, {}), **members}
+
+
+def synthetic_image(repository, n, tags=None, scan=None, account=ACCOUNT, **detail):
+    """Image `n` of a repository of a synthetic registry (see
+    synthetic_registry): its digest derived from both, tagged `v{n}` unless
+    `tags` says otherwise (() for an untagged image), scanned when `scan`
+    gives scan_result's arguments (basic=..., enhanced=..., status=...,
+    completed_at=...; None: never scanned). `detail`: more ImageDetail
+    members (imagePushedAt, lastRecordedPullTime, imageSizeInBytes...)."""
+    digest = "sha256:" + hashlib.sha256(f"synthetic/{account}/{repository}@{n}".encode()).hexdigest()
+    image = {"imageDigest": digest, "registryId": account, **detail}
+    tags = (f"v{n}",) if tags is None else tags
+    if tags:
+        image["imageTags"] = list(tags)
+    if scan is not None:
+        image["scan"] = scan_result(repository, digest, account=account, **scan)
+    return image
+
+
+def synthetic_fleet(repositories, images, scan=lambda r, i: {}, prefix="fleet", account=ACCOUNT, **repository):
+    """A registry of `repositories` repositories (`{prefix}/team-NNNN`) of
+    `images` images each, for synthetic_registry: `scan(r, i)` gives the
+    scan_result arguments of image i of repository r (None: never scanned;
+    default: a completed basic scan without findings); `repository`: more
+    Repository members of each (e.g. imageScanningConfiguration)."""
+    fleet = []
+    for r in range(repositories):
+        name = f"{prefix}/team-{r:04d}"
+        fleet.append({"repositoryName": name, **repository,
+                      "images": [synthetic_image(name, i, scan=scan(r, i), account=account) for i in range(images)]})
+    return fleet
+
+
+def synthetic_registry(stack, repositories, account=ACCOUNT, region=REGION):
+    """Hands the proxy a whole registry held in memory (a list of Repository
+    dicts with their `images`, as synthetic_fleet and synthetic_image build
+    them): DescribeRepositories, DescribeImages and DescribeImageScanFindings
+    answer for it without moto, still paged and checked against the ECR
+    model. Far faster than pushing each image to moto. Returns the proxy's
+    SyntheticRegistry; stack.proxy.drop_synthetic_registry(account, region)
+    forgets it."""
+    return stack.proxy.synthetic_registry(repositories, account=account, region=region)
+
+
 def alerted_then_rescanned(stack, inbox, repository, tag, old, new):
     """An image alerted on for its basic findings `old` (that alert taken
     off the inbox), then scanned again with `new` added. Returns the scan

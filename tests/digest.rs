@@ -125,6 +125,9 @@ async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expi
                     d.last_recorded_pull_time = Some(DateTime::from_secs(now() - DAY));
                     d
                 })
+                // AWS-native basic scanning: no status or summary here; the
+                // findings answer says them.
+                .image_details(image("pay/api", "sha256:nnn", 2, None, &[]))
                 // Pushed a year ago and never pulled: not current, not read.
                 .image_details(image(
                     "pay/api",
@@ -176,6 +179,37 @@ async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expi
                 )
                 .build()
         });
+    let native = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .match_requests(|r| r.image_id().and_then(|i| i.image_digest()) == Some("sha256:nnn"))
+        .then_output(|| {
+            DescribeImageScanFindingsOutput::builder()
+                .image_scan_status(
+                    ImageScanStatus::builder()
+                        .status(ScanStatus::Complete)
+                        .build(),
+                )
+                .image_scan_findings(
+                    ImageScanFindings::builder()
+                        .image_scan_completed_at(DateTime::from_secs(now() - DAY))
+                        .findings(
+                            ImageScanFinding::builder()
+                                .name("CVE-2026-28002")
+                                .severity(FindingSeverity::High)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let never_scanned = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .match_requests(|r| r.image_id().and_then(|i| i.image_digest()) == Some("sha256:bbb"))
+        .then_error(|| {
+            aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError::ScanNotFoundException(
+                aws_sdk_ecr::types::error::ScanNotFoundException::builder()
+                    .message("Image scan does not exist for the image")
+                    .build(),
+            )
+        });
     let pay_tags = mock!(aws_sdk_ecr::Client::list_tags_for_resource)
         .match_requests(|r| {
             r.resource_arn()
@@ -198,6 +232,8 @@ async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expi
             &batch_images,
             &search_images,
             &findings,
+            &native,
+            &never_scanned,
             &pay_tags,
             &search_tags
         ]
@@ -234,8 +270,8 @@ async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expi
     assert_eq!(outcome["owners"], 2);
     assert_eq!(outcome["published"], 2);
     assert_eq!(
-        outcome["images_with_findings_read"], 1,
-        "only the image whose summary reaches HIGH"
+        outcome["images_with_findings_read"], 2,
+        "the image whose summary reaches HIGH, and the one without a summary"
     );
     let published = published.lock().unwrap().clone();
     let by_owner: HashMap<String, &PublishInput> = published
@@ -256,11 +292,11 @@ async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expi
     assert_eq!(attributes["severity"].string_value(), Some("CRITICAL"));
     assert_eq!(
         pay.subject(),
-        Some("Digest for payments: 1 critical open, 1 overdue")
+        Some("Digest for payments: 1 critical, 1 high open, 1 overdue")
     );
     let body = pay.message().unwrap();
     assert!(
-        body.contains("1 critical open in 2 images of 2 repositories; 1 not watched"),
+        body.contains("1 critical, 1 high open in 3 images of 2 repositories; 1 not watched"),
         "{body}"
     );
     assert!(

@@ -97,7 +97,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                         continue;
                     }
                 };
-                for image in images {
+                for mut image in images {
                     let stamp = now.timestamp();
                     if !digest::is_current(&image, stamp, self.config.digest_image_days as i64)
                         || policy.skip_reason(&image.image).is_some()
@@ -105,6 +105,33 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                         continue;
                     }
                     images_read += 1;
+                    // AWS-native basic scanning leaves DescribeImages' scan
+                    // status and summary out (Amazon ECR API Reference,
+                    // DescribeImages: "Use the DescribeImageScanFindings API
+                    // instead"): the findings' first page says them.
+                    let mut first = None;
+                    if basic && image.scan_status.is_none() {
+                        let threshold = policy.for_image(&image.image, now.date_naive()).threshold;
+                        match self.source.page(&image.image, None, Some(threshold)).await {
+                            Ok(page) => {
+                                if let Some(status) = &page.status {
+                                    image.scan_status = Some(status.status.clone());
+                                    image.scan_description.clone_from(&status.description);
+                                }
+                                image.completed_at = page.completed_at;
+                                first = Some(page);
+                            }
+                            // Never scanned.
+                            Err(SourceError::ScanNotFound(_)) => {}
+                            Err(SourceError::ImageNotFound(_)) => continue,
+                            Err(error) => {
+                                digest
+                                    .unreadable
+                                    .push((image.image.clone(), error.to_string()));
+                                continue;
+                            }
+                        }
+                    }
                     let unwatched = digest::unwatched(
                         &image,
                         read.info.scan_on_push,
@@ -115,7 +142,9 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     let watched = unwatched.is_none();
                     digest.add_image(&image.image, unwatched);
                     if watched {
-                        findings_read += self.open_findings(digest, &policy, &image, now).await;
+                        findings_read += self
+                            .open_findings(digest, &policy, &image, first, now)
+                            .await;
                     }
                 }
             }
@@ -170,26 +199,32 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     }
 
     /// Reads the image's findings when its summary counts one at or above
-    /// its threshold, and adds the alert-worthy ones to the digest; 1 when
-    /// read, 0 when not needed.
+    /// its threshold (or, without a summary, when `first`, the first page,
+    /// was read already), and adds the alert-worthy ones to the digest; 1
+    /// when read, 0 when not needed.
     async fn open_findings(
         &self,
         digest: &mut OwnerDigest,
         policy: &Policy,
         image: &ImageInfo,
+        mut first: Option<crate::ports::FindingsPage>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> u64 {
         let image_policy = policy.for_image(&image.image, now.date_naive());
-        if !digest::reaches(&image.counts, image_policy.threshold) {
+        if first.is_none() && !digest::reaches(&image.counts, image_policy.threshold) {
             return 0;
         }
         let mut token: Option<String> = None;
         loop {
-            let page = match self
-                .source
-                .page(&image.image, token.as_deref(), Some(image_policy.threshold))
-                .await
-            {
+            let read = match first.take() {
+                Some(page) => Ok(page),
+                None => {
+                    self.source
+                        .page(&image.image, token.as_deref(), Some(image_policy.threshold))
+                        .await
+                }
+            };
+            let page = match read {
                 Ok(page) => page,
                 Err(error) => {
                     digest
