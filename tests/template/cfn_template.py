@@ -359,6 +359,8 @@ NO_RESOURCE_LEVEL = {
     "inspector2:ListFindings",
     "inspector2:ListCoverage",
     "inspector2:ListAccountPermissions",
+    # Acts on the caller's registry, not on a repository.
+    "ecr:GetRegistryScanningConfiguration",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }
@@ -366,9 +368,10 @@ NO_RESOURCE_LEVEL = {
 FUNCTION_ROLE_PATH = "/ecr-scan-alerts/"
 # The two functions (one binary), their Handler (the entry point the binary
 # reads from _HANDLER) and their execution roles.
-SCAN_FUNCTION, FINDINGS_FUNCTION = "ScanFunction", "FindingsFunction"
-HANDLERS = {SCAN_FUNCTION: "scan-events", FINDINGS_FUNCTION: "finding-batches"}
-ROLES = {SCAN_FUNCTION: "FunctionRole", FINDINGS_FUNCTION: "FindingsFunctionRole"}
+SCAN_FUNCTION, FINDINGS_FUNCTION, DIGEST_FUNCTION = "ScanFunction", "FindingsFunction", "DigestFunction"
+HANDLERS = {SCAN_FUNCTION: "scan-events", FINDINGS_FUNCTION: "finding-batches", DIGEST_FUNCTION: "digest"}
+ROLES = {SCAN_FUNCTION: "FunctionRole", FINDINGS_FUNCTION: "FindingsFunctionRole",
+         DIGEST_FUNCTION: "DigestFunctionRole"}
 # What the findings function must never be able to do: it takes its findings
 # from the events, so it reads none; of ECR it reads repositories' owner
 # tags, and it assumes member reader roles organisation-wide (for the tags).
@@ -520,10 +523,13 @@ def function_problems(resolved):
     asynchronous settings (nothing invokes it asynchronously). Each has its
     own error alarm."""
     functions = resolved.of_type("AWS::Serverless::Function")
-    if set(functions) != set(HANDLERS):
-        return [f"functions {sorted(functions)}, expected {sorted(HANDLERS)}"]
+    expected = set(HANDLERS) if DIGEST_FUNCTION in functions else set(HANDLERS) - {DIGEST_FUNCTION}
+    if set(functions) != expected:
+        return [f"functions {sorted(functions)}, expected {sorted(expected)}"]
     problems = []
     for name, handler in HANDLERS.items():
+        if name not in functions:
+            continue
         props = functions[name]["Properties"]
         if props.get("Handler") != handler:
             problems.append(f"{name} has Handler {props.get('Handler')!r}, not {handler!r}")
@@ -549,7 +555,14 @@ def function_problems(resolved):
     alarmed = {str(d.get("Value")) for alarm in resolved.of_type("AWS::CloudWatch::Alarm").values()
                if alarm["Properties"].get("MetricName") == "Errors"
                for d in alarm["Properties"].get("Dimensions", []) if d.get("Name") == "FunctionName"}
-    for name in HANDLERS:
+    digest = functions.get(DIGEST_FUNCTION, {}).get("Properties")
+    if digest is not None:
+        on_failure = digest.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        if on_failure.get("Destination") != {"Fn::GetAtt": ["FailureQueue", "Arn"]}:
+            problems.append(f"{DIGEST_FUNCTION} hands failed runs to {on_failure or 'nothing'}, not FailureQueue")
+        if digest.get("Events"):
+            problems.append(f"{DIGEST_FUNCTION} takes events {sorted(digest['Events'])}: only its schedule starts it")
+    for name in functions:
         if str({"Ref": name}) not in alarmed:
             problems.append(f"{name} has no Errors alarm")
     return problems

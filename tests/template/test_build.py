@@ -1,5 +1,6 @@
-"""`sam build` builds both functions from template.yaml through cargo-lambda:
-one binary, deployed as the scan function and the findings function. x86_64
+"""`sam build` builds the functions from template.yaml through cargo-lambda:
+one binary, deployed as the scan function, the findings function and the
+digest function. x86_64
 here, because that is the Rust target this machine has; deployments default
 to arm64 (see the README)."""
 
@@ -36,10 +37,11 @@ def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
     bootstrap = build_dir / "ScanFunction" / "bootstrap"
     assert bootstrap.is_file() and os.access(bootstrap, os.X_OK)
     binary = bootstrap.read_bytes()
-    # The same binary for both: the Handler alone tells them apart.
-    findings = build_dir / "FindingsFunction" / "bootstrap"
-    assert findings.is_file() and os.access(findings, os.X_OK)
-    assert findings.read_bytes() == binary
+    # The same binary for each: the Handler alone tells them apart.
+    for other in ("FindingsFunction", "DigestFunction"):
+        built_binary = build_dir / other / "bootstrap"
+        assert built_binary.is_file() and os.access(built_binary, os.X_OK)
+        assert built_binary.read_bytes() == binary, other
     assert binary[:4] == b"\x7fELF"
     (machine,) = struct.unpack_from("<H", binary, 18)
     assert machine == EM_X86_64
@@ -49,7 +51,8 @@ def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
 
     # The built template is what `sam deploy` uploads: it points at the build.
     built = load(build_dir / "template.yaml")["Resources"]
-    for name, handler in (("ScanFunction", "scan-events"), ("FindingsFunction", "finding-batches")):
+    for name, handler in (("ScanFunction", "scan-events"), ("FindingsFunction", "finding-batches"),
+                          ("DigestFunction", "digest")):
         assert built[name]["Properties"]["CodeUri"] == name
         assert built[name]["Properties"]["Handler"] == handler
 

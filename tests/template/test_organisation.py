@@ -46,7 +46,7 @@ def test_the_function_assumes_the_member_role_by_name_in_the_organisation(templa
         assert environment(resolved, function)["MEMBER_ROLE_NAME"] == ROLE
         assert environment(resolved, function)["ACCOUNT_ALIASES"] == "111111111111=payments-prod"
     assert resolved.resources["FunctionAssumeMemberRole"]["Properties"]["Roles"] == [
-        {"Ref": "FunctionRole"}, {"Ref": "FindingsFunctionRole"}]
+        {"Ref": "FunctionRole"}, {"Ref": "FindingsFunctionRole"}, {"Ref": "DigestFunctionRole"}]
     (statement,) = resolved.resources["FunctionAssumeMemberRole"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Resource"] == f"arn:aws:iam::*:role/{ROLE}"

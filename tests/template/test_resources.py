@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cfn_template import (FINDINGS_FUNCTION, HANDLERS, NO_RESOURCE_LEVEL, PARTITIONS, ROLES, ROOT, SCAN_FUNCTION,
+from cfn_template import (FINDINGS_FUNCTION, DIGEST_FUNCTION, HANDLERS, NO_RESOURCE_LEVEL, PARTITIONS, ROLES, ROOT, SCAN_FUNCTION,
                           TEMPLATE, Resolved, as_list, central_problems, function_problems, key_policy_problems,
                           lifecycle_rules, load, partition_problems, policy_statements, repository_problems,
                           role_grants, role_statements, uncommented_wildcard_resources, wildcard_action_problems,
@@ -202,12 +202,17 @@ def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(
 
 
 def test_the_two_functions_run_the_two_entry_points(template):
-    """One binary, two functions: Lambda sets _HANDLER from Handler, and the
-    binary accepts exactly these two values (src/entry.rs)."""
+    """One binary, three functions: Lambda sets _HANDLER from Handler, and
+    the binary accepts exactly these values (src/entry.rs). Without a digest
+    schedule the digest function is left out."""
     resolved = Resolved(template)
     functions = resolved.of_type("AWS::Serverless::Function")
     assert {name: f["Properties"]["Handler"] for name, f in functions.items()} == {
-        "ScanFunction": "scan-events", "FindingsFunction": "finding-batches"}
+        "ScanFunction": "scan-events", "FindingsFunction": "finding-batches", "DigestFunction": "digest"}
+    off = Resolved(template, DigestSchedule="none")
+    assert set(off.of_type("AWS::Serverless::Function")) == {"ScanFunction", "FindingsFunction"}
+    assert not [n for n in off.resources if n.startswith("Digest")]
+    assert function_problems(off) == []
     entry = (ROOT / "src" / "entry.rs").read_text()
     for handler in HANDLERS.values():
         assert f'"{handler}"' in entry, handler
@@ -342,12 +347,19 @@ def test_alarms_watch_errors_and_both_queues_and_go_to_the_operations_topic(temp
     for alarm in resolved.of_type("AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [target]
+        if props["MetricName"] == "DigestsPublished":
+            # Silence is what it hears: no digest for DigestAlarmDays days.
+            assert (props["Namespace"], props["Period"], props["EvaluationPeriods"], props["DatapointsToAlarm"],
+                    props["ComparisonOperator"], props["Threshold"], props["TreatMissingData"]) == (
+                "EcrScanAlerts", 86400, "8", "8", "LessThanThreshold", 1, "breaching")
+            continue
         ((dimension,),) = [props["Dimensions"]]
         watched[(props["MetricName"], str(dimension["Value"]))] = (
             props["ComparisonOperator"], props["Threshold"], props["Statistic"])
     assert watched == {
         ("Errors", str({"Ref": "ScanFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
         ("Errors", str({"Ref": "FindingsFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
+        ("Errors", str({"Ref": "DigestFunction"})): ("GreaterThanOrEqualToThreshold", 1, "Sum"),
         ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["FailureQueue", "QueueName"]})):
             ("GreaterThanThreshold", 0, "Maximum"),
         ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["RuleDeadLetterQueue", "QueueName"]})):
@@ -369,9 +381,11 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         ".", "provided.al2023", HANDLERS[name], ["arm64"])
     assert Resolved(template, Architecture="x86_64").resources[name]["Properties"]["Architectures"] == ["x86_64"]
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    assert props["LoggingConfig"]["LogGroup"] == {
-        "Ref": "FunctionLogGroup" if name == SCAN_FUNCTION else "FindingsFunctionLogGroup"}
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": {
+        SCAN_FUNCTION: "FunctionLogGroup", FINDINGS_FUNCTION: "FindingsFunctionLogGroup",
+        DIGEST_FUNCTION: "DigestFunctionLogGroup"}[name]}
     recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "50"}
+    digest = {"DIGEST_IMAGE_DAYS": "30", "DIGEST_STALE_DAYS": "30"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
@@ -381,6 +395,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         "STORM_WINDOW_MINUTES": "60", "STORM_SUMMARY_MINUTES": "15", "FINDINGS_WAIT_SECONDS": "20",
         "SCOPE_ACCOUNT_IDS": "123456789012", "OWNER_TAG_KEY": "owner",
         **(recheck if name == FINDINGS_FUNCTION else {}),
+        **(digest if name == DIGEST_FUNCTION else {}),
     }
     assert set(template["Parameters"]["SeverityThreshold"]["AllowedValues"]) == {
         "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
@@ -536,6 +551,10 @@ def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(templ
         grants = role_grants(on, role)
         assert grants["ssm:GetParameter"] == [
             "arn:aws:ssm:us-east-1:123456789012:parameter/ecr-scan-alerts/policy"], role
+        if role == ROLES[DIGEST_FUNCTION]:
+            # The digest reads the policy and remembers nothing.
+            assert not [a for a in grants if a.startswith("dynamodb:")], role
+            continue
         assert grants["dynamodb:GetItem"] == grants["dynamodb:UpdateItem"] == [
             {"Fn::GetAtt": ["DedupTable", "Arn"]}], role
 
