@@ -25,6 +25,7 @@ ACCOUNT = "123456789012"
 FUNCTION_NAME = "ecr-scan-alerts"
 SCAN_EVENTS = "scan-events"
 FINDING_BATCHES = "finding-batches"
+DIGEST = "digest"
 FINDINGS_FUNCTION_NAME = FINDING_BATCHES  # kept for callers naming the function
 
 # Dummy credentials: nothing here ever leaves 127.0.0.1.
@@ -168,6 +169,16 @@ class LocalStack:
         port to invoke it on (invoke_at); stopped with the functions."""
         port, emulator = self._emulator(f"{name}-emulator")
         process = self._start(FINDING_BATCHES, port, name, self.overrides)
+        self.consumers.append((emulator, process))
+        return port
+
+    def start_digest(self, **overrides):
+        """The digest function (Handler `digest`), with the settings of the
+        last start_function plus `overrides`, behind its own Runtime API
+        emulator, as the schedule would invoke it. Returns the port to invoke
+        it on (invoke_at); stopped with the functions."""
+        port, emulator = self._emulator("digest-emulator")
+        process = self._start(DIGEST, port, "digest-function", {**self.overrides, **overrides})
         self.consumers.append((emulator, process))
         return port
 
