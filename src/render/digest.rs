@@ -235,7 +235,7 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     }
     if !digest.exceptions.is_empty() {
         out.push('\n');
-        let _ = writeln!(out, "ALLOW-LIST ENTRIES EXPIRING OR EXPIRED");
+        let _ = writeln!(out, "EXCEPTIONS EXPIRING OR EXPIRED (allow-list)");
         for e in &digest.exceptions {
             let when = if e.expired { "expired" } else { "expires" };
             let _ = writeln!(
