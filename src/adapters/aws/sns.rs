@@ -293,29 +293,27 @@ impl SnsAlerts {
             failure,
             alert_topic_message_id: None,
         };
-        let mut attributes = HashMap::with_capacity(alert.attributes.len());
-        for (name, value) in &alert.attributes {
+        // `String` attributes, then `String.Array` ones: a JSON array
+        // (Amazon SNS Developer Guide, "Amazon SNS message attributes"),
+        // which a filter policy matches when any element matches.
+        let arrays = alert.array_attributes.iter().map(|(name, values)| {
+            (
+                *name,
+                "String.Array",
+                crate::domain::alert::array_value(values),
+            )
+        });
+        let all = alert
+            .attributes
+            .iter()
+            .map(|(name, value)| (*name, "String", value.clone()))
+            .chain(arrays);
+        let mut attributes =
+            HashMap::with_capacity(alert.attributes.len() + alert.array_attributes.len());
+        for (name, data_type, value) in all {
             let value = MessageAttributeValue::builder()
-                .data_type("String")
+                .data_type(data_type)
                 .string_value(value)
-                .build()
-                .map_err(|e| {
-                    failed(ServiceFailure {
-                        service: "SNS",
-                        code: "InvalidAttribute".into(),
-                        message: format!("message attribute `{name}`: {e}"),
-                        transient: false,
-                    })
-                })?;
-            attributes.insert(name.to_string(), value);
-        }
-        for (name, values) in &alert.array_attributes {
-            // A `String.Array` value is a JSON array (Amazon SNS Developer
-            // Guide, "Amazon SNS message attributes"); a filter policy
-            // matches it when any element matches.
-            let value = MessageAttributeValue::builder()
-                .data_type("String.Array")
-                .string_value(crate::domain::alert::array_value(values))
                 .build()
                 .map_err(|e| {
                     failed(ServiceFailure {
