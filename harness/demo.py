@@ -4,7 +4,8 @@ Starts moto (behind a paging proxy that pages like ECR) and cargo-lambda's
 Runtime API emulator on 127.0.0.1, seeds the images the sample events in
 events/ talk about, runs the function, invokes it with each event through
 `cargo lambda invoke`, prints every alert that arrived on the SQS queue
-subscribed to the alert topic, and stops everything it started.
+subscribed to the alert topic, ends with one owner's digest, and stops
+everything it started.
 """
 
 import json
@@ -150,6 +151,25 @@ def policy_and_dedup(stack, events_dir, queue_url):
     return failures
 
 
+def show_digest(stack, web_team_queue):
+    """The scheduled digest, as EventBridge Scheduler starts it: one per
+    owner; prints web-team's (docs/digest.md)."""
+    print(RULE)
+    port = stack.start_digest()
+    ok, result = stack.invoke_at(port, {"digest": "scheduled"}, timeout=120)
+    print(f"The digest (Handler digest, started as the schedule would): {result}")
+    digests = [a for a in received_alerts(stack, web_team_queue) if a["attributes"].get("alert_kind") == "digest"]
+    if not ok or len(digests) != 1:
+        print(f"expected one digest for web-team, got {digests} ({result})", file=sys.stderr)
+        return 1
+    print(f"\nSubject:    {digests[0]['subject']}")
+    print("Attributes: " + ", ".join(f"{k}={v}" for k, v in sorted(digests[0]["attributes"].items())))
+    print()
+    print(digests[0]["message"])
+    print(RULE)
+    return 0
+
+
 def main():
     binary = Path(os.environ.get("FUNCTION_BINARY") or ROOT / "target" / "debug" / "ecr-scan-alerts")
     events_dir = ROOT / ".local" / "demo-events"
@@ -229,6 +249,7 @@ def main():
                   file=sys.stderr)
             failures += 1
         failures += policy_and_dedup(stack, events_dir, queue_url)
+        failures += show_digest(stack, teams["web-team"])
         if len(alerts) != 3 + 1:
             print(f"expected 4 alerts (three findings alerts and one scan-failed alert), got {len(alerts)}",
                   file=sys.stderr)

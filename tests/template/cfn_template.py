@@ -345,10 +345,28 @@ def lifecycle_problems(rules, params):
     return problems
 
 
+def for_each_problems(template):
+    """A Fn::ForEach loop named like a parameter (or a resource, or another
+    loop) is refused by the AWS::LanguageExtensions transform ("loop name
+    ... conflicts with parameter name", as `sam build` says): only the
+    transform would find it, at deploy."""
+    taken = set(template.get("Parameters", {})) | {
+        k for k in template.get("Resources", {}) if not k.startswith("Fn::ForEach::")}
+    problems, loops = [], set()
+    for section in ("Resources", "Outputs", "Conditions"):
+        for key in template.get(section, {}):
+            if isinstance(key, str) and key.startswith("Fn::ForEach::"):
+                name = key.removeprefix("Fn::ForEach::")
+                if name in taken or name in loops:
+                    problems.append(f"{section}: loop {key} is named like a parameter, resource or loop")
+                loops.add(name)
+    return problems
+
+
 def own_check_problems(template, **overrides):
     resolved = Resolved(template, **overrides)
     return (wildcard_action_problems(resolved) + repository_problems(resolved)
-            + central_problems(template, **overrides))
+            + central_problems(template, **overrides) + for_each_problems(template))
 
 
 # -- least privilege across accounts and partitions ------------------------------

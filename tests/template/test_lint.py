@@ -118,6 +118,12 @@ def findings_role_outside_the_trusted_path(template):
     template["Resources"]["FindingsFunctionRole"]["Properties"]["Path"] = "/"
 
 
+def loop_named_like_a_parameter(template):
+    resources = template["Resources"]
+    loop = resources.pop("Fn::ForEach::OwnerEmailSubscriptions")
+    resources["Fn::ForEach::OwnerEmails"] = loop
+
+
 def swapped_handlers(template):
     scan = template["Resources"]["ScanFunction"]["Properties"]
     findings = template["Resources"]["FindingsFunction"]["Properties"]
@@ -154,6 +160,7 @@ BREAKAGES = {
     threshold_filtered_finding_rule: {"own checks"},
     findings_role_reads_ecr: {"own checks"},
     findings_role_outside_the_trusted_path: {"own checks"},
+    loop_named_like_a_parameter: {"own checks"},
     swapped_handlers: {"own checks"},
     bootstrap_handler: {"own checks"},
     findings_function_with_async_settings: {"own checks"},
