@@ -16,7 +16,7 @@ ARCH ?= arm64
 # sam build runs cargo-lambda (from .venv) in a target directory of its own.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(TARGET_DIR)/sam" SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench storm
+.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench storm digest
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -109,6 +109,10 @@ load: setup build ## A burst of EVENTS (default 1000) against the local stack: e
 storm: setup ## A CVE storm at scale: 5,000 finding events for one CVE + 500 others, 4 consumers, counts checked
 	cargo build --release --locked --bin ecr-scan-alerts
 	$(PY) -m harness.storm --binary $(TARGET_DIR)/release/ecr-scan-alerts
+
+digest: setup ## The digest at scale: 20,000 images in 2,000 repositories, 20 owners; AWS calls, CPU and RSS against the goals
+	cargo build --release --locked --bin ecr-scan-alerts
+	$(PY) -m harness.digest_scale --binary $(TARGET_DIR)/release/ecr-scan-alerts
 
 bench: setup ## Figures with targets, as one table: binary size, cold start, first vs warm call, large scans, Criterion
 	@mkdir -p .local/bench

@@ -90,6 +90,7 @@ TARGET = "AmazonEC2ContainerRegistry_V20150921.DescribeImageScanFindings"
 START_SCAN = "AmazonEC2ContainerRegistry_V20150921.StartImageScan"
 DESCRIBE_IMAGES = "AmazonEC2ContainerRegistry_V20150921.DescribeImages"
 DESCRIBE_REPOSITORIES = "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories"
+LIST_TAGS = "AmazonEC2ContainerRegistry_V20150921.ListTagsForResource"
 JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.1"}
 # SigV4's credential scope: Credential=ACCESS_KEY/DATE/REGION/SERVICE/aws4_request.
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
@@ -286,6 +287,11 @@ class PagingProxy:
                     answer = proxy.start_aged_scan(digest, request)
                     if answer is not None:
                         self._answer(200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(answer).encode())
+                        return
+                if target == LIST_TAGS:
+                    answer = proxy.synthetic_tags(json.loads(body or b"{}"))
+                    if answer is not None:
+                        self._answer(200, JSON_HEADERS, json.dumps(answer).encode())
                         return
                 if target in (DESCRIBE_IMAGES, DESCRIBE_REPOSITORIES):
                     request = json.loads(body or b"{}")
@@ -498,6 +504,20 @@ class PagingProxy:
     def _synthetic_repository(self, account, region, name):
         registry = self.synthetic.get((account, region))
         return registry if registry is not None and name in registry.images else None
+
+    def synthetic_tags(self, request):
+        """ListTagsForResource of a repository of a synthetic registry: its
+        `tags`, as ECR answers ({"tags": [{"Key", "Value"}]}); None for any
+        other resource (moto answers)."""
+        arn = str(request.get("resourceArn", ""))
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or not parts[5].startswith("repository/"):
+            return None
+        registry = self.synthetic.get((parts[4], parts[3]))
+        name = parts[5].removeprefix("repository/")
+        if registry is None or name not in registry.repositories:
+            return None
+        return {"tags": registry.tags.get(name, [])}
 
     def synthetic_scan(self, handler, request):
         """For DescribeImageScanFindings of an image of a synthetic registry:

@@ -207,10 +207,14 @@ class SyntheticRegistry:
         self.repositories = {}
         self.images = {}
         self.scans = {}
+        # Each repository's resource tags (ListTagsForResource): `tags`, a
+        # list of {"Key", "Value"}, beside `images` in the repository dict.
+        self.tags = {}
         for repository in repositories:
             repository = dict(repository)
             images = repository.pop("images", None) or []
             name = repository["repositoryName"]
+            self.tags[name] = list(repository.pop("tags", None) or [])
             self.repositories[name] = {
                 "repositoryArn": f"arn:aws:ecr:{region}:{account}:repository/{name}",
                 "registryId": account,

@@ -286,6 +286,31 @@ impl OwnerDigest {
         }
     }
 
+    /// Adds `other`, the same owner's digest of other repositories.
+    pub fn merge(&mut self, other: OwnerDigest) {
+        self.repositories.extend(other.repositories);
+        for item in other.overdue {
+            keep_oldest(&mut self.overdue, item);
+        }
+        self.overdue_total += other.overdue_total;
+        for s in Severity::RANKED {
+            self.overdue_by_severity
+                .add(s, other.overdue_by_severity.get(s));
+        }
+        for item in other.due_soon {
+            keep_oldest(&mut self.due_soon, item);
+        }
+        self.due_soon_total += other.due_soon_total;
+        for item in other.unwatched {
+            if self.unwatched.len() < LISTED_UNWATCHED {
+                self.unwatched.push(item);
+            }
+        }
+        self.unwatched_total += other.unwatched_total;
+        self.unreadable.extend(other.unreadable);
+        self.exceptions.extend(other.exceptions);
+    }
+
     /// Open findings at or above the threshold, by severity, over every repository.
     pub fn open(&self) -> SeverityCounts {
         let mut out = SeverityCounts::default();
@@ -499,5 +524,27 @@ mod tests {
         assert_eq!(digest.worst(), Some(Severity::Critical));
         assert_eq!(digest.images(), (1, 1));
         assert_eq!(OwnerDigest::new("clean").worst(), None);
+
+        // Two repositories read apart, merged: the same as read together.
+        let mut other = OwnerDigest::new("payments");
+        let web = image("pay/web", "sha256:2");
+        other.add_image(&web, Some(Unwatched::NeverScanned));
+        let mut old = Finding::new("CVE-2025-0001", Severity::Critical);
+        old.package_name = Some("zlib".into());
+        other.add_open(
+            &web,
+            &old,
+            Standing::Overdue {
+                due: NOW - 90 * DAY,
+                days: 90,
+            },
+        );
+        digest.merge(other);
+        assert_eq!(digest.overdue_total, 31);
+        assert_eq!(digest.overdue.len(), LISTED_DEADLINES);
+        assert_eq!(digest.overdue[0].id, "CVE-2025-0001", "still oldest first");
+        assert_eq!(digest.overdue_by_severity.get(Severity::Critical), 31);
+        assert_eq!(digest.images(), (2, 1));
+        assert_eq!(digest.unwatched_total, 1);
     }
 }

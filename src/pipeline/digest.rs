@@ -15,7 +15,6 @@ use crate::domain::deadline::Standing;
 use crate::domain::digest::{self, ImageInfo, OwnerDigest, RepositoryInfo};
 use crate::domain::event::EventError;
 use crate::domain::image::ImageRef;
-use crate::domain::owner::Owner;
 use crate::domain::policy::{Policy, Verdict};
 use crate::pipeline::error::HandlerError;
 use crate::ports::{AlertSink, FindingsSource, RegistryListing, SourceError};
@@ -26,13 +25,6 @@ use std::collections::BTreeMap;
 
 /// Repositories read side by side at most.
 const REPOSITORIES_AT_ONCE: usize = 16;
-
-/// What one repository gave the digest.
-struct RepositoryRead {
-    info: RepositoryInfo,
-    owner: Owner,
-    images: Result<Vec<ImageInfo>, SourceError>,
-}
 
 impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     /// One scheduled run: EventBridge Scheduler's payload (any JSON
@@ -63,90 +55,35 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 .repositories(registry)
                 .await
                 .map_err(|e| digest_error(registry, e))?;
-            let reads: Vec<RepositoryRead> = futures_util::stream::iter(repositories)
-                .filter(|info| {
-                    let covered = policy.skip_reason(&info.repository).is_none();
-                    async move { covered }
-                })
-                .map(|info| {
-                    let policy = &policy;
-                    async move {
-                        let owner = self.owner_of(&info.repository, policy).await;
-                        let images = self.source.images(&info.repository).await;
-                        RepositoryRead {
-                            info,
-                            owner,
-                            images,
+            // Repositories side by side: each one's owner, images and the
+            // findings it needs read into a partial digest, merged into its
+            // owner's after.
+            let reads: Vec<(String, OwnerDigest, u64, u64)> =
+                futures_util::stream::iter(repositories)
+                    .filter(|info| {
+                        let covered = policy.skip_reason(&info.repository).is_none();
+                        async move { covered }
+                    })
+                    .map(|info| {
+                        let policy = &policy;
+                        async move {
+                            let owner = self.owner_of(&info.repository, policy).await;
+                            let (partial, images, findings) = self
+                                .read_repository(policy, &info, &owner.name, basic, now)
+                                .await;
+                            (owner.name, partial, images, findings)
                         }
-                    }
-                })
-                .buffer_unordered(REPOSITORIES_AT_ONCE)
-                .collect()
-                .await;
-            for read in reads {
-                let digest = digests
-                    .entry(read.owner.name.clone())
-                    .or_insert_with(|| OwnerDigest::new(&read.owner.name));
-                digest.add_repository(&read.info.repository);
-                let images = match read.images {
-                    Ok(images) => images,
-                    Err(error) => {
-                        digest
-                            .unreadable
-                            .push((read.info.repository.clone(), error.to_string()));
-                        continue;
-                    }
-                };
-                for mut image in images {
-                    let stamp = now.timestamp();
-                    if !digest::is_current(&image, stamp, self.config.digest_image_days as i64)
-                        || policy.skip_reason(&image.image).is_some()
-                    {
-                        continue;
-                    }
-                    images_read += 1;
-                    // AWS-native basic scanning leaves DescribeImages' scan
-                    // status and summary out (Amazon ECR API Reference,
-                    // DescribeImages: "Use the DescribeImageScanFindings API
-                    // instead"): the findings' first page says them.
-                    let mut first = None;
-                    if basic && image.scan_status.is_none() {
-                        let threshold = policy.for_image(&image.image, now.date_naive()).threshold;
-                        match self.source.page(&image.image, None, Some(threshold)).await {
-                            Ok(page) => {
-                                if let Some(status) = &page.status {
-                                    image.scan_status = Some(status.status.clone());
-                                    image.scan_description.clone_from(&status.description);
-                                }
-                                image.completed_at = page.completed_at;
-                                first = Some(page);
-                            }
-                            // Never scanned.
-                            Err(SourceError::ScanNotFound(_)) => {}
-                            Err(SourceError::ImageNotFound(_)) => continue,
-                            Err(error) => {
-                                digest
-                                    .unreadable
-                                    .push((image.image.clone(), error.to_string()));
-                                continue;
-                            }
-                        }
-                    }
-                    let unwatched = digest::unwatched(
-                        &image,
-                        read.info.scan_on_push,
-                        basic,
-                        stamp,
-                        self.config.digest_stale_days as i64,
-                    );
-                    let watched = unwatched.is_none();
-                    digest.add_image(&image.image, unwatched);
-                    if watched {
-                        findings_read += self
-                            .open_findings(digest, &policy, &image, first, now)
-                            .await;
-                    }
-                }
+                    })
+                    .buffer_unordered(REPOSITORIES_AT_ONCE)
+                    .collect()
+                    .await;
+            for (owner, partial, images, findings) in reads {
+                images_read += images;
+                findings_read += findings;
+                digests
+                    .entry(owner.clone())
+                    .or_insert_with(|| OwnerDigest::new(&owner))
+                    .merge(partial);
             }
         }
         let today = now.date_naive();
@@ -196,6 +133,82 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             });
         }
         Ok(summary)
+    }
+
+    /// One repository's part of its owner's digest: its current images,
+    /// whether scanning watches them, and their open findings; with the
+    /// images counted and those whose findings were read.
+    async fn read_repository(
+        &self,
+        policy: &Policy,
+        info: &RepositoryInfo,
+        owner: &str,
+        basic: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (OwnerDigest, u64, u64) {
+        let mut digest = OwnerDigest::new(owner);
+        digest.add_repository(&info.repository);
+        let (mut images_read, mut findings_read) = (0, 0);
+        let images = match self.source.images(&info.repository).await {
+            Ok(images) => images,
+            Err(error) => {
+                digest
+                    .unreadable
+                    .push((info.repository.clone(), error.to_string()));
+                return (digest, 0, 0);
+            }
+        };
+        let stamp = now.timestamp();
+        for mut image in images {
+            if !digest::is_current(&image, stamp, self.config.digest_image_days as i64)
+                || policy.skip_reason(&image.image).is_some()
+            {
+                continue;
+            }
+            images_read += 1;
+            // AWS-native basic scanning leaves DescribeImages' scan status
+            // and summary out (Amazon ECR API Reference, DescribeImages:
+            // "Use the DescribeImageScanFindings API instead"): the
+            // findings' first page says them.
+            let mut first = None;
+            if basic && image.scan_status.is_none() {
+                let threshold = policy.for_image(&image.image, now.date_naive()).threshold;
+                match self.source.page(&image.image, None, Some(threshold)).await {
+                    Ok(page) => {
+                        if let Some(status) = &page.status {
+                            image.scan_status = Some(status.status.clone());
+                            image.scan_description.clone_from(&status.description);
+                        }
+                        image.completed_at = page.completed_at;
+                        first = Some(page);
+                    }
+                    // Never scanned.
+                    Err(SourceError::ScanNotFound(_)) => {}
+                    Err(SourceError::ImageNotFound(_)) => continue,
+                    Err(error) => {
+                        digest
+                            .unreadable
+                            .push((image.image.clone(), error.to_string()));
+                        continue;
+                    }
+                }
+            }
+            let unwatched = digest::unwatched(
+                &image,
+                info.scan_on_push,
+                basic,
+                stamp,
+                self.config.digest_stale_days as i64,
+            );
+            let watched = unwatched.is_none();
+            digest.add_image(&image.image, unwatched);
+            if watched {
+                findings_read += self
+                    .open_findings(&mut digest, policy, &image, first, now)
+                    .await;
+            }
+        }
+        (digest, images_read, findings_read)
     }
 
     /// Reads the image's findings when its summary counts one at or above
