@@ -66,7 +66,16 @@ const UNWATCHED_STATUSES: &[(&str, &str)] = &[
         "FINDINGS_UNAVAILABLE",
         "push it again: Inspector no longer has findings for it",
     ),
+    (
+        "LIMIT_EXCEEDED",
+        "look at the scan in the console: ECR did not scan it, a scanning limit was reached",
+    ),
 ];
+
+/// The statuses of an image scanning watches: a current scan, or one under
+/// way. Any other status, documented or not, is listed as not watched, with
+/// the status named: never read as watched on a guess.
+const WATCHED_STATUSES: &[&str] = &["COMPLETE", "ACTIVE", "IN_PROGRESS", "PENDING"];
 
 /// Why scanning does not watch an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +148,11 @@ pub fn unwatched(
             let days = image.completed_at.map(|at| (now - at) / DAY)?;
             (days > stale_days).then_some(Unwatched::Stale { days })
         }
-        Some(_) => None,
+        Some(status) if WATCHED_STATUSES.contains(&status) => None,
+        Some(status) => Some(Unwatched::Status {
+            status: status.to_string(),
+            description: image.scan_description.clone(),
+        }),
     }
 }
 
@@ -479,6 +492,12 @@ mod tests {
             unwatched(&info(Some("IN_PROGRESS"), None), true, true, NOW, 30),
             None
         );
+        let limit = unwatched(&info(Some("LIMIT_EXCEEDED"), None), true, false, NOW, 30).unwrap();
+        assert!(limit.to_do().contains("scanning limit"));
+        // A status ECR does not document is named, not taken for watched.
+        let odd = unwatched(&info(Some("N/A"), None), true, true, NOW, 30).unwrap();
+        assert_eq!(odd.reason(), "scan status N/A");
+        assert_eq!(odd.to_do(), "look at the scan in the console");
     }
 
     #[test]
