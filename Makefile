@@ -16,7 +16,7 @@ ARCH ?= arm64
 # sam build runs cargo-lambda (from .venv) in a target directory of its own.
 SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(TARGET_DIR)/sam" SAM_CLI_TELEMETRY=0
 
-.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench storm digest
+.PHONY: help setup build test demo lint clean sam-build deploy deploy-arch delete check-template redrive load bench storm digest dashboard
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ lint: ## rustfmt and clippy
 
 check-template: setup ## Only the template checks: linters, the rule on local EventBridge, sam build
 	$(PY) -m pytest tests/template
+
+dashboard: ## Rebuild the CloudWatch dashboard in template.yaml from metrics.json (tools/dashboard.py)
+	python3 tools/dashboard.py
 
 sam-build: setup ## Build the function for Lambda with SAM and cargo-lambda (ARCH=arm64 or x86_64)
 	@if [ "$(ARCH)" = arm64 ] && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \

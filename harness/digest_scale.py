@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from .local import ROOT, LocalStack, built_binary
-from .seed import alert_queue, basic_finding, received_alerts, scan_result, synthetic_image, synthetic_registry
+from .seed import alert_queue, basic_finding, dedup_table, received_alerts, scan_result, synthetic_image, synthetic_registry
 from .storm import cpu_seconds, peak_rss_kb
 
 REPOSITORIES = 2_000
@@ -61,7 +61,10 @@ def main():
         print(f"digest: {REPOSITORIES:,} repositories of {IMAGES} images ({REPOSITORIES * IMAGES:,}), "
               f"{TEAMS} owners, seeded in {time.monotonic() - started:.1f} s", file=sys.stderr)
         stack.start_function()
-        port = stack.start_digest()
+        # With the dedup table, as the stack deploys it: each image whose
+        # findings are read is looked up there ("never alerted"), and each
+        # owner's state is kept for the next digest.
+        port = stack.start_digest(DEDUP_TABLE_NAME=dedup_table(stack, "digest-scale"))
         process = stack.consumers[-1][1]
         time.sleep(1.0)  # init done: its CPU is not the run's
         cpu_before = cpu_seconds(process.pid)
@@ -85,6 +88,14 @@ def main():
                     alert["message"]:
                 failures.append(f"{alert['attributes']['owner']}: unexpected counts: {alert['subject']}")
                 break
+            # Nothing was ever alerted in this registry: every CRITICAL is named.
+            if f"NEVER ALERTED ({per_team} open findings no alert carried)" not in alert["message"]:
+                failures.append(f"{alert['attributes']['owner']}: never-alerted findings not counted")
+                break
+        sample = next((a for a in digests if a["attributes"]["owner"] == "team-00"), None)
+        if sample:
+            head = sample["message"].split("\n")
+            print("digest: team-00's digest begins:\n  " + "\n  ".join(head[:12]) + "\n  ...")
         listing = {k: v - calls_before.get(k, 0) for k, v in stack.proxy.listing_calls.items()}
         findings_calls = stack.proxy.describe_calls - describe_before
         all_calls = stack.proxy.requests - requests_before
@@ -92,7 +103,8 @@ def main():
         print(f"  AWS calls: {all_calls:,} in all; DescribeRepositories {listing.get('DescribeRepositories', 0):,}, "
               f"DescribeImages {listing.get('DescribeImages', 0):,}, DescribeImageScanFindings {findings_calls:,} "
               f"(only the images whose summary reaches HIGH), the rest ListTagsForResource, "
-              f"GetRegistryScanningConfiguration and SNS publishes")
+              f"GetRegistryScanningConfiguration, DynamoDB (one GetItem per image read, the owners' "
+              f"states) and SNS publishes")
         print(f"  wall {wall:.1f} s; CPU {cpu:.2f} s (goal <= {TARGET_CPU_S:.0f} s: "
               f"{'met' if cpu <= TARGET_CPU_S else 'MISSED'}); peak RSS {rss_mb:.1f} MB (goal <= "
               f"{TARGET_RSS_MB:.0f} MB: {'met' if rss_mb <= TARGET_RSS_MB else 'MISSED'})")

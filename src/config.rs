@@ -15,6 +15,7 @@ pub const SOURCE_URL_TEMPLATE: &str = "SOURCE_URL_TEMPLATE";
 pub const METRICS: &str = "METRICS";
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 pub const METRICS_REPOSITORY_DIMENSION: &str = "METRICS_REPOSITORY_DIMENSION";
+pub const METRICS_OWNER_DIMENSION: &str = "METRICS_OWNER_DIMENSION";
 pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const ACCOUNT_ALIASES: &str = "ACCOUNT_ALIASES";
 pub const FINDINGS_WAIT_SECONDS: &str = "FINDINGS_WAIT_SECONDS";
@@ -95,6 +96,8 @@ pub struct Config {
     pub metrics_namespace: String,
     /// Add the repository as a metric dimension (one paid metric per value).
     pub metrics_repository_dimension: bool,
+    /// `METRICS_OWNER_DIMENSION`: the digest's posture gauges per owner too.
+    pub metrics_owner_dimension: bool,
     /// Role the function assumes in other accounts to read their findings;
     /// `None` reads them with the function's own credentials.
     pub member_role_name: Option<String>,
@@ -151,6 +154,7 @@ impl Default for Config {
             metrics: false,
             metrics_namespace: DEFAULT_METRICS_NAMESPACE.into(),
             metrics_repository_dimension: false,
+            metrics_owner_dimension: false,
             member_role_name: None,
             account_aliases: BTreeMap::new(),
             findings_wait_seconds: DEFAULT_FINDINGS_WAIT_SECONDS,
@@ -226,6 +230,7 @@ impl Config {
             metrics: metrics.on,
             metrics_namespace: metrics.namespace,
             metrics_repository_dimension: metrics.repository_dimension,
+            metrics_owner_dimension: metrics.owner_dimension,
             member_role_name: accounts.member_role,
             account_aliases: accounts.aliases,
             scope_account_ids: accounts.scope,
@@ -436,6 +441,7 @@ struct Metrics {
     on: bool,
     namespace: String,
     repository_dimension: bool,
+    owner_dimension: bool,
 }
 
 fn metrics(env: &Env<'_>) -> Result<Metrics, ConfigError> {
@@ -457,6 +463,7 @@ fn metrics(env: &Env<'_>) -> Result<Metrics, ConfigError> {
         on: env.flag(METRICS, true)?,
         namespace,
         repository_dimension: env.flag(METRICS_REPOSITORY_DIMENSION, false)?,
+        owner_dimension: env.flag(METRICS_OWNER_DIMENSION, false)?,
     })
 }
 
@@ -717,6 +724,7 @@ mod tests {
             (METRICS, "false"),
             (METRICS_NAMESPACE, "Team/Scans"),
             (METRICS_REPOSITORY_DIMENSION, "true"),
+            (METRICS_OWNER_DIMENSION, "true"),
             (MEMBER_ROLE_NAME, "scan-reader"),
             (ACCOUNT_ALIASES, "111111111111=payments-prod"),
             (FINDINGS_WAIT_SECONDS, "7"),
@@ -741,6 +749,7 @@ mod tests {
         assert!(!cfg.metrics);
         assert_eq!(cfg.metrics_namespace, "Team/Scans");
         assert!(cfg.metrics_repository_dimension);
+        assert!(cfg.metrics_owner_dimension);
         assert_eq!(cfg.member_role_name.as_deref(), Some("scan-reader"));
         assert_eq!(cfg.account_aliases["111111111111"], "payments-prod");
         assert_eq!(cfg.findings_wait_seconds, 7);

@@ -69,6 +69,14 @@ async fn main() -> Result<(), Error> {
             aws_sdk_dynamodb::Client::new(&aws),
             table,
         )));
+        if entry == EntryPoint::Digest {
+            app = app.with_digest_state(Box::new(
+                ecr_scan_alerts::adapters::aws::dynamodb::DynamoDigestState::new(
+                    aws_sdk_dynamodb::Client::new(&aws),
+                    table,
+                ),
+            ));
+        }
     }
     let app = &app;
     match entry {
@@ -86,7 +94,32 @@ async fn main() -> Result<(), Error> {
         }
         EntryPoint::Digest => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-                app.handle_digest(event.payload).await
+                // Lambda's deadline (epoch milliseconds), less what the run
+                // keeps to publish: registries not read by then are named.
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let deadline = match i64::try_from(event.context.deadline) {
+                    Ok(at) if at > now_ms => {
+                        let left = std::time::Duration::from_millis((at - now_ms) as u64);
+                        // 60 s, or a fifth of a shorter run.
+                        let reserve = ecr_scan_alerts::pipeline::PUBLISH_RESERVE.min(left / 5);
+                        tracing::info!(
+                            read_for_ms = (left - reserve).as_millis() as u64,
+                            "digest run: reading until the deadline less what publishing needs"
+                        );
+                        Some(tokio::time::Instant::now() + (left - reserve))
+                    }
+                    // Not a time ahead (a local runtime emulator may send the
+                    // timeout itself): said, and read without a deadline.
+                    _ => {
+                        tracing::warn!(
+                            deadline_ms = event.context.deadline,
+                            now_ms,
+                            "the runtime's deadline is not a time ahead: reading without one"
+                        );
+                        None
+                    }
+                };
+                app.handle_digest_by(event.payload, deadline).await
             }))
             .await
         }

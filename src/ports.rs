@@ -404,3 +404,20 @@ pub trait StormStore: Send + Sync {
 /// (`account|region|repository`), images, running images and owner (`None`
 /// when recorded without one).
 pub type RepositoryStormCount = (String, u64, u64, Option<String>);
+
+/// What each owner's last digest left for the next (DynamoDB in AWS, the
+/// dedup table): its time and its open findings' marks.
+pub trait DigestStateStore: Send + Sync {
+    /// The owner's last digest state; `None` before the first digest.
+    fn load<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::domain::digest_state::DigestState>, ServiceFailure>>;
+    /// Keeps `state` as the owner's last, until `expires_at`.
+    fn save<'a>(
+        &'a self,
+        owner: &'a str,
+        state: &'a crate::domain::digest_state::DigestState,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
+}

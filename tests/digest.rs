@@ -344,3 +344,371 @@ async fn a_digest_starts_from_a_schedule_and_nothing_else() {
     assert!(error.to_string().contains("detail-type"), "{error}");
     assert!(app.handle_digest(serde_json::json!([1])).await.is_err());
 }
+
+/// The second digest says what is new and fixed since the first, and the
+/// share fixed within its deadline; both name the open findings no alert
+/// carried, with why: an image never alerted (its scan event lost), and an
+/// image alerted for one finding but not another. A summary counting a
+/// severity ECR does not document has its findings read, not ignored.
+#[tokio::test]
+async fn the_next_digest_counts_new_and_fixed_and_names_what_was_never_alerted() {
+    use aws_sdk_ecr::types::{ImageScanFinding, ImageScanFindings};
+    use ecr_scan_alerts::adapters::memory_store::{MemoryDigestState, MemoryStore};
+    use ecr_scan_alerts::domain::dedup::{fingerprint, image_key, Known, Lease};
+    use ecr_scan_alerts::domain::finding::Finding;
+    use ecr_scan_alerts::domain::image::ImageRef;
+    use ecr_scan_alerts::domain::severity::Severity;
+    use ecr_scan_alerts::ports::DedupStore;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let second_run = Arc::new(AtomicBool::new(false));
+    let scanning =
+        mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
+            GetRegistryScanningConfigurationOutput::builder()
+                .scanning_configuration(
+                    RegistryScanningConfiguration::builder()
+                        .scan_type(ScanType::Basic)
+                        .build(),
+                )
+                .build()
+        });
+    let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
+        DescribeRepositoriesOutput::builder()
+            .repositories(repository("pay/api", true))
+            .build()
+    });
+    let images = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
+        DescribeImagesOutput::builder()
+            .image_details(image(
+                "pay/api",
+                "sha256:aaa",
+                10,
+                Some(ScanStatus::Complete),
+                &[(FindingSeverity::Critical, 2)],
+            ))
+            .image_details(image(
+                "pay/api",
+                "sha256:bbb",
+                2,
+                Some(ScanStatus::Complete),
+                &[(FindingSeverity::from("SEVERE"), 1)],
+            ))
+            .build()
+    });
+    let findings_of = |names: &[&str]| {
+        let mut found = ImageScanFindings::builder();
+        for name in names {
+            found = found.findings(
+                ImageScanFinding::builder()
+                    .name(*name)
+                    .severity(FindingSeverity::Critical)
+                    .build(),
+            );
+        }
+        DescribeImageScanFindingsOutput::builder()
+            .image_scan_status(
+                ImageScanStatus::builder()
+                    .status(ScanStatus::Complete)
+                    .build(),
+            )
+            .image_scan_findings(found.build())
+            .build()
+    };
+    let switch = second_run.clone();
+    let aaa = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .match_requests(|r| r.image_id().and_then(|i| i.image_digest()) == Some("sha256:aaa"))
+        .then_compute_output(move |_| {
+            // CVE-2026-1 was alerted; CVE-2026-2 never was. By the second
+            // digest CVE-2026-1 is fixed and CVE-2026-3 is new.
+            if switch.load(Ordering::SeqCst) {
+                findings_of(&["CVE-2026-2", "CVE-2026-3"])
+            } else {
+                findings_of(&["CVE-2026-1", "CVE-2026-2"])
+            }
+        });
+    let bbb = mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+        .match_requests(|r| r.image_id().and_then(|i| i.image_digest()) == Some("sha256:bbb"))
+        .then_compute_output(move |_| findings_of(&["CVE-2026-9"]));
+    let tags =
+        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("payments"));
+    let ecr = mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&scanning, &repositories, &images, &aaa, &bbb, &tags]
+    );
+    let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
+    let store = published.clone();
+    let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
+        store.lock().unwrap().push(input.clone());
+        PublishOutput::builder().message_id("m").build()
+    });
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
+
+    // What the scan path recorded: image aaa alerted for CVE-2026-1 only;
+    // image bbb never alerted.
+    let alerted = MemoryStore::default();
+    let aaa_ref = ImageRef {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        repository: "pay/api".into(),
+        digest: "sha256:aaa".into(),
+        tags: Vec::new(),
+    };
+    let key = image_key(&aaa_ref);
+    let lease = Lease {
+        owner: "scan".into(),
+        until: now() + 60,
+    };
+    alerted.claim(&key, None, &lease, now()).await.unwrap();
+    let known = Known::from_fingerprints(vec![fingerprint(&Finding::new(
+        "CVE-2026-1",
+        Severity::Critical,
+    ))]);
+    alerted
+        .commit(&key, "scan", &known, 1, now() + DAY)
+        .await
+        .unwrap();
+
+    let config = Config {
+        alert_topic_arn: TOPIC.into(),
+        region: Some("us-east-1".into()),
+        ..Config::default()
+    };
+    let app = App::new(
+        config,
+        EcrFindings::new(ecr),
+        SnsAlerts::new(sns, TOPIC, None),
+    )
+    .with_policy_source(Box::new(Document(
+        r#"{"version": 1, "sla": {"CRITICAL": 60}}"#.into(),
+    )))
+    .with_dedup(Box::new(alerted))
+    .with_digest_state(Box::new(MemoryDigestState::default()));
+
+    let first = app
+        .handle_digest(serde_json::json!({"digest": "scheduled"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        first["images_with_findings_read"], 2,
+        "an unknown severity in a summary has the findings read"
+    );
+    second_run.store(true, Ordering::SeqCst);
+    app.handle_digest(serde_json::json!({"digest": "scheduled"}))
+        .await
+        .unwrap();
+
+    let published = published.lock().unwrap().clone();
+    assert_eq!(published.len(), 2);
+    let first = published[0].message().unwrap();
+    assert!(
+        first.contains("First digest: what is new and fixed is counted from the next one."),
+        "{first}"
+    );
+    assert!(
+        first.contains("NEVER ALERTED (2 open findings no alert carried)"),
+        "{first}"
+    );
+    assert!(
+        first.contains("pay/api:v1 (123456789012): 1 finding(s), worst CRITICAL (CVE-2026-2). Why: alerts were sent for this image, never for these findings"),
+        "{first}"
+    );
+    assert!(
+        first.contains("(CVE-2026-9). Why: no alert was ever recorded for this image: its scan event never arrived"),
+        "{first}"
+    );
+    let second = published[1].message().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    assert!(
+        second.contains(&format!(
+            "Since the last digest ({today}): 1 new, 1 fixed, 2 still open"
+        )),
+        "{second}"
+    );
+    assert!(
+        second.contains("Fixed within their deadline since the last digest: 1 of 1 (100%)."),
+        "{second}"
+    );
+    // CVE-2026-3 is new, and no alert carried it either.
+    assert!(
+        second.contains("NEVER ALERTED (3 open findings no alert carried)"),
+        "{second}"
+    );
+}
+
+/// A registry source whose member account answers after ten minutes.
+struct SlowMember<S>(S, &'static str);
+
+impl<S: ecr_scan_alerts::ports::FindingsSource> ecr_scan_alerts::ports::FindingsSource
+    for SlowMember<S>
+{
+    fn page<'a>(
+        &'a self,
+        image: &'a ecr_scan_alerts::domain::image::ImageRef,
+        next_token: Option<&'a str>,
+        count_below: Option<ecr_scan_alerts::domain::severity::Severity>,
+    ) -> BoxFuture<
+        'a,
+        Result<ecr_scan_alerts::ports::FindingsPage, ecr_scan_alerts::ports::SourceError>,
+    > {
+        self.0.page(image, next_token, count_below)
+    }
+    fn repository_tag<'a>(
+        &'a self,
+        image: &'a ecr_scan_alerts::domain::image::ImageRef,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ecr_scan_alerts::ports::SourceError>> {
+        self.0.repository_tag(image, key)
+    }
+}
+
+impl<S: ecr_scan_alerts::ports::RegistryListing> ecr_scan_alerts::ports::RegistryListing
+    for SlowMember<S>
+{
+    fn repositories<'a>(
+        &'a self,
+        registry: &'a ecr_scan_alerts::domain::image::ImageRef,
+    ) -> BoxFuture<
+        'a,
+        Result<
+            Vec<ecr_scan_alerts::domain::digest::RepositoryInfo>,
+            ecr_scan_alerts::ports::SourceError,
+        >,
+    > {
+        self.0.repositories(registry)
+    }
+    fn images<'a>(
+        &'a self,
+        repository: &'a ecr_scan_alerts::domain::image::ImageRef,
+    ) -> BoxFuture<
+        'a,
+        Result<
+            Vec<ecr_scan_alerts::domain::digest::ImageInfo>,
+            ecr_scan_alerts::ports::SourceError,
+        >,
+    > {
+        self.0.images(repository)
+    }
+    fn scan_type<'a>(
+        &'a self,
+        registry: &'a ecr_scan_alerts::domain::image::ImageRef,
+    ) -> BoxFuture<'a, Result<String, ecr_scan_alerts::ports::SourceError>> {
+        Box::pin(async move {
+            if registry.account == self.1 {
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            }
+            self.0.scan_type(registry).await
+        })
+    }
+}
+
+/// A registry not read by the run's deadline is named in every digest, and
+/// the digests of what was read still go out; nothing read at all fails
+/// the run.
+#[tokio::test(start_paused = true)]
+async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_digests() {
+    let scanning =
+        mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
+            GetRegistryScanningConfigurationOutput::builder()
+                .scanning_configuration(
+                    RegistryScanningConfiguration::builder()
+                        .scan_type(ScanType::Basic)
+                        .build(),
+                )
+                .build()
+        });
+    let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
+        DescribeRepositoriesOutput::builder()
+            .repositories(repository("search/web", true))
+            .build()
+    });
+    let images = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
+        DescribeImagesOutput::builder()
+            .image_details(image(
+                "search/web",
+                "sha256:ccc",
+                3,
+                Some(ScanStatus::Complete),
+                &[],
+            ))
+            .build()
+    });
+    let tags =
+        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("search"));
+    let ecr = mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&scanning, &repositories, &images, &tags]
+    );
+    let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
+    let store = published.clone();
+    let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
+        store.lock().unwrap().push(input.clone());
+        PublishOutput::builder().message_id("m").build()
+    });
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
+    let config = Config {
+        alert_topic_arn: TOPIC.into(),
+        region: Some("us-east-1".into()),
+        scope_account_ids: Some(
+            ["123456789012", "555555555555"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        ),
+        ..Config::default()
+    };
+    let app = App::new(
+        config,
+        SlowMember(EcrFindings::new(ecr), "555555555555"),
+        SnsAlerts::new(sns, TOPIC, None),
+    );
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+    let outcome = app
+        .handle_digest_by(serde_json::json!({"digest": "scheduled"}), Some(deadline))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        outcome["registries_late"],
+        serde_json::json!(["account 555555555555, region us-east-1"])
+    );
+    let published = published.lock().unwrap().clone();
+    let [search] = published.as_slice() else {
+        panic!("one digest expected, got {}", published.len());
+    };
+    assert!(
+        search.message().unwrap().contains(
+            "NOT READ IN TIME: account 555555555555, region us-east-1. The run stopped reading"
+        ),
+        "{}",
+        search.message().unwrap()
+    );
+
+    // Nothing read in time at all: the run fails, naming the registries.
+    let past = tokio::time::Instant::now();
+    let only_member = App::new(
+        Config {
+            alert_topic_arn: TOPIC.into(),
+            region: Some("us-east-1".into()),
+            scope_account_ids: Some(["555555555555".to_string()].into_iter().collect()),
+            ..Config::default()
+        },
+        SlowMember(
+            EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&scanning])),
+            "555555555555",
+        ),
+        SnsAlerts::new(
+            mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[]),
+            TOPIC,
+            None,
+        ),
+    );
+    let error = only_member
+        .handle_digest_by(serde_json::json!({"digest": "scheduled"}), Some(past))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("555555555555"), "{error}");
+    assert!(error.to_string().contains("not read in time"), "{error}");
+}

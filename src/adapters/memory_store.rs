@@ -88,3 +88,36 @@ impl DedupStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 }
+
+/// The digest state in memory, for the tests and the demo.
+#[derive(Debug, Default)]
+pub struct MemoryDigestState(Mutex<HashMap<String, crate::domain::digest_state::DigestState>>);
+
+impl crate::ports::DigestStateStore for MemoryDigestState {
+    fn load<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::domain::digest_state::DigestState>, ServiceFailure>>
+    {
+        let state = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(owner)
+            .cloned();
+        Box::pin(async move { Ok(state) })
+    }
+
+    fn save<'a>(
+        &'a self,
+        owner: &'a str,
+        state: &'a crate::domain::digest_state::DigestState,
+        _expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(owner.to_string(), state.clone());
+        Box::pin(async move { Ok(()) })
+    }
+}

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub const LISTED_DEADLINES: usize = 20;
 /// Images not watched an owner's digest lists at most; the rest are counted.
 pub const LISTED_UNWATCHED: usize = 30;
+/// Images with findings never alerted an owner's digest lists at most.
+pub const LISTED_NEVER_ALERTED: usize = 20;
 /// An allow-list entry expiring within this many days is listed.
 pub const EXPIRING_DAYS: i64 = 14;
 /// An allow-list entry that expired within this many days is listed.
@@ -45,6 +47,10 @@ pub struct ImageInfo {
     pub completed_at: Option<i64>,
     /// `imageScanFindingsSummary.findingSeverityCounts`.
     pub counts: SeverityCounts,
+    /// Keys of `findingSeverityCounts` that name no severity the API
+    /// reference documents: never read as a known one; the image's
+    /// findings are read to see what they are.
+    pub unknown_severities: Vec<String>,
 }
 
 /// The scan statuses under which ECR watches an image no more (Amazon ECR
@@ -196,6 +202,49 @@ pub struct RepositoryLine {
     pub watched: u64,
 }
 
+/// Why an open, alert-worthy finding was never alerted: the digest is where
+/// silence is checked (docs/digest.md, "Never alerted").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Silence {
+    /// No alert was ever recorded for the image.
+    NoAlertRecorded,
+    /// An allow-list entry that suppressed it expired (its label).
+    EntryExpired(String),
+    /// A risk rule raises it now: an exploit became known.
+    ExploitKnown,
+    /// A risk rule raises it now: its EPSS score rose.
+    EpssRose,
+    /// The image runs now, and the risk rules alert only for images in use.
+    StartedRunning,
+    /// Alerts were sent for the image, never this finding.
+    NotAnnounced,
+}
+
+impl Silence {
+    /// The cause, in words.
+    pub fn cause(&self) -> String {
+        match self {
+            Silence::NoAlertRecorded => "no alert was ever recorded for this image: its scan event never arrived or was never handled (EventBridge delivers events on a best-effort basis), or it was pushed before this stack".into(),
+            Silence::EntryExpired(label) => format!("the allow-list entry {label} that kept it quiet has expired"),
+            Silence::ExploitKnown => "an exploit became known since its scan, and a risk rule raises it now".into(),
+            Silence::EpssRose => "its EPSS score rose since its scan, and a risk rule raises it now".into(),
+            Silence::StartedRunning => "the image runs now, and the risk rules kept it quiet while it did not".into(),
+            Silence::NotAnnounced => "alerts were sent for this image, never for these findings: a rescan found them and their Inspector2 Finding event did not arrive".into(),
+        }
+    }
+}
+
+/// An image's open findings that no alert carried, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeverAlerted {
+    pub image: ImageRef,
+    pub silence: Silence,
+    pub findings: u64,
+    pub worst: Severity,
+    /// One of them, to look up.
+    pub example: String,
+}
+
 /// An allow-list entry the digest mentions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exception {
@@ -222,6 +271,18 @@ pub struct OwnerDigest {
     /// Images whose findings could not be read, with why.
     pub unreadable: Vec<(ImageRef, String)>,
     pub exceptions: Vec<Exception>,
+    /// Each open finding's mark, for the next digest
+    /// ([`crate::domain::digest_state`]).
+    pub marks: Vec<u64>,
+    /// New, fixed and still open since the last digest (`None`: no last
+    /// digest, or its state unreadable: `changes_unknown` says why).
+    pub changes: Option<crate::domain::digest_state::Changes>,
+    pub changes_unknown: Option<String>,
+    /// Open findings no alert carried, grouped by image and cause.
+    pub never_alerted: Vec<NeverAlerted>,
+    pub never_alerted_total: u64,
+    /// Why never-alerted findings are not checked (`None`: they are).
+    pub never_alerted_unchecked: Option<String>,
 }
 
 impl OwnerDigest {
@@ -277,6 +338,14 @@ impl OwnerDigest {
         if finding.exploit_available == Some(true) {
             line.exploitable += 1;
         }
+        let due = match standing {
+            Standing::None => None,
+            Standing::Open { due } | Standing::DueSoon { due } | Standing::Overdue { due, .. } => {
+                Some(due)
+            }
+        };
+        self.marks
+            .push(crate::domain::digest_state::mark(image, finding, due));
         let deadlined = |due: i64, days: i64| Deadlined {
             id: finding.id.clone(),
             severity: finding.severity,
@@ -299,9 +368,42 @@ impl OwnerDigest {
         }
     }
 
+    /// An open finding of `image` that no alert carried, and why.
+    pub fn add_never_alerted(&mut self, image: &ImageRef, finding: &Finding, silence: Silence) {
+        self.never_alerted_total += 1;
+        if let Some(group) = self
+            .never_alerted
+            .iter_mut()
+            .find(|g| g.image == *image && g.silence == silence)
+        {
+            group.findings += 1;
+            if finding.severity > group.worst {
+                group.worst = finding.severity;
+                group.example.clone_from(&finding.id);
+            }
+            return;
+        }
+        if self.never_alerted.len() < LISTED_NEVER_ALERTED {
+            self.never_alerted.push(NeverAlerted {
+                image: image.clone(),
+                silence,
+                findings: 1,
+                worst: finding.severity,
+                example: finding.id.clone(),
+            });
+        }
+    }
+
     /// Adds `other`, the same owner's digest of other repositories.
     pub fn merge(&mut self, other: OwnerDigest) {
         self.repositories.extend(other.repositories);
+        self.marks.extend(other.marks);
+        self.never_alerted_total += other.never_alerted_total;
+        for group in other.never_alerted {
+            if self.never_alerted.len() < LISTED_NEVER_ALERTED {
+                self.never_alerted.push(group);
+            }
+        }
         for item in other.overdue {
             keep_oldest(&mut self.overdue, item);
         }

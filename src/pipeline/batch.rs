@@ -81,6 +81,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
     /// them to its dead-letter queue).
     pub async fn handle_batch(&self, batch: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
+        let messages = batch.records.len() as u64;
         let mut parsed = Vec::with_capacity(batch.records.len());
         let mut out_of_scope = 0;
         for record in batch.records {
@@ -124,6 +125,7 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                         response.add_failure(id.clone());
                     }
                 }
+                self.emit_batch(messages, groups.len() as u64, &response);
                 return response;
             }
         };
@@ -213,7 +215,25 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         response
             .batch_item_failures
             .retain(|f| named.insert(f.item_identifier.clone()));
+        self.emit_batch(messages, groups.len() as u64, &response);
         response
+    }
+
+    /// The batch's size as a metric (`BatchSize`, `BatchImages`,
+    /// `BatchItemFailures`), when metrics are on.
+    fn emit_batch(&self, messages: u64, images: u64, response: &SqsBatchResponse) {
+        if self.config.metrics {
+            println!(
+                "{}",
+                crate::pipeline::metrics::batch_line(
+                    &self.config.metrics_namespace,
+                    messages,
+                    images,
+                    response.batch_item_failures.len() as u64,
+                    chrono::Utc::now().timestamp_millis(),
+                )
+            );
+        }
     }
 
     /// CVE storms (`crate::domain::storm`): each vulnerability's

@@ -12,10 +12,16 @@
 
 use super::App;
 use crate::domain::deadline::Standing;
-use crate::domain::digest::{self, ImageInfo, OwnerDigest, RepositoryInfo};
+use crate::domain::dedup::{fingerprint, Known};
+use crate::domain::digest::{self, ImageInfo, OwnerDigest, RepositoryInfo, Silence};
+use crate::domain::digest_state::DigestState;
 use crate::domain::event::EventError;
+use crate::domain::finding::Why;
 use crate::domain::image::ImageRef;
 use crate::domain::policy::{Policy, Verdict};
+use crate::domain::risk::InUse;
+use crate::domain::severity::{Severity, SeverityCounts};
+use crate::pipeline::alert_memory::MemoryError;
 use crate::pipeline::error::HandlerError;
 use crate::ports::{AlertSink, FindingsSource, RegistryListing, SourceError};
 use crate::render::digest::{digest_alert, DigestContext};
@@ -25,6 +31,21 @@ use std::collections::BTreeMap;
 
 /// Repositories read side by side at most.
 const REPOSITORIES_AT_ONCE: usize = 16;
+/// What a run keeps of its time to compare, publish and keep state after
+/// reading: registries not read by the deadline less this are named late.
+pub const PUBLISH_RESERVE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long an owner's last digest state is kept: longer than any
+/// sensible schedule's period (a monthly digest still compares).
+const STATE_DAYS: i64 = 120;
+
+/// What the dedup table says was alerted for an image.
+enum Alerted {
+    /// Not checked: no dedup table, or the image is being alerted now.
+    Unchecked,
+    /// No alert was ever recorded for it.
+    Nothing,
+    Known(Known),
+}
 
 impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     /// One scheduled run: EventBridge Scheduler's payload (any JSON
@@ -32,6 +53,18 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     /// `Scheduled Event`. Answers what was sent; fails (and is retried by
     /// Lambda) when a registry cannot be read or a digest not published.
     pub async fn handle_digest(&self, event: Value) -> Result<Value, HandlerError> {
+        self.handle_digest_by(event, None).await
+    }
+
+    /// [`Self::handle_digest`], reading registries until `deadline` only
+    /// (the invocation's deadline less [`PUBLISH_RESERVE`]): a registry not
+    /// read by then is named in every digest as not read in time, and the
+    /// digests of what was read still go out.
+    pub async fn handle_digest_by(
+        &self,
+        event: Value,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Value, HandlerError> {
         scheduled(&event)?;
         let policy = self.policy.current().await?;
         let now = chrono::Utc::now();
@@ -43,40 +76,21 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         let mut digests: BTreeMap<String, OwnerDigest> = BTreeMap::new();
         let mut images_read = 0u64;
         let mut findings_read = 0u64;
+        let mut late: Vec<String> = Vec::new();
         for registry in &registries {
-            let scan_type = self
-                .source
-                .scan_type(registry)
-                .await
-                .map_err(|e| digest_error(registry, e))?;
-            let basic = scan_type == "BASIC";
-            let repositories = self
-                .source
-                .repositories(registry)
-                .await
-                .map_err(|e| digest_error(registry, e))?;
-            // Repositories side by side: each one's owner, images and the
-            // findings it needs read into a partial digest, merged into its
-            // owner's after.
-            let reads: Vec<(String, OwnerDigest, u64, u64)> =
-                futures_util::stream::iter(repositories)
-                    .filter(|info| {
-                        let covered = policy.skip_reason(&info.repository).is_none();
-                        async move { covered }
-                    })
-                    .map(|info| {
-                        let policy = &policy;
-                        async move {
-                            let owner = self.owner_of(&info.repository, policy).await;
-                            let (partial, images, findings) = self
-                                .read_repository(policy, &info, &owner.name, basic, now)
-                                .await;
-                            (owner.name, partial, images, findings)
-                        }
-                    })
-                    .buffer_unordered(REPOSITORIES_AT_ONCE)
-                    .collect()
-                    .await;
+            let reading = self.read_registry(&policy, registry, now);
+            let reads = match deadline {
+                None => reading.await?,
+                Some(at) => match tokio::time::timeout_at(at, reading).await {
+                    Ok(reads) => reads?,
+                    Err(_) => {
+                        let name = registry_name(registry);
+                        tracing::warn!(registry = %name, "registry not read in time: named in every digest as missing");
+                        late.push(name);
+                        continue;
+                    }
+                },
+            };
             for (owner, partial, images, findings) in reads {
                 images_read += images;
                 findings_read += findings;
@@ -86,11 +100,31 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     .merge(partial);
             }
         }
+        if !late.is_empty() {
+            self.emit_count("DigestRegistriesLate", late.len() as u64);
+            if digests.is_empty() {
+                return Err(HandlerError::DigestRegistry {
+                    account: late.join(", "),
+                    failure: "not read in time: no registry was read before the run's deadline"
+                        .into(),
+                });
+            }
+        }
         let today = now.date_naive();
         let mut published = 0u64;
         let mut failures = Vec::new();
+        let (mut open_all, mut overdue_all) =
+            (SeverityCounts::default(), SeverityCounts::default());
         for digest in digests.values_mut() {
             digest.add_exceptions(policy.allow_entries(), today);
+            if !self.memory.is_on() {
+                digest.never_alerted_unchecked = Some(
+                    "it needs the dedup table, which records what was alerted (DedupTable=true)"
+                        .into(),
+                );
+            }
+            let state = DigestState::new(now.timestamp(), std::mem::take(&mut digest.marks));
+            self.compare_with_last(digest, &state).await;
             let ctx = DigestContext {
                 threshold: policy.threshold(),
                 sla: policy.sla(),
@@ -98,19 +132,32 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 stale_days: self.config.digest_stale_days as i64,
                 scope: scope_phrase(&registries, &region),
                 now: now.timestamp(),
+                late: &late,
             };
             let alert = digest_alert(digest, &ctx);
             match self.sink.publish(&alert).await {
                 Ok(sent) => {
                     published += 1;
-                    tracing::info!(outcome = "alerted", alert_kind = "digest", owner = %digest.owner, message_id = %sent.message_id, "digest published");
+                    tracing::info!(outcome = "alerted", alert_kind = "digest", owner = %digest.owner, message_id = %sent.message_id, never_alerted = digest.never_alerted_total, "digest published");
+                    // Kept only once sent: a retried run compares with the
+                    // digest people last read.
+                    self.keep_state(&digest.owner, &state).await;
                 }
                 Err(error) => {
                     tracing::error!(owner = %digest.owner, %error, "digest not published");
                     failures.push(format!("{}: {error}", digest.owner));
                 }
             }
+            let open = digest.open();
+            for s in Severity::RANKED {
+                open_all.add(s, open.get(s));
+                overdue_all.add(s, digest.overdue_by_severity.get(s));
+            }
+            if self.config.metrics_owner_dimension {
+                self.emit_posture(Some(&digest.owner), &open, &digest.overdue_by_severity);
+            }
         }
+        self.emit_posture(None, &open_all, &overdue_all);
         self.emit_count("DigestsPublished", published);
         let summary = json!({
             "outcome": if failures.is_empty() { "digested" } else { "failed" },
@@ -118,6 +165,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             "published": published,
             "images": images_read,
             "images_with_findings_read": findings_read,
+            "registries_late": late,
         });
         tracing::info!(
             owners = digests.len(),
@@ -133,6 +181,113 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             });
         }
         Ok(summary)
+    }
+
+    /// One registry: each repository's owner, images and the findings it
+    /// needs, read into a partial digest per repository (16 side by side).
+    async fn read_registry(
+        &self,
+        policy: &Policy,
+        registry: &ImageRef,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, OwnerDigest, u64, u64)>, HandlerError> {
+        let scan_type = self
+            .source
+            .scan_type(registry)
+            .await
+            .map_err(|e| digest_error(registry, e))?;
+        let basic = scan_type == "BASIC";
+        let repositories = self
+            .source
+            .repositories(registry)
+            .await
+            .map_err(|e| digest_error(registry, e))?;
+        Ok(futures_util::stream::iter(repositories)
+            .filter(|info| {
+                let covered = policy.skip_reason(&info.repository).is_none();
+                async move { covered }
+            })
+            .map(|info| async move {
+                let owner = self.owner_of(&info.repository, policy).await;
+                let (partial, images, findings) = self
+                    .read_repository(policy, &info, &owner.name, basic, now)
+                    .await;
+                (owner.name, partial, images, findings)
+            })
+            .buffer_unordered(REPOSITORIES_AT_ONCE)
+            .collect()
+            .await)
+    }
+
+    /// New, fixed and still open since the owner's last digest, into the
+    /// digest; what it could not compare, said.
+    async fn compare_with_last(&self, digest: &mut OwnerDigest, state: &DigestState) {
+        let Some(store) = &self.digest_state else {
+            digest.changes_unknown = Some(
+                "it needs the dedup table, which keeps the last digest (DedupTable=true)".into(),
+            );
+            return;
+        };
+        match store.load(&digest.owner).await {
+            Ok(Some(last)) => digest.changes = Some(state.since(&last)),
+            Ok(None) => {}
+            Err(failure) => {
+                tracing::warn!(owner = %digest.owner, %failure, "cannot read the last digest's state: new and fixed are not counted this time");
+                self.emit_count("DigestStateUnreadable", 1);
+                digest.changes_unknown = Some(format!(
+                    "the last digest's state could not be read: {failure}"
+                ));
+            }
+        }
+    }
+
+    /// Keeps `state` as the owner's last digest; a failure is a WARN and a
+    /// count (`DigestStateNotSaved`): the next digest then compares with an
+    /// older one.
+    async fn keep_state(&self, owner: &str, state: &DigestState) {
+        let Some(store) = &self.digest_state else {
+            return;
+        };
+        let expires_at = state.at + STATE_DAYS * 86_400;
+        if let Err(failure) = store.save(owner, state, expires_at).await {
+            tracing::warn!(%owner, %failure, "cannot keep this digest's state: the next digest compares with an older one");
+            self.emit_count("DigestStateNotSaved", 1);
+        }
+    }
+
+    /// The posture gauges (EMF), when metrics are on.
+    fn emit_posture(&self, owner: Option<&str>, open: &SeverityCounts, overdue: &SeverityCounts) {
+        if !self.config.metrics {
+            return;
+        }
+        for line in crate::pipeline::metrics::posture_lines(
+            &self.config.metrics_namespace,
+            owner,
+            open,
+            overdue,
+            chrono::Utc::now().timestamp_millis(),
+        ) {
+            println!("{line}");
+        }
+    }
+
+    /// What the dedup table says was alerted for `image`.
+    async fn alerted(&self, digest: &mut OwnerDigest, image: &ImageInfo) -> Alerted {
+        if !self.memory.is_on() {
+            return Alerted::Unchecked;
+        }
+        match self.memory.recall(&image.image).await {
+            Ok(Some(record)) => Alerted::Known(record.known),
+            Ok(None) => Alerted::Nothing,
+            // Being alerted right now: nothing to say of its silence.
+            Err(MemoryError::InProgress) => Alerted::Unchecked,
+            Err(MemoryError::Store(failure)) => {
+                digest
+                    .never_alerted_unchecked
+                    .get_or_insert_with(|| format!("the dedup table could not be read: {failure}"));
+                Alerted::Unchecked
+            }
+        }
     }
 
     /// One repository's part of its owner's digest: its current images,
@@ -166,6 +321,10 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 continue;
             }
             images_read += 1;
+            if !image.unknown_severities.is_empty() {
+                tracing::warn!(repository = %image.image.repository, digest = %image.image.digest, severities = ?image.unknown_severities, "the scan summary counts severities the ECR API reference does not document: the image's findings are read to see what they are");
+                self.emit_count("UnknownSeverities", image.unknown_severities.len() as u64);
+            }
             // AWS-native basic scanning leaves DescribeImages' scan status
             // and summary out (Amazon ECR API Reference, DescribeImages:
             // "Use the DescribeImageScanFindings API instead"): the
@@ -224,9 +383,13 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> u64 {
         let image_policy = policy.for_image(&image.image, now.date_naive());
-        if first.is_none() && !digest::reaches(&image.counts, image_policy.threshold) {
+        if first.is_none()
+            && image.unknown_severities.is_empty()
+            && !digest::reaches(&image.counts, image_policy.threshold)
+        {
             return 0;
         }
+        let alerted = self.alerted(digest, image).await;
         let mut token: Option<String> = None;
         loop {
             let read = match first.take() {
@@ -256,6 +419,29 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 let mut routed = finding.clone();
                 if let Some(why) = judgement.moved {
                     routed.move_severity(judgement.severity, why);
+                }
+                let silence = match &alerted {
+                    Alerted::Unchecked => None,
+                    Alerted::Nothing => Some(Silence::NoAlertRecorded),
+                    Alerted::Known(known) if known.covers(fingerprint(&routed)) => None,
+                    Alerted::Known(_) => Some(match (judgement.expired_entry, judgement.moved) {
+                        (Some(entry), _) => Silence::EntryExpired(
+                            policy
+                                .allow_entry(entry)
+                                .map_or_else(|| format!("#{entry}"), |e| e.label_scope()),
+                        ),
+                        (None, Some(Why::Exploit)) => Silence::ExploitKnown,
+                        (None, Some(Why::Epss)) => Silence::EpssRose,
+                        _ if usage_policy.uses_usage()
+                            && matches!(page.usage.state(), InUse::Running(_)) =>
+                        {
+                            Silence::StartedRunning
+                        }
+                        _ => Silence::NotAnnounced,
+                    }),
+                };
+                if let Some(silence) = silence {
+                    digest.add_never_alerted(&image.image, &routed, silence);
                 }
                 // Basic findings carry no first observation: the clock
                 // starts at the push, which scan on push follows within
@@ -295,6 +481,20 @@ fn scope_phrase(registries: &[ImageRef], region: &str) -> String {
         accounts
     } else {
         format!("{accounts}, region {region}")
+    }
+}
+
+/// `account 555555555555, region us-east-1`, or `this account, …`.
+fn registry_name(registry: &ImageRef) -> String {
+    let account = if registry.account.is_empty() {
+        "this account".to_string()
+    } else {
+        format!("account {}", registry.account)
+    };
+    if registry.region.is_empty() {
+        account
+    } else {
+        format!("{account}, region {}", registry.region)
     }
 }
 

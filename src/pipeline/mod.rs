@@ -7,6 +7,7 @@
 
 pub mod alert_memory;
 mod batch;
+pub mod counted_sink;
 mod digest;
 pub mod error;
 pub mod fold;
@@ -16,6 +17,7 @@ pub mod outcome;
 pub mod owners;
 pub mod policy_store;
 
+pub use crate::pipeline::digest::PUBLISH_RESERVE;
 pub use crate::pipeline::outcome::{Outcome, OutcomeKind};
 
 use crate::config::Config;
@@ -74,12 +76,15 @@ pub struct App<S, A> {
     policy: PolicyProvider,
     memory: AlertMemory,
     source: S,
-    sink: A,
+    /// Counts every alert that goes out (`Alerts`).
+    sink: counted_sink::CountedSink<A>,
     today: fn() -> chrono::NaiveDate,
     /// Where CVE storms are counted; `None`: within each batch.
     storms: Option<Box<dyn crate::ports::StormStore>>,
     /// The repositories' owner tags, read once per cache period.
     owner_tags: owners::OwnerTags,
+    /// Each owner's last digest (`None`: the digest says no new or fixed).
+    digest_state: Option<Box<dyn crate::ports::DigestStateStore>>,
 }
 
 fn utc_today() -> chrono::NaiveDate {
@@ -95,16 +100,27 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             config.owner_tag_key.clone(),
             Duration::from_secs(config.owner_cache_seconds),
         );
+        let metrics_namespace = config.metrics.then(|| config.metrics_namespace.clone());
         App {
             owner_tags,
             config,
             policy,
             memory: AlertMemory::off(),
             source,
-            sink,
+            sink: counted_sink::CountedSink::new(sink, metrics_namespace),
             today: utc_today,
             storms: None,
+            digest_state: None,
         }
+    }
+
+    /// Keeps each owner's last digest in `store`, for new and fixed.
+    pub fn with_digest_state(
+        mut self,
+        store: Box<dyn crate::ports::DigestStateStore>,
+    ) -> App<S, A> {
+        self.digest_state = Some(store);
+        self
     }
 
     /// Reads the policy document from `source` (cached for the configured

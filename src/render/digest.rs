@@ -26,6 +26,8 @@ pub struct DigestContext<'a> {
     /// The accounts and region read, in words.
     pub scope: String,
     pub now: i64,
+    /// Registries not read in time (`account …, region …`): missing here.
+    pub late: &'a [String],
 }
 
 fn date(epoch: i64) -> String {
@@ -107,6 +109,14 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
         one_line(&digest.owner),
         summary(digest, ctx)
     );
+    let _ = writeln!(out, "{}", since_phrase(digest));
+    if !ctx.late.is_empty() {
+        let _ = writeln!(
+            out,
+            "NOT READ IN TIME: {}. The run stopped reading to send the digests before its timeout; their repositories are missing here.",
+            one_line(&ctx.late.join("; "))
+        );
+    }
     out.push('\n');
     let _ = writeln!(
         out,
@@ -207,6 +217,9 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
                 );
             }
             more(&mut out, digest.due_soon_total, digest.due_soon.len());
+            if let Some(fixed) = fixed_in_time_phrase(digest) {
+                let _ = writeln!(out, "  {fixed}");
+            }
         }
     }
     out.push('\n');
@@ -232,6 +245,36 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
             one_line(&image.short_name()),
             one_line(problem)
         );
+    }
+    out.push('\n');
+    match &digest.never_alerted_unchecked {
+        Some(why) => {
+            let _ = writeln!(out, "NEVER ALERTED: not checked ({}).", one_line(why));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "NEVER ALERTED ({} open findings no alert carried)",
+                digest.never_alerted_total
+            );
+            if digest.never_alerted_total == 0 {
+                let _ = writeln!(out, "  Every open finding above was alerted.");
+            }
+            for group in &digest.never_alerted {
+                let _ = writeln!(
+                    out,
+                    "  {} ({}): {} finding(s), worst {} ({}). Why: {}.",
+                    one_line(&group.image.short_name()),
+                    group.image.account,
+                    group.findings,
+                    group.worst,
+                    one_line(&group.example),
+                    group.silence.cause()
+                );
+            }
+            let listed: u64 = digest.never_alerted.iter().map(|g| g.findings).sum();
+            more(&mut out, digest.never_alerted_total, listed as usize);
+        }
     }
     if !digest.exceptions.is_empty() {
         out.push('\n');
@@ -263,6 +306,44 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     out
 }
 
+/// `Since the last digest (2026-11-30): 3 new, 5 fixed, 12 still open.`,
+/// or why that is not known.
+pub fn since_phrase(digest: &OwnerDigest) -> String {
+    match (&digest.changes, &digest.changes_unknown) {
+        (Some(c), _) => format!(
+            "Since the last digest ({}): {} new, {} fixed, {} still open (vulnerabilities per repository).",
+            date(c.since),
+            c.new,
+            c.fixed,
+            c.still_open
+        ),
+        (None, Some(why)) => format!(
+            "New and fixed since the last digest: not known this time ({}).",
+            one_line(why)
+        ),
+        (None, None) => {
+            "First digest: what is new and fixed is counted from the next one.".to_string()
+        }
+    }
+}
+
+/// `Fixed within their deadline since the last digest: 3 of 4 (75%).`
+fn fixed_in_time_phrase(digest: &OwnerDigest) -> Option<String> {
+    let c = digest.changes.as_ref()?;
+    if c.fixed_with_deadline == 0 {
+        return Some(
+            "Fixed within their deadline since the last digest: none with a deadline was fixed."
+                .into(),
+        );
+    }
+    Some(format!(
+        "Fixed within their deadline since the last digest: {} of {} ({}%).",
+        c.fixed_in_time,
+        c.fixed_with_deadline,
+        c.fixed_in_time * 100 / c.fixed_with_deadline
+    ))
+}
+
 fn more(out: &mut String, total: u64, listed: usize) {
     if total > listed as u64 {
         let _ = writeln!(out, "    ... and {} more.", total - listed as u64);
@@ -282,11 +363,34 @@ fn chat(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
             digest.overdue_total, digest.due_soon_total
         );
     }
+    if let Some(c) = &digest.changes {
+        let _ = writeln!(
+            description,
+            "Since {}: {} new · {} fixed",
+            date(c.since),
+            c.new,
+            c.fixed
+        );
+    }
+    if digest.never_alerted_total > 0 {
+        let _ = writeln!(
+            description,
+            "Never alerted: *{}* open findings",
+            digest.never_alerted_total
+        );
+    }
     if !digest.exceptions.is_empty() {
         let _ = writeln!(
             description,
             "Allow-list entries expiring or expired: {}",
             digest.exceptions.len()
+        );
+    }
+    if !ctx.late.is_empty() {
+        let _ = writeln!(
+            description,
+            ":warning: Not read in time: {}",
+            slack_escape(&ctx.late.join("; "))
         );
     }
     let _ = writeln!(description, "_The whole digest is in the email._");
@@ -336,6 +440,7 @@ mod tests {
             stale_days: 30,
             scope: "account 123456789012, us-east-1".into(),
             now: NOW,
+            late: &[],
         }
     }
 

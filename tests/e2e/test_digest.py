@@ -1,17 +1,21 @@
 """Layer 3: the scheduled digest (Handler `digest`) on the local stack. Two
 owners get their digests (what is open, overdue, not watched, the
-allow-list entries that expire), a clean owner gets the heartbeat, and a
-member account's repository is in its owner's digest; each through its own
-subscription filtered on `owner`."""
+allow-list entries that expire, what no alert carried), a clean owner gets
+the heartbeat, and three member accounts' repositories are in their
+owners' digests; each through its own subscription filtered on `owner`.
+The next digest says what is new and fixed since."""
 
 import datetime
+import json
 import time
 
 import pytest
 
 from harness.seed import (
     basic_finding,
+    dedup_table,
     ensure_repository,
+    event_for,
     image_details,
     member_client,
     member_role,
@@ -24,6 +28,9 @@ from harness.seed import (
 )
 
 MEMBER = "555555555555"
+# Two more member accounts: one with a finding below the threshold only,
+# one with a clean image of the clean owner.
+MEMBER_LOW, MEMBER_CLEAN = "666666666666", "777777777777"
 ROLE = "ecr-scan-alerts-reader"
 OWNERS = ("dg-pay", "dg-search")
 DAY = 86_400
@@ -45,6 +52,9 @@ def digested(stack):
         "sla": {"CRITICAL": 15, "HIGH": 30},
         "allow": [{"id": "CVE-2023-4501", "repository": "dgpay/*", "reason": "not reachable", "expires": expires}],
     }, name="/scan-alerts/digest-policy")
+    # What was alerted is in the dedup table, which the digest reads for
+    # its "never alerted" list and where it keeps each owner's last digest.
+    stack.start_function(DEDUP_TABLE_NAME=dedup_table(stack, "scan-alerts-digest"))
     ecr = stack.client("ecr")
     tag(ecr, "dgpay/api", "dg-pay")
     tag(ecr, "dgpay/legacy", "dg-pay")
@@ -63,9 +73,25 @@ def digested(stack):
     tag(member_client(stack, "ecr", MEMBER), "dgpay/ledger", "dg-pay", account=MEMBER)
     scanned_image_in(stack, MEMBER, "us-east-1", "dgpay/ledger", "v3",
                      basic=[basic_finding("CVE-2026-29003", "HIGH", package="zlib")])
+    member_role(stack, MEMBER_LOW, ROLE)
+    tag(member_client(stack, "ecr", MEMBER_LOW), "dgpay/cards", "dg-pay", account=MEMBER_LOW)
+    scanned_image_in(stack, MEMBER_LOW, "us-east-1", "dgpay/cards", "v4",
+                     basic=[basic_finding("CVE-2026-29004", "LOW", package="bash")])
+    member_role(stack, MEMBER_CLEAN, ROLE)
+    tag(member_client(stack, "ecr", MEMBER_CLEAN), "dgsearch/index", "dg-search", account=MEMBER_CLEAN)
+    scanned_image_in(stack, MEMBER_CLEAN, "us-east-1", "dgsearch/index", "v5", basic=[])
+    # The push of dgpay/api was alerted; the member's dgpay/ledger push
+    # never reached the function (its event lost).
+    scan = event_for("basic-scan-complete.json", api)
+    scan["detail"]["repository-name"] = "dgpay/api"
+    ok, result = stack.invoke(scan)
+    assert ok and result["outcome"] == "alerted", result
+    for queue in queues.values():
+        received_alerts(stack, queue)
     stack.proxy.role_check = lambda arn: role_exists(stack, arn)
     port = stack.start_digest(POLICY_PARAMETER_NAME=parameter, MEMBER_ROLE_NAME=ROLE,
-                              SCOPE_ACCOUNT_IDS=f"123456789012,{MEMBER}", METRICS="true")
+                              SCOPE_ACCOUNT_IDS=f"123456789012,{MEMBER},{MEMBER_LOW},{MEMBER_CLEAN}",
+                              METRICS="true", METRICS_OWNER_DIMENSION="true")
     stack.digest_port, stack.digest_queues, stack.expires = port, queues, expires
     yield stack
     stack.proxy.role_check = None
@@ -86,17 +112,37 @@ def test_each_owner_gets_one_digest_and_a_clean_owner_the_heartbeat(digested, in
     assert pay["attributes"]["alert_kind"] == "digest"
     assert pay["attributes"]["severity"] == "CRITICAL"
     body = pay["message"]
+    # Kept with the logs: docs/digest.md's sample is this text.
+    (digested.log_dir / "digest-dg-pay.txt").write_text(body)
     assert "CVE-2026-29001  CRITICAL  dgpay/api:v1  25 days overdue" in body, body
     assert "openssl: no fixed version known" in body, "basic scanning names no fixed version"
     assert "dgpay/legacy:v0 (123456789012): scan status FAILED. To do: scan it again" in body, body
     assert f"dgpay/ledger (account {MEMBER}, us-east-1): 1 high" in body, body
     assert f"CVE-2023-4501 (dgpay/*) expires {digested.expires}: not reachable" in body, body
+    assert f"dgpay/cards (account {MEMBER_LOW}, us-east-1): nothing open" in body, body
+    assert "First digest: what is new and fixed is counted from the next one." in body, body
+    # Alerted at its push: dgpay/api's CVE is not in the list; the member's
+    # ledger image, whose event never came, is.
+    assert "NEVER ALERTED (1 open findings no alert carried)" in body, body
+    assert (f"dgpay/ledger:v3 ({MEMBER}): 1 finding(s), worst HIGH (CVE-2026-29003). "
+            "Why: no alert was ever recorded for this image") in body, body
     [search] = digests_of(digested, "dg-search")
     assert search["subject"] == "Digest for dg-search: nothing open at or above HIGH"
     assert search["attributes"]["severity"] == "NONE"
-    assert "nothing open at or above HIGH in 1 images of 1 repositories; every image watched" in search["message"]
+    assert "nothing open at or above HIGH in 2 images of 2 repositories; every image watched" in search["message"]
+    assert f"dgsearch/index (account {MEMBER_CLEAN}, us-east-1): nothing open" in search["message"]
+    log = (digested.log_dir / "digest-function.log").read_text()
     # The heartbeat's metric, which the DigestMissing alarm watches.
-    assert '"DigestsPublished"' in (digested.log_dir / "digest-function.log").read_text()
+    assert '"DigestsPublished"' in log
+    # The posture gauges: one line per severity over every owner (the
+    # stack's other repositories too), and per owner when asked for.
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"OpenFindings"' in line]
+    overall = {g["Severity"] for g in lines if "Owner" not in g}
+    assert overall == {"CRITICAL", "HIGH", "MEDIUM", "LOW"}, lines
+    gauges = {g["Severity"]: g for g in lines if g.get("Owner") == "dg-pay"}
+    assert gauges["CRITICAL"]["OpenFindings"] == 1 and gauges["CRITICAL"]["OverdueFindings"] == 1, gauges
+    assert gauges["HIGH"]["OpenFindings"] == 1 and gauges["LOW"]["OpenFindings"] == 0, gauges
+    assert gauges["HIGH"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Owner", "Severity"]]
     received_alerts(digested, inbox)
 
 
@@ -107,3 +153,21 @@ def test_a_digest_starts_from_a_schedule_only(digested, inbox):
     assert error["errorType"] == "InvalidEvent", error
     assert "detail-type" in error["errorMessage"]
     assert digests_of(digested, "dg-pay") == []
+
+
+def test_the_next_digest_says_what_is_new_and_fixed_since(digested, inbox):
+    # dgsearch/web gets a HIGH finding; nothing was fixed.
+    web = scanned_image(digested, "dgsearch/web", "v6", basic=[basic_finding("CVE-2026-29005", "HIGH")])
+    assert web
+
+    ok, result = digested.invoke_at(digested.digest_port, {"digest": "scheduled"}, timeout=120)
+
+    assert ok, result
+    today = datetime.date.today().isoformat()
+    [pay] = digests_of(digested, "dg-pay")
+    (digested.log_dir / "digest-dg-pay-next.txt").write_text(pay["message"])
+    assert f"Since the last digest ({today}): 0 new, 0 fixed, 2 still open" in pay["message"], pay["message"]
+    [search] = digests_of(digested, "dg-search")
+    assert f"Since the last digest ({today}): 1 new, 0 fixed, 0 still open" in search["message"], search["message"]
+    assert "NEVER ALERTED (1 open findings no alert carried)" in search["message"], search["message"]
+    received_alerts(digested, inbox)

@@ -366,7 +366,86 @@ def for_each_problems(template):
 def own_check_problems(template, **overrides):
     resolved = Resolved(template, **overrides)
     return (wildcard_action_problems(resolved) + repository_problems(resolved)
-            + central_problems(template, **overrides) + for_each_problems(template))
+            + central_problems(template, **overrides) + for_each_problems(template)
+            + dashboard_problems(resolved))
+
+
+# -- the dashboard and the metrics catalog -------------------------------------
+
+CATALOG = ROOT / "metrics.json"
+# Metric math functions an expression may call (upper case), as opposed to
+# the ids of its widget's metrics (lower case first).
+EXPRESSION_ID = re.compile(r"\b([a-z][A-Za-z0-9_]*)\b")
+
+
+def metrics_catalog(path=CATALOG):
+    """metrics.json's metrics by name."""
+    return {entry["name"]: entry for entry in json.loads(Path(path).read_text())["metrics"]}
+
+
+def dashboard_metrics(body):
+    """(widget title, namespace, metric name, {dimension: value}) for every
+    metric a dashboard body names; expressions are not metrics."""
+    for widget in body.get("widgets", []):
+        properties = widget.get("properties", {})
+        for row in properties.get("metrics", []):
+            items = [item for item in row if not isinstance(item, dict)]
+            if items:
+                namespace, name, *pairs = items
+                yield properties.get("title"), namespace, name, dict(zip(pairs[::2], pairs[1::2]))
+
+
+def dashboard_problems(resolved, catalog=None):
+    """The dashboard names only metrics the functions emit: each is in the
+    catalog, in the stack's metrics namespace, with one of the dimension
+    sets it is always emitted with (not one a switch adds) and with values
+    the catalog lists; each widget is in the stack's region, and each
+    expression refers to metrics of its own widget. The body is JSON."""
+    catalog = metrics_catalog() if catalog is None else catalog
+    problems = []
+    namespace, region = resolved.params["MetricsNamespace"], resolved.pseudo["AWS::Region"]
+    for name, dashboard in resolved.of_type("AWS::CloudWatch::Dashboard").items():
+        try:
+            body = json.loads(dashboard["Properties"]["DashboardBody"])
+        except (TypeError, ValueError) as error:
+            problems.append(f"{name}: the body is no JSON document: {error}")
+            continue
+        for title, metric_namespace, metric, dimensions in dashboard_metrics(body):
+            where = f"{name} {title!r}: {metric}"
+            if metric_namespace == "...":
+                problems.append(f"{where}: a `...` row (the checks read every row in full)")
+                continue
+            if metric_namespace != namespace:
+                problems.append(f"{where}: namespace {metric_namespace!r}, the functions emit into {namespace!r}")
+            entry = catalog.get(metric)
+            if entry is None:
+                problems.append(f"{where}: not a metric the functions emit (metrics.json)")
+                continue
+            if sorted(dimensions) not in [sorted(s) for s in entry["dimensions"]]:
+                problems.append(f"{where}: by {sorted(dimensions)}, it is always emitted by {entry['dimensions']}")
+            for key, value in dimensions.items():
+                listed = entry.get("values", {}).get(key)
+                if listed is not None and value not in listed:
+                    problems.append(f"{where}: {key} {value!r} is never emitted ({listed})")
+        for widget in body.get("widgets", []):
+            properties = widget.get("properties", {})
+            if widget.get("type") != "metric":
+                continue
+            if properties.get("region") != region:
+                problems.append(f"{name} {properties.get('title')!r}: region {properties.get('region')!r}")
+            rows = properties.get("metrics", [])
+            ids = {item["id"] for row in rows for item in row if isinstance(item, dict) and "id" in item
+                   and "expression" not in item}
+            for row in rows:
+                for item in row:
+                    if isinstance(item, dict) and "expression" in item:
+                        expression = item["expression"]
+                        if "SEARCH" in expression:
+                            problems.append(f"{name}: {expression!r}: a search names metrics these checks cannot read")
+                        for used in set(EXPRESSION_ID.findall(expression)) - ids:
+                            problems.append(f"{name} {properties.get('title')!r}: {expression!r} uses {used}, "
+                                            "no metric of its widget")
+    return problems
 
 
 # -- least privilege across accounts and partitions ------------------------------

@@ -148,6 +148,11 @@ def findings_function_unalarmed(template):
     del template["Resources"]["FindingsFunctionErrorsAlarm"]
 
 
+def dashboard_graphs_a_metric_nobody_emits(template):
+    body = template["Resources"]["MetricsDashboard"]["Properties"]["DashboardBody"]
+    body["Fn::Sub"] = body["Fn::Sub"].replace('"TransientFailures"', '"Throttles"')
+
+
 BREAKAGES = {
     mutable_tags: {"checkov", "own checks"},
     no_lifecycle_policy: {"own checks"},
@@ -166,6 +171,7 @@ BREAKAGES = {
     findings_function_with_async_settings: {"own checks"},
     whole_batches_retried: {"own checks"},
     findings_function_unalarmed: {"own checks"},
+    dashboard_graphs_a_metric_nobody_emits: {"own checks"},
 }
 
 

@@ -385,7 +385,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         SCAN_FUNCTION: "FunctionLogGroup", FINDINGS_FUNCTION: "FindingsFunctionLogGroup",
         DIGEST_FUNCTION: "DigestFunctionLogGroup"}[name]}
     recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "50"}
-    digest = {"DIGEST_IMAGE_DAYS": "30", "DIGEST_STALE_DAYS": "30"}
+    digest = {"DIGEST_IMAGE_DAYS": "30", "DIGEST_STALE_DAYS": "30", "METRICS_OWNER_DIMENSION": "false"}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
@@ -552,14 +552,20 @@ def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(templ
         assert grants["ssm:GetParameter"] == [
             "arn:aws:ssm:us-east-1:123456789012:parameter/ecr-scan-alerts/policy"], role
         if role == ROLES[DIGEST_FUNCTION]:
-            # The digest reads the policy and remembers nothing.
-            assert not [a for a in grants if a.startswith("dynamodb:")], role
+            # The digest reads what was alerted and writes only its own
+            # state items (keys `digest#…`): never a record of an alert.
+            assert sorted(a for a in grants if a.startswith("dynamodb:")) == [
+                "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"], role
+            statements = on.resources["DigestTableAccess"]["Properties"]["PolicyDocument"]["Statement"]
+            [put] = [s for s in statements if s["Action"] == "dynamodb:PutItem"]
+            assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["digest#*"]}}
+            assert put["Resource"] == {"Fn::GetAtt": ["DedupTable", "Arn"]}
             continue
         assert grants["dynamodb:GetItem"] == grants["dynamodb:UpdateItem"] == [
             {"Fn::GetAtt": ["DedupTable", "Arn"]}], role
 
     off = Resolved(template, PolicyDocument="NONE", OnlyNewFindings="false")
-    for name in ("PolicyParameter", "DedupTable", "FunctionPolicyAndDedupAccess"):
+    for name in ("PolicyParameter", "DedupTable", "FunctionPolicyAndDedupAccess", "DigestTableAccess"):
         assert name not in off.resources
     for name in HANDLERS:
         env = off.resources[name]["Properties"]["Environment"]["Variables"]

@@ -300,3 +300,134 @@ impl DedupStore for DynamoDedup {
         })
     }
 }
+
+/// Each owner's last digest state in the dedup table: a head item
+/// (`digest#<owner>`: time and chunk count) and its chunks
+/// (`digest#<owner>#<time>#<n>`, at most 320 KB of marks each). Chunks are
+/// written before the head, so a head never names a chunk that is not there
+/// yet; older chunks expire with the TTL.
+pub struct DynamoDigestState {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDigestState {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoDigestState {
+        DynamoDigestState {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn digest_head(owner: &str) -> String {
+    format!("digest#{owner}")
+}
+
+fn digest_chunk(owner: &str, at: i64, n: usize) -> String {
+    format!("digest#{owner}#{at}#{n}")
+}
+
+impl crate::ports::DigestStateStore for DynamoDigestState {
+    fn load<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::domain::digest_state::DigestState>, ServiceFailure>>
+    {
+        Box::pin(async move {
+            let head = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(digest_head(owner)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| service_failure("DynamoDB", &e))?;
+            let Some(head) = head.item else {
+                return Ok(None);
+            };
+            let num = |name: &str| {
+                head.get(name)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            };
+            let damaged = |what: String| ServiceFailure {
+                service: "DynamoDB",
+                code: "DigestStateDamaged".into(),
+                message: what,
+                transient: false,
+            };
+            let (Some(at), Some(count)) = (num("at"), num("chunks")) else {
+                return Err(damaged(format!(
+                    "{} has no `at` or `chunks` number",
+                    digest_head(owner)
+                )));
+            };
+            let keys: Vec<String> = (0..count.max(0) as usize)
+                .map(|n| digest_chunk(owner, at, n))
+                .collect();
+            let (items, left) = batch_get(&self.client, &self.table, &keys).await?;
+            if !left.is_empty() {
+                return Err(ServiceFailure {
+                    service: "DynamoDB",
+                    code: "ProvisionedThroughputExceededException".into(),
+                    message: format!("{} chunk(s) still unprocessed", left.len()),
+                    transient: true,
+                });
+            }
+            let mut chunks: HashMap<String, Vec<u8>> = HashMap::new();
+            for item in items {
+                if let (Some(key), Some(marks)) = (
+                    item.get(KEY).and_then(|v| v.as_s().ok()),
+                    item.get("marks").and_then(|v| v.as_b().ok()),
+                ) {
+                    chunks.insert(key.clone(), marks.as_ref().to_vec());
+                }
+            }
+            let mut ordered = Vec::with_capacity(keys.len());
+            for key in &keys {
+                match chunks.remove(key) {
+                    Some(chunk) => ordered.push(chunk),
+                    None => return Err(damaged(format!("{key} is missing"))),
+                }
+            }
+            crate::domain::digest_state::DigestState::from_chunks(at, &ordered)
+                .map(Some)
+                .ok_or_else(|| damaged(format!("{} holds a partial mark", digest_head(owner))))
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        owner: &'a str,
+        state: &'a crate::domain::digest_state::DigestState,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        Box::pin(async move {
+            let chunks = state.chunks();
+            for (n, chunk) in chunks.iter().enumerate() {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item(KEY, AttributeValue::S(digest_chunk(owner, state.at, n)))
+                    .item("marks", AttributeValue::B(Blob::new(chunk.clone())))
+                    .item(TTL_ATTRIBUTE, number(expires_at))
+                    .send()
+                    .await
+                    .map_err(|e| service_failure("DynamoDB", &e))?;
+            }
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item(KEY, AttributeValue::S(digest_head(owner)))
+                .item("at", number(state.at))
+                .item("chunks", number(chunks.len() as i64))
+                .item(TTL_ATTRIBUTE, number(expires_at))
+                .send()
+                .await
+                .map_err(|e| service_failure("DynamoDB", &e))?;
+            Ok(())
+        })
+    }
+}

@@ -367,15 +367,16 @@ impl RegistryListing for EcrFindings {
                     };
                     let summary = detail.image_scan_findings_summary;
                     let mut counts = crate::domain::severity::SeverityCounts::default();
+                    let mut unknown_severities = Vec::new();
                     if let Some(found) = summary
                         .as_ref()
                         .and_then(|s| s.finding_severity_counts.as_ref())
                     {
                         for (severity, n) in found {
-                            counts.add(
-                                Severity::from_aws(severity.as_str()),
-                                u64::try_from(*n).unwrap_or(0),
-                            );
+                            match severity.as_str().parse::<Severity>() {
+                                Ok(known) => counts.add(known, u64::try_from(*n).unwrap_or(0)),
+                                Err(_) => unknown_severities.push(severity.as_str().to_string()),
+                            }
                         }
                     }
                     out.push(ImageInfo {
@@ -400,6 +401,7 @@ impl RegistryListing for EcrFindings {
                             .and_then(|s| s.image_scan_completed_at)
                             .map(|t| t.secs()),
                         counts,
+                        unknown_severities,
                     });
                 }
             }
