@@ -26,7 +26,12 @@ step() {
 # Layers 1 and 2: pure functions and the AWS adapters under aws-smithy-mocks.
 # This also builds the function binary the end-to-end step runs.
 step "unit and adapter tests (cargo test)" cargo test --locked --all-targets
-# Layer 3: the built function, end to end, over real HTTP on 127.0.0.1.
+# The browser test's headless Chromium (Debian's package), installed once.
+if [ "$failed" = 0 ]; then
+  step "headless Chromium (scripts/install-chromium.sh)" ./scripts/install-chromium.sh
+fi
+# Layer 3: the built function, end to end, over real HTTP on 127.0.0.1; the
+# posture report's page in headless Chromium.
 if [ "$failed" = 0 ]; then
   step "end-to-end tests (pytest, local stack)" \
     env FUNCTION_BINARY="$target_dir/debug/ecr-scan-alerts" .venv/bin/python -m pytest

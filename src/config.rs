@@ -11,6 +11,7 @@ pub const CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
 pub const POLICY_PARAMETER_NAME: &str = "POLICY_PARAMETER_NAME";
 pub const POLICY_CACHE_SECONDS: &str = "POLICY_CACHE_SECONDS";
 pub const DEDUP_TABLE_NAME: &str = "DEDUP_TABLE_NAME";
+pub const REPORT_BUCKET_NAME: &str = "REPORT_BUCKET_NAME";
 pub const SOURCE_URL_TEMPLATE: &str = "SOURCE_URL_TEMPLATE";
 pub const METRICS: &str = "METRICS";
 pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
@@ -89,6 +90,9 @@ pub struct Config {
     pub policy_cache_seconds: u64,
     /// DynamoDB table remembering what was alerted; `None` turns dedup off.
     pub dedup_table_name: Option<String>,
+    /// `REPORT_BUCKET_NAME`: where the digest writes its posture report
+    /// (`None`: no report).
+    pub report_bucket_name: Option<String>,
     /// Link to the source of commit-tagged images; the policy may override it.
     pub source_url_template: Option<UrlTemplate>,
     /// Print one Embedded Metric Format line per event.
@@ -150,6 +154,7 @@ impl Default for Config {
             policy_parameter_name: None,
             policy_cache_seconds: DEFAULT_POLICY_CACHE_SECONDS,
             dedup_table_name: None,
+            report_bucket_name: None,
             source_url_template: None,
             metrics: false,
             metrics_namespace: DEFAULT_METRICS_NAMESPACE.into(),
@@ -223,6 +228,7 @@ impl Config {
             policy_parameter_name: policy.parameter_name,
             policy_cache_seconds: policy.cache_seconds,
             dedup_table_name: memory.dedup_table,
+            report_bucket_name: env.bucket(REPORT_BUCKET_NAME)?,
             storm_table_name: memory.storm_table,
             storm_threshold: memory.storm_threshold,
             storm_window_minutes: memory.storm_window_minutes,
@@ -307,6 +313,32 @@ impl Env<'_> {
             }
         }
         Ok(name)
+    }
+
+    /// An S3 bucket name (Amazon S3 User Guide, "General purpose bucket
+    /// naming rules": 3-63 lowercase letters, digits, dots and hyphens,
+    /// beginning and ending with a letter or digit).
+    fn bucket(&self, variable: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(name) = self.get(variable).filter(|n| !n.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let bytes = name.as_bytes();
+        let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let ok = (3..=63).contains(&name.len())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(b))
+            && edge(bytes.first())
+            && edge(bytes.last());
+        if !ok {
+            return Err(ConfigError {
+                variable,
+                problem: format!(
+                    "`{name}` is not an S3 bucket name (3-63 lowercase letters, digits, . and -, starting and ending with a letter or digit)"
+                ),
+            });
+        }
+        Ok(Some(name))
     }
 }
 
@@ -856,10 +888,23 @@ mod tests {
         );
         assert_eq!(cfg.policy_cache_seconds, 0);
         assert_eq!(cfg.dedup_table_name.as_deref(), Some("scan-alerts-dedup"));
+        assert_eq!(
+            config(&[
+                (ALERT_TOPIC_ARN, TOPIC),
+                (REPORT_BUCKET_NAME, "stack-reports-1a2b")
+            ])
+            .unwrap()
+            .report_bucket_name
+            .as_deref(),
+            Some("stack-reports-1a2b")
+        );
         for (var, value) in [
             (POLICY_PARAMETER_NAME, "policy name"),
             (POLICY_CACHE_SECONDS, "soon"),
             (POLICY_CACHE_SECONDS, "86400"),
+            (REPORT_BUCKET_NAME, "Reports_Bucket"),
+            (REPORT_BUCKET_NAME, "-reports"),
+            (REPORT_BUCKET_NAME, "ab"),
             (DEDUP_TABLE_NAME, "x"),
             (DEDUP_TABLE_NAME, "bad/name"),
         ] {

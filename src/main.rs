@@ -64,6 +64,11 @@ async fn main() -> Result<(), Error> {
             ),
         ));
     }
+    if let (EntryPoint::Digest, Some(bucket)) = (entry, &config.report_bucket_name) {
+        app = app.with_report_store(Box::new(
+            ecr_scan_alerts::adapters::aws::s3::S3Reports::new(s3_client(&aws), bucket),
+        ));
+    }
     if let Some(table) = &config.dedup_table_name {
         app = app.with_dedup(Box::new(DynamoDedup::new(
             aws_sdk_dynamodb::Client::new(&aws),
@@ -124,4 +129,14 @@ async fn main() -> Result<(), Error> {
             .await
         }
     }
+}
+
+/// The S3 client. With an endpoint of its own (`AWS_ENDPOINT_URL`, a local
+/// stack on 127.0.0.1), addressed by path: a virtual host would be
+/// `<bucket>.127.0.0.1`, which does not resolve.
+fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(aws)
+        .force_path_style(aws.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }

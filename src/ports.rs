@@ -421,3 +421,21 @@ pub trait DigestStateStore: Send + Sync {
         expires_at: i64,
     ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
 }
+
+/// Where the posture reports are written (S3 in AWS): `reports/<date>/…`.
+pub trait ReportStore: Send + Sync {
+    /// The bucket's name, for the console link.
+    fn bucket(&self) -> &str;
+    /// Writes `body` at `key`.
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
+    /// The dates (`YYYY-MM-DD`) of the folders under `reports/`, oldest
+    /// first.
+    fn report_dates(&self) -> BoxFuture<'_, Result<Vec<String>, ServiceFailure>>;
+    /// The object at `key`; `None` when there is none.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, ServiceFailure>>;
+}

@@ -256,7 +256,7 @@ pub struct Exception {
 }
 
 /// What one owner's digest says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OwnerDigest {
     pub owner: String,
     /// By repository key (`account|region|repository`).
@@ -283,6 +283,9 @@ pub struct OwnerDigest {
     pub never_alerted_total: u64,
     /// Why never-alerted findings are not checked (`None`: they are).
     pub never_alerted_unchecked: Option<String>,
+    /// The posture report's rows (kept only when a report is written).
+    pub finding_rows: Vec<crate::domain::report::FindingRow>,
+    pub coverage_rows: Vec<crate::domain::report::CoverageRow>,
 }
 
 impl OwnerDigest {
@@ -398,6 +401,11 @@ impl OwnerDigest {
     pub fn merge(&mut self, other: OwnerDigest) {
         self.repositories.extend(other.repositories);
         self.marks.extend(other.marks);
+        self.finding_rows.extend(other.finding_rows);
+        self.coverage_rows.extend(other.coverage_rows);
+        if self.never_alerted_unchecked.is_none() {
+            self.never_alerted_unchecked = other.never_alerted_unchecked;
+        }
         self.never_alerted_total += other.never_alerted_total;
         for group in other.never_alerted {
             if self.never_alerted.len() < LISTED_NEVER_ALERTED {
@@ -502,7 +510,8 @@ fn keep_oldest(list: &mut Vec<Deadlined>, item: Deadlined) {
     }
 }
 
-fn fix_phrase(finding: &Finding) -> String {
+/// `upgrade openssl to 3.0.15`, or what is known of the fix.
+pub fn fix_phrase(finding: &Finding) -> String {
     match (&finding.package_name, &finding.fixed_in) {
         (Some(p), Some(v)) => format!("upgrade {p} to {v}"),
         (Some(p), None) => format!("{p}: no fixed version known"),

@@ -2,8 +2,10 @@
 //! against the severity budgets, and its text form.
 
 use crate::domain::assessment::Assessment;
+use crate::domain::deadline::{Sla, Standing};
 use crate::domain::finding::Finding;
 use crate::domain::image::{ImageRef, ScanKind};
+use crate::domain::report::FindingRow;
 use crate::domain::severity::{Severity, SeverityCounts};
 use crate::domain::text::one_line;
 use serde::Serialize;
@@ -97,6 +99,10 @@ pub struct Report {
     pub owner: String,
     /// Where the owner comes from: `repository tag owner`, `policy owners[0]` …
     pub owner_source: String,
+    /// The registry's account, when known ([`Report::in_account`]): the
+    /// CSV's `account` column.
+    #[serde(skip)]
+    pub account: String,
 }
 
 /// `result` of an image the policy's `repositories` or `tags` filters leave
@@ -120,6 +126,23 @@ pub struct Violation {
     /// across runs: SARIF's fingerprint.
     #[serde(skip)]
     pub fingerprint: u64,
+    /// Inspector's `exploitAvailable` and EPSS score, when known (the CSV).
+    #[serde(skip)]
+    pub exploit: Option<bool>,
+    #[serde(skip)]
+    pub epss: Option<f64>,
+    /// Inspector's `firstObservedAt` (epoch seconds); basic scanning names none.
+    #[serde(skip)]
+    pub first_observed: Option<i64>,
+    /// `upgrade openssl to 3.0.15`, as the digest says it.
+    #[serde(skip)]
+    pub fix: String,
+    /// Its deadline under the policy's `sla` (epoch seconds) and the whole
+    /// days past it, set by [`Report::with_deadlines`].
+    #[serde(skip)]
+    pub deadline: Option<i64>,
+    #[serde(skip)]
+    pub overdue_days: Option<i64>,
 }
 
 impl Violation {
@@ -134,6 +157,33 @@ impl Violation {
             link: finding.link.clone(),
             signals: finding.signals(),
             fingerprint: crate::domain::dedup::fingerprint(finding) >> 3,
+            exploit: finding.exploit_available,
+            epss: finding.epss,
+            first_observed: finding.first_observed,
+            fix: crate::domain::digest::fix_phrase(finding),
+            deadline: None,
+            overdue_days: None,
+        }
+    }
+
+    /// Its row of `findings.csv` (docs/report.md), for an image of
+    /// `report`.
+    fn row(&self, report: &Report) -> FindingRow {
+        FindingRow {
+            owner: report.owner.clone(),
+            account: report.account.clone(),
+            region: report.region.clone(),
+            repository: report.repository.clone(),
+            digest: report.digest.clone(),
+            tags: report.tags.clone(),
+            vulnerability: self.id.clone(),
+            severity: self.severity,
+            exploit: self.exploit,
+            epss: self.epss,
+            first_observed: self.first_observed,
+            deadline: self.deadline,
+            overdue_days: self.overdue_days,
+            fix: self.fix.clone(),
         }
     }
 }
@@ -201,6 +251,42 @@ impl Report {
         self
     }
 
+    /// The same report, naming the registry's account.
+    pub fn in_account(mut self, account: &str) -> Report {
+        self.account = account.to_string();
+        self
+    }
+
+    /// The same report with each listed finding's deadline under `sla`,
+    /// counted at `now` (epoch seconds) from its first observation, as the
+    /// digest counts it (`Sla::standing`). Without an `sla`, or for a
+    /// finding whose first observation is unknown (basic scanning: the
+    /// digest counts from the image's push, which the gate does not read),
+    /// there is none.
+    pub fn with_deadlines(mut self, sla: Option<&Sla>, now: i64) -> Report {
+        let Some(sla) = sla else {
+            return self;
+        };
+        for v in self.violations.iter_mut().chain(self.tolerated.iter_mut()) {
+            (v.deadline, v.overdue_days) = match sla.standing(v.severity, v.first_observed, now) {
+                Standing::None => (None, None),
+                Standing::Open { due } | Standing::DueSoon { due } => (Some(due), None),
+                Standing::Overdue { due, days } => (Some(due), Some(days)),
+            };
+        }
+        self
+    }
+
+    /// The rows of `findings.csv` for the alert-worthy findings listed:
+    /// those that fail the gate, then those a budget lets through.
+    pub fn finding_rows(&self) -> Vec<FindingRow> {
+        self.violations
+            .iter()
+            .chain(&self.tolerated)
+            .map(|v| v.row(self))
+            .collect()
+    }
+
     /// A report for an image the policy does not cover: its `repositories`
     /// or `tags` filters leave it out, so nothing is judged. Not a pass:
     /// exit 2 unless `--allow-uncovered`.
@@ -238,6 +324,7 @@ impl Report {
             uncovered_allowed: false,
             owner: crate::domain::owner::UNOWNED.to_string(),
             owner_source: crate::domain::owner::OwnerSource::Nobody.phrase(),
+            account: image.account.clone(),
         }
     }
 
@@ -319,6 +406,7 @@ impl Report {
             uncovered_allowed: false,
             owner: crate::domain::owner::UNOWNED.to_string(),
             owner_source: crate::domain::owner::OwnerSource::Nobody.phrase(),
+            account: image.account.clone(),
         }
     }
 
@@ -480,6 +568,69 @@ mod tests {
             text.contains("Budget --max-high 1: 2 found, exceeded"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn csv_rows_carry_the_owner_account_and_deadlines_of_the_digest() {
+        const DAY: i64 = 86_400;
+        let now = 1_796_630_400;
+        let mut critical = finding("CVE-C1", Severity::Critical);
+        critical.first_observed = Some(now - 20 * DAY);
+        critical.exploit_available = Some(true);
+        critical.epss = Some(0.5);
+        critical.fixed_in = Some("3.0.15".into());
+        let mut high = finding("CVE-H1", Severity::High);
+        high.first_observed = Some(now - 10 * DAY);
+        let basic = finding("CVE-H2", Severity::High);
+        let mut budgets = Budgets::default();
+        budgets.set(Severity::High, 5);
+        let sla = Sla::new([("CRITICAL".into(), 15), ("HIGH".into(), 30)]).unwrap();
+        let owner = crate::domain::owner::Owner {
+            name: "payments".into(),
+            source: crate::domain::owner::OwnerSource::Nobody,
+        };
+        let report = judged(Severity::High, vec![critical, high, basic], &budgets)
+            .owned_by(&owner)
+            .in_account("123456789012")
+            .with_deadlines(Some(&sla), now);
+        let rows = report.finding_rows();
+        let ids: Vec<&str> = rows.iter().map(|r| r.vulnerability.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["CVE-C1", "CVE-H1", "CVE-H2"],
+            "failing, then within budget"
+        );
+        let c1 = &rows[0];
+        assert_eq!(
+            (c1.owner.as_str(), c1.account.as_str()),
+            ("payments", "123456789012")
+        );
+        assert_eq!(c1.repository, "team/api");
+        assert_eq!(c1.tags, ["v1"]);
+        assert_eq!((c1.exploit, c1.epss), (Some(true), Some(0.5)));
+        assert_eq!(c1.deadline, Some(now - 5 * DAY));
+        assert_eq!(c1.overdue_days, Some(5));
+        assert_eq!(c1.fix, "upgrade openssl to 3.0.15");
+        assert_eq!(
+            (rows[1].deadline, rows[1].overdue_days),
+            (Some(now + 20 * DAY), None)
+        );
+        assert_eq!(
+            (
+                rows[2].first_observed,
+                rows[2].deadline,
+                rows[2].overdue_days
+            ),
+            (None, None, None),
+            "basic scanning names no first observation"
+        );
+        assert_eq!(rows[2].fix, "openssl: no fixed version known");
+
+        let without_sla = judged(Severity::High, sample(), &Budgets::default())
+            .with_deadlines(None, now)
+            .finding_rows();
+        assert_eq!(without_sla.len(), 3);
+        assert!(without_sla.iter().all(|r| r.deadline.is_none()));
     }
 
     #[test]

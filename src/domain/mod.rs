@@ -18,6 +18,7 @@ pub mod image;
 pub mod judged;
 pub mod owner;
 pub mod policy;
+pub mod report;
 pub mod risk;
 pub mod scan_status;
 pub mod severity;

@@ -16,9 +16,10 @@ use crate::domain::dedup::{fingerprint, Known};
 use crate::domain::digest::{self, ImageInfo, OwnerDigest, RepositoryInfo, Silence};
 use crate::domain::digest_state::DigestState;
 use crate::domain::event::EventError;
-use crate::domain::finding::Why;
+use crate::domain::finding::{Finding, Why};
 use crate::domain::image::ImageRef;
 use crate::domain::policy::{Policy, Verdict};
+use crate::domain::report::{CoverageRow, FindingRow};
 use crate::domain::risk::InUse;
 use crate::domain::severity::{Severity, SeverityCounts};
 use crate::pipeline::alert_memory::MemoryError;
@@ -111,10 +112,8 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             }
         }
         let today = now.date_naive();
-        let mut published = 0u64;
-        let mut failures = Vec::new();
-        let (mut open_all, mut overdue_all) =
-            (SeverityCounts::default(), SeverityCounts::default());
+        let scope = scope_phrase(&registries, &region);
+        let mut states = BTreeMap::new();
         for digest in digests.values_mut() {
             digest.add_exceptions(policy.allow_entries(), today);
             if !self.memory.is_on() {
@@ -125,14 +124,34 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             }
             let state = DigestState::new(now.timestamp(), std::mem::take(&mut digest.marks));
             self.compare_with_last(digest, &state).await;
+            states.insert(digest.owner.clone(), state);
+        }
+        // The report before the digests, which link to it.
+        let report_link = self
+            .write_report(
+                &mut digests,
+                &super::report::RunFacts {
+                    now,
+                    threshold: policy.threshold(),
+                    scope: scope.clone(),
+                    late: &late,
+                },
+            )
+            .await;
+        let mut published = 0u64;
+        let mut failures = Vec::new();
+        let (mut open_all, mut overdue_all) =
+            (SeverityCounts::default(), SeverityCounts::default());
+        for digest in digests.values() {
             let ctx = DigestContext {
                 threshold: policy.threshold(),
                 sla: policy.sla(),
                 image_days: self.config.digest_image_days as i64,
                 stale_days: self.config.digest_stale_days as i64,
-                scope: scope_phrase(&registries, &region),
+                scope: scope.clone(),
                 now: now.timestamp(),
                 late: &late,
+                report_link: report_link.as_deref(),
             };
             let alert = digest_alert(digest, &ctx);
             match self.sink.publish(&alert).await {
@@ -141,7 +160,9 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     tracing::info!(outcome = "alerted", alert_kind = "digest", owner = %digest.owner, message_id = %sent.message_id, never_alerted = digest.never_alerted_total, "digest published");
                     // Kept only once sent: a retried run compares with the
                     // digest people last read.
-                    self.keep_state(&digest.owner, &state).await;
+                    if let Some(state) = states.get(&digest.owner) {
+                        self.keep_state(&digest.owner, state).await;
+                    }
                 }
                 Err(error) => {
                     tracing::error!(owner = %digest.owner, %error, "digest not published");
@@ -166,6 +187,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             "images": images_read,
             "images_with_findings_read": findings_read,
             "registries_late": late,
+            "report": report_link,
         });
         tracing::info!(
             owners = digests.len(),
@@ -360,6 +382,19 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 self.config.digest_stale_days as i64,
             );
             let watched = unwatched.is_none();
+            if self.reports.is_some() {
+                digest.coverage_rows.push(CoverageRow {
+                    owner: owner.to_string(),
+                    account: image.image.account.clone(),
+                    region: image.image.region.clone(),
+                    repository: image.image.repository.clone(),
+                    digest: image.image.digest.clone(),
+                    tags: image.image.tags.clone(),
+                    scan_status: image.scan_status.clone(),
+                    last_scan: image.completed_at,
+                    not_watched: unwatched.as_ref().map(digest::Unwatched::reason),
+                });
+            }
             digest.add_image(&image.image, unwatched);
             if watched {
                 findings_read += self
@@ -448,6 +483,11 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 // minutes (docs/digest.md, "Deadlines").
                 let standing: Standing =
                     digest::standing(policy.sla(), &routed, image.pushed_at, now.timestamp());
+                if self.reports.is_some() {
+                    digest
+                        .finding_rows
+                        .push(finding_row(&digest.owner, image, &routed, standing));
+                }
                 digest.add_open(&image.image, &routed, standing);
             }
             match page.next_token {
@@ -455,6 +495,36 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 None => return 1,
             }
         }
+    }
+}
+
+/// A row of `findings.csv`: the finding as the policy routed it.
+fn finding_row(
+    owner: &str,
+    image: &ImageInfo,
+    finding: &Finding,
+    standing: Standing,
+) -> FindingRow {
+    let (deadline, overdue_days) = match standing {
+        Standing::None => (None, None),
+        Standing::Open { due } | Standing::DueSoon { due } => (Some(due), None),
+        Standing::Overdue { due, days } => (Some(due), Some(days)),
+    };
+    FindingRow {
+        owner: owner.to_string(),
+        account: image.image.account.clone(),
+        region: image.image.region.clone(),
+        repository: image.image.repository.clone(),
+        digest: image.image.digest.clone(),
+        tags: image.image.tags.clone(),
+        vulnerability: finding.id.clone(),
+        severity: finding.severity,
+        exploit: finding.exploit_available,
+        epss: finding.epss,
+        first_observed: finding.first_observed.or(image.pushed_at),
+        deadline,
+        overdue_days,
+        fix: digest::fix_phrase(finding),
     }
 }
 

@@ -424,6 +424,7 @@ mod tests {
             "UnknownSeverities",
             "DigestStateUnreadable",
             "DigestStateNotSaved",
+            "ReportNotWritten",
         ] {
             emitted.extend(catalogued(&count_line("Ns", name, 1, 1000), &[]));
         }

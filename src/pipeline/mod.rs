@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod owners;
 pub mod policy_store;
+mod report;
 
 pub use crate::pipeline::digest::PUBLISH_RESERVE;
 pub use crate::pipeline::outcome::{Outcome, OutcomeKind};
@@ -85,6 +86,8 @@ pub struct App<S, A> {
     owner_tags: owners::OwnerTags,
     /// Each owner's last digest (`None`: the digest says no new or fixed).
     digest_state: Option<Box<dyn crate::ports::DigestStateStore>>,
+    /// Where the digest writes its posture report (`None`: no report).
+    reports: Option<Box<dyn crate::ports::ReportStore>>,
 }
 
 fn utc_today() -> chrono::NaiveDate {
@@ -111,7 +114,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             today: utc_today,
             storms: None,
             digest_state: None,
+            reports: None,
         }
+    }
+
+    /// Writes each digest run's posture report to `store`.
+    pub fn with_report_store(mut self, store: Box<dyn crate::ports::ReportStore>) -> App<S, A> {
+        self.reports = Some(store);
+        self
     }
 
     /// Keeps each owner's last digest in `store`, for new and fixed.

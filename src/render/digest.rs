@@ -28,6 +28,8 @@ pub struct DigestContext<'a> {
     pub now: i64,
     /// Registries not read in time (`account …, region …`): missing here.
     pub late: &'a [String],
+    /// The S3 console link of this run's posture report, when written.
+    pub report_link: Option<&'a str>,
 }
 
 fn date(epoch: i64) -> String {
@@ -110,6 +112,9 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
         summary(digest, ctx)
     );
     let _ = writeln!(out, "{}", since_phrase(digest));
+    if let Some(link) = ctx.report_link {
+        let _ = writeln!(out, "Posture report (charts, CSV for auditors): {link}");
+    }
     if !ctx.late.is_empty() {
         let _ = writeln!(
             out,
@@ -393,6 +398,9 @@ fn chat(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
             slack_escape(&ctx.late.join("; "))
         );
     }
+    if let Some(link) = ctx.report_link {
+        let _ = writeln!(description, "<{link}|Posture report>");
+    }
     let _ = writeln!(description, "_The whole digest is in the email._");
     serde_json::json!({
         "version": "1.0",
@@ -441,6 +449,7 @@ mod tests {
             scope: "account 123456789012, us-east-1".into(),
             now: NOW,
             late: &[],
+            report_link: None,
         }
     }
 

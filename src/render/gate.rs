@@ -1,6 +1,8 @@
 //! The gate's report in the formats CI systems read: text and JSON for
 //! people and scripts, SARIF 2.1.0 for code scanning (GitHub), JUnit XML
-//! for test reports, markdown for a job summary or a pull-request comment.
+//! for test reports, markdown for a job summary or a pull-request comment,
+//! and CSV in the posture report's `findings.csv` columns (docs/report.md),
+//! so CI evidence and posture evidence read alike.
 
 use crate::domain::gate_report::{budget_option, Report, Violation};
 use crate::domain::severity::Severity;
@@ -15,6 +17,7 @@ pub enum Format {
     Sarif,
     Junit,
     Markdown,
+    Csv,
 }
 
 /// Rows of findings in the markdown summary: a pull-request comment holds
@@ -37,6 +40,7 @@ impl Format {
             }
             Format::Junit => junit(report),
             Format::Markdown => markdown(report),
+            Format::Csv => crate::render::report::findings_csv(&report.finding_rows()),
         }
     }
 }
@@ -483,6 +487,12 @@ mod tests {
             link: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
             signals: Vec::new(),
             fingerprint: 0xabc,
+            exploit: None,
+            epss: None,
+            first_observed: None,
+            fix: "upgrade openssl to 3.0.8".into(),
+            deadline: None,
+            overdue_days: None,
         }
     }
 
@@ -519,6 +529,7 @@ mod tests {
             notes: vec!["Not counted: 1 allow-listed.".into()],
             console_url: "https://console.aws.amazon.com/ecr/x".into(),
             uncovered_allowed: false,
+            account: "123456789012".into(),
         }
     }
 
@@ -636,6 +647,33 @@ mod tests {
             run["tool"]["driver"]["rules"][1]["helpUri"],
             "https://nvd.nist.gov/vuln/detail/CVE-2026-2"
         );
+    }
+
+    #[test]
+    fn csv_has_the_findings_csv_columns_one_row_per_counted_finding() {
+        use crate::render::report::FINDINGS_COLUMNS;
+        let mut report = report();
+        report.tolerated[0].id = "=cmd|' /C calc'!A0".into();
+        report.violations[0].exploit = Some(true);
+        report.violations[0].epss = Some(0.42);
+        report.violations[0].first_observed = Some(1_796_630_400);
+        report.violations[0].deadline = Some(1_796_630_400 + 15 * 86_400);
+        let csv = Format::Csv.render(&report);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(lines[0], FINDINGS_COLUMNS.join(","));
+        assert_eq!(
+            lines[1],
+            "payments,123456789012,us-east-1,team/api,sha256:00,v1,CVE-2026-1,CRITICAL,true,0.42,\
+             2026-12-07T08:00:00Z,2026-12-22,,upgrade openssl to 3.0.8"
+        );
+        assert!(
+            lines[2].contains(",'=cmd|' /C calc'!A0,HIGH,"),
+            "a formula is neutralised: {}",
+            lines[2]
+        );
+        assert_eq!(lines.len(), 4, "two rows and the final line break: {csv}");
+        let uncovered = Format::Csv.render(&uncovered());
+        assert_eq!(uncovered, format!("{}\r\n", FINDINGS_COLUMNS.join(",")));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod digest;
 pub mod email;
 pub mod gate;
 pub mod plan;
+pub mod report;
 pub mod storm;
 
 use crate::domain::alert::{self, Alert, AlertKind, SUBJECT_LIMIT};

@@ -5,7 +5,9 @@ the heartbeat, and three member accounts' repositories are in their
 owners' digests; each through its own subscription filtered on `owner`.
 The next digest says what is new and fixed since."""
 
+import csv
 import datetime
+import io
 import json
 import time
 
@@ -33,6 +35,7 @@ MEMBER = "555555555555"
 MEMBER_LOW, MEMBER_CLEAN = "666666666666", "777777777777"
 ROLE = "ecr-scan-alerts-reader"
 OWNERS = ("dg-pay", "dg-search")
+REPORT_BUCKET = "scan-alerts-reports"
 DAY = 86_400
 
 
@@ -88,8 +91,20 @@ def digested(stack):
     assert ok and result["outcome"] == "alerted", result
     for queue in queues.values():
         received_alerts(stack, queue)
+    # The report bucket, with two earlier runs' summaries: one of this
+    # schema (a point in the trends), one of a schema the function does not
+    # know (left out, never misread).
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket=REPORT_BUCKET)
+    earlier = {"schema": 1, "generated_at": "2026-11-30T08:00:00Z", "date": "2026-11-30", "threshold": "HIGH",
+               "scope": "this account", "open": {"critical": 3, "high": 2, "medium": 0, "low": 0},
+               "overdue": {"critical": 1, "high": 0, "medium": 0, "low": 0}, "images_current": 5,
+               "images_watched": 4, "owners": [], "top_repositories": [], "registries_late": []}
+    s3.put_object(Bucket=REPORT_BUCKET, Key="reports/2026-11-30/summary.json", Body=json.dumps(earlier))
+    s3.put_object(Bucket=REPORT_BUCKET, Key="reports/2026-11-23/summary.json",
+                  Body=json.dumps({**earlier, "schema": 99, "date": "2026-11-23"}))
     stack.proxy.role_check = lambda arn: role_exists(stack, arn)
-    port = stack.start_digest(POLICY_PARAMETER_NAME=parameter, MEMBER_ROLE_NAME=ROLE,
+    port = stack.start_digest(POLICY_PARAMETER_NAME=parameter, MEMBER_ROLE_NAME=ROLE, REPORT_BUCKET_NAME=REPORT_BUCKET,
                               SCOPE_ACCOUNT_IDS=f"123456789012,{MEMBER},{MEMBER_LOW},{MEMBER_CLEAN}",
                               METRICS="true", METRICS_OWNER_DIMENSION="true")
     stack.digest_port, stack.digest_queues, stack.expires = port, queues, expires
@@ -144,6 +159,42 @@ def test_each_owner_gets_one_digest_and_a_clean_owner_the_heartbeat(digested, in
     assert gauges["HIGH"]["OpenFindings"] == 1 and gauges["LOW"]["OpenFindings"] == 0, gauges
     assert gauges["HIGH"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Owner", "Severity"]]
     received_alerts(digested, inbox)
+
+
+def report_file(stack, name):
+    today = datetime.date.today().isoformat()
+    return stack.client("s3").get_object(Bucket=REPORT_BUCKET, Key=f"reports/{today}/{name}")["Body"].read()
+
+
+def test_each_run_writes_the_posture_report_and_the_digest_links_to_it(digested, inbox):
+    """Runs after the first test: its run wrote the report."""
+    today = datetime.date.today().isoformat()
+    summary = json.loads(report_file(digested, "summary.json"))
+    assert summary["schema"] == 1 and summary["date"] == today and summary["threshold"] == "HIGH"
+    pay = next(o for o in summary["owners"] if o["owner"] == "dg-pay")
+    assert pay["open"] == {"critical": 1, "high": 1, "medium": 0, "low": 0}, pay
+    assert pay["overdue"] == 1 and pay["images_current"] == 4 and pay["images_watched"] == 3, pay
+    top = summary["top_repositories"][:2]
+    assert {r["repository"] for r in top} >= {"dgpay/api"}, top
+    findings = list(csv.DictReader(io.StringIO(report_file(digested, "findings.csv").decode())))
+    [row] = [r for r in findings if r["vulnerability"] == "CVE-2026-29001"]
+    assert (row["owner"], row["account"], row["repository"], row["severity"], row["overdue"]) == (
+        "dg-pay", "123456789012", "dgpay/api", "CRITICAL", "25"), row
+    assert row["fix"] == "openssl: no fixed version known"
+    assert any(r["vulnerability"] == "CVE-2026-29003" and r["account"] == MEMBER for r in findings)
+    coverage = list(csv.DictReader(io.StringIO(report_file(digested, "coverage.csv").decode())))
+    [legacy] = [r for r in coverage if r["repository"] == "dgpay/legacy"]
+    assert (legacy["scan_status"], legacy["not_watched"], legacy["owner"]) == ("FAILED", "scan status FAILED", "dg-pay")
+    html = report_file(digested, "index.html").decode()
+    assert "<script" not in html.lower()
+    # Kept with the logs for the browser check.
+    (digested.log_dir / "report-index.html").write_text(html)
+    # The 2026-11-30 run is a point of the trends; the schema-99 one is not.
+    assert "2026-11-30" in html and "2026-11-23" not in html
+    link = (f"https://console.aws.amazon.com/s3/buckets/{REPORT_BUCKET}?region=us-east-1"
+            f"&prefix=reports/{today}/")
+    assert f"Posture report (charts, CSV for auditors): {link}" in \
+        (digested.log_dir / "digest-dg-pay.txt").read_text()
 
 
 def test_a_digest_starts_from_a_schedule_only(digested, inbox):

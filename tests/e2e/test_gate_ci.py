@@ -1,8 +1,11 @@
 """Layer 3: ecr-scan-gate as a CI tool, against the local stack: the report
 formats CI systems read (each validated against its published schema,
 vendored under tests/schemas/), several outputs in one run, the job
-summary, severity budgets, --start-scan and --max-age."""
+summary, the posture report's CSV, severity budgets, --start-scan and
+--max-age."""
 
+import csv
+import datetime
 import json
 import os
 import subprocess
@@ -103,6 +106,61 @@ def test_several_formats_in_one_run_and_the_summary_appended(ci, tmp_path):
     assert "| CRITICAL | 1 | 1 | - |" in md
     assert "| [CVE-2026-96001](https://security-tracker.debian.org/tracker/CVE-2026-96001) | CRITICAL | openssl@3.0.2 |" in md
     assert summary.read_text() == "## Build\n\nearlier steps wrote this\n" + md
+
+
+FINDINGS_COLUMNS = ["owner", "account", "region", "repository", "digest", "tags", "vulnerability", "severity",
+                    "exploit", "epss", "first_observed", "deadline", "overdue", "fix"]
+DAY = 86400
+
+
+def day(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+def test_csv_has_the_reports_columns_with_owner_account_and_the_policys_deadlines(ci, tmp_path):
+    """`--output csv=PATH`: the rows of the posture report's findings.csv
+    for the findings the gate counts, deadlines from the policy's `sla`
+    counted from Inspector's first observation, as the digest counts them."""
+    now = int(time.time())
+    overdue = enhanced_finding("CVE-2026-96101", "CRITICAL", package="openssl", version="3.0.2", fixed_in="3.0.15",
+                               exploit="YES")
+    overdue["firstObservedAt"] = now - 20 * DAY
+    due = enhanced_finding("CVE-2026-96102", "HIGH", fixed_in=None)
+    due["firstObservedAt"] = now - 2 * DAY
+    digest = scanned_image(ci, "ci/evidence", "v7", status="ACTIVE",
+                           enhanced=[overdue, due, enhanced_finding("CVE-2026-96103", "LOW")])
+    ci.client("ecr").tag_resource(resourceArn="arn:aws:ecr:us-east-1:123456789012:repository/ci/evidence",
+                                  tags=[{"Key": "owner", "Value": "payments"}])
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"version": 1, "sla": {"CRITICAL": 15, "HIGH": 30}}))
+    path = tmp_path / "findings.csv"
+
+    result = run_gate(ci, "--repository", "ci/evidence", "--tag", "v7", "--policy", str(policy), "--interval", "1",
+                      "--output", f"csv={path}")
+
+    assert result.returncode == 1, result.stderr
+    with path.open(newline="", encoding="utf-8") as f:
+        records = list(csv.reader(f))
+    assert records[0] == FINDINGS_COLUMNS
+    rows = [dict(zip(FINDINGS_COLUMNS, r)) for r in records[1:]]
+    assert [r["vulnerability"] for r in rows] == ["CVE-2026-96101", "CVE-2026-96102"], "LOW is below the threshold"
+    first, second = rows
+    assert {k: first[k] for k in ("owner", "account", "region", "repository", "digest", "tags", "severity",
+                                  "exploit", "deadline", "overdue", "fix")} == {
+        "owner": "payments", "account": "123456789012", "region": "us-east-1", "repository": "ci/evidence",
+        "digest": digest, "tags": "v7", "severity": "CRITICAL", "exploit": "true",
+        "deadline": day(now - 5 * DAY), "overdue": "5", "fix": "upgrade openssl to 3.0.15"}
+    assert first["first_observed"] == datetime.datetime.fromtimestamp(
+        now - 20 * DAY, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (second["deadline"], second["overdue"], second["exploit"]) == (day(now + 28 * DAY), "", "false")
+    assert second["fix"] == "libcurl: no fixed version known"
+
+    on_stdout = run_gate(ci, "--repository", "ci/evidence", "--tag", "v7", "--interval", "1", "--format", "csv")
+    assert on_stdout.returncode == 1, on_stdout.stderr
+    lines = on_stdout.stdout.splitlines()
+    assert lines[0] == ",".join(FINDINGS_COLUMNS)
+    assert lines[1].endswith(",CVE-2026-96101,CRITICAL,true,,{},,,upgrade openssl to 3.0.15".format(
+        first["first_observed"])), "without an sla, no deadline"
 
 
 def test_the_github_job_summary_gets_the_markdown(ci, tmp_path):

@@ -274,6 +274,11 @@ def wildcard_action_problems(resolved):
     for where, statement in policy_statements(resolved.resources, "Resources"):
         if "NotAction" in statement:
             problems.append(f"{where}: NotAction grants every other action")
+        # A Deny takes away, it grants nothing: the TLS-only statement AWS
+        # documents denies "s3:*" without aws:SecureTransport (Amazon S3 User
+        # Guide, "Security best practices for Amazon S3").
+        if statement.get("Effect") == "Deny":
+            continue
         for action in as_list(statement.get("Action", [])):
             documented = (action == DOCUMENTED_SERVICE_KEY_ACTION and "/KeyPolicy" in where
                           and "Service" in statement.get("Principal", {}))

@@ -385,7 +385,8 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         SCAN_FUNCTION: "FunctionLogGroup", FINDINGS_FUNCTION: "FindingsFunctionLogGroup",
         DIGEST_FUNCTION: "DigestFunctionLogGroup"}[name]}
     recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "50"}
-    digest = {"DIGEST_IMAGE_DAYS": "30", "DIGEST_STALE_DAYS": "30", "METRICS_OWNER_DIMENSION": "false"}
+    digest = {"DIGEST_IMAGE_DAYS": "30", "DIGEST_STALE_DAYS": "30", "METRICS_OWNER_DIMENSION": "false",
+              "REPORT_BUCKET_NAME": {"Ref": "ReportBucket"}}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
@@ -843,3 +844,48 @@ def test_owner_emails_subscribe_each_team_to_its_own_alerts(template):
         assert pattern.fullmatch(good), good
     for bad in ("payments", "pay,ments=a@example.com", "=a@example.com", "a=b", "a*b=a@example.com"):
         assert not pattern.fullmatch(bad), bad
+
+
+# -- the posture report's bucket (docs/report.md) ----------------------------------
+
+def test_the_report_bucket_is_private_encrypted_tls_only_versioned_and_expires(template):
+    on = Resolved(template, ReportRetentionDays=90)
+    bucket = on.resources["ReportBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain"), \
+        "reports are evidence: a deleted stack keeps them"
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["ReportKey", "Arn"]}}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert (rule["Status"], str(rule["ExpirationInDays"])) == ("Enabled", "90")
+    assert template["Parameters"]["ReportRetentionDays"]["Default"] == 400
+    [tls] = on.resources["ReportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (tls["Effect"], tls["Principal"], tls["Action"]) == ("Deny", "*", "s3:*")
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert tls["Resource"] == [{"Fn::GetAtt": ["ReportBucket", "Arn"]}, "${ReportBucket.Arn}/*"]
+    # The key: only the digest role uses it directly, through S3.
+    key = on.resources["ReportKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    users = [s for s in key["KeyPolicy"]["Statement"] if "kms:GenerateDataKey" in as_list(s["Action"])]
+    assert [s["Principal"] for s in users] == [{"AWS": {"Fn::GetAtt": ["DigestFunctionRole", "Arn"]}}]
+    for statement in key["KeyPolicy"]["Statement"]:
+        if "kms:Decrypt" in as_list(statement["Action"]):
+            assert statement["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    # The digest writes and reads under reports/ only, and lists that folder.
+    grants = role_grants(on, ROLES[DIGEST_FUNCTION])
+    assert grants["s3:PutObject"] == grants["s3:GetObject"] == ["${ReportBucket.Arn}/reports/*"]
+    assert grants["s3:ListBucket"] == [{"Fn::GetAtt": ["ReportBucket", "Arn"]}]
+    assert not [a for a in grants if a.startswith("s3:") and a not in ("s3:PutObject", "s3:GetObject", "s3:ListBucket")]
+    env = on.resources[DIGEST_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert env["REPORT_BUCKET_NAME"] == {"Ref": "ReportBucket"}
+
+    for off in (Resolved(template, Report="false"), Resolved(template, DigestSchedule="none")):
+        for name in ("ReportBucket", "ReportKey", "ReportBucketPolicy", "DigestReportAccess"):
+            assert name not in off.resources
+    env = Resolved(template, Report="false").resources[DIGEST_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert "REPORT_BUCKET_NAME" not in env

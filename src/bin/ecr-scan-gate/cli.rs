@@ -98,7 +98,7 @@ struct Cli {
     /// Output on stdout.
     #[arg(long, env = "ECR_SCAN_GATE_FORMAT", value_enum, default_value = "text")]
     format: Format,
-    /// Also write FORMAT (text, json, sarif, junit, markdown) to PATH; repeatable.
+    /// Also write FORMAT (text, json, sarif, junit, markdown, csv) to PATH; repeatable.
     #[arg(long = "output", env = "ECR_SCAN_GATE_OUTPUT", value_name = "FORMAT=PATH", value_parser = parse_output, value_delimiter = ',')]
     outputs: Vec<(Format, PathBuf)>,
     /// Append the markdown summary to PATH (a job summary, a PR comment body).
@@ -176,7 +176,9 @@ fn parse_output(value: &str) -> Result<(Format, PathBuf), String> {
         .filter(|(_, path)| !path.is_empty())
         .ok_or_else(|| format!("`{value}` is not FORMAT=PATH (e.g. sarif=gate.sarif)"))?;
     let format = Format::from_str(format, true).map_err(|_| {
-        format!("`{format}` in `{value}` is not a format: text, json, sarif, junit or markdown")
+        format!(
+            "`{format}` in `{value}` is not a format: text, json, sarif, junit, markdown or csv"
+        )
     })?;
     Ok((format, PathBuf::from(path)))
 }
@@ -326,7 +328,7 @@ mod tests {
             "--digest=sha256:0",
             "--output",
             "sarif=out/gate.sarif",
-            "--output=JUnit=junit.xml,markdown=summary.md",
+            "--output=JUnit=junit.xml,markdown=summary.md,csv=findings.csv",
             "--max-high",
             "5",
             "--max-critical=0",
@@ -345,6 +347,7 @@ mod tests {
                 (Format::Sarif, PathBuf::from("out/gate.sarif")),
                 (Format::Junit, PathBuf::from("junit.xml")),
                 (Format::Markdown, PathBuf::from("summary.md")),
+                (Format::Csv, PathBuf::from("findings.csv")),
             ]
         );
         assert_eq!(a.budgets.get(Severity::High), Some(5));
@@ -426,7 +429,7 @@ mod tests {
             ),
             (
                 &["--repository", "r", "--tag", "a", "--output", "pdf=x.pdf"][..],
-                "`pdf` in `pdf=x.pdf` is not a format: text, json, sarif, junit or markdown",
+                "`pdf` in `pdf=x.pdf` is not a format: text, json, sarif, junit, markdown or csv",
             ),
             (
                 &["--repository", "r", "--tag", "a", "--max-high", "many"][..],

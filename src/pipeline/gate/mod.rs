@@ -96,9 +96,16 @@ where
         )),
         None => {}
     }
-    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress)
-        .await?
-        .owned_by(&owner);
+    // What the CSV adds: the registry's account, and deadlines counted as
+    // the digest counts them.
+    let finish = |report: Report| {
+        report
+            .owned_by(&owner)
+            .in_account(&repository.account)
+            .with_deadlines(policy.sla(), now.timestamp())
+    };
+    let report =
+        finish(evaluate(source, image, policy, budgets, today, poll, &mut progress).await?);
     let Some(max_age) = options.max_age else {
         return Ok(report);
     };
@@ -127,9 +134,8 @@ where
         &mut progress,
     )
     .await?;
-    let report = evaluate(source, image, policy, budgets, today, poll, &mut progress)
-        .await?
-        .owned_by(&owner);
+    let report =
+        finish(evaluate(source, image, policy, budgets, today, poll, &mut progress).await?);
     match stale(&report, max_age, now, image)? {
         None => Ok(report),
         Some(age) => Err(GateError::RescanTooOld {
