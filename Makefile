@@ -49,7 +49,7 @@ setup: $(VENV)/.installed $(IAC_VENV)/.installed $(CHECKOV_VENV)/.installed ## I
 build: ## Build the function (debug, with the test targets so `make test` reuses it)
 	cargo build --locked --all-targets
 
-test: setup ## Every test: unit, adapters (aws-smithy-mocks), end to end (moto + cargo-lambda)
+test: setup ## Every test: unit, adapters (aws-smithy-mocks), end to end (moto + cargo-lambda, headless Chromium)
 	./scripts/test.sh
 
 # When make started: the demo says how long its first alerts took from here.

@@ -254,7 +254,7 @@ fn sample() -> Report {
             tags: Vec::new(),
             scan_status: None,
             last_scan: None,
-            not_watched: Some("never scanned: scan on push is off".into()),
+            not_watched: Some("scan on push is off, never scanned".into()),
         },
     ];
     let history: Vec<Summary> = (1..=EARLIER_RUNS).rev().map(summary).collect();

@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -74,7 +75,10 @@ class Chromium:
                  "--disable-gpu", "--disable-extensions", "--disable-background-networking",
                  "--disable-sync", "--disable-component-update", "--metrics-recording-only",
                  "--mute-audio", "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                # Its own process group: the renderer and GPU processes are
+                # stopped with it should Browser.close not end them.
+                start_new_session=True)
             self.ws = websocket.create_connection(self._browser_url(), timeout=self.timeout,
                                                   suppress_origin=True, enable_multithread=False)
             target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -119,15 +123,21 @@ class Chromium:
                 pass
             self.ws = None
         if self.proc is not None:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
+            for sig in (None, signal.SIGTERM, signal.SIGKILL):
+                if sig is not None:
+                    try:
+                        os.killpg(self.proc.pid, sig)
+                    except ProcessLookupError:
+                        break
                 try:
-                    self.proc.wait(timeout=5)
+                    self.proc.wait(timeout=10 if sig is None else 5)
+                    break
                 except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=5)
+                    continue
+            try:  # whatever of its group outlived it (its pid is the group's id)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             self.proc = None
         if self.stderr is not None:
             self.stderr.close()

@@ -26,6 +26,7 @@ IMAGES = 10
 TEAMS = 20
 TARGET_CPU_S = 5.0
 TARGET_RSS_MB = 128.0
+REPORT_BUCKET = "digest-scale-reports"
 
 
 def fleet():
@@ -64,7 +65,10 @@ def main():
         # With the dedup table, as the stack deploys it: each image whose
         # findings are read is looked up there ("never alerted"), and each
         # owner's state is kept for the next digest.
-        port = stack.start_digest(DEDUP_TABLE_NAME=dedup_table(stack, "digest-scale"))
+        # And with the report bucket: the run writes its posture report.
+        stack.client("s3").create_bucket(Bucket=REPORT_BUCKET)
+        port = stack.start_digest(DEDUP_TABLE_NAME=dedup_table(stack, "digest-scale"),
+                                  REPORT_BUCKET_NAME=REPORT_BUCKET)
         process = stack.consumers[-1][1]
         time.sleep(1.0)  # init done: its CPU is not the run's
         cpu_before = cpu_seconds(process.pid)
@@ -96,6 +100,18 @@ def main():
         if sample:
             head = sample["message"].split("\n")
             print("digest: team-00's digest begins:\n  " + "\n  ".join(head[:12]) + "\n  ...")
+        objects = stack.client("s3").list_objects_v2(Bucket=REPORT_BUCKET, Prefix="reports/").get("Contents", [])
+        names = sorted(o["Key"].rsplit("/", 1)[-1] for o in objects)
+        if names != ["coverage.csv", "findings.csv", "index.html", "summary.json"]:
+            failures.append(f"the report is not complete in the local S3: {names}")
+        for o in sorted(objects, key=lambda o: o["Key"]):
+            print(f"digest: report s3://{REPORT_BUCKET}/{o['Key']}: {o['Size']:,} bytes")
+        local = ROOT / ".local" / "digest-logs" / "report"
+        local.mkdir(parents=True, exist_ok=True)
+        for o in objects:
+            body = stack.client("s3").get_object(Bucket=REPORT_BUCKET, Key=o["Key"])["Body"].read()
+            (local / o["Key"].rsplit("/", 1)[-1]).write_bytes(body)
+        print(f"digest: the report is also in {local.relative_to(ROOT)}/")
         listing = {k: v - calls_before.get(k, 0) for k, v in stack.proxy.listing_calls.items()}
         findings_calls = stack.proxy.describe_calls - describe_before
         all_calls = stack.proxy.requests - requests_before

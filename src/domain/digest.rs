@@ -47,6 +47,10 @@ pub struct ImageInfo {
     pub completed_at: Option<i64>,
     /// `imageScanFindingsSummary.findingSeverityCounts`.
     pub counts: SeverityCounts,
+    /// Whether `imageScanFindingsSummary` was there at all: without it the
+    /// counts say nothing (the API reference does not say when enhanced
+    /// scanning fills it), so the findings are read.
+    pub has_summary: bool,
     /// Keys of `findingSeverityCounts` that name no severity the API
     /// reference documents: never read as a known one; the image's
     /// findings are read to see what they are.

@@ -418,7 +418,10 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> u64 {
         let image_policy = policy.for_image(&image.image, now.date_naive());
+        // Read when the summary reaches the threshold, counts a severity
+        // nobody documents, or is missing: never skipped on a guess.
         if first.is_none()
+            && image.has_summary
             && image.unknown_severities.is_empty()
             && !digest::reaches(&image.counts, image_policy.threshold)
         {

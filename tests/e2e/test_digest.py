@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from harness.browser import check_report_page, expected_points
+
 from harness.seed import (
     basic_finding,
     dedup_table,
@@ -187,10 +189,16 @@ def test_each_run_writes_the_posture_report_and_the_digest_links_to_it(digested,
     assert (legacy["scan_status"], legacy["not_watched"], legacy["owner"]) == ("FAILED", "scan status FAILED", "dg-pay")
     html = report_file(digested, "index.html").decode()
     assert "<script" not in html.lower()
-    # Kept with the logs for the browser check.
-    (digested.log_dir / "report-index.html").write_text(html)
     # The 2026-11-30 run is a point of the trends; the schema-99 one is not.
     assert "2026-11-30" in html and "2026-11-23" not in html
+    # Looked at in the browser: every chart drawn with its points (two runs
+    # in the trends), no console error, no sideways scrolling.
+    page = digested.log_dir / "report-index.html"
+    page.write_text(html)
+    problems, screenshot = check_report_page(page, expected_points(summary, runs=2),
+                                             digested.log_dir / "report-digest.png")
+    assert problems == [], problems
+    assert screenshot.stat().st_size > 10_000
     link = (f"https://console.aws.amazon.com/s3/buckets/{REPORT_BUCKET}?region=us-east-1"
             f"&prefix=reports/{today}/")
     assert f"Posture report (charts, CSV for auditors): {link}" in \

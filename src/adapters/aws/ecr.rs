@@ -368,6 +368,7 @@ impl RegistryListing for EcrFindings {
                     let summary = detail.image_scan_findings_summary;
                     let mut counts = crate::domain::severity::SeverityCounts::default();
                     let mut unknown_severities = Vec::new();
+                    let has_summary = summary.is_some();
                     if let Some(found) = summary
                         .as_ref()
                         .and_then(|s| s.finding_severity_counts.as_ref())
@@ -401,6 +402,7 @@ impl RegistryListing for EcrFindings {
                             .and_then(|s| s.image_scan_completed_at)
                             .map(|t| t.secs()),
                         counts,
+                        has_summary,
                         unknown_severities,
                     });
                 }
