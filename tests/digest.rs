@@ -83,6 +83,28 @@ fn image(
     detail.build()
 }
 
+/// The registry uses basic scanning.
+fn basic_scanning() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
+        GetRegistryScanningConfigurationOutput::builder()
+            .scanning_configuration(
+                RegistryScanningConfiguration::builder()
+                    .scan_type(ScanType::Basic)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// SNS publishes recorded in `into`.
+fn recorded_publishes(into: &Arc<Mutex<Vec<PublishInput>>>) -> aws_smithy_mocks::Rule {
+    let store = into.clone();
+    mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
+        store.lock().unwrap().push(input.clone());
+        PublishOutput::builder().message_id("m").build()
+    })
+}
+
 fn owner_tag(owner: &str) -> ListTagsForResourceOutput {
     ListTagsForResourceOutput::builder()
         .tags(Tag::builder().key("owner").value(owner).build().unwrap())
@@ -91,16 +113,7 @@ fn owner_tag(owner: &str) -> ListTagsForResourceOutput {
 
 #[tokio::test]
 async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expiring() {
-    let scanning =
-        mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
-            GetRegistryScanningConfigurationOutput::builder()
-                .scanning_configuration(
-                    RegistryScanningConfiguration::builder()
-                        .scan_type(ScanType::Basic)
-                        .build(),
-                )
-                .build()
-        });
+    let scanning = basic_scanning();
     let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
         DescribeRepositoriesOutput::builder()
             .repositories(repository("pay/api", true))
@@ -239,11 +252,7 @@ async fn each_owner_gets_one_digest_with_what_is_open_overdue_unwatched_and_expi
         ]
     );
     let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
-    let store = published.clone();
-    let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
-        store.lock().unwrap().push(input.clone());
-        PublishOutput::builder().message_id("m").build()
-    });
+    let publish = recorded_publishes(&published);
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
     let expires = (chrono::Utc::now() + chrono::Duration::days(5)).date_naive();
     let document = format!(
@@ -362,16 +371,7 @@ async fn the_next_digest_counts_new_and_fixed_and_names_what_was_never_alerted()
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let second_run = Arc::new(AtomicBool::new(false));
-    let scanning =
-        mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
-            GetRegistryScanningConfigurationOutput::builder()
-                .scanning_configuration(
-                    RegistryScanningConfiguration::builder()
-                        .scan_type(ScanType::Basic)
-                        .build(),
-                )
-                .build()
-        });
+    let scanning = basic_scanning();
     let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
         DescribeRepositoriesOutput::builder()
             .repositories(repository("pay/api", true))
@@ -437,11 +437,7 @@ async fn the_next_digest_counts_new_and_fixed_and_names_what_was_never_alerted()
         &[&scanning, &repositories, &images, &aaa, &bbb, &tags]
     );
     let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
-    let store = published.clone();
-    let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
-        store.lock().unwrap().push(input.clone());
-        PublishOutput::builder().message_id("m").build()
-    });
+    let publish = recorded_publishes(&published);
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
 
     // What the scan path recorded: image aaa alerted for CVE-2026-1 only;
@@ -607,16 +603,7 @@ impl<S: ecr_scan_alerts::ports::RegistryListing> ecr_scan_alerts::ports::Registr
 /// the run.
 #[tokio::test(start_paused = true)]
 async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_digests() {
-    let scanning =
-        mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
-            GetRegistryScanningConfigurationOutput::builder()
-                .scanning_configuration(
-                    RegistryScanningConfiguration::builder()
-                        .scan_type(ScanType::Basic)
-                        .build(),
-                )
-                .build()
-        });
+    let scanning = basic_scanning();
     let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
         DescribeRepositoriesOutput::builder()
             .repositories(repository("search/web", true))
@@ -641,11 +628,7 @@ async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_dig
         &[&scanning, &repositories, &images, &tags]
     );
     let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
-    let store = published.clone();
-    let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |input| {
-        store.lock().unwrap().push(input.clone());
-        PublishOutput::builder().message_id("m").build()
-    });
+    let publish = recorded_publishes(&published);
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
     let config = Config {
         alert_topic_arn: TOPIC.into(),

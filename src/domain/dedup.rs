@@ -17,24 +17,30 @@ const HASH_BITS: u32 = 48 - SEVERITY_BITS;
 /// A finding's identity (vulnerability, package, version) hashed to 45 bits,
 /// with its severity rank in the low 3 bits.
 pub fn fingerprint(finding: &Finding) -> u64 {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = fnv1a(&[
+        &finding.id.to_ascii_uppercase(),
+        finding.package_name.as_deref().unwrap_or_default(),
+        finding.package_version.as_deref().unwrap_or_default(),
+    ]);
+    let hash = hash >> (64 - HASH_BITS);
+    (hash << SEVERITY_BITS) | severity_rank(finding.severity)
+}
+
+/// FNV-1a over `parts`, each ended by a NUL byte: stable across builds and
+/// platforms, unlike std's hasher.
+pub fn fnv1a(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts = [
-        finding.id.to_ascii_uppercase(),
-        finding.package_name.clone().unwrap_or_default(),
-        finding.package_version.clone().unwrap_or_default(),
-    ];
     for part in parts {
         for byte in part.bytes().chain([0u8]) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    let hash = hash >> (64 - HASH_BITS);
-    (hash << SEVERITY_BITS) | severity_rank(finding.severity)
+    hash
 }
 
-fn severity_rank(severity: Severity) -> u64 {
+/// A severity's rank in 3 bits (0: unranked, 5: CRITICAL).
+pub fn severity_rank(severity: Severity) -> u64 {
     match severity {
         Severity::Undefined | Severity::Untriaged => 0,
         Severity::Informational => 1,

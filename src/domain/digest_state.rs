@@ -10,7 +10,6 @@
 
 use crate::domain::finding::Finding;
 use crate::domain::image::ImageRef;
-use crate::domain::severity::Severity;
 use std::cmp::Ordering;
 
 /// Marks per stored chunk: 40,000 × 8 bytes = 320 KB, under DynamoDB's
@@ -26,37 +25,20 @@ const DAY: i64 = 86_400;
 /// vulnerability, package), its severity rank, and its deadline as a day
 /// number since 1970 (0: none).
 pub fn mark(repository: &ImageRef, finding: &Finding, due: Option<i64>) -> u64 {
-    // FNV-1a: stable across builds and platforms.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts = [
-        repository.account.as_str(),
-        repository.region.as_str(),
-        repository.repository.as_str(),
+    let hash = crate::domain::dedup::fnv1a(&[
+        &repository.account,
+        &repository.region,
+        &repository.repository,
         &finding.id.to_ascii_uppercase(),
         finding.package_name.as_deref().unwrap_or_default(),
-    ];
-    for part in parts {
-        for byte in part.bytes().chain([0u8]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
+    ]);
     let identity = hash >> (64 - IDENTITY_BITS);
     let day = due
         .map(|d| (d.div_euclid(DAY)).clamp(1, i64::from(u16::MAX)) as u64)
         .unwrap_or(0);
-    (identity << (SEVERITY_BITS + DUE_BITS)) | (rank(finding.severity) << DUE_BITS) | day
-}
-
-fn rank(severity: Severity) -> u64 {
-    match severity {
-        Severity::Undefined | Severity::Untriaged => 0,
-        Severity::Informational => 1,
-        Severity::Low => 2,
-        Severity::Medium => 3,
-        Severity::High => 4,
-        Severity::Critical => 5,
-    }
+    (identity << (SEVERITY_BITS + DUE_BITS))
+        | (crate::domain::dedup::severity_rank(finding.severity) << DUE_BITS)
+        | day
 }
 
 fn identity(mark: u64) -> u64 {
@@ -185,6 +167,7 @@ pub struct Changes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::severity::Severity;
 
     fn repo(name: &str) -> ImageRef {
         ImageRef {
