@@ -32,6 +32,7 @@ pub const OWNER_TAG_KEY: &str = "OWNER_TAG_KEY";
 pub const OWNER_CACHE_SECONDS: &str = "OWNER_CACHE_SECONDS";
 pub const DIGEST_IMAGE_DAYS: &str = "DIGEST_IMAGE_DAYS";
 pub const DIGEST_STALE_DAYS: &str = "DIGEST_STALE_DAYS";
+pub const DIGEST_REGIONS: &str = "DIGEST_REGIONS";
 /// Set by Lambda: the function's region.
 pub const AWS_REGION: &str = "AWS_REGION";
 
@@ -138,6 +139,9 @@ pub struct Config {
     pub digest_image_days: u64,
     /// The digest: a basic scan older than this many days is not current.
     pub digest_stale_days: u64,
+    /// `DIGEST_REGIONS`: the regions the digest reads (empty: the
+    /// function's own).
+    pub digest_regions: Vec<String>,
     /// The function's region (`AWS_REGION`, set by Lambda).
     pub region: Option<String>,
 }
@@ -175,6 +179,7 @@ impl Default for Config {
             owner_cache_seconds: DEFAULT_OWNER_CACHE_SECONDS,
             digest_image_days: DEFAULT_DIGEST_IMAGE_DAYS,
             digest_stale_days: DEFAULT_DIGEST_STALE_DAYS,
+            digest_regions: Vec::new(),
             region: None,
         }
     }
@@ -248,6 +253,7 @@ impl Config {
             owner_cache_seconds,
             digest_image_days: digest_image_days.max(1),
             digest_stale_days: digest_stale_days.max(1),
+            digest_regions: regions(&env, DIGEST_REGIONS)?,
             region: env.get(AWS_REGION).map(|r| r.trim().to_string()),
         })
     }
@@ -555,6 +561,37 @@ fn accounts(env: &Env<'_>) -> Result<Accounts, ConfigError> {
         aliases,
         scope,
     })
+}
+
+/// A list of AWS region names (`us-east-1,eu-west-1`), each checked: two
+/// letters, a dash, words, a dash and a number (`us-gov-west-1` too).
+fn regions(env: &Env<'_>, variable: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = env.get(variable).filter(|v| !v.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for region in value.split(',').map(str::trim) {
+        let parts: Vec<&str> = region.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+            && parts[1..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0);
+        if !ok {
+            return Err(ConfigError {
+                variable,
+                problem: format!(
+                    "`{region}` is not an AWS region name; expected e.g. us-east-1,eu-west-1"
+                ),
+            });
+        }
+        if !out.iter().any(|r| r == region) {
+            out.push(region.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Which repository tag names the owner, and how long it is cached. A tag
@@ -903,6 +940,8 @@ mod tests {
             (POLICY_CACHE_SECONDS, "soon"),
             (POLICY_CACHE_SECONDS, "86400"),
             (REPORT_BUCKET_NAME, "Reports_Bucket"),
+            (DIGEST_REGIONS, "us-east-1,europe"),
+            (DIGEST_REGIONS, "US-EAST-1"),
             (REPORT_BUCKET_NAME, "-reports"),
             (REPORT_BUCKET_NAME, "ab"),
             (DEDUP_TABLE_NAME, "x"),

@@ -70,10 +70,21 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         let policy = self.policy.current().await?;
         let now = chrono::Utc::now();
         let region = self.config.region.clone().unwrap_or_default();
-        let registries: Vec<ImageRef> = match &self.config.scope_account_ids {
-            Some(accounts) => accounts.iter().map(|a| registry(a, &region)).collect(),
-            None => vec![registry("", &region)],
+        // Each listed account (or this one) in each listed region (or the
+        // function's).
+        let regions: Vec<String> = if self.config.digest_regions.is_empty() {
+            vec![region.clone()]
+        } else {
+            self.config.digest_regions.clone()
         };
+        let accounts: Vec<&str> = match &self.config.scope_account_ids {
+            Some(accounts) => accounts.iter().map(String::as_str).collect(),
+            None => vec![""],
+        };
+        let registries: Vec<ImageRef> = accounts
+            .iter()
+            .flat_map(|a| regions.iter().map(move |r| registry(a, r)))
+            .collect();
         let mut digests: BTreeMap<String, OwnerDigest> = BTreeMap::new();
         let mut images_read = 0u64;
         let mut findings_read = 0u64;
@@ -540,20 +551,29 @@ fn registry(account: &str, region: &str) -> ImageRef {
 }
 
 fn scope_phrase(registries: &[ImageRef], region: &str) -> String {
-    let accounts: Vec<&str> = registries
+    let mut accounts: Vec<&str> = registries
         .iter()
         .map(|r| r.account.as_str())
         .filter(|a| !a.is_empty())
         .collect();
+    accounts.dedup();
     let accounts = if accounts.is_empty() {
         "this account".to_string()
     } else {
         format!("account(s) {}", accounts.join(", "))
     };
-    if region.is_empty() {
-        accounts
-    } else {
-        format!("{accounts}, region {region}")
+    let mut regions: Vec<&str> = registries
+        .iter()
+        .map(|r| r.region.as_str())
+        .filter(|r| !r.is_empty())
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    match regions.as_slice() {
+        [] if region.is_empty() => accounts,
+        [] => format!("{accounts}, region {region}"),
+        [one] => format!("{accounts}, region {one}"),
+        many => format!("{accounts}, regions {}", many.join(", ")),
     }
 }
 

@@ -85,6 +85,13 @@ def digested(stack):
     member_role(stack, MEMBER_CLEAN, ROLE)
     tag(member_client(stack, "ecr", MEMBER_CLEAN), "dgsearch/index", "dg-search", account=MEMBER_CLEAN)
     scanned_image_in(stack, MEMBER_CLEAN, "us-east-1", "dgsearch/index", "v5", basic=[])
+    # A repository of this account in a second region the digest reads
+    # (DIGEST_REGIONS), owned by the clean owner.
+    west = member_client(stack, "ecr", "123456789012", region="us-west-2")
+    ensure_repository(west, "dgsearch/west")
+    west.tag_resource(resourceArn="arn:aws:ecr:us-west-2:123456789012:repository/dgsearch/west",
+                      tags=[{"Key": "owner", "Value": "dg-search"}])
+    scanned_image_in(stack, "123456789012", "us-west-2", "dgsearch/west", "v7", basic=[])
     # The push of dgpay/api was alerted; the member's dgpay/ledger push
     # never reached the function (its event lost).
     scan = event_for("basic-scan-complete.json", api)
@@ -108,6 +115,7 @@ def digested(stack):
     stack.proxy.role_check = lambda arn: role_exists(stack, arn)
     port = stack.start_digest(POLICY_PARAMETER_NAME=parameter, MEMBER_ROLE_NAME=ROLE, REPORT_BUCKET_NAME=REPORT_BUCKET,
                               SCOPE_ACCOUNT_IDS=f"123456789012,{MEMBER},{MEMBER_LOW},{MEMBER_CLEAN}",
+                              DIGEST_REGIONS="us-east-1,us-west-2",
                               METRICS="true", METRICS_OWNER_DIMENSION="true")
     stack.digest_port, stack.digest_queues, stack.expires = port, queues, expires
     yield stack
@@ -146,7 +154,8 @@ def test_each_owner_gets_one_digest_and_a_clean_owner_the_heartbeat(digested, in
     [search] = digests_of(digested, "dg-search")
     assert search["subject"] == "Digest for dg-search: nothing open at or above HIGH"
     assert search["attributes"]["severity"] == "NONE"
-    assert "nothing open at or above HIGH in 2 images of 2 repositories; every image watched" in search["message"]
+    assert "nothing open at or above HIGH in 3 images of 3 repositories; every image watched" in search["message"]
+    assert "dgsearch/west (account 123456789012, us-west-2): nothing open" in search["message"]
     assert f"dgsearch/index (account {MEMBER_CLEAN}, us-east-1): nothing open" in search["message"]
     log = (digested.log_dir / "digest-function.log").read_text()
     # The heartbeat's metric, which the DigestMissing alarm watches.
@@ -232,4 +241,20 @@ def test_the_next_digest_says_what_is_new_and_fixed_since(digested, inbox):
     [search] = digests_of(digested, "dg-search")
     assert f"Since the last digest ({today}): 1 new, 0 fixed, 0 still open" in search["message"], search["message"]
     assert "NEVER ALERTED (1 open findings no alert carried)" in search["message"], search["message"]
+    received_alerts(digested, inbox)
+
+
+def test_a_single_account_stack_reads_its_other_regions_with_its_own_credentials(digested, inbox):
+    # No member role, no account list: this account only, in both regions.
+    port = digested.start_digest(MEMBER_ROLE_NAME=None, SCOPE_ACCOUNT_IDS=None, REPORT_BUCKET_NAME=None,
+                                 DIGEST_REGIONS="us-east-1,us-west-2")
+
+    ok, result = digested.invoke_at(port, {"digest": "scheduled"}, timeout=120)
+
+    assert ok, result
+    [search] = digests_of(digested, "dg-search")
+    assert "dgsearch/west (account 123456789012, us-west-2): nothing open" in search["message"], search["message"]
+    assert "in this account, regions us-east-1, us-west-2" in search["message"], search["message"]
+    assert f"account {MEMBER}" not in search["message"]
+    digests_of(digested, "dg-pay")
     received_alerts(digested, inbox)

@@ -889,3 +889,19 @@ def test_the_report_bucket_is_private_encrypted_tls_only_versioned_and_expires(t
             assert name not in off.resources
     env = Resolved(template, Report="false").resources[DIGEST_FUNCTION]["Properties"]["Environment"]["Variables"]
     assert "REPORT_BUCKET_NAME" not in env
+
+
+def test_the_digest_reads_the_listed_regions_and_only_then_every_region(template):
+    home = Resolved(template)
+    env = home.resources[DIGEST_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert "DIGEST_REGIONS" not in env
+    reads = role_grants(home, ROLES[DIGEST_FUNCTION])["ecr:DescribeImages"]
+    assert reads == ["arn:aws:ecr:us-east-1:123456789012:repository/*"], reads
+    listed = Resolved(template, DigestRegions="us-east-1,eu-west-1")
+    env = listed.resources[DIGEST_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert env["DIGEST_REGIONS"] == "us-east-1,eu-west-1"
+    reads = role_grants(listed, ROLES[DIGEST_FUNCTION])["ecr:DescribeImages"]
+    assert reads == ["arn:aws:ecr:*:123456789012:repository/*"], reads
+    # The scan function's reads stay in the stack's region.
+    assert role_grants(listed, ROLES[SCAN_FUNCTION])["ecr:DescribeImageScanFindings"] == [
+        "arn:aws:ecr:us-east-1:123456789012:repository/*"]

@@ -129,12 +129,13 @@ impl AccountFindings {
 
     async fn reader(&self, image: &ImageRef) -> Result<Reader<'_>, SourceError> {
         let role_name = match &self.role_name {
-            None => return Ok(Reader::Default(&self.default)),
             Some(name) if !self.is_home(&image.account) => name,
-            Some(_) if self.is_default_region(&image.region) => {
+            // This account (or no member role): the function's own
+            // credentials, in the image's region.
+            _ if self.is_default_region(&image.region) => {
                 return Ok(Reader::Default(&self.default))
             }
-            Some(_) => {
+            _ => {
                 let client = self.client(&self.home.account, &image.region, None);
                 return Ok(Reader::Other(client, None));
             }
