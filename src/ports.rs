@@ -398,6 +398,23 @@ pub trait StormStore: Send + Sync {
         key: &'a str,
         repositories: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<RepositoryStormCount>, ServiceFailure>>;
+    /// Notes that a storm of `vulnerability` was alerted, until
+    /// `expires_at`: its images' findings of it were alerted, once for all
+    /// (the digest's "never alerted" asks).
+    fn note_alerted<'a>(
+        &'a self,
+        _vulnerability: &'a str,
+        _expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Of `vulnerabilities` (upper case), those a storm alert carried.
+    fn alerted<'a>(
+        &'a self,
+        _vulnerabilities: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, ServiceFailure>> {
+        Box::pin(async { Ok(std::collections::HashSet::new()) })
+    }
 }
 
 /// One repository of a storm in the store: its key

@@ -479,7 +479,9 @@ async fn the_next_digest_counts_new_and_fixed_and_names_what_was_never_alerted()
         r#"{"version": 1, "sla": {"CRITICAL": 60}}"#.into(),
     )))
     .with_dedup(Box::new(alerted))
-    .with_digest_state(Box::new(MemoryDigestState::default()));
+    .with_digest_state(Box::new(MemoryDigestState::default()))
+    // CVE-2026-3 comes in a CVE storm, alerted once for all its images.
+    .with_storm_store(Box::new(StormedOnly(vec!["CVE-2026-3".into()])));
 
     let first = app
         .handle_digest(serde_json::json!({"digest": "scheduled"}))
@@ -525,11 +527,67 @@ async fn the_next_digest_counts_new_and_fixed_and_names_what_was_never_alerted()
         second.contains("Fixed within their deadline since the last digest: 1 of 1 (100%)."),
         "{second}"
     );
-    // CVE-2026-3 is new, and no alert carried it either.
+    // CVE-2026-3 is new, and the storm alert carried it: not silent.
     assert!(
-        second.contains("NEVER ALERTED (3 open findings no alert carried)"),
+        second.contains("NEVER ALERTED (2 open findings no alert carried)"),
         "{second}"
     );
+    assert!(!second.contains("(CVE-2026-3). Why"), "{second}");
+}
+
+/// A storm store that knows only which vulnerabilities' storms were
+/// alerted (what the digest asks).
+struct StormedOnly(Vec<String>);
+
+impl ecr_scan_alerts::ports::StormStore for StormedOnly {
+    fn record<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a ecr_scan_alerts::domain::storm::Outbreak,
+        _: i64,
+    ) -> BoxFuture<'a, Result<ecr_scan_alerts::ports::StormState, ServiceFailure>> {
+        unreachable!("the digest records no storm")
+    }
+    fn claim_alert<'a>(
+        &'a self,
+        _: &'a str,
+        _: u64,
+        _: i64,
+    ) -> BoxFuture<'a, Result<ecr_scan_alerts::ports::Claim, ServiceFailure>> {
+        unreachable!("the digest alerts no storm")
+    }
+    fn release_alert<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        unreachable!("the digest alerts no storm")
+    }
+    fn claim_follow_up<'a>(
+        &'a self,
+        _: &'a str,
+        _: u64,
+        _: u64,
+        _: i64,
+        _: i64,
+    ) -> BoxFuture<'a, Result<ecr_scan_alerts::ports::Claim, ServiceFailure>> {
+        unreachable!("the digest alerts no storm")
+    }
+    fn repositories<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<ecr_scan_alerts::ports::RepositoryStormCount>, ServiceFailure>>
+    {
+        unreachable!("the digest reads no storm counts")
+    }
+    fn alerted<'a>(
+        &'a self,
+        vulnerabilities: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, ServiceFailure>> {
+        let hit = vulnerabilities
+            .iter()
+            .filter(|v| self.0.contains(v))
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(hit) })
+    }
 }
 
 /// A registry source whose member account answers after ten minutes.

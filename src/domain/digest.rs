@@ -233,7 +233,7 @@ impl Silence {
             Silence::ExploitKnown => "an exploit became known since its scan, and a risk rule raises it now".into(),
             Silence::EpssRose => "its EPSS score rose since its scan, and a risk rule raises it now".into(),
             Silence::StartedRunning => "the image runs now, and the risk rules kept it quiet while it did not".into(),
-            Silence::NotAnnounced => "alerts were sent for this image, never for these findings: a rescan found them and their Inspector2 Finding event did not arrive, or they came in a CVE storm, which is alerted once per vulnerability, not per image".into(),
+            Silence::NotAnnounced => "alerts were sent for this image, never for these findings: a rescan found them and their Inspector2 Finding event did not arrive".into(),
         }
     }
 }

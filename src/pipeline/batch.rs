@@ -19,6 +19,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// How long a storm alert is remembered for the digest's "never alerted"
+/// check: as long as what was alerted per image.
+const STORM_ALERTED_DAYS: i64 = 180;
 /// The owner of each repository of a batch, by [`storm::repository_key`].
 type Owners = std::collections::HashMap<String, Owner>;
 
@@ -467,6 +470,14 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
                     message_id = %published.message_id,
                     "storm alert published"
                 );
+                // For the digest: this vulnerability's findings in the
+                // storm's images were alerted, here, once for all.
+                if let Some(store) = &self.storms {
+                    let until = chrono::Utc::now().timestamp() + STORM_ALERTED_DAYS * 86_400;
+                    if let Err(failure) = store.note_alerted(&report.finding.id, until).await {
+                        tracing::warn!(vulnerability = %report.finding.id, %failure, "cannot note the storm as alerted: the digest may list its findings as never alerted");
+                    }
+                }
                 Ok(())
             }
             Err(error) => {

@@ -304,6 +304,43 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         }
     }
 
+    /// Adds an image's findings no per-image alert carried to the digest,
+    /// but those a CVE storm alert carried (once per vulnerability, not
+    /// recorded per image): never listed as silent when they were not.
+    async fn add_silent(
+        &self,
+        digest: &mut OwnerDigest,
+        image: &ImageRef,
+        silent: Vec<(Finding, Silence)>,
+    ) {
+        if silent.is_empty() {
+            return;
+        }
+        let stormed = match &self.storms {
+            None => Default::default(),
+            Some(store) => {
+                let mut ids: Vec<String> = silent
+                    .iter()
+                    .map(|(f, _)| f.id.to_ascii_uppercase())
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                match store.alerted(&ids).await {
+                    Ok(stormed) => stormed,
+                    Err(failure) => {
+                        tracing::warn!(%failure, "cannot read which storms were alerted: an image's storm findings may be listed as never alerted");
+                        Default::default()
+                    }
+                }
+            }
+        };
+        for (finding, silence) in silent {
+            if !stormed.contains(&finding.id.to_ascii_uppercase()) {
+                digest.add_never_alerted(image, &finding, silence);
+            }
+        }
+    }
+
     /// What the dedup table says was alerted for `image`.
     async fn alerted(&self, digest: &mut OwnerDigest, image: &ImageInfo) -> Alerted {
         if !self.memory.is_on() {
@@ -439,6 +476,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             return 0;
         }
         let alerted = self.alerted(digest, image).await;
+        let mut silent: Vec<(Finding, Silence)> = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let read = match first.take() {
@@ -455,6 +493,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     digest
                         .unreadable
                         .push((image.image.clone(), error.to_string()));
+                    self.add_silent(digest, &image.image, silent).await;
                     return 1;
                 }
             };
@@ -490,7 +529,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     }),
                 };
                 if let Some(silence) = silence {
-                    digest.add_never_alerted(&image.image, &routed, silence);
+                    silent.push((routed.clone(), silence));
                 }
                 // Basic findings carry no first observation: the clock
                 // starts at the push, which scan on push follows within
@@ -506,7 +545,10 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             }
             match page.next_token {
                 Some(next) => token = Some(next),
-                None => return 1,
+                None => {
+                    self.add_silent(digest, &image.image, silent).await;
+                    return 1;
+                }
             }
         }
     }

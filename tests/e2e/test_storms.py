@@ -84,6 +84,11 @@ def test_past_the_threshold_one_storm_alert_and_per_image_alerts_without_it(stor
     # The documented CRITICAL pager takes alert_kind findings: a storm is
     # routed apart (docs/alerts.md says how to page on storms too).
     assert [a["subject"] for a in received_alerts(storms, storms.critical_queue_url)] == [], "routed apart"
+    # The digest's "never alerted" asks whether a storm alert carried a
+    # vulnerability: the storm leaves its mark, with a TTL.
+    mark = storms.client("dynamodb").get_item(TableName="scan-alerts-storms",
+                                              Key={"pk": {"S": "stormed#CVE-2026-66002"}}).get("Item")
+    assert mark and int(mark["expires_at"]["N"]) > time.time() + 170 * 86_400, mark
 
 
 def test_a_storm_counts_across_batches_and_alerts_once(storms, inbox):

@@ -421,4 +421,52 @@ impl StormStore for DynamoStorms {
             Ok(out)
         })
     }
+
+    /// `stormed#<vulnerability>`: an item with only its TTL.
+    fn note_alerted<'a>(
+        &'a self,
+        vulnerability: &'a str,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        Box::pin(async move {
+            self.update(&stormed_key(vulnerability))
+                .update_expression("SET #ttl = :e")
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":e", number(expires_at))
+                .send()
+                .await
+                .map_err(|e| service_failure("DynamoDB", &e))?;
+            Ok(())
+        })
+    }
+
+    fn alerted<'a>(
+        &'a self,
+        vulnerabilities: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::HashSet<String>, ServiceFailure>> {
+        Box::pin(async move {
+            let keys: Vec<String> = vulnerabilities.iter().map(|v| stormed_key(v)).collect();
+            let (items, left) =
+                super::dynamodb::batch_get(&self.client, &self.table, &keys).await?;
+            if !left.is_empty() {
+                return Err(ServiceFailure {
+                    service: "DynamoDB",
+                    code: "ProvisionedThroughputExceededException".into(),
+                    message: format!("{} key(s) still unprocessed", left.len()),
+                    transient: true,
+                });
+            }
+            Ok(items
+                .iter()
+                .filter_map(|item| item.get(KEY).and_then(|v| v.as_s().ok()))
+                .filter_map(|key| key.strip_prefix("stormed#"))
+                .map(str::to_string)
+                .collect())
+        })
+    }
+}
+
+/// The item that says a storm of `vulnerability` was alerted.
+fn stormed_key(vulnerability: &str) -> String {
+    format!("stormed#{}", vulnerability.to_ascii_uppercase())
 }
