@@ -64,6 +64,18 @@ async fn main() -> Result<(), Error> {
             ),
         ));
     }
+    // Organisation-wide with an OrganizationId alone: the digest lists the
+    // organisation's accounts.
+    if entry == EntryPoint::Digest
+        && config.member_role_name.is_some()
+        && config.scope_account_ids.is_none()
+    {
+        app = app.with_account_directory(Box::new(
+            ecr_scan_alerts::adapters::aws::organizations::OrganizationAccounts::new(
+                aws_sdk_organizations::Client::new(&aws),
+            ),
+        ));
+    }
     if let (EntryPoint::Digest, Some(bucket)) = (entry, &config.report_bucket_name) {
         app = app.with_report_store(Box::new(
             ecr_scan_alerts::adapters::aws::s3::S3Reports::new(s3_client(&aws), bucket),

@@ -456,3 +456,11 @@ pub trait ReportStore: Send + Sync {
     /// The object at `key`; `None` when there is none.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, ServiceFailure>>;
 }
+
+/// The active accounts' ids, and the accounts left out with why.
+pub type AccountList = (Vec<String>, Vec<(String, String)>);
+
+/// The organisation's accounts (AWS Organizations in AWS).
+pub trait AccountDirectory: Send + Sync {
+    fn active_accounts(&self) -> BoxFuture<'_, Result<AccountList, ServiceFailure>>;
+}

@@ -753,3 +753,87 @@ async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_dig
     assert!(error.to_string().contains("555555555555"), "{error}");
     assert!(error.to_string().contains("not read in time"), "{error}");
 }
+
+/// An organisation whose accounts cannot be listed.
+struct Unlistable;
+
+impl ecr_scan_alerts::ports::AccountDirectory for Unlistable {
+    fn active_accounts(
+        &self,
+    ) -> BoxFuture<'_, Result<ecr_scan_alerts::ports::AccountList, ServiceFailure>> {
+        Box::pin(async {
+            Err(ServiceFailure {
+                service: "Organizations",
+                code: "AccessDeniedException".into(),
+                message: "You don't have permissions to access this resource.".into(),
+                transient: false,
+            })
+        })
+    }
+}
+
+/// Organisation-wide with an OrganizationId alone, in an account that may
+/// not list the organisation: this account is read, and every digest says
+/// the others are missing and what to do.
+#[tokio::test]
+async fn when_the_organisations_accounts_cannot_be_listed_every_digest_says_so() {
+    let scanning = basic_scanning();
+    let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
+        DescribeRepositoriesOutput::builder()
+            .repositories(repository("search/web", true))
+            .build()
+    });
+    let images = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
+        DescribeImagesOutput::builder()
+            .image_details(image(
+                "search/web",
+                "sha256:ccc",
+                3,
+                Some(ScanStatus::Complete),
+                &[],
+            ))
+            .build()
+    });
+    let tags =
+        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("search"));
+    let ecr = mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&scanning, &repositories, &images, &tags]
+    );
+    let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
+    let publish = recorded_publishes(&published);
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
+    let config = Config {
+        alert_topic_arn: TOPIC.into(),
+        region: Some("us-east-1".into()),
+        ..Config::default()
+    };
+    let app = App::new(
+        config,
+        EcrFindings::new(ecr),
+        SnsAlerts::new(sns, TOPIC, None),
+    )
+    .with_account_directory(Box::new(Unlistable));
+
+    let outcome = app
+        .handle_digest(serde_json::json!({"digest": "scheduled"}))
+        .await
+        .unwrap();
+
+    assert!(outcome["accounts_problem"]
+        .as_str()
+        .unwrap()
+        .contains("AccessDeniedException"));
+    let published = published.lock().unwrap().clone();
+    let [search] = published.as_slice() else {
+        panic!("one digest expected, got {}", published.len());
+    };
+    let body = search.message().unwrap();
+    assert!(
+        body.contains("ACCOUNTS NOT LISTED: the organisation's accounts could not be listed (Organizations AccessDeniedException"),
+        "{body}"
+    );
+    assert!(body.contains("list them in MemberAccountIds, or deploy the stack in the organisation's management account"), "{body}");
+    assert!(body.contains("1 images of 1 repositories"), "{body}");
+}

@@ -77,9 +77,11 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         } else {
             self.config.digest_regions.clone()
         };
-        let accounts: Vec<&str> = match &self.config.scope_account_ids {
-            Some(accounts) => accounts.iter().map(String::as_str).collect(),
-            None => vec![""],
+        let (listed, accounts_problem) = self.digest_accounts().await;
+        let accounts: Vec<&str> = if listed.is_empty() {
+            vec![""]
+        } else {
+            listed.iter().map(String::as_str).collect()
         };
         let registries: Vec<ImageRef> = accounts
             .iter()
@@ -163,6 +165,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 now: now.timestamp(),
                 late: &late,
                 report_link: report_link.as_deref(),
+                accounts_problem: accounts_problem.as_deref(),
             };
             let alert = digest_alert(digest, &ctx);
             match self.sink.publish(&alert).await {
@@ -198,6 +201,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             "images": images_read,
             "images_with_findings_read": findings_read,
             "registries_late": late,
+            "accounts_problem": accounts_problem,
             "report": report_link,
         });
         tracing::info!(
@@ -301,6 +305,37 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             chrono::Utc::now().timestamp_millis(),
         ) {
             println!("{line}");
+        }
+    }
+
+    /// The accounts to read: the stack's list (`SCOPE_ACCOUNT_IDS`), else
+    /// the organisation's active accounts when a directory is set, else
+    /// none (this account). When the organisation's cannot be listed, this
+    /// account is read and every digest says why the others are missing.
+    async fn digest_accounts(&self) -> (Vec<String>, Option<String>) {
+        if let Some(accounts) = &self.config.scope_account_ids {
+            return (accounts.iter().cloned().collect(), None);
+        }
+        let Some(directory) = &self.account_directory else {
+            return (Vec::new(), None);
+        };
+        match directory.active_accounts().await {
+            Ok((active, left_out)) => {
+                for (account, why) in &left_out {
+                    tracing::info!(%account, %why, "organisation account not read: not active");
+                }
+                (active, None)
+            }
+            Err(failure) => {
+                tracing::warn!(%failure, "cannot list the organisation's accounts: only this account is read");
+                self.emit_count("OrganizationAccountsUnlisted", 1);
+                (
+                    Vec::new(),
+                    Some(format!(
+                        "the organisation's accounts could not be listed ({failure}), so only this account was read: list them in MemberAccountIds, or deploy the stack in the organisation's management account or an AWS Organizations delegated administrator"
+                    )),
+                )
+            }
         }
     }
 

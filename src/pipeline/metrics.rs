@@ -425,6 +425,7 @@ mod tests {
             "DigestStateUnreadable",
             "DigestStateNotSaved",
             "ReportNotWritten",
+            "OrganizationAccountsUnlisted",
         ] {
             emitted.extend(catalogued(&count_line("Ns", name, 1, 1000), &[]));
         }

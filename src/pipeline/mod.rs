@@ -88,6 +88,8 @@ pub struct App<S, A> {
     digest_state: Option<Box<dyn crate::ports::DigestStateStore>>,
     /// Where the digest writes its posture report (`None`: no report).
     reports: Option<Box<dyn crate::ports::ReportStore>>,
+    /// The organisation's accounts, for a digest without an account list.
+    account_directory: Option<Box<dyn crate::ports::AccountDirectory>>,
 }
 
 fn utc_today() -> chrono::NaiveDate {
@@ -115,7 +117,18 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             storms: None,
             digest_state: None,
             reports: None,
+            account_directory: None,
         }
+    }
+
+    /// Lists the organisation's accounts for the digest when the stack has
+    /// no account list (`SCOPE_ACCOUNT_IDS`).
+    pub fn with_account_directory(
+        mut self,
+        directory: Box<dyn crate::ports::AccountDirectory>,
+    ) -> App<S, A> {
+        self.account_directory = Some(directory);
+        self
     }
 
     /// Writes each digest run's posture report to `store`.

@@ -30,6 +30,8 @@ pub struct DigestContext<'a> {
     pub late: &'a [String],
     /// The S3 console link of this run's posture report, when written.
     pub report_link: Option<&'a str>,
+    /// Why the organisation's accounts are missing (could not be listed).
+    pub accounts_problem: Option<&'a str>,
 }
 
 fn date(epoch: i64) -> String {
@@ -114,6 +116,9 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     let _ = writeln!(out, "{}", since_phrase(digest));
     if let Some(link) = ctx.report_link {
         let _ = writeln!(out, "Posture report (charts, CSV for auditors): {link}");
+    }
+    if let Some(problem) = ctx.accounts_problem {
+        let _ = writeln!(out, "ACCOUNTS NOT LISTED: {}.", one_line(problem));
     }
     if !ctx.late.is_empty() {
         let _ = writeln!(
@@ -401,6 +406,12 @@ fn chat(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     if let Some(link) = ctx.report_link {
         let _ = writeln!(description, "<{link}|Posture report>");
     }
+    if ctx.accounts_problem.is_some() {
+        let _ = writeln!(
+            description,
+            ":warning: The organisation's accounts could not be listed: only this account was read"
+        );
+    }
     let _ = writeln!(description, "_The whole digest is in the email._");
     serde_json::json!({
         "version": "1.0",
@@ -450,6 +461,7 @@ mod tests {
             now: NOW,
             late: &[],
             report_link: None,
+            accounts_problem: None,
         }
     }
 

@@ -258,3 +258,31 @@ def test_a_single_account_stack_reads_its_other_regions_with_its_own_credentials
     assert f"account {MEMBER}" not in search["message"]
     digests_of(digested, "dg-pay")
     received_alerts(digested, inbox)
+
+
+def test_organisation_wide_with_an_organization_id_alone_the_digest_reads_the_organisations_accounts(digested, inbox):
+    orgs = digested.client("organizations")
+    try:
+        orgs.create_organization(FeatureSet="ALL")
+    except orgs.exceptions.AlreadyInOrganizationException:
+        pass
+    created = orgs.create_account(Email="ledger-team@example.com", AccountName="ledger")["CreateAccountStatus"]
+    account = created.get("AccountId") or orgs.describe_create_account_status(
+        CreateAccountRequestId=created["Id"])["CreateAccountStatus"]["AccountId"]
+    member_role(digested, account, ROLE)
+    tag(member_client(digested, "ecr", account), "dgpay/org", "dg-pay", account=account)
+    scanned_image_in(digested, account, "us-east-1", "dgpay/org", "v8",
+                     basic=[basic_finding("CVE-2026-29006", "HIGH", package="bash")])
+    # No account list: the organisation says which accounts there are.
+    port = digested.start_digest(SCOPE_ACCOUNT_IDS=None, MEMBER_ROLE_NAME=ROLE, REPORT_BUCKET_NAME=None)
+
+    ok, result = digested.invoke_at(port, {"digest": "scheduled"}, timeout=120)
+
+    assert ok, result
+    [pay] = digests_of(digested, "dg-pay")
+    assert f"dgpay/org (account {account}, us-east-1): 1 high" in pay["message"], pay["message"]
+    # Accounts outside the organisation are not read (555555555555 was only listed before).
+    assert f"account {MEMBER}" not in pay["message"]
+    assert "ACCOUNTS NOT LISTED" not in pay["message"]
+    digests_of(digested, "dg-search")
+    received_alerts(digested, inbox)

@@ -463,6 +463,8 @@ NO_RESOURCE_LEVEL = {
     "inspector2:ListAccountPermissions",
     # Acts on the caller's registry, not on a repository.
     "ecr:GetRegistryScanningConfiguration",
+    # The organisation's account list: no resource type.
+    "organizations:ListAccounts",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }

@@ -201,3 +201,14 @@ def test_a_broken_central_copy_is_rejected(template, params, breakage):
     breakage(broken)
     assert own_check_problems(broken, MemberRoleName=ROLE, **params)
     assert own_check_problems(template, MemberRoleName=ROLE, **params) == []
+
+
+def test_the_digest_lists_the_organisations_accounts_only_without_an_account_list(template):
+    org_only = Resolved(template, MemberRoleName="ecr-scan-alerts-reader", OrganizationId="o-abcdef1234")
+    [statement] = org_only.resources["DigestListsAccounts"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("organizations:ListAccounts", "*")
+    assert org_only.resources["DigestListsAccounts"]["Properties"]["Roles"] == [{"Ref": "DigestFunctionRole"}]
+    listed = Resolved(template, MemberRoleName="ecr-scan-alerts-reader", OrganizationId="o-abcdef1234",
+                      MemberAccountIds="111111111111")
+    assert "DigestListsAccounts" not in listed.resources
+    assert "DigestListsAccounts" not in Resolved(template).resources
