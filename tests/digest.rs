@@ -96,6 +96,31 @@ fn basic_scanning() -> aws_smithy_mocks::Rule {
     })
 }
 
+/// A basic-scanning registry of one repository, `search/web` (owner
+/// `search`), with one clean current image.
+fn search_registry() -> [aws_smithy_mocks::Rule; 4] {
+    [
+        basic_scanning(),
+        mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
+            DescribeRepositoriesOutput::builder()
+                .repositories(repository("search/web", true))
+                .build()
+        }),
+        mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
+            DescribeImagesOutput::builder()
+                .image_details(image(
+                    "search/web",
+                    "sha256:ccc",
+                    3,
+                    Some(ScanStatus::Complete),
+                    &[],
+                ))
+                .build()
+        }),
+        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("search")),
+    ]
+}
+
 /// SNS publishes recorded in `into`.
 fn recorded_publishes(into: &Arc<Mutex<Vec<PublishInput>>>) -> aws_smithy_mocks::Rule {
     let store = into.clone();
@@ -661,29 +686,11 @@ impl<S: ecr_scan_alerts::ports::RegistryListing> ecr_scan_alerts::ports::Registr
 /// the run.
 #[tokio::test(start_paused = true)]
 async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_digests() {
-    let scanning = basic_scanning();
-    let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
-        DescribeRepositoriesOutput::builder()
-            .repositories(repository("search/web", true))
-            .build()
-    });
-    let images = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
-        DescribeImagesOutput::builder()
-            .image_details(image(
-                "search/web",
-                "sha256:ccc",
-                3,
-                Some(ScanStatus::Complete),
-                &[],
-            ))
-            .build()
-    });
-    let tags =
-        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("search"));
+    let rules = search_registry();
     let ecr = mock_client!(
         aws_sdk_ecr,
         RuleMode::MatchAny,
-        &[&scanning, &repositories, &images, &tags]
+        &[&rules[0], &rules[1], &rules[2], &rules[3]]
     );
     let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
     let publish = recorded_publishes(&published);
@@ -737,7 +744,7 @@ async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_dig
             ..Config::default()
         },
         SlowMember(
-            EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&scanning])),
+            EcrFindings::new(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&rules[0]])),
             "555555555555",
         ),
         SnsAlerts::new(
@@ -777,29 +784,11 @@ impl ecr_scan_alerts::ports::AccountDirectory for Unlistable {
 /// the others are missing and what to do.
 #[tokio::test]
 async fn when_the_organisations_accounts_cannot_be_listed_every_digest_says_so() {
-    let scanning = basic_scanning();
-    let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
-        DescribeRepositoriesOutput::builder()
-            .repositories(repository("search/web", true))
-            .build()
-    });
-    let images = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
-        DescribeImagesOutput::builder()
-            .image_details(image(
-                "search/web",
-                "sha256:ccc",
-                3,
-                Some(ScanStatus::Complete),
-                &[],
-            ))
-            .build()
-    });
-    let tags =
-        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("search"));
+    let rules = search_registry();
     let ecr = mock_client!(
         aws_sdk_ecr,
         RuleMode::MatchAny,
-        &[&scanning, &repositories, &images, &tags]
+        &[&rules[0], &rules[1], &rules[2], &rules[3]]
     );
     let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
     let publish = recorded_publishes(&published);
