@@ -128,6 +128,22 @@ pub fn batch_line(
     .to_string()
 }
 
+/// Every count of its own the functions emit ([`count_line`]): what
+/// `metrics.json` catalogues (its test checks both ways).
+pub const COUNTS: &[&str] = &[
+    "EventsOutOfScope",
+    "UnreadableTimestamps",
+    "OwnerTagsUnreadable",
+    "OwnerTagsInvalid",
+    "DigestsPublished",
+    "DigestRegistriesLate",
+    "UnknownSeverities",
+    "DigestStateUnreadable",
+    "DigestStateNotSaved",
+    "ReportNotWritten",
+    "OrganizationAccountsUnlisted",
+];
+
 /// An EMF line for one count of its own (e.g. `UnreadableTimestamps`),
 /// without dimensions.
 pub fn count_line(namespace: &str, name: &str, value: u64, timestamp_ms: i64) -> String {
@@ -414,19 +430,7 @@ mod tests {
             emitted.extend(catalogued(&emf_line("Ns", repository, &result, 1000), on));
         }
         // The counts of their own, by the names their call sites give.
-        for name in [
-            "EventsOutOfScope",
-            "UnreadableTimestamps",
-            "OwnerTagsUnreadable",
-            "OwnerTagsInvalid",
-            "DigestsPublished",
-            "DigestRegistriesLate",
-            "UnknownSeverities",
-            "DigestStateUnreadable",
-            "DigestStateNotSaved",
-            "ReportNotWritten",
-            "OrganizationAccountsUnlisted",
-        ] {
+        for name in COUNTS {
             emitted.extend(catalogued(&count_line("Ns", name, 1, 1000), &[]));
         }
         let kinds = [

@@ -229,6 +229,10 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
 
     /// A count of its own as a metric (EMF on stdout), when metrics are on.
     fn emit_count(&self, name: &str, value: u64) {
+        debug_assert!(
+            crate::pipeline::metrics::COUNTS.contains(&name),
+            "{name} is not in metrics::COUNTS (and so not in metrics.json)"
+        );
         if self.config.metrics {
             println!(
                 "{}",
