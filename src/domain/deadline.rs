@@ -32,6 +32,18 @@ pub enum Standing {
     Overdue { due: i64, days: i64 },
 }
 
+impl Standing {
+    /// The deadline (epoch seconds), and the whole days past it when
+    /// overdue; `(None, None)` without a deadline.
+    pub fn deadline(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Standing::None => (None, None),
+            Standing::Open { due } | Standing::DueSoon { due } => (Some(due), None),
+            Standing::Overdue { due, days } => (Some(due), Some(days)),
+        }
+    }
+}
+
 impl Sla {
     /// From `(severity, days)` pairs, checked: each severity once, days
     /// from 1 to [`MAX_DAYS`]. The error says which entry is wrong.
@@ -99,6 +111,17 @@ impl Sla {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_standing_gives_its_deadline_and_the_days_past_it() {
+        assert_eq!(Standing::None.deadline(), (None, None));
+        assert_eq!(Standing::Open { due: 10 }.deadline(), (Some(10), None));
+        assert_eq!(Standing::DueSoon { due: 20 }.deadline(), (Some(20), None));
+        assert_eq!(
+            Standing::Overdue { due: 5, days: 3 }.deadline(),
+            (Some(5), Some(3))
+        );
+    }
 
     fn sla() -> Sla {
         Sla::new([("CRITICAL".into(), 15), ("high".into(), 30)]).unwrap()

@@ -345,12 +345,7 @@ impl OwnerDigest {
         if finding.exploit_available == Some(true) {
             line.exploitable += 1;
         }
-        let due = match standing {
-            Standing::None => None,
-            Standing::Open { due } | Standing::DueSoon { due } | Standing::Overdue { due, .. } => {
-                Some(due)
-            }
-        };
+        let (due, _) = standing.deadline();
         self.marks
             .push(crate::domain::digest_state::mark(image, finding, due));
         let deadlined = |due: i64, days: i64| Deadlined {

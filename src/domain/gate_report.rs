@@ -2,7 +2,7 @@
 //! against the severity budgets, and its text form.
 
 use crate::domain::assessment::Assessment;
-use crate::domain::deadline::{Sla, Standing};
+use crate::domain::deadline::Sla;
 use crate::domain::finding::Finding;
 use crate::domain::image::{ImageRef, ScanKind};
 use crate::domain::report::FindingRow;
@@ -268,11 +268,8 @@ impl Report {
             return self;
         };
         for v in self.violations.iter_mut().chain(self.tolerated.iter_mut()) {
-            (v.deadline, v.overdue_days) = match sla.standing(v.severity, v.first_observed, now) {
-                Standing::None => (None, None),
-                Standing::Open { due } | Standing::DueSoon { due } => (Some(due), None),
-                Standing::Overdue { due, days } => (Some(due), Some(days)),
-            };
+            (v.deadline, v.overdue_days) =
+                sla.standing(v.severity, v.first_observed, now).deadline();
         }
         self
     }

@@ -596,11 +596,7 @@ fn finding_row(
     finding: &Finding,
     standing: Standing,
 ) -> FindingRow {
-    let (deadline, overdue_days) = match standing {
-        Standing::None => (None, None),
-        Standing::Open { due } | Standing::DueSoon { due } => (Some(due), None),
-        Standing::Overdue { due, days } => (Some(due), Some(days)),
-    };
+    let (deadline, overdue_days) = standing.deadline();
     FindingRow {
         owner: owner.to_string(),
         account: image.image.account.clone(),
