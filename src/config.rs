@@ -33,6 +33,9 @@ pub const OWNER_CACHE_SECONDS: &str = "OWNER_CACHE_SECONDS";
 pub const DIGEST_IMAGE_DAYS: &str = "DIGEST_IMAGE_DAYS";
 pub const DIGEST_STALE_DAYS: &str = "DIGEST_STALE_DAYS";
 pub const DIGEST_REGIONS: &str = "DIGEST_REGIONS";
+pub const DIGEST_QUEUE_URL: &str = "DIGEST_QUEUE_URL";
+pub const DIGEST_WAIT_MINUTES: &str = "DIGEST_WAIT_MINUTES";
+pub const DIGEST_ASSEMBLY_DELAY_SECONDS: &str = "DIGEST_ASSEMBLY_DELAY_SECONDS";
 /// Set by Lambda: the function's region.
 pub const AWS_REGION: &str = "AWS_REGION";
 
@@ -40,6 +43,14 @@ pub const AWS_REGION: &str = "AWS_REGION";
 pub const DEFAULT_DIGEST_IMAGE_DAYS: u64 = 30;
 /// The digest says a basic scan older than this many days is not current.
 pub const DEFAULT_DIGEST_STALE_DAYS: u64 = 30;
+
+/// A fanned-out digest waits this long for its registries' parts before
+/// it assembles with what reported, naming the rest.
+pub const DEFAULT_DIGEST_WAIT_MINUTES: u64 = 60;
+/// The fanned-out assembly's first look, after the run starts: SQS's
+/// longest delay, by when a part that started at once has reached its own
+/// 900-second timeout.
+pub const DEFAULT_DIGEST_ASSEMBLY_DELAY_SECONDS: u64 = 900;
 
 /// The repository tag that names an image's owner unless OWNER_TAG_KEY says.
 pub const DEFAULT_OWNER_TAG_KEY: &str = "owner";
@@ -142,6 +153,15 @@ pub struct Config {
     /// `DIGEST_REGIONS`: the regions the digest reads (empty: the
     /// function's own).
     pub digest_regions: Vec<String>,
+    /// `DIGEST_QUEUE_URL`: the digest's work queue; with it (and the dedup
+    /// table) a run over more than one registry fans out, one message per
+    /// registry (`None`: one invocation reads them all).
+    pub digest_queue_url: Option<String>,
+    /// `DIGEST_WAIT_MINUTES`: how long a fanned-out run waits for its parts.
+    pub digest_wait_minutes: u64,
+    /// `DIGEST_ASSEMBLY_DELAY_SECONDS`: when the assembly first looks, and
+    /// again while it waits (at most 900, SQS's longest delay).
+    pub digest_assembly_delay_seconds: u64,
     /// The function's region (`AWS_REGION`, set by Lambda).
     pub region: Option<String>,
 }
@@ -180,6 +200,9 @@ impl Default for Config {
             digest_image_days: DEFAULT_DIGEST_IMAGE_DAYS,
             digest_stale_days: DEFAULT_DIGEST_STALE_DAYS,
             digest_regions: Vec::new(),
+            digest_queue_url: None,
+            digest_wait_minutes: DEFAULT_DIGEST_WAIT_MINUTES,
+            digest_assembly_delay_seconds: DEFAULT_DIGEST_ASSEMBLY_DELAY_SECONDS,
             region: None,
         }
     }
@@ -254,7 +277,44 @@ impl Config {
             digest_image_days: digest_image_days.max(1),
             digest_stale_days: digest_stale_days.max(1),
             digest_regions: regions(&env, DIGEST_REGIONS)?,
+            digest_queue_url: queue_url(&env, DIGEST_QUEUE_URL)?,
+            digest_wait_minutes: env.whole(
+                DIGEST_WAIT_MINUTES,
+                DEFAULT_DIGEST_WAIT_MINUTES,
+                1_440,
+                "minutes",
+            )?,
+            digest_assembly_delay_seconds: env.whole(
+                DIGEST_ASSEMBLY_DELAY_SECONDS,
+                DEFAULT_DIGEST_ASSEMBLY_DELAY_SECONDS,
+                u64::from(crate::domain::digest_run::MAX_DELAY_SECONDS),
+                "seconds",
+            )?,
             region: env.get(AWS_REGION).map(|r| r.trim().to_string()),
+        })
+    }
+}
+
+/// An SQS queue URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`,
+/// Amazon SQS Developer Guide, "Amazon SQS queue and message identifiers";
+/// `http://` only for a local stack on 127.0.0.1).
+fn queue_url(env: &Env, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(value) = env.get(variable) else {
+        return Ok(None);
+    };
+    let url = value.trim();
+    let local = url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:");
+    let path = url.split("://").nth(1).unwrap_or("");
+    if (url.starts_with("https://") || local)
+        && path.split('/').filter(|p| !p.is_empty()).count() >= 3
+    {
+        Ok(Some(url.to_string()))
+    } else {
+        Err(ConfigError {
+            variable,
+            problem: format!(
+                "`{value}` is not an SQS queue URL; expected https://sqs.<region>.amazonaws.com/<account>/<queue>"
+            ),
         })
     }
 }
@@ -946,10 +1006,35 @@ mod tests {
             (REPORT_BUCKET_NAME, "ab"),
             (DEDUP_TABLE_NAME, "x"),
             (DEDUP_TABLE_NAME, "bad/name"),
+            (DIGEST_QUEUE_URL, "digest-work"),
+            (DIGEST_QUEUE_URL, "http://sqs.us-east-1.amazonaws.com/1/q"),
+            (DIGEST_WAIT_MINUTES, "2000"),
+            (DIGEST_ASSEMBLY_DELAY_SECONDS, "901"),
         ] {
             let err = config(&[(ALERT_TOPIC_ARN, TOPIC), (var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
         }
+    }
+
+    #[test]
+    fn the_digest_fans_out_only_with_a_queue_url() {
+        let cfg = config(&[(ALERT_TOPIC_ARN, TOPIC)]).unwrap();
+        assert_eq!(cfg.digest_queue_url, None);
+        assert_eq!(cfg.digest_wait_minutes, 60);
+        assert_eq!(cfg.digest_assembly_delay_seconds, 900);
+        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/stack-DigestQueue-1a2b";
+        let cfg = config(&[
+            (ALERT_TOPIC_ARN, TOPIC),
+            (DIGEST_QUEUE_URL, url),
+            (DIGEST_WAIT_MINUTES, "0"),
+            (DIGEST_ASSEMBLY_DELAY_SECONDS, "0"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.digest_queue_url.as_deref(), Some(url));
+        assert_eq!(
+            (cfg.digest_wait_minutes, cfg.digest_assembly_delay_seconds),
+            (0, 0)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The function's three entry points, one per event type. The same binary
-//! is deployed as three Lambda functions; Lambda tells each which one it is
+//! The function's three entry points, one per event type. Two binaries are
+//! deployed as three Lambda functions: `ecr-scan-alerts` as the first two,
+//! `ecr-scan-digest` as the third. Lambda tells each which one it is
 //! through `_HANDLER`, the function's `Handler` setting:
 //!
 //! - `scan-events`: EventBridge scan events (`ECR Image Scan`,
@@ -9,7 +10,8 @@
 //!   event source mapping; the answer lists the messages that failed
 //!   (`batchItemFailures`), SQS retries them and then dead-letters them.
 //! - `digest`: the scheduled digest per owner (EventBridge Scheduler),
-//!   invoked asynchronously.
+//!   invoked asynchronously; fanned out, also the digest queue's registry
+//!   parts and final assembly (SQS).
 
 use crate::config::ConfigError;
 
@@ -42,6 +44,32 @@ impl EntryPoint {
             }),
         }
     }
+
+    /// The alert binary's entry points: `digest` is the digest binary's.
+    pub fn alerts_only(self) -> Result<EntryPoint, ConfigError> {
+        match self {
+            EntryPoint::Digest => Err(ConfigError {
+                variable: HANDLER,
+                problem: format!(
+                    "`{DIGEST}` runs from the ecr-scan-digest binary (the function's BuildProperties Binary), not ecr-scan-alerts"
+                ),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// The digest binary's one entry point.
+    pub fn digest_only(self) -> Result<EntryPoint, ConfigError> {
+        match self {
+            EntryPoint::Digest => Ok(self),
+            _ => Err(ConfigError {
+                variable: HANDLER,
+                problem: format!(
+                    "ecr-scan-digest runs only `{DIGEST}`; `{SCAN_EVENTS}` and `{FINDING_BATCHES}` run from the ecr-scan-alerts binary"
+                ),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -60,6 +88,14 @@ mod tests {
         );
         assert_eq!(
             EntryPoint::from_handler(Some("digest")).unwrap(),
+            EntryPoint::Digest
+        );
+        assert!(EntryPoint::Digest.alerts_only().is_err());
+        assert!(EntryPoint::ScanEvents.digest_only().is_err());
+        let err = EntryPoint::Digest.alerts_only().unwrap_err();
+        assert!(err.problem.contains("ecr-scan-digest"), "{err}");
+        assert_eq!(
+            EntryPoint::Digest.digest_only().unwrap(),
             EntryPoint::Digest
         );
         for bad in [None, Some("bootstrap"), Some("")] {

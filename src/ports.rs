@@ -464,3 +464,53 @@ pub type AccountList = (Vec<String>, Vec<(String, String)>);
 pub trait AccountDirectory: Send + Sync {
     fn active_accounts(&self) -> BoxFuture<'_, Result<AccountList, ServiceFailure>>;
 }
+
+/// Fanned-out digest runs (DynamoDB in AWS, the dedup table): each run's
+/// record, and the partials its registries reported.
+pub trait DigestRunStore: Send + Sync {
+    /// Records `run` unless it is recorded already (a retried schedule):
+    /// `false` then.
+    fn start<'a>(
+        &'a self,
+        run: &'a crate::domain::digest_run::DigestRun,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<bool, ServiceFailure>>;
+    /// Run `run` as it stands; `None` when not recorded (or expired).
+    fn load(
+        &self,
+        run: i64,
+    ) -> BoxFuture<'_, Result<Option<crate::domain::digest_run::DigestRun>, ServiceFailure>>;
+    /// Keeps `registry`'s partial (`Ok`: its bytes) or why it was not read
+    /// (`Err`), and records that it reported; answers the run as it stands
+    /// after.
+    fn report<'a>(
+        &'a self,
+        run: i64,
+        registry: &'a crate::domain::digest_run::Registry,
+        outcome: Result<Vec<u8>, String>,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<crate::domain::digest_run::DigestRun, ServiceFailure>>;
+    /// The partial `registry` reported, whole.
+    fn partial<'a>(
+        &'a self,
+        run: i64,
+        registry: &'a crate::domain::digest_run::Registry,
+        chunks: u32,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServiceFailure>>;
+    /// Marks the run assembled: `true` for exactly one caller.
+    fn claim_assembly(&self, run: i64) -> BoxFuture<'_, Result<bool, ServiceFailure>>;
+    /// Takes the claim back (the assembly failed): a later message
+    /// assembles again.
+    fn release_assembly(&self, run: i64) -> BoxFuture<'_, Result<(), ServiceFailure>>;
+}
+
+/// The digest's work queue (SQS in AWS): registries to read, and the
+/// assembly.
+pub trait WorkQueue: Send + Sync {
+    /// Sends each message: its body, delayed this many seconds.
+    fn send<'a>(
+        &'a self,
+        messages: &'a [(String, u32)],
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>>;
+}

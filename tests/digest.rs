@@ -720,7 +720,9 @@ async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_dig
 
     assert_eq!(
         outcome["registries_late"],
-        serde_json::json!(["account 555555555555, region us-east-1"])
+        serde_json::json!([
+            "account 555555555555, region us-east-1: the run stopped reading it to send the digests before its timeout"
+        ])
     );
     let published = published.lock().unwrap().clone();
     let [search] = published.as_slice() else {
@@ -728,7 +730,7 @@ async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_dig
     };
     assert!(
         search.message().unwrap().contains(
-            "NOT READ IN TIME: account 555555555555, region us-east-1. The run stopped reading"
+            "NOT READ: account 555555555555, region us-east-1: the run stopped reading it to send the digests before its timeout. Their repositories are missing here."
         ),
         "{}",
         search.message().unwrap()
@@ -758,7 +760,10 @@ async fn a_registry_not_read_in_time_is_named_and_the_others_still_get_their_dig
         .await
         .unwrap_err();
     assert!(error.to_string().contains("555555555555"), "{error}");
-    assert!(error.to_string().contains("not read in time"), "{error}");
+    assert!(
+        error.to_string().contains("no registry was read"),
+        "{error}"
+    );
 }
 
 /// An organisation whose accounts cannot be listed.
@@ -825,4 +830,176 @@ async fn when_the_organisations_accounts_cannot_be_listed_every_digest_says_so()
     );
     assert!(body.contains("list them in MemberAccountIds, or deploy the stack in the organisation's management account"), "{body}");
     assert!(body.contains("1 images of 1 repositories"), "{body}");
+}
+
+/// The digest queue: what a fanned-out run sent, in order.
+#[derive(Clone, Default)]
+struct RecordedQueue(Arc<Mutex<Vec<(String, u32)>>>);
+
+impl ecr_scan_alerts::ports::WorkQueue for RecordedQueue {
+    fn send<'a>(
+        &'a self,
+        messages: &'a [(String, u32)],
+    ) -> BoxFuture<'a, Result<(), ServiceFailure>> {
+        self.0.lock().unwrap().extend_from_slice(messages);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An SQS batch of one message, as the event source mapping delivers it.
+fn sqs_batch(body: &str) -> serde_json::Value {
+    serde_json::json!({"Records": [{
+        "messageId": "m-1",
+        "receiptHandle": "r",
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:digest",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+/// Three accounts' registries, fanned out: one message per registry and a
+/// delayed assembly; two parts report, the assembly (past the wait) sends
+/// the digest naming the third, which then comes too late to count. A run
+/// whose parts all report is assembled by the last part, once.
+#[tokio::test]
+async fn a_fanned_out_digest_reads_each_registry_apart_and_names_the_one_that_did_not_report() {
+    let rules = search_registry();
+    let ecr = mock_client!(
+        aws_sdk_ecr,
+        RuleMode::MatchAny,
+        &[&rules[0], &rules[1], &rules[2], &rules[3]]
+    );
+    let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
+    let publish = recorded_publishes(&published);
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
+    let accounts = ["111111111111", "222222222222", "333333333333"];
+    let config = Config {
+        alert_topic_arn: TOPIC.into(),
+        region: Some("us-east-1".into()),
+        scope_account_ids: Some(accounts.into_iter().map(String::from).collect()),
+        ..Config::default()
+    };
+    let runs = ecr_scan_alerts::adapters::memory_store::MemoryDigestRuns::default();
+    let queue = RecordedQueue::default();
+    let app = App::new(
+        config,
+        EcrFindings::new(ecr),
+        SnsAlerts::new(sns, TOPIC, None),
+    )
+    .with_digest_runs(Box::new(runs.clone()))
+    .with_work_queue(Box::new(queue.clone()));
+    let sent = |queue: &RecordedQueue| queue.0.lock().unwrap().clone();
+
+    // Scheduled two hours ago: past the run's wait when the assembly looks.
+    let at = chrono::Utc::now() - chrono::Duration::hours(2);
+    let schedule = serde_json::json!({"digest": "scheduled", "scheduled_time": at.to_rfc3339()});
+    let outcome = app
+        .handle_digest_event(schedule.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome["outcome"], "fanned_out", "{outcome}");
+    let messages = sent(&queue);
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    for (account, (body, delay)) in accounts.iter().zip(&messages) {
+        assert_eq!(*delay, 0);
+        assert!(
+            body.contains(account) && body.starts_with(r#"{"part":"#),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        messages[3],
+        (
+            format!(r#"{{"assembly":{{"run":{}}}}}"#, at.timestamp()),
+            900
+        )
+    );
+    // The schedule retried: the same run, its work queued again, one run.
+    app.handle_digest_event(schedule, None).await.unwrap();
+    assert_eq!(sent(&queue).len(), 8);
+
+    for (body, _) in &messages[..2] {
+        let answer = app
+            .handle_digest_event(sqs_batch(body), None)
+            .await
+            .unwrap();
+        assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    }
+    assert!(
+        published.lock().unwrap().is_empty(),
+        "no digest before the assembly"
+    );
+    app.handle_digest_event(sqs_batch(&messages[3].0), None)
+        .await
+        .unwrap();
+    let digests = published.lock().unwrap().clone();
+    let [digest] = digests.as_slice() else {
+        panic!("one digest expected, got {}", digests.len());
+    };
+    let text = digest.message().unwrap();
+    assert!(
+        text.contains("NOT READ: account 333333333333, region us-east-1: did not report before the digests were assembled."),
+        "{text}"
+    );
+    let run = runs.run(at.timestamp()).unwrap();
+    assert!(run.assembled);
+    assert_eq!(
+        run.reported.keys().collect::<Vec<_>>(),
+        ["111111111111|us-east-1", "222222222222|us-east-1"]
+    );
+    // The third part, late: left out; the assembly again: nothing more.
+    app.handle_digest_event(sqs_batch(&messages[2].0), None)
+        .await
+        .unwrap();
+    app.handle_digest_event(sqs_batch(&messages[3].0), None)
+        .await
+        .unwrap();
+    assert_eq!(published.lock().unwrap().len(), 1);
+    assert_eq!(runs.run(at.timestamp()).unwrap().reported.len(), 2);
+
+    // A fresh run whose parts all report: the last part assembles, once.
+    published.lock().unwrap().clear();
+    queue.0.lock().unwrap().clear();
+    let now = chrono::Utc::now();
+    app.handle_digest_event(
+        serde_json::json!({"digest": "scheduled", "scheduled_time": now.to_rfc3339()}),
+        None,
+    )
+    .await
+    .unwrap();
+    let messages = sent(&queue);
+    // The assembly, early: parts are out and the run is young, so it looks
+    // again later.
+    app.handle_digest_event(sqs_batch(&messages[3].0), None)
+        .await
+        .unwrap();
+    assert_eq!(sent(&queue).len(), 5);
+    assert_eq!(sent(&queue)[4], messages[3]);
+    for (body, _) in &messages[..3] {
+        app.handle_digest_event(sqs_batch(body), None)
+            .await
+            .unwrap();
+    }
+    let digests = published.lock().unwrap().clone();
+    assert_eq!(digests.len(), 1, "the last part assembles");
+    assert!(!digests[0].message().unwrap().contains("NOT READ"));
+    assert!(runs.run(now.timestamp()).unwrap().assembled);
+    app.handle_digest_event(sqs_batch(&messages[3].0), None)
+        .await
+        .unwrap();
+    assert_eq!(published.lock().unwrap().len(), 1);
+
+    // Work that is not digest work is a failed message, named.
+    let answer = app
+        .handle_digest_event(sqs_batch(r#"{"detail-type":"ECR Image Scan"}"#), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+    );
 }

@@ -121,3 +121,121 @@ impl crate::ports::DigestStateStore for MemoryDigestState {
         Box::pin(async move { Ok(()) })
     }
 }
+
+/// Fanned-out digest runs in memory, with the DynamoDB adapter's rules (a
+/// run recorded once, reports kept with their partials, the assembly
+/// claimed once): for the tests. Clones share the runs.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDigestRuns(std::sync::Arc<Mutex<MemoryRuns>>);
+
+#[derive(Debug, Default)]
+struct MemoryRuns {
+    runs: HashMap<i64, crate::domain::digest_run::DigestRun>,
+    partials: HashMap<(i64, String, String), Vec<u8>>,
+}
+
+impl MemoryDigestRuns {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryRuns> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `run` as the next load would see it.
+    pub fn run(&self, run: i64) -> Option<crate::domain::digest_run::DigestRun> {
+        self.lock().runs.get(&run).cloned()
+    }
+}
+
+fn no_run(run: i64) -> ServiceFailure {
+    ServiceFailure {
+        service: "memory",
+        code: "DigestRunNotFound".into(),
+        message: format!("run {run} is not recorded"),
+        transient: false,
+    }
+}
+
+impl crate::ports::DigestRunStore for MemoryDigestRuns {
+    fn start<'a>(
+        &'a self,
+        run: &'a crate::domain::digest_run::DigestRun,
+        _expires_at: i64,
+    ) -> BoxFuture<'a, Result<bool, ServiceFailure>> {
+        let mut runs = self.lock();
+        let fresh = !runs.runs.contains_key(&run.run);
+        if fresh {
+            runs.runs.insert(run.run, run.clone());
+        }
+        Box::pin(async move { Ok(fresh) })
+    }
+
+    fn load(
+        &self,
+        run: i64,
+    ) -> BoxFuture<'_, Result<Option<crate::domain::digest_run::DigestRun>, ServiceFailure>> {
+        let found = self.run(run);
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn report<'a>(
+        &'a self,
+        run: i64,
+        registry: &'a crate::domain::digest_run::Registry,
+        outcome: Result<Vec<u8>, String>,
+        _expires_at: i64,
+    ) -> BoxFuture<'a, Result<crate::domain::digest_run::DigestRun, ServiceFailure>> {
+        use crate::domain::digest_run::Reported;
+        let mut runs = self.lock();
+        let token = format!("t{}", runs.partials.len());
+        let reported = match outcome {
+            Ok(bytes) => {
+                runs.partials
+                    .insert((run, registry.key(), token.clone()), bytes);
+                Reported::Read { chunks: 1, token }
+            }
+            Err(why) => Reported::Failed(why),
+        };
+        let answer = match runs.runs.get_mut(&run) {
+            Some(record) => {
+                record.reported.insert(registry.key(), reported);
+                Ok(record.clone())
+            }
+            None => Err(no_run(run)),
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn partial<'a>(
+        &'a self,
+        run: i64,
+        registry: &'a crate::domain::digest_run::Registry,
+        _chunks: u32,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, ServiceFailure>> {
+        let bytes = self
+            .lock()
+            .partials
+            .get(&(run, registry.key(), token.to_string()))
+            .cloned()
+            .ok_or_else(|| no_run(run));
+        Box::pin(async move { bytes })
+    }
+
+    fn claim_assembly(&self, run: i64) -> BoxFuture<'_, Result<bool, ServiceFailure>> {
+        let claimed = match self.lock().runs.get_mut(&run) {
+            Some(record) if !record.assembled => {
+                record.assembled = true;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Err(no_run(run)),
+        };
+        Box::pin(async move { claimed })
+    }
+
+    fn release_assembly(&self, run: i64) -> BoxFuture<'_, Result<(), ServiceFailure>> {
+        if let Some(record) = self.lock().runs.get_mut(&run) {
+            record.assembled = false;
+        }
+        Box::pin(async move { Ok(()) })
+    }
+}

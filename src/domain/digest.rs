@@ -9,6 +9,7 @@ use crate::domain::image::ImageRef;
 use crate::domain::policy::AllowEntry;
 use crate::domain::severity::{Severity, SeverityCounts};
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Overdue and due-soon findings an owner's digest lists at most (oldest
@@ -88,7 +89,7 @@ const UNWATCHED_STATUSES: &[(&str, &str)] = &[
 const WATCHED_STATUSES: &[&str] = &["COMPLETE", "ACTIVE", "IN_PROGRESS", "PENDING"];
 
 /// Why scanning does not watch an image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Unwatched {
     /// Basic scanning with scan on push off, and never scanned.
     ScanOnPushOff,
@@ -181,7 +182,7 @@ pub fn reaches(counts: &SeverityCounts, threshold: Severity) -> bool {
 }
 
 /// A finding with a deadline, for the overdue and due-soon lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadlined {
     pub id: String,
     pub severity: Severity,
@@ -194,7 +195,7 @@ pub struct Deadlined {
 }
 
 /// One repository's open findings in a digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepositoryLine {
     pub repository: ImageRef,
     /// Alert-worthy open findings (policy and threshold applied), by severity.
@@ -208,7 +209,7 @@ pub struct RepositoryLine {
 
 /// Why an open, alert-worthy finding was never alerted: the digest is where
 /// silence is checked (docs/digest.md, "Never alerted").
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Silence {
     /// No alert was ever recorded for the image.
     NoAlertRecorded,
@@ -239,7 +240,7 @@ impl Silence {
 }
 
 /// An image's open findings that no alert carried, with why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeverAlerted {
     pub image: ImageRef,
     pub silence: Silence,
@@ -259,8 +260,12 @@ pub struct Exception {
     pub expired: bool,
 }
 
-/// What one owner's digest says.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What one owner's digest says. Serialized as a fanned-out run's partial
+/// (one registry's part, kept in the table until the final assembly):
+/// what is added after reading (exceptions, the comparison with the last
+/// digest) is not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OwnerDigest {
     pub owner: String,
     /// By repository key (`account|region|repository`).
@@ -274,13 +279,16 @@ pub struct OwnerDigest {
     pub unwatched_total: u64,
     /// Images whose findings could not be read, with why.
     pub unreadable: Vec<(ImageRef, String)>,
+    #[serde(skip)]
     pub exceptions: Vec<Exception>,
     /// Each open finding's mark, for the next digest
     /// ([`crate::domain::digest_state`]).
     pub marks: Vec<u64>,
     /// New, fixed and still open since the last digest (`None`: no last
     /// digest, or its state unreadable: `changes_unknown` says why).
+    #[serde(skip)]
     pub changes: Option<crate::domain::digest_state::Changes>,
+    #[serde(skip)]
     pub changes_unknown: Option<String>,
     /// Open findings no alert carried, grouped by image and cause.
     pub never_alerted: Vec<NeverAlerted>,

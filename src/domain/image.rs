@@ -1,6 +1,6 @@
 //! Which image an event is about, and how to name it to people.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Basic (ECR's own) or enhanced (Amazon Inspector) scanning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,7 +72,7 @@ impl Partition {
 
 /// An image in a registry: the account and region it lives in, its
 /// repository, its digest (tags move or are absent) and its tags.
-#[derive(Default, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Default, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
     pub account: String,
     pub region: String,

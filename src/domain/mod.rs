@@ -8,6 +8,7 @@ pub mod continuous;
 pub mod deadline;
 pub mod dedup;
 pub mod digest;
+pub mod digest_run;
 pub mod digest_state;
 pub mod event;
 pub mod finding;

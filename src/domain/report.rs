@@ -100,7 +100,7 @@ pub struct Summary {
 }
 
 /// One open finding at or above the threshold: a row of `findings.csv`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingRow {
     pub owner: String,
     pub account: String,
@@ -125,7 +125,7 @@ pub struct FindingRow {
 }
 
 /// One current image: a row of `coverage.csv`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageRow {
     pub owner: String,
     pub account: String,

@@ -1,12 +1,12 @@
 //! Severities as ECR and Inspector report them, and the order that ranks them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// A finding's severity. `Undefined` (basic scanning) and `Untriaged`
 /// (Inspector) have no rank: they are counted and shown, never alerted on alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
     Undefined,
@@ -132,6 +132,20 @@ impl Serialize for SeverityCounts {
             map.serialize_entry(sev.as_str(), &n)?;
         }
         map.end()
+    }
+}
+
+/// The map [`SeverityCounts`] is written as, read back (a fanned-out
+/// digest's partial); a severity name nobody documents is refused.
+impl<'de> Deserialize<'de> for SeverityCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut counts = SeverityCounts::default();
+        for (name, n) in map {
+            let severity = name.parse::<Severity>().map_err(serde::de::Error::custom)?;
+            counts.add(severity, n);
+        }
+        Ok(counts)
     }
 }
 

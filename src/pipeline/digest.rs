@@ -14,6 +14,7 @@ use super::App;
 use crate::domain::deadline::Standing;
 use crate::domain::dedup::{fingerprint, Known};
 use crate::domain::digest::{self, ImageInfo, OwnerDigest, RepositoryInfo, Silence};
+use crate::domain::digest_run::Registry;
 use crate::domain::digest_state::DigestState;
 use crate::domain::event::EventError;
 use crate::domain::finding::{Finding, Why};
@@ -27,6 +28,7 @@ use crate::pipeline::error::HandlerError;
 use crate::ports::{AlertSink, FindingsSource, RegistryListing, SourceError};
 use crate::render::digest::{digest_alert, DigestContext};
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -48,6 +50,49 @@ enum Alerted {
     Known(Known),
 }
 
+/// One repository read: its owner, its part of the owner's digest, the
+/// images counted and those whose findings were read.
+pub(super) type RepositoryRead = (String, OwnerDigest, u64, u64);
+
+/// What a run read: each owner's digest, the images counted and those whose
+/// findings were read, and the registries missing, each with why.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Reading {
+    pub digests: BTreeMap<String, OwnerDigest>,
+    pub images: u64,
+    pub findings: u64,
+    #[serde(skip)]
+    pub late: Vec<String>,
+}
+
+impl Reading {
+    /// Adds repositories read, merged into their owners' digests.
+    pub fn add(&mut self, reads: Vec<RepositoryRead>) {
+        for (owner, partial, images, findings) in reads {
+            self.images += images;
+            self.findings += findings;
+            self.merge_owner(owner, partial);
+        }
+    }
+
+    /// Adds another reading (a fanned-out part), merged by owner.
+    pub fn merge(&mut self, other: Reading) {
+        self.images += other.images;
+        self.findings += other.findings;
+        for (owner, partial) in other.digests {
+            self.merge_owner(owner, partial);
+        }
+        self.late.extend(other.late);
+    }
+
+    fn merge_owner(&mut self, owner: String, partial: OwnerDigest) {
+        self.digests
+            .entry(owner.clone())
+            .or_insert_with(|| OwnerDigest::new(&owner))
+            .merge(partial);
+    }
+}
+
 impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     /// One scheduled run: EventBridge Scheduler's payload (any JSON
     /// object: the stack sends `{"digest": "scheduled"}`) or an EventBridge
@@ -60,37 +105,26 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     /// [`Self::handle_digest`], reading registries until `deadline` only
     /// (the invocation's deadline less [`PUBLISH_RESERVE`]): a registry not
     /// read by then is named in every digest as not read in time, and the
-    /// digests of what was read still go out.
+    /// digests of what was read still go out. With the digest queue and
+    /// the table, a run over more than one registry fans out instead: one
+    /// message per registry, and an assembly (docs/digest.md, "Fan-out").
     pub async fn handle_digest_by(
         &self,
         event: Value,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Value, HandlerError> {
-        scheduled(&event)?;
+        let run = scheduled(&event)?;
         let policy = self.policy.current().await?;
+        let (registries, accounts_problem) = self.digest_registries().await;
+        if registries.len() > 1 {
+            if let Some(fan_out) = self.fan_out() {
+                return self
+                    .start_fanned_out(fan_out, run, registries, accounts_problem)
+                    .await;
+            }
+        }
         let now = chrono::Utc::now();
-        let region = self.config.region.clone().unwrap_or_default();
-        // Each listed account (or this one) in each listed region (or the
-        // function's).
-        let regions: Vec<String> = if self.config.digest_regions.is_empty() {
-            vec![region.clone()]
-        } else {
-            self.config.digest_regions.clone()
-        };
-        let (listed, accounts_problem) = self.digest_accounts().await;
-        let accounts: Vec<&str> = if listed.is_empty() {
-            vec![""]
-        } else {
-            listed.iter().map(String::as_str).collect()
-        };
-        let registries: Vec<ImageRef> = accounts
-            .iter()
-            .flat_map(|a| regions.iter().map(move |r| registry(a, r)))
-            .collect();
-        let mut digests: BTreeMap<String, OwnerDigest> = BTreeMap::new();
-        let mut images_read = 0u64;
-        let mut findings_read = 0u64;
-        let mut late: Vec<String> = Vec::new();
+        let mut read = Reading::default();
         for registry in &registries {
             let reading = self.read_registry(&policy, registry, now);
             let reads = match deadline {
@@ -98,34 +132,77 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 Some(at) => match tokio::time::timeout_at(at, reading).await {
                     Ok(reads) => reads?,
                     Err(_) => {
-                        let name = registry_name(registry);
+                        let name = registry.name();
                         tracing::warn!(registry = %name, "registry not read in time: named in every digest as missing");
-                        late.push(name);
+                        read.late.push(format!(
+                            "{name}: the run stopped reading it to send the digests before its timeout"
+                        ));
                         continue;
                     }
                 },
             };
-            for (owner, partial, images, findings) in reads {
-                images_read += images;
-                findings_read += findings;
-                digests
-                    .entry(owner.clone())
-                    .or_insert_with(|| OwnerDigest::new(&owner))
-                    .merge(partial);
-            }
+            read.add(reads);
         }
+        self.finish_digests(&policy, now, &registries, read, accounts_problem)
+            .await
+    }
+
+    /// The registries a run reads: each listed account (or this one) in
+    /// each listed region (or the function's); and why the organisation's
+    /// accounts could not be listed, when not.
+    async fn digest_registries(&self) -> (Vec<Registry>, Option<String>) {
+        let region = self.config.region.clone().unwrap_or_default();
+        let regions: Vec<String> = if self.config.digest_regions.is_empty() {
+            vec![region]
+        } else {
+            self.config.digest_regions.clone()
+        };
+        let (listed, accounts_problem) = self.digest_accounts().await;
+        let accounts: Vec<String> = if listed.is_empty() {
+            vec![String::new()]
+        } else {
+            listed
+        };
+        let registries = accounts
+            .iter()
+            .flat_map(|a| {
+                regions.iter().map(move |r| Registry {
+                    account: a.clone(),
+                    region: r.clone(),
+                })
+            })
+            .collect();
+        (registries, accounts_problem)
+    }
+
+    /// The digests of what was read: compared with the last, reported,
+    /// published and kept; `read.late` names the registries missing.
+    pub(super) async fn finish_digests(
+        &self,
+        policy: &Policy,
+        now: chrono::DateTime<chrono::Utc>,
+        registries: &[Registry],
+        read: Reading,
+        accounts_problem: Option<String>,
+    ) -> Result<Value, HandlerError> {
+        let Reading {
+            mut digests,
+            images: images_read,
+            findings: findings_read,
+            late,
+        } = read;
+        let region = self.config.region.clone().unwrap_or_default();
         if !late.is_empty() {
             self.emit_count("DigestRegistriesLate", late.len() as u64);
             if digests.is_empty() {
                 return Err(HandlerError::DigestRegistry {
-                    account: late.join(", "),
-                    failure: "not read in time: no registry was read before the run's deadline"
-                        .into(),
+                    account: late.join("; "),
+                    failure: "no registry was read".into(),
                 });
             }
         }
         let today = now.date_naive();
-        let scope = scope_phrase(&registries, &region);
+        let scope = scope_phrase(registries, &region);
         let mut states = BTreeMap::new();
         for digest in digests.values_mut() {
             digest.add_exceptions(policy.allow_entries(), today);
@@ -222,21 +299,26 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
 
     /// One registry: each repository's owner, images and the findings it
     /// needs, read into a partial digest per repository (16 side by side).
-    async fn read_registry(
+    pub(super) async fn read_registry(
         &self,
         policy: &Policy,
-        registry: &ImageRef,
+        registry: &Registry,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<(String, OwnerDigest, u64, u64)>, HandlerError> {
+    ) -> Result<Vec<RepositoryRead>, HandlerError> {
+        let registry_ref = ImageRef {
+            account: registry.account.clone(),
+            region: registry.region.clone(),
+            ..ImageRef::default()
+        };
         let scan_type = self
             .source
-            .scan_type(registry)
+            .scan_type(&registry_ref)
             .await
             .map_err(|e| digest_error(registry, e))?;
         let basic = scan_type == "BASIC";
         let repositories = self
             .source
-            .repositories(registry)
+            .repositories(&registry_ref)
             .await
             .map_err(|e| digest_error(registry, e))?;
         Ok(futures_util::stream::iter(repositories)
@@ -615,15 +697,7 @@ fn finding_row(
     }
 }
 
-fn registry(account: &str, region: &str) -> ImageRef {
-    ImageRef {
-        account: account.to_string(),
-        region: region.to_string(),
-        ..ImageRef::default()
-    }
-}
-
-fn scope_phrase(registries: &[ImageRef], region: &str) -> String {
+fn scope_phrase(registries: &[Registry], region: &str) -> String {
     let mut accounts: Vec<&str> = registries
         .iter()
         .map(|r| r.account.as_str())
@@ -650,21 +724,7 @@ fn scope_phrase(registries: &[ImageRef], region: &str) -> String {
     }
 }
 
-/// `account 555555555555, region us-east-1`, or `this account, …`.
-fn registry_name(registry: &ImageRef) -> String {
-    let account = if registry.account.is_empty() {
-        "this account".to_string()
-    } else {
-        format!("account {}", registry.account)
-    };
-    if registry.region.is_empty() {
-        account
-    } else {
-        format!("{account}, region {}", registry.region)
-    }
-}
-
-fn digest_error(registry: &ImageRef, error: SourceError) -> HandlerError {
+fn digest_error(registry: &Registry, error: SourceError) -> HandlerError {
     HandlerError::DigestRegistry {
         account: if registry.account.is_empty() {
             "this account".into()
@@ -677,8 +737,12 @@ fn digest_error(registry: &ImageRef, error: SourceError) -> HandlerError {
 
 /// What starts a digest: Scheduler's payload (a JSON object), or an
 /// EventBridge `Scheduled Event` (Amazon EventBridge User Guide, "Creating
-/// an Amazon EventBridge rule that runs on a schedule").
-fn scheduled(event: &Value) -> Result<(), EventError> {
+/// an Amazon EventBridge rule that runs on a schedule"). Answers the run's
+/// time (epoch seconds): the schedule's `scheduled_time` (the stack's
+/// payload carries Scheduler's `<aws.scheduler.scheduled-time>`, EventBridge
+/// Scheduler User Guide, "Adding context attributes"), the event's `time`,
+/// else now. A retried schedule is then the same run.
+fn scheduled(event: &Value) -> Result<i64, EventError> {
     let Some(object) = event.as_object() else {
         return Err(EventError {
             field: "event".into(),
@@ -695,5 +759,49 @@ fn scheduled(event: &Value) -> Result<(), EventError> {
             });
         }
     }
-    Ok(())
+    for field in ["scheduled_time", "time"] {
+        if let Some(value) = object.get(field) {
+            return value
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp())
+                .ok_or_else(|| EventError {
+                    field: field.into(),
+                    problem: format!(
+                        "`{value}` is not a time like 2026-12-07T08:00:00Z (RFC 3339)"
+                    ),
+                });
+        }
+    }
+    Ok(chrono::Utc::now().timestamp())
+}
+
+/// When a digest invocation stops reading: Lambda's deadline (epoch
+/// milliseconds) less what publishing needs, [`PUBLISH_RESERVE`] or a
+/// fifth of a shorter run. `None`, with a WARN, when the deadline is not a
+/// time ahead (a local runtime emulator may send the timeout itself).
+pub fn digest_deadline(
+    deadline_ms: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<tokio::time::Instant> {
+    let now_ms = now.timestamp_millis();
+    match i64::try_from(deadline_ms) {
+        Ok(at) if at > now_ms => {
+            let left = std::time::Duration::from_millis((at - now_ms) as u64);
+            let reserve = PUBLISH_RESERVE.min(left / 5);
+            tracing::info!(
+                read_for_ms = (left - reserve).as_millis() as u64,
+                "digest run: reading until the deadline less what publishing needs"
+            );
+            Some(tokio::time::Instant::now() + (left - reserve))
+        }
+        _ => {
+            tracing::warn!(
+                deadline_ms,
+                now_ms,
+                "the runtime's deadline is not a time ahead: reading without one"
+            );
+            None
+        }
+    }
 }

@@ -16,6 +16,13 @@ pub enum HandlerError {
     /// The digest could not read a registry (its repositories or scan type).
     #[error("the digest cannot read the registry of {account}: {failure}")]
     DigestRegistry { account: String, failure: String },
+    /// A fanned-out digest could not keep or read its run, or queue its work.
+    #[error("the digest's fan-out: {what}: {failure}")]
+    DigestFanOut {
+        what: String,
+        #[source]
+        failure: ServiceFailure,
+    },
     /// Some owners' digests were not published (the others were).
     #[error("{failed} digest(s) not published, the first: {first}")]
     DigestNotPublished { failed: usize, first: String },
@@ -77,7 +84,8 @@ impl HandlerError {
             | HandlerError::Publish { failure, .. }
             | HandlerError::Dedup { failure, .. }
             | HandlerError::RiskSignals { failure, .. }
-            | HandlerError::MemberRoleUnavailable { failure, .. } => failure.transient,
+            | HandlerError::MemberRoleUnavailable { failure, .. }
+            | HandlerError::DigestFanOut { failure, .. } => failure.transient,
             HandlerError::Policy(PolicyLoadError::Unreadable { failure, .. }) => failure.transient,
             HandlerError::Policy(PolicyLoadError::Invalid { .. }) => false,
         }
@@ -88,6 +96,10 @@ impl HandlerError {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
             HandlerError::DigestRegistry { .. } => "Transient.DigestRegistryUnreadable",
             HandlerError::DigestNotPublished { .. } => "Transient.DigestNotPublished",
+            HandlerError::DigestFanOut { failure, .. } if failure.transient => {
+                "Transient.DigestFanOut"
+            }
+            HandlerError::DigestFanOut { .. } => "DigestFanOutFailed",
             HandlerError::ScanNotFound { .. } => "ScanNotFound",
             HandlerError::ScanNotReady { .. } => "Transient.ScanInProgress",
             HandlerError::Findings { failure, .. } if failure.transient => {

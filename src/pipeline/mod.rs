@@ -9,6 +9,7 @@ pub mod alert_memory;
 mod batch;
 pub mod counted_sink;
 mod digest;
+mod digest_fanout;
 pub mod error;
 pub mod fold;
 pub mod gate;
@@ -18,7 +19,7 @@ pub mod owners;
 pub mod policy_store;
 mod report;
 
-pub use crate::pipeline::digest::PUBLISH_RESERVE;
+pub use crate::pipeline::digest::{digest_deadline, PUBLISH_RESERVE};
 pub use crate::pipeline::outcome::{Outcome, OutcomeKind};
 
 use crate::config::Config;
@@ -90,6 +91,10 @@ pub struct App<S, A> {
     reports: Option<Box<dyn crate::ports::ReportStore>>,
     /// The organisation's accounts, for a digest without an account list.
     account_directory: Option<Box<dyn crate::ports::AccountDirectory>>,
+    /// Fanned-out digest runs and their partials (`None`: no fan-out).
+    digest_runs: Option<Box<dyn crate::ports::DigestRunStore>>,
+    /// The digest's work queue (`None`: no fan-out).
+    work_queue: Option<Box<dyn crate::ports::WorkQueue>>,
 }
 
 fn utc_today() -> chrono::NaiveDate {
@@ -118,6 +123,8 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
             digest_state: None,
             reports: None,
             account_directory: None,
+            digest_runs: None,
+            work_queue: None,
         }
     }
 
@@ -128,6 +135,19 @@ impl<S: FindingsSource, A: AlertSink> App<S, A> {
         directory: Box<dyn crate::ports::AccountDirectory>,
     ) -> App<S, A> {
         self.account_directory = Some(directory);
+        self
+    }
+
+    /// Keeps fanned-out digest runs and their partials in `store` (with a
+    /// work queue, a digest over more than one registry fans out).
+    pub fn with_digest_runs(mut self, store: Box<dyn crate::ports::DigestRunStore>) -> App<S, A> {
+        self.digest_runs = Some(store);
+        self
+    }
+
+    /// Sends a fanned-out digest's registries and assembly to `queue`.
+    pub fn with_work_queue(mut self, queue: Box<dyn crate::ports::WorkQueue>) -> App<S, A> {
+        self.work_queue = Some(queue);
         self
     }
 

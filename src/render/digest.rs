@@ -26,7 +26,7 @@ pub struct DigestContext<'a> {
     /// The accounts and region read, in words.
     pub scope: String,
     pub now: i64,
-    /// Registries not read in time (`account …, region …`): missing here.
+    /// Registries not read (`account …, region …: why`): missing here.
     pub late: &'a [String],
     /// The S3 console link of this run's posture report, when written.
     pub report_link: Option<&'a str>,
@@ -123,7 +123,7 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     if !ctx.late.is_empty() {
         let _ = writeln!(
             out,
-            "NOT READ IN TIME: {}. The run stopped reading to send the digests before its timeout; their repositories are missing here.",
+            "NOT READ: {}. Their repositories are missing here.",
             one_line(&ctx.late.join("; "))
         );
     }
@@ -399,7 +399,7 @@ fn chat(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     if !ctx.late.is_empty() {
         let _ = writeln!(
             description,
-            ":warning: Not read in time: {}",
+            ":warning: Not read: {}",
             slack_escape(&ctx.late.join("; "))
         );
     }

@@ -287,7 +287,7 @@ fn header(out: &mut String, summary: &Summary, title: &str, console_link: Option
     if !summary.registries_late.is_empty() {
         let _ = writeln!(
             out,
-            "<div class=\"late\" id=\"registries-late\"><strong>Not read in time:</strong> their \
+            "<div class=\"late\" id=\"registries-late\"><strong>Not read:</strong> their \
              repositories are missing from this report.<ul>"
         );
         for registry in &summary.registries_late {

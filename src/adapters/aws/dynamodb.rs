@@ -60,7 +60,7 @@ fn number(n: i64) -> AttributeValue {
 }
 
 /// A failed condition is an answer, not an error.
-fn condition_failed(
+pub(super) fn condition_failed(
     e: &aws_sdk_dynamodb::error::SdkError<
         UpdateItemError,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,

@@ -1,6 +1,7 @@
 //! Adapters from the ports to the AWS SDK clients.
 
 pub mod accounts;
+pub mod digest_runs;
 pub mod dynamodb;
 pub mod ecr;
 mod finding_fields;
@@ -9,8 +10,10 @@ pub mod inspector;
 pub mod organizations;
 pub mod s3;
 pub mod sns;
+pub mod sqs;
 pub mod ssm;
 pub mod storms;
+pub mod wiring;
 
 use crate::ports::ServiceFailure;
 use aws_config::timeout::TimeoutConfig;
