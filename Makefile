@@ -58,7 +58,7 @@ DEMO_STARTED := $(shell date +%s)
 demo: ## Run the pipeline locally on the sample events and print the alerts
 	@command -v cargo >/dev/null || { echo "cargo is required: install the Rust toolchain (rustup)"; exit 1; }
 	@echo "==> building the function (debug; only what the demo runs) while the local tools install"
-	@mkdir -p .local; cargo build --locked --bin ecr-scan-alerts > .local/demo-build.log 2>&1 & build=$$!; \
+	@mkdir -p .local; cargo build --locked --bin ecr-scan-alerts --bin ecr-scan-digest > .local/demo-build.log 2>&1 & build=$$!; \
 	$(MAKE) --no-print-directory $(VENV)/.installed || { kill $$build 2>/dev/null; exit 1; }; \
 	wait $$build || { cat .local/demo-build.log; exit 1; }; tail -n 1 .local/demo-build.log
 	DEMO_STARTED=$(DEMO_STARTED) FUNCTION_BINARY=$(TARGET_DIR)/debug/ecr-scan-alerts $(PY) -m harness.demo
@@ -114,7 +114,7 @@ storm: setup ## A CVE storm at scale: 5,000 finding events for one CVE + 500 oth
 	$(PY) -m harness.storm --binary $(TARGET_DIR)/release/ecr-scan-alerts
 
 digest: setup ## The digest at scale: 20,000 images in 2,000 repositories, 20 owners; AWS calls, CPU and RSS against the goals
-	cargo build --release --locked --bin ecr-scan-alerts
+	cargo build --release --locked --bin ecr-scan-alerts --bin ecr-scan-digest
 	$(PY) -m harness.digest_scale --binary $(TARGET_DIR)/release/ecr-scan-alerts
 
 bench: setup ## Figures with targets, as one table: binary size, cold start, first vs warm call, large scans, Criterion
@@ -123,7 +123,7 @@ bench: setup ## Figures with targets, as one table: binary size, cold start, fir
 	@cargo bench --locked --bench pipeline > .local/bench/criterion.log 2>&1 || { tail -40 .local/bench/criterion.log; exit 1; }
 	@# After the benchmarks: `cargo bench` rebuilds the binary into the same
 	@# directory with the bench profile (panics unwind), which is not what ships.
-	cargo build --release --locked --bin ecr-scan-alerts
+	cargo build --release --locked --bin ecr-scan-alerts --bin ecr-scan-digest
 	@echo "==> end to end: release binary, cargo-lambda emulator, moto behind the paging proxy over TLS"
 	$(PY) -m harness.bench --binary $(TARGET_DIR)/release/ecr-scan-alerts --criterion $(TARGET_DIR)/criterion
 

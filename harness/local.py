@@ -18,11 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-# The binary is deployed as two functions, one per event type; Lambda
+# The alert binary is deployed as two functions, one per event type, the
+# digest binary (ecr-scan-digest, built next to it) as the third; Lambda
 # tells each which it is through `_HANDLER` (the function's Handler). Each
 # runs under its own Runtime API emulator (cargo-lambda serves functions
 # named after the project's binaries), as two deployed functions would.
 FUNCTION_NAME = "ecr-scan-alerts"
+DIGEST_BINARY = "ecr-scan-digest"
 SCAN_EVENTS = "scan-events"
 FINDING_BATCHES = "finding-batches"
 DIGEST = "digest"
@@ -128,6 +130,11 @@ class LocalStack:
         self.consumers = []
         self.overrides = {}
 
+    @property
+    def digest_binary(self):
+        """The digest function's binary, built next to the alert binary."""
+        return self.binary.with_name(DIGEST_BINARY)
+
     # -- lifecycle -------------------------------------------------------
     def start(self):
         if not self.binary.exists():
@@ -197,7 +204,10 @@ class LocalStack:
             **overrides,
         }
         env = {k: v for k, v in env.items() if v is not None}
-        return Process(log_name, [str(self.binary)], self.log_dir, env=env)
+        binary = self.digest_binary if handler == DIGEST else self.binary
+        if not binary.exists():
+            raise RuntimeError(f"function binary {binary} not found: build it first (cargo build)")
+        return Process(log_name, [str(binary)], self.log_dir, env=env)
 
     def cold_start_log(self, timeout=30, **overrides):
         """Starts the function with these settings, expecting its cold start

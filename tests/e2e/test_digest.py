@@ -17,6 +17,7 @@ from harness.browser import check_report_page, expected_points
 
 from harness.seed import (
     basic_finding,
+    sqs_batch,
     dedup_table,
     ensure_repository,
     event_for,
@@ -113,11 +114,12 @@ def digested(stack):
     s3.put_object(Bucket=REPORT_BUCKET, Key="reports/2026-11-23/summary.json",
                   Body=json.dumps({**earlier, "schema": 99, "date": "2026-11-23"}))
     stack.proxy.role_check = lambda arn: role_exists(stack, arn)
-    port = stack.start_digest(POLICY_PARAMETER_NAME=parameter, MEMBER_ROLE_NAME=ROLE, REPORT_BUCKET_NAME=REPORT_BUCKET,
-                              SCOPE_ACCOUNT_IDS=f"123456789012,{MEMBER},{MEMBER_LOW},{MEMBER_CLEAN}",
-                              DIGEST_REGIONS="us-east-1,us-west-2",
-                              METRICS="true", METRICS_OWNER_DIMENSION="true")
-    stack.digest_port, stack.digest_queues, stack.expires = port, queues, expires
+    env = dict(POLICY_PARAMETER_NAME=parameter, MEMBER_ROLE_NAME=ROLE, REPORT_BUCKET_NAME=REPORT_BUCKET,
+               SCOPE_ACCOUNT_IDS=f"123456789012,{MEMBER},{MEMBER_LOW},{MEMBER_CLEAN}",
+               DIGEST_REGIONS="us-east-1,us-west-2",
+               METRICS="true", METRICS_OWNER_DIMENSION="true")
+    port = stack.start_digest(**env)
+    stack.digest_port, stack.digest_queues, stack.expires, stack.digest_env = port, queues, expires, env
     yield stack
     stack.proxy.role_check = None
     stack.start_function()
@@ -285,4 +287,73 @@ def test_organisation_wide_with_an_organization_id_alone_the_digest_reads_the_or
     assert f"account {MEMBER}" not in pay["message"]
     assert "ACCOUNTS NOT LISTED" not in pay["message"]
     digests_of(digested, "dg-search")
+    received_alerts(digested, inbox)
+
+
+def queued(sqs, url, count):
+    """The digest queue's messages, `count` of them, taken off the queue."""
+    bodies, deadline = [], time.monotonic() + 30
+    while len(bodies) < count and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in got:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert len(bodies) == count, bodies
+    return bodies
+
+
+def test_fanned_out_each_registry_is_read_apart_and_the_assembly_names_one_that_never_reported(digested, inbox):
+    # The stack's digest queue (moto SQS): four accounts in two regions are
+    # eight parts, each delivered as the event source mapping would, but
+    # one, which never arrives; the assembly (no wait here) names it.
+    sqs = digested.client("sqs")
+    url = sqs.create_queue(QueueName="scan-alerts-digest-work")["QueueUrl"]
+    port = digested.start_digest(**digested.digest_env, DIGEST_QUEUE_URL=url,
+                                 DIGEST_WAIT_MINUTES="0", DIGEST_ASSEMBLY_DELAY_SECONDS="0")
+    at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    schedule = {"digest": "scheduled", "scheduled_time": at.isoformat().replace("+00:00", "Z")}
+
+    ok, result = digested.invoke_at(port, schedule, timeout=120)
+
+    assert ok and result == {"outcome": "fanned_out", "run": int(at.timestamp()), "parts": 8}, result
+    bodies = [json.loads(b) for b in queued(sqs, url, 9)]
+    parts = [b["part"] for b in bodies if "part" in b]
+    assert sorted((p["registry"]["account"], p["registry"]["region"]) for p in parts) == sorted(
+        (a, r) for a in ("123456789012", MEMBER, MEMBER_LOW, MEMBER_CLEAN) for r in ("us-east-1", "us-west-2"))
+    [assembly] = [b for b in bodies if "assembly" in b]
+    lost = {"account": MEMBER_CLEAN, "region": "us-east-1"}
+    for part in parts:
+        if part["registry"] == lost:
+            continue
+        ok, answer = digested.invoke_at(port, sqs_batch([{"part": part}], queue="scan-alerts-digest-work"),
+                                        timeout=120)
+        assert ok and answer == {"batchItemFailures": []}, answer
+    assert digests_of(digested, "dg-pay") == [], "no digest before the assembly"
+
+    ok, answer = digested.invoke_at(port, sqs_batch([assembly], queue="scan-alerts-digest-work"), timeout=120)
+
+    assert ok and answer == {"batchItemFailures": []}, answer
+    [pay] = digests_of(digested, "dg-pay")
+    (digested.log_dir / "digest-dg-pay-fanned-out.txt").write_text(pay["message"])
+    # Each member account's part is in its owner's digest.
+    assert f"dgpay/ledger (account {MEMBER}, us-east-1): 1 high" in pay["message"], pay["message"]
+    assert f"dgpay/cards (account {MEMBER_LOW}, us-east-1): nothing open" in pay["message"], pay["message"]
+    assert (f"NOT READ: account {MEMBER_CLEAN}, region us-east-1: did not report before the digests were "
+            "assembled. Their repositories are missing here.") in pay["message"], pay["message"]
+    [search] = digests_of(digested, "dg-search")
+    assert "dgsearch/west (account 123456789012, us-west-2): nothing open" in search["message"], search["message"]
+    assert "dgsearch/index" not in search["message"], search["message"]
+    # The run in the table: assembled, the lost registry never reported.
+    run = digested.client("dynamodb").get_item(
+        TableName=digested.overrides["DEDUP_TABLE_NAME"], Key={"pk": {"S": f"digest##run#{int(at.timestamp())}"}},
+        ConsistentRead=True)["Item"]
+    assert run["assembled"] == {"BOOL": True}
+    assert f"{MEMBER_CLEAN}|us-east-1" not in run["reported"]["M"]
+    assert len(run["reported"]["M"]) == 7
+
+    # The lost part, at last: too late, left out; no second digest.
+    ok, answer = digested.invoke_at(port, sqs_batch([{"part": {"run": int(at.timestamp()), "registry": lost}}],
+                                                    queue="scan-alerts-digest-work"), timeout=120)
+    assert ok and answer == {"batchItemFailures": []}, answer
+    assert digests_of(digested, "dg-pay") == []
     received_alerts(digested, inbox)
