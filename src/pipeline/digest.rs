@@ -208,7 +208,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             digest.add_exceptions(policy.allow_entries(), today);
             if !self.memory.is_on() {
                 digest.never_alerted_unchecked = Some(
-                    "it needs the dedup table, which records what was alerted (DedupTable=true)"
+                    "it needs the dedup table, which records what was alerted (OnlyNewFindings=true)"
                         .into(),
                 );
             }
@@ -343,7 +343,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     async fn compare_with_last(&self, digest: &mut OwnerDigest, state: &DigestState) {
         let Some(store) = &self.digest_state else {
             digest.changes_unknown = Some(
-                "it needs the dedup table, which keeps the last digest (DedupTable=true)".into(),
+                "it needs the dedup table, which keeps the last digest (OnlyNewFindings=true)".into(),
             );
             return;
         };

@@ -1,6 +1,6 @@
 """`sam build` builds the functions from template.yaml through cargo-lambda:
-one binary, deployed as the scan function, the findings function and the
-digest function. x86_64
+the alert binary, deployed as the scan function and the findings function,
+and the digest binary, deployed as the digest function. x86_64
 here, because that is the Rust target this machine has; deployments default
 to arm64 (see the README)."""
 
@@ -37,17 +37,24 @@ def test_sam_build_makes_an_x86_64_bootstrap_for_provided_al2023(tmp_path):
     bootstrap = build_dir / "ScanFunction" / "bootstrap"
     assert bootstrap.is_file() and os.access(bootstrap, os.X_OK)
     binary = bootstrap.read_bytes()
-    # The same binary for each: the Handler alone tells them apart.
-    for other in ("FindingsFunction", "DigestFunction"):
-        built_binary = build_dir / other / "bootstrap"
-        assert built_binary.is_file() and os.access(built_binary, os.X_OK)
-        assert built_binary.read_bytes() == binary, other
-    assert binary[:4] == b"\x7fELF"
-    (machine,) = struct.unpack_from("<H", binary, 18)
-    assert machine == EM_X86_64
-    # Lambda's provided.al2023 has glibc 2.34: a binary needing more would not start.
-    needed = {tuple(map(int, v)) for v in re.findall(rb"GLIBC_(\d+)\.(\d+)", binary)}
-    assert needed and max(needed) <= AL2023_GLIBC, sorted(needed)
+    # The same binary for the two alert functions: the Handler alone tells
+    # them apart. The digest's is its own, with the clients only it uses.
+    findings = build_dir / "FindingsFunction" / "bootstrap"
+    assert findings.is_file() and os.access(findings, os.X_OK)
+    assert findings.read_bytes() == binary
+    digest = build_dir / "DigestFunction" / "bootstrap"
+    assert digest.is_file() and os.access(digest, os.X_OK)
+    digest_binary = digest.read_bytes()
+    assert digest_binary != binary
+    for built_binary in (binary, digest_binary):
+        assert built_binary[:4] == b"\x7fELF"
+        (machine,) = struct.unpack_from("<H", built_binary, 18)
+        assert machine == EM_X86_64
+        # Lambda's provided.al2023 has glibc 2.34: a binary needing more would not start.
+        needed = {tuple(map(int, v)) for v in re.findall(rb"GLIBC_(\d+)\.(\d+)", built_binary)}
+        assert needed and max(needed) <= AL2023_GLIBC, sorted(needed)
+    # Only the digest's binary holds the S3 and SQS clients.
+    assert b"SendMessageBatch" in digest_binary and b"SendMessageBatch" not in binary
 
     # The built template is what `sam deploy` uploads: it points at the build.
     built = load(build_dir / "template.yaml")["Resources"]

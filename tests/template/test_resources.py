@@ -202,9 +202,9 @@ def test_findings_function_may_only_consume_its_queue_and_publish_to_its_topics(
 
 
 def test_the_two_functions_run_the_two_entry_points(template):
-    """One binary, three functions: Lambda sets _HANDLER from Handler, and
-    the binary accepts exactly these values (src/entry.rs). Without a digest
-    schedule the digest function is left out."""
+    """Two binaries, three functions: Lambda sets _HANDLER from Handler, and
+    the binaries accept exactly these values (src/entry.rs). Without a
+    digest schedule the digest function is left out."""
     resolved = Resolved(template)
     functions = resolved.of_type("AWS::Serverless::Function")
     assert {name: f["Properties"]["Handler"] for name, f in functions.items()} == {
@@ -366,6 +366,8 @@ def test_alarms_watch_errors_and_both_queues_and_go_to_the_operations_topic(temp
             ("GreaterThanThreshold", 0, "Maximum"),
         ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["FindingsDeadLetterQueue", "QueueName"]})):
             ("GreaterThanThreshold", 0, "Maximum"),
+        ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": ["DigestDeadLetterQueue", "QueueName"]})):
+            ("GreaterThanThreshold", 0, "Maximum"),
     }
     assert resolved.outputs["OperationsTopicArn"]["Value"] == target
 
@@ -375,7 +377,8 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
     resolved = Resolved(template, SeverityThreshold="CRITICAL", AlertOnScanFailure="false")
     function = resolved.resources[name]
     assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
-    assert function["Metadata"]["BuildProperties"] == {"Binary": "ecr-scan-alerts"}
+    assert function["Metadata"]["BuildProperties"] == {
+        "Binary": "ecr-scan-digest" if name == DIGEST_FUNCTION else "ecr-scan-alerts"}
     props = function["Properties"]
     assert (props["CodeUri"], props["Runtime"], props["Handler"], props["Architectures"]) == (
         ".", "provided.al2023", HANDLERS[name], ["arm64"])
@@ -386,7 +389,7 @@ def test_function_is_built_by_cargo_lambda_and_configured_from_parameters(templa
         DIGEST_FUNCTION: "DigestFunctionLogGroup"}[name]}
     recheck = {"RECHECK_DELAY_SECONDS": "900", "BATCH_CONCURRENCY": "50"}
     digest = {"DIGEST_IMAGE_DAYS": "30", "DIGEST_STALE_DAYS": "30", "METRICS_OWNER_DIMENSION": "false",
-              "REPORT_BUCKET_NAME": {"Ref": "ReportBucket"}}
+              "REPORT_BUCKET_NAME": {"Ref": "ReportBucket"}, "DIGEST_QUEUE_URL": {"Ref": "DigestQueue"}}
     assert props["Environment"]["Variables"] == {
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}, "CHAT_TOPIC_ARN": {"Ref": "ChatTopic"},
         "SEVERITY_THRESHOLD": "CRITICAL", "ALERT_ON_SCAN_FAILURE": "false",
@@ -554,11 +557,12 @@ def test_policy_parameter_and_dedup_table_are_optional_and_least_privilege(templ
             "arn:aws:ssm:us-east-1:123456789012:parameter/ecr-scan-alerts/policy"], role
         if role == ROLES[DIGEST_FUNCTION]:
             # The digest reads what was alerted and writes only its own
-            # state items (keys `digest#…`): never a record of an alert.
+            # state items and runs (keys `digest#…`): never a record of an alert.
             assert sorted(a for a in grants if a.startswith("dynamodb:")) == [
-                "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"], role
+                "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], role
             statements = on.resources["DigestTableAccess"]["Properties"]["PolicyDocument"]["Statement"]
-            [put] = [s for s in statements if s["Action"] == "dynamodb:PutItem"]
+            [put] = [s for s in statements if "dynamodb:PutItem" in as_list(s["Action"])]
+            assert as_list(put["Action"]) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
             assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["digest#*"]}}
             assert put["Resource"] == {"Fn::GetAtt": ["DedupTable", "Arn"]}
             continue
@@ -905,3 +909,31 @@ def test_the_digest_reads_the_listed_regions_and_only_then_every_region(template
     # The scan function's reads stay in the stack's region.
     assert role_grants(listed, ROLES[SCAN_FUNCTION])["ecr:DescribeImageScanFindings"] == [
         "arn:aws:ecr:us-east-1:123456789012:repository/*"]
+
+
+def test_the_digest_fans_out_through_its_own_queue_only_with_the_dedup_table(template):
+    on = Resolved(template)
+    queue = on.resources["DigestQueue"]["Properties"]
+    # Six times the function's timeout, as Lambda's SQS guidance asks.
+    assert queue["VisibilityTimeout"] == 6 * on.resources[DIGEST_FUNCTION]["Properties"]["Timeout"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DigestDeadLetterQueue", "Arn"]}, "maxReceiveCount": 3}
+    mapping = on.resources["DigestWork"]["Properties"]
+    assert (mapping["EventSourceArn"], mapping["FunctionName"], mapping["BatchSize"],
+            mapping["FunctionResponseTypes"]) == (
+        {"Fn::GetAtt": ["DigestQueue", "Arn"]}, {"Ref": DIGEST_FUNCTION}, 1, ["ReportBatchItemFailures"])
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
+    grants = role_grants(on, ROLES[DIGEST_FUNCTION])
+    for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert {"Fn::GetAtt": ["DigestQueue", "Arn"]} in grants[action], action
+    # The schedule's time names the run (Scheduler fills the placeholder).
+    target = on.resources["DigestScheduler"]["Properties"]["Target"]
+    assert json.loads(target["Input"]) == {"digest": "scheduled",
+                                           "scheduled_time": "<aws.scheduler.scheduled-time>"}
+    for off in (Resolved(template, OnlyNewFindings="false"), Resolved(template, DigestSchedule="none")):
+        for name in ("DigestQueue", "DigestDeadLetterQueue", "DigestQueueAccess", "DigestWork",
+                     "DigestDeadLetterQueueAlarm"):
+            assert name not in off.resources, name
+    env = Resolved(template, OnlyNewFindings="false").resources[DIGEST_FUNCTION]["Properties"]["Environment"]
+    assert "DIGEST_QUEUE_URL" not in env["Variables"]

@@ -328,3 +328,140 @@ impl DigestRunStore for DynamoDigestRuns {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn registry(account: &str) -> Registry {
+        Registry {
+            account: account.into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn record(reported: HashMap<String, AttributeValue>) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (KEY.to_string(), s("digest##run#100")),
+            ("run".to_string(), n(100)),
+            (
+                "registries".to_string(),
+                AttributeValue::L(vec![AttributeValue::M(HashMap::from([
+                    ("account".to_string(), s("111111111111")),
+                    ("region".to_string(), s("us-east-1")),
+                ]))]),
+            ),
+            ("reported".to_string(), AttributeValue::M(reported)),
+            ("assembled".to_string(), AttributeValue::Bool(false)),
+        ])
+    }
+
+    #[tokio::test]
+    async fn a_run_is_recorded_once_and_a_retried_schedule_finds_it() {
+        let first = mock!(Client::put_item)
+            .match_requests(|r| {
+                r.key_of_item() == Some("digest##run#100")
+                    && r.condition_expression() == Some("attribute_not_exists(#pk)")
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let again = mock!(Client::put_item).then_error(|| {
+            aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder().build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&first, &again]);
+        let runs = DynamoDigestRuns::new(client, "t");
+        let run = DigestRun {
+            run: 100,
+            registries: vec![registry("111111111111")],
+            ..DigestRun::default()
+        };
+        assert!(runs.start(&run, 0).await.unwrap());
+        assert!(!runs.start(&run, 0).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_part_keeps_its_chunks_before_it_reports_and_the_run_is_read_back() {
+        let chunk = mock!(Client::put_item)
+            .match_requests(|r| {
+                r.key_of_item().is_some_and(|k| {
+                    k.starts_with("digest##part#100#111111111111|us-east-1#") && k.ends_with("#0")
+                })
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let report = mock!(Client::update_item)
+            .match_requests(|r| {
+                r.update_expression() == Some("SET reported.#r = :v")
+                    && r.expression_attribute_names()
+                        .and_then(|n| n.get("#r"))
+                        .map(String::as_str)
+                        == Some("111111111111|us-east-1")
+            })
+            .then_compute_output(|r| {
+                let value = r.expression_attribute_values().unwrap()[":v"].clone();
+                UpdateItemOutput::builder()
+                    .set_attributes(Some(record(HashMap::from([(
+                        "111111111111|us-east-1".to_string(),
+                        value,
+                    )]))))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&chunk, &report]);
+        let runs = DynamoDigestRuns::new(client, "t");
+        let run = runs
+            .report(100, &registry("111111111111"), Ok(b"{}".to_vec()), 0)
+            .await
+            .unwrap();
+        assert!(run.all_reported());
+        assert!(matches!(
+            run.reported["111111111111|us-east-1"],
+            Reported::Read { chunks: 1, .. }
+        ));
+        assert_eq!(chunk.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_assembly_is_claimed_once_and_a_damaged_record_is_named() {
+        let claimed =
+            mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+        let taken = mock!(Client::update_item).then_error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder().build(),
+            )
+        });
+        let damaged = mock!(Client::get_item).then_output(|| {
+            let mut item = record(HashMap::new());
+            item.remove("registries");
+            GetItemOutput::builder().set_item(Some(item)).build()
+        });
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::Sequential,
+            [&claimed, &taken, &damaged]
+        );
+        let runs = DynamoDigestRuns::new(client, "t");
+        assert!(runs.claim_assembly(100).await.unwrap());
+        assert!(!runs.claim_assembly(100).await.unwrap());
+        let error = runs.load(100).await.unwrap_err();
+        assert_eq!(error.code, "DigestRunDamaged");
+        assert!(error.message.contains("`registries`"), "{error}");
+    }
+
+    trait KeyOfItem {
+        fn key_of_item(&self) -> Option<&str>;
+    }
+
+    impl KeyOfItem for aws_sdk_dynamodb::operation::put_item::PutItemInput {
+        fn key_of_item(&self) -> Option<&str> {
+            self.item()
+                .and_then(|i| i.get(KEY))
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        }
+    }
+}
