@@ -59,6 +59,11 @@ harness/registry.py):
   request is its registryId, else the caller's: the proxy remembers the
   keys STS's AssumeRole issued through it, any other key is moto's default
   account.
+It answers Amazon Inspector's ListCoverage and ListFindingAggregations
+itself (moto has neither) from `inspector`, a store the tests seed with
+`inspector.image(...)` (harness/inspector_listing.py): filtered, paged and
+checked against the inspector2 model like every other answer;
+`inspector.denied` refuses them with AccessDeniedException.
 Every DescribeImageScanFindings page it serves is checked against the ECR
 service model of the pinned botocore (harness/contract.py), every
 DescribeImages and DescribeRepositories page served from moto's answers too
@@ -82,6 +87,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .inspector_listing import OPERATIONS as INSPECTOR_LISTINGS
+from .inspector_listing import InspectorStore
 from .registry import (DEFAULT_ACCOUNT, DEFAULT_REGION, IMAGE_STATUSES, OMIT, PAGE_DEFAULT, TAG_STATUSES,  # noqa: F401 - OMIT for callers
                        SyntheticRegistry, Tokens, error, image_id_text, image_not_found, matches, merged,
                        paging_problem, scan_members, selected, with_artifact_type)
@@ -240,7 +247,11 @@ class PagingProxy:
         # proxy (AssumeRole): moto keeps each account's resources apart by
         # the caller's key; any other key is moto's default account.
         self.key_accounts = {}
-        # nextTokens of DescribeImages and DescribeRepositories pages.
+        # Amazon Inspector's coverage and findings aggregations, as the
+        # tests seed them (ListCoverage, ListFindingAggregations).
+        self.inspector = InspectorStore()
+        # nextTokens of DescribeImages and DescribeRepositories pages (and
+        # of Inspector's listings).
         self.tokens = Tokens()
         # Listing requests answered, by operation.
         self.listing_calls = {"DescribeImages": 0, "DescribeRepositories": 0}
@@ -293,6 +304,10 @@ class PagingProxy:
                     if answer is not None:
                         self._answer(200, JSON_HEADERS, json.dumps(answer).encode())
                         return
+                if self.command == "POST" and self.path.split("?")[0] in INSPECTOR_LISTINGS:
+                    self._answer(*proxy.inspector_listing(self, INSPECTOR_LISTINGS[self.path.split("?")[0]],
+                                                          json.loads(body or b"{}")))
+                    return
                 if target in (DESCRIBE_IMAGES, DESCRIBE_REPOSITORIES):
                     request = json.loads(body or b"{}")
                     listing = proxy.describe_images if target == DESCRIBE_IMAGES else proxy.describe_repositories
@@ -446,6 +461,28 @@ class PagingProxy:
             self.contract_violations.extend(violations)
         message = "local stack served findings that break the inspector2 model: " + "; ".join(violations[:5])
         return 500, json.dumps({"message": message}).encode()
+
+    def inspector_listing(self, handler, operation, request):
+        """Inspector's ListCoverage / ListFindingAggregations answer for the
+        caller's account and region, from `inspector`: (status, headers,
+        body bytes); an answer that breaks the inspector2 model is a 500
+        naming how (recorded in `contract_violations`)."""
+        from .contract import check_output
+
+        account, region = self.caller_registry(handler, {})
+        with self.lock:
+            status, headers, body = self.inspector.answer(operation, request, account, region, self.tokens)
+        if status != 200:
+            return status, headers, body
+        violations = check_output("inspector2", operation, body)
+        if violations:
+            with self.lock:
+                self.contract_violations.extend(violations)
+            message = f"local stack served a {operation} answer that breaks the inspector2 model: " + \
+                "; ".join(violations[:5])
+            return 500, {"Content-Type": "application/json", "x-amzn-ErrorType": "InternalServerException"}, \
+                json.dumps({"message": message}).encode()
+        return status, headers, json.dumps(body).encode()
 
     # -- DescribeImages / DescribeRepositories ----------------------------
     def synthetic_registry(self, repositories, account=DEFAULT_ACCOUNT, region=DEFAULT_REGION):

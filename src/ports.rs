@@ -128,6 +128,17 @@ pub trait RegistryListing: Send + Sync {
         &'a self,
         registry: &'a ImageRef,
     ) -> BoxFuture<'a, Result<String, SourceError>>;
+
+    /// What Amazon Inspector says of the registry's images under enhanced
+    /// scanning: its coverage (`ListCoverage`) and each image's findings by
+    /// severity (`ListFindingAggregations`). `None`: the source does not
+    /// read Inspector.
+    fn coverage<'a>(
+        &'a self,
+        _registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Option<crate::domain::coverage::RegistryCoverage>, SourceError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Message ids of a published alert.

@@ -1003,3 +1003,294 @@ async fn a_fanned_out_digest_reads_each_registry_apart_and_names_the_one_that_di
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
     );
 }
+
+/// An enhanced-scanning registry as ECR lists it, owned by `shop`: five
+/// current or formerly current images, each with a HIGH or CRITICAL summary
+/// or none, for Amazon Inspector's coverage to speak about.
+fn enhanced_registry() -> Vec<aws_smithy_mocks::Rule> {
+    let scanning =
+        mock!(aws_sdk_ecr::Client::get_registry_scanning_configuration).then_output(|| {
+            GetRegistryScanningConfigurationOutput::builder()
+                .scanning_configuration(
+                    RegistryScanningConfiguration::builder()
+                        .scan_type(ScanType::Enhanced)
+                        .build(),
+                )
+                .build()
+        });
+    let repositories = mock!(aws_sdk_ecr::Client::describe_repositories).then_output(|| {
+        DescribeRepositoriesOutput::builder()
+            .repositories(repository("shop/api", true))
+            .build()
+    });
+    let images = mock!(aws_sdk_ecr::Client::describe_images).then_output(|| {
+        let mut no_summary = image("shop/api", "sha256:d04", 2, None, &[]);
+        no_summary.image_scan_status = Some(
+            ImageScanStatus::builder()
+                .status(ScanStatus::Active)
+                .build(),
+        );
+        DescribeImagesOutput::builder()
+            .image_details(image(
+                "shop/api",
+                "sha256:a01",
+                3,
+                Some(ScanStatus::Active),
+                &[(FindingSeverity::High, 1)],
+            ))
+            // Pushed 90 days ago, never pulled: current only if seen in use.
+            .image_details(image(
+                "shop/api",
+                "sha256:b02",
+                90,
+                Some(ScanStatus::Active),
+                &[(FindingSeverity::Critical, 1)],
+            ))
+            .image_details(image(
+                "shop/api",
+                "sha256:c03",
+                2,
+                Some(ScanStatus::Active),
+                &[],
+            ))
+            .image_details(no_summary)
+            .image_details(image(
+                "shop/api",
+                "sha256:e05",
+                1,
+                Some(ScanStatus::Active),
+                &[],
+            ))
+            .build()
+    });
+    let finding = |digest: &'static str, id: &'static str, severity: FindingSeverity| {
+        mock!(aws_sdk_ecr::Client::describe_image_scan_findings)
+            .match_requests(move |r| r.image_id().and_then(|i| i.image_digest()) == Some(digest))
+            .then_output(move || {
+                DescribeImageScanFindingsOutput::builder()
+                    .image_scan_status(
+                        ImageScanStatus::builder()
+                            .status(ScanStatus::Active)
+                            .build(),
+                    )
+                    .image_scan_findings(
+                        ImageScanFindings::builder()
+                            .findings(
+                                ImageScanFinding::builder()
+                                    .name(id)
+                                    .severity(severity.clone())
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            })
+    };
+    vec![
+        scanning,
+        repositories,
+        images,
+        finding("sha256:a01", "CVE-2026-31001", FindingSeverity::High),
+        finding("sha256:b02", "CVE-2026-31002", FindingSeverity::Critical),
+        // Read only when Inspector's counts are not there to say MEDIUM.
+        finding("sha256:d04", "CVE-2026-31004", FindingSeverity::Medium),
+        mock!(aws_sdk_ecr::Client::list_tags_for_resource).then_output(|| owner_tag("shop")),
+    ]
+}
+
+/// With enhanced scanning, Amazon Inspector's coverage decides which images
+/// are watched (an INACTIVE one is named with its reason and what to do; one
+/// absent from the coverage too), an old image Inspector saw in use counts
+/// with its findings, and an image whose aggregated counts stay below the
+/// threshold has no findings read. When Inspector cannot be read, ECR's
+/// statuses decide as before, and the digest says so.
+#[tokio::test]
+async fn with_enhanced_scanning_inspectors_coverage_decides_what_is_watched_current_and_read() {
+    use aws_sdk_inspector2::operation::list_coverage::ListCoverageOutput;
+    use aws_sdk_inspector2::operation::list_finding_aggregations::ListFindingAggregationsOutput;
+    use aws_sdk_inspector2::types::{
+        AggregationResponse, AggregationType, AwsEcrContainerAggregationResponse,
+        CoverageResourceType, CoveredResource, EcrContainerImageMetadata, ResourceScanMetadata,
+        ScanStatus as InspectorStatus, ScanStatusCode, ScanStatusReason,
+        ScanType as InspectorScanType, SeverityCounts,
+    };
+
+    let arn =
+        |digest: &str| format!("arn:aws:ecr:us-east-1:123456789012:repository/shop/api/{digest}");
+    let covered =
+        move |digest: &str, code: ScanStatusCode, reason: ScanStatusReason, in_use: Option<i64>| {
+            let mut metadata = EcrContainerImageMetadata::builder().tags("v1");
+            if let Some(at) = in_use {
+                metadata = metadata.last_in_use_at(DateTime::from_secs(at));
+            }
+            CoveredResource::builder()
+                .resource_type(CoverageResourceType::AwsEcrContainerImage)
+                .resource_id(arn(digest))
+                .account_id("123456789012")
+                .scan_type(InspectorScanType::Package)
+                .scan_status(
+                    InspectorStatus::builder()
+                        .status_code(code)
+                        .reason(reason)
+                        .build()
+                        .unwrap(),
+                )
+                .resource_metadata(
+                    ResourceScanMetadata::builder()
+                        .ecr_image(metadata.build())
+                        .build(),
+                )
+                .build()
+                .unwrap()
+        };
+    let aggregated = move |digest: &str, critical: i64, high: i64, medium: i64| {
+        AggregationResponse::AwsEcrContainerAggregation(
+            AwsEcrContainerAggregationResponse::builder()
+                .resource_id(arn(digest))
+                .repository("shop/api")
+                .image_sha(digest)
+                .account_id("123456789012")
+                .severity_counts(
+                    SeverityCounts::builder()
+                        .all(critical + high + medium)
+                        .critical(critical)
+                        .high(high)
+                        .medium(medium)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+    };
+    let coverage = mock!(aws_sdk_inspector2::Client::list_coverage).then_output(move || {
+        ListCoverageOutput::builder()
+            .covered_resources(covered(
+                "sha256:a01",
+                ScanStatusCode::Active,
+                ScanStatusReason::Successful,
+                None,
+            ))
+            .covered_resources(covered(
+                "sha256:b02",
+                ScanStatusCode::Active,
+                ScanStatusReason::Successful,
+                Some(now() - DAY),
+            ))
+            .covered_resources(covered(
+                "sha256:c03",
+                ScanStatusCode::Inactive,
+                ScanStatusReason::ScanEligibilityExpired,
+                None,
+            ))
+            .covered_resources(covered(
+                "sha256:d04",
+                ScanStatusCode::Active,
+                ScanStatusReason::Successful,
+                None,
+            ))
+            .build()
+    });
+    let aggregations =
+        mock!(aws_sdk_inspector2::Client::list_finding_aggregations).then_output(move || {
+            ListFindingAggregationsOutput::builder()
+                .aggregation_type(AggregationType::AwsEcrContainer)
+                .responses(aggregated("sha256:a01", 0, 1, 0))
+                .responses(aggregated("sha256:b02", 1, 0, 0))
+                // Below HIGH: its findings are not read.
+                .responses(aggregated("sha256:d04", 0, 0, 2))
+                .build()
+                .unwrap()
+        });
+    let rules = enhanced_registry();
+    let rule_refs: Vec<&aws_smithy_mocks::Rule> = rules.iter().collect();
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &rule_refs);
+    let inspector = mock_client!(
+        aws_sdk_inspector2,
+        RuleMode::MatchAny,
+        &[&coverage, &aggregations]
+    );
+    let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
+    let publish = recorded_publishes(&published);
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
+    let config = Config {
+        alert_topic_arn: TOPIC.into(),
+        region: Some("us-east-1".into()),
+        ..Config::default()
+    };
+    let app = App::new(
+        config.clone(),
+        EcrFindings::new(ecr).with_inspector(inspector),
+        SnsAlerts::new(sns, TOPIC, None),
+    );
+
+    let outcome = app
+        .handle_digest(serde_json::json!({"digest": "scheduled"}))
+        .await
+        .unwrap();
+
+    assert_eq!(coverage.num_calls(), 1, "once per registry");
+    assert_eq!(aggregations.num_calls(), 1);
+    assert_eq!(outcome["images"], 5, "the old image seen in use counts");
+    assert_eq!(
+        outcome["images_with_findings_read"], 2,
+        "not the image whose aggregated counts stay below HIGH"
+    );
+    let body = published.lock().unwrap()[0].message().unwrap().to_string();
+    assert!(
+        body.contains("1 critical, 1 high open in 5 images of 1 repositories; 2 not watched"),
+        "{body}"
+    );
+    assert!(body.contains("shop/api:v1 (123456789012): Inspector's coverage INACTIVE, SCAN_ELIGIBILITY_EXPIRED. To do: push it again"), "{body}");
+    assert!(
+        body.contains("shop/api:v1 (123456789012): not in Inspector's coverage. To do:"),
+        "{body}"
+    );
+    assert!(!body.contains("INSPECTOR'S COVERAGE NOT READ"), "{body}");
+
+    // Inspector denies: ECR's statuses and summaries decide, as before.
+    let denied = mock!(aws_sdk_inspector2::Client::list_coverage).then_http_response(|| {
+        let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"message": "User is not authorized to perform: inspector2:ListCoverage"}"#,
+            ),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", "AccessDeniedException");
+        response
+    });
+    let rules = enhanced_registry();
+    let rule_refs: Vec<&aws_smithy_mocks::Rule> = rules.iter().collect();
+    let ecr = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &rule_refs);
+    let inspector = mock_client!(
+        aws_sdk_inspector2,
+        RuleMode::MatchAny,
+        &[&denied, &aggregations]
+    );
+    let published: Arc<Mutex<Vec<PublishInput>>> = Arc::default();
+    let publish = recorded_publishes(&published);
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&publish]);
+    let app = App::new(
+        config,
+        EcrFindings::new(ecr).with_inspector(inspector),
+        SnsAlerts::new(sns, TOPIC, None),
+    );
+
+    let outcome = app
+        .handle_digest(serde_json::json!({"digest": "scheduled"}))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        outcome["images"], 4,
+        "the old image is not current by ECR's dates"
+    );
+    assert_eq!(
+        outcome["images_with_findings_read"], 2,
+        "the HIGH one, and the one without a summary"
+    );
+    let body = published.lock().unwrap()[0].message().unwrap().to_string();
+    assert!(body.contains("INSPECTOR'S COVERAGE NOT READ: this account, region us-east-1: Inspector AccessDeniedException: User is not authorized to perform: inspector2:ListCoverage."), "{body}");
+    assert!(body.contains("every image watched"), "{body}");
+}

@@ -102,6 +102,13 @@ pub enum Unwatched {
     NeverScanned,
     /// A basic scan that completed this many days ago.
     Stale { days: i64 },
+    /// Amazon Inspector's coverage (`ListCoverage`) says it does not scan
+    /// the image: `INACTIVE`, or a status or reason the Inspector API
+    /// Reference does not document.
+    Inspector { status: String, reason: String },
+    /// An image of an enhanced-scanning registry that Inspector's coverage
+    /// does not list.
+    NotCovered,
 }
 
 impl Unwatched {
@@ -112,6 +119,15 @@ impl Unwatched {
             Unwatched::Status { status, .. } => format!("scan status {status}"),
             Unwatched::NeverScanned => "never scanned".into(),
             Unwatched::Stale { days } => format!("last basic scan {days} days ago"),
+            Unwatched::Inspector { status, reason }
+                if crate::domain::coverage::is_documented(reason) =>
+            {
+                format!("Inspector's coverage {status}, {reason}")
+            }
+            Unwatched::Inspector { status, reason } => {
+                format!("Inspector's coverage {status}, {reason} (a reason the Inspector API Reference does not document)")
+            }
+            Unwatched::NotCovered => "not in Inspector's coverage".into(),
         }
     }
 
@@ -128,6 +144,10 @@ impl Unwatched {
             Unwatched::NeverScanned => "scan it (aws ecr start-image-scan)",
             Unwatched::Stale { .. } => {
                 "scan it again, or turn on enhanced scanning to have it rescanned continuously"
+            }
+            Unwatched::Inspector { reason, .. } => crate::domain::coverage::to_do(reason),
+            Unwatched::NotCovered => {
+                "check that the registry's enhanced scanning rules cover the repository and that Inspector's ECR scanning is on for the account (Inspector console, Account management)"
             }
         }
     }
@@ -295,6 +315,10 @@ pub struct OwnerDigest {
     pub never_alerted_total: u64,
     /// Why never-alerted findings are not checked (`None`: they are).
     pub never_alerted_unchecked: Option<String>,
+    /// Registries whose Amazon Inspector coverage could not be read, with
+    /// why (`account …, region …: …`): their images' coverage is ECR's
+    /// scan statuses there.
+    pub inspector_unread: Vec<String>,
     /// The posture report's rows (kept only when a report is written).
     pub finding_rows: Vec<crate::domain::report::FindingRow>,
     pub coverage_rows: Vec<crate::domain::report::CoverageRow>,
@@ -439,6 +463,11 @@ impl OwnerDigest {
         self.unwatched_total += other.unwatched_total;
         self.unreadable.extend(other.unreadable);
         self.exceptions.extend(other.exceptions);
+        for registry in other.inspector_unread {
+            if !self.inspector_unread.contains(&registry) {
+                self.inspector_unread.push(registry);
+            }
+        }
     }
 
     /// Open findings at or above the threshold, by severity, over every repository.

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod assessment;
 pub mod commit_link;
 pub mod continuous;
+pub mod coverage;
 pub mod deadline;
 pub mod dedup;
 pub mod digest;

@@ -6,11 +6,14 @@
 //! watch, which allow-list entries expire. Always sent, even when nothing
 //! is open: the digest is also the heartbeat.
 //!
-//! Cheap at scale: the scan summaries of `DescribeImages` first; an image's
-//! findings are read only when its summary counts one at or above the
-//! threshold (basic findings below it are only counted by the tap).
+//! Cheap at scale: the scan summaries of `DescribeImages` first (with
+//! enhanced scanning, Amazon Inspector's coverage and findings
+//! aggregations, read once per registry); an image's findings are read
+//! only when its summary counts one at or above the threshold (basic
+//! findings below it are only counted by the tap).
 
 use super::App;
+use crate::domain::coverage::{ImageAggregation, RegistryCoverage};
 use crate::domain::deadline::Standing;
 use crate::domain::dedup::{fingerprint, Known};
 use crate::domain::digest::{self, ImageInfo, OwnerDigest, RepositoryInfo, Silence};
@@ -40,6 +43,15 @@ pub const PUBLISH_RESERVE: std::time::Duration = std::time::Duration::from_secs(
 /// How long an owner's last digest state is kept: longer than any
 /// sensible schedule's period (a monthly digest still compares).
 const STATE_DAYS: i64 = 120;
+
+/// Amazon Inspector's coverage of the registry being read.
+enum Coverage {
+    /// Not read: basic scanning, or no Inspector client.
+    NotRead,
+    Read(RegistryCoverage),
+    /// Could not be read (the registry and why): ECR's statuses decide.
+    Unread(String),
+}
 
 /// What the dedup table says was alerted for an image.
 enum Alerted {
@@ -321,6 +333,12 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             .repositories(&registry_ref)
             .await
             .map_err(|e| digest_error(registry, e))?;
+        let coverage = if basic {
+            Coverage::NotRead
+        } else {
+            self.inspector_coverage(registry, &registry_ref).await
+        };
+        let coverage = &coverage;
         Ok(futures_util::stream::iter(repositories)
             .filter(|info| {
                 let covered = policy.skip_reason(&info.repository).is_none();
@@ -329,7 +347,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             .map(|info| async move {
                 let owner = self.owner_of(&info.repository, policy).await;
                 let (partial, images, findings) = self
-                    .read_repository(policy, &info, &owner.name, basic, now)
+                    .read_repository(policy, &info, &owner.name, basic, coverage, now)
                     .await;
                 (owner.name, partial, images, findings)
             })
@@ -338,12 +356,31 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             .await)
     }
 
+    /// Amazon Inspector's coverage of an enhanced-scanning registry, read
+    /// once per registry. When it cannot be read (Inspector not enabled,
+    /// access denied, an error), the digest falls back to ECR's image
+    /// statuses, with a WARN, a count (`InspectorCoverageUnread`) and a line
+    /// in the digest.
+    async fn inspector_coverage(&self, registry: &Registry, registry_ref: &ImageRef) -> Coverage {
+        match self.source.coverage(registry_ref).await {
+            Ok(Some(coverage)) => Coverage::Read(coverage),
+            Ok(None) => Coverage::NotRead,
+            Err(error) => {
+                let name = registry.name();
+                tracing::warn!(registry = %name, %error, "cannot read Inspector's coverage: the digest reads ECR's image statuses and summaries instead");
+                self.emit_count("InspectorCoverageUnread", 1);
+                Coverage::Unread(format!("{name}: {error}"))
+            }
+        }
+    }
+
     /// New, fixed and still open since the owner's last digest, into the
     /// digest; what it could not compare, said.
     async fn compare_with_last(&self, digest: &mut OwnerDigest, state: &DigestState) {
         let Some(store) = &self.digest_state else {
             digest.changes_unknown = Some(
-                "it needs the dedup table, which keeps the last digest (OnlyNewFindings=true)".into(),
+                "it needs the dedup table, which keeps the last digest (OnlyNewFindings=true)"
+                    .into(),
             );
             return;
         };
@@ -486,10 +523,18 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         info: &RepositoryInfo,
         owner: &str,
         basic: bool,
+        coverage: &Coverage,
         now: chrono::DateTime<chrono::Utc>,
     ) -> (OwnerDigest, u64, u64) {
         let mut digest = OwnerDigest::new(owner);
         digest.add_repository(&info.repository);
+        if let Coverage::Unread(why) = coverage {
+            digest.inspector_unread.push(why.clone());
+        }
+        let inspector = match coverage {
+            Coverage::Read(read) => Some(read),
+            _ => None,
+        };
         let (mut images_read, mut findings_read) = (0, 0);
         let images = match self.source.images(&info.repository).await {
             Ok(images) => images,
@@ -501,12 +546,18 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             }
         };
         let stamp = now.timestamp();
+        let days = self.config.digest_image_days as i64;
         for mut image in images {
-            if !digest::is_current(&image, stamp, self.config.digest_image_days as i64)
-                || policy.skip_reason(&image.image).is_some()
-            {
+            let (repository, image_digest) = (&image.image.repository, &image.image.digest);
+            // Seen in use by Inspector (ECS tasks, EKS pods) counts as
+            // current, even when not pushed or pulled lately.
+            let current = digest::is_current(&image, stamp, days)
+                || inspector.is_some_and(|c| c.seen_in_use(repository, image_digest, stamp, days));
+            if !current || policy.skip_reason(&image.image).is_some() {
                 continue;
             }
+            let aggregation = inspector.and_then(|c| c.aggregation(repository, image_digest));
+            let covered = inspector.map(|c| c.image(repository, image_digest).cloned());
             images_read += 1;
             if !image.unknown_severities.is_empty() {
                 tracing::warn!(repository = %image.image.repository, digest = %image.image.digest, severities = ?image.unknown_severities, "the scan summary counts severities the ECR API reference does not document: the image's findings are read to see what they are");
@@ -539,13 +590,23 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     }
                 }
             }
-            let unwatched = digest::unwatched(
-                &image,
-                info.scan_on_push,
-                basic,
-                stamp,
-                self.config.digest_stale_days as i64,
-            );
+            let unwatched = match covered {
+                // With enhanced scanning, Inspector's coverage says whether
+                // the image is scanned (ListCoverage, ScanStatus).
+                Some(Some(coverage)) if crate::domain::coverage::watches(&coverage) => None,
+                Some(Some(coverage)) => Some(digest::Unwatched::Inspector {
+                    status: coverage.status,
+                    reason: coverage.reason,
+                }),
+                Some(None) => Some(digest::Unwatched::NotCovered),
+                None => digest::unwatched(
+                    &image,
+                    info.scan_on_push,
+                    basic,
+                    stamp,
+                    self.config.digest_stale_days as i64,
+                ),
+            };
             let watched = unwatched.is_none();
             if self.reports.is_some() {
                 digest.coverage_rows.push(CoverageRow {
@@ -563,7 +624,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
             digest.add_image(&image.image, unwatched);
             if watched {
                 findings_read += self
-                    .open_findings(&mut digest, policy, &image, first, now)
+                    .open_findings(&mut digest, policy, &image, first, aggregation, now)
                     .await;
             }
         }
@@ -573,23 +634,25 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
     /// Reads the image's findings when its summary counts one at or above
     /// its threshold (or, without a summary, when `first`, the first page,
     /// was read already), and adds the alert-worthy ones to the digest; 1
-    /// when read, 0 when not needed.
+    /// when read, 0 when not needed. With enhanced scanning, Inspector's
+    /// `aggregation` of the image is its summary, when there is one.
     async fn open_findings(
         &self,
         digest: &mut OwnerDigest,
         policy: &Policy,
         image: &ImageInfo,
         mut first: Option<crate::ports::FindingsPage>,
+        aggregation: Option<&ImageAggregation>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> u64 {
         let image_policy = policy.for_image(&image.image, now.date_naive());
         // Read when the summary reaches the threshold, counts a severity
         // nobody documents, or is missing: never skipped on a guess.
-        if first.is_none()
-            && image.has_summary
-            && image.unknown_severities.is_empty()
-            && !digest::reaches(&image.counts, image_policy.threshold)
-        {
+        let below = match aggregation {
+            Some(aggregated) => !aggregated.counts.reaches(image_policy.threshold),
+            None => image.has_summary && !digest::reaches(&image.counts, image_policy.threshold),
+        };
+        if first.is_none() && image.unknown_severities.is_empty() && below {
             return 0;
         }
         let alerted = self.alerted(digest, image).await;

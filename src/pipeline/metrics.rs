@@ -142,6 +142,7 @@ pub const COUNTS: &[&str] = &[
     "DigestStateNotSaved",
     "ReportNotWritten",
     "OrganizationAccountsUnlisted",
+    "InspectorCoverageUnread",
 ];
 
 /// An EMF line for one count of its own (e.g. `UnreadableTimestamps`),

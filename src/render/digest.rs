@@ -120,6 +120,13 @@ fn body(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
     if let Some(problem) = ctx.accounts_problem {
         let _ = writeln!(out, "ACCOUNTS NOT LISTED: {}.", one_line(problem));
     }
+    if !digest.inspector_unread.is_empty() {
+        let _ = writeln!(
+            out,
+            "INSPECTOR'S COVERAGE NOT READ: {}. There, whether an image is watched comes from ECR's scan statuses, and which findings to read from ECR's summaries; an image Inspector saw in use but nobody pushed or pulled lately is not counted.",
+            one_line(&digest.inspector_unread.join("; "))
+        );
+    }
     if !ctx.late.is_empty() {
         let _ = writeln!(
             out,
@@ -403,6 +410,13 @@ fn chat(digest: &OwnerDigest, ctx: &DigestContext<'_>, subject: &str) -> String 
             slack_escape(&ctx.late.join("; "))
         );
     }
+    if !digest.inspector_unread.is_empty() {
+        let _ = writeln!(
+            description,
+            ":warning: Inspector's coverage not read: {}",
+            slack_escape(&digest.inspector_unread.join("; "))
+        );
+    }
     if let Some(link) = ctx.report_link {
         let _ = writeln!(description, "<{link}|Posture report>");
     }
@@ -529,5 +543,37 @@ mod tests {
             "pay/old:v1 (123456789012): scan status SCAN_ELIGIBILITY_EXPIRED. To do: push it again"
         ));
         assert!(body.contains("  pay/api (account 123456789012, us-east-1): 1 critical; 1 with a known exploit; 1 of 1 images watched"));
+    }
+
+    #[test]
+    fn inspectors_coverage_says_why_an_image_is_not_watched_or_that_it_was_not_read() {
+        let mut digest = OwnerDigest::new("payments");
+        digest.add_image(
+            &image("pay/old"),
+            Some(Unwatched::Inspector {
+                status: "INACTIVE".into(),
+                reason: "SCAN_ELIGIBILITY_EXPIRED".into(),
+            }),
+        );
+        digest.add_image(&image("pay/new"), Some(Unwatched::NotCovered));
+        digest.add_image(
+            &image("pay/odd"),
+            Some(Unwatched::Inspector {
+                status: "INACTIVE".into(),
+                reason: "SOMETHING_NEW".into(),
+            }),
+        );
+        let body = digest_alert(&digest, &ctx(None)).body;
+        assert!(body.contains("pay/old:v1 (123456789012): Inspector's coverage INACTIVE, SCAN_ELIGIBILITY_EXPIRED. To do: push it again"), "{body}");
+        assert!(body.contains("pay/new:v1 (123456789012): not in Inspector's coverage. To do: check that the registry's enhanced scanning rules cover the repository"), "{body}");
+        assert!(body.contains("pay/odd:v1 (123456789012): Inspector's coverage INACTIVE, SOMETHING_NEW (a reason the Inspector API Reference does not document). To do: look at the image's coverage in the Inspector console"), "{body}");
+        assert!(!body.contains("INSPECTOR'S COVERAGE NOT READ"));
+
+        digest
+            .inspector_unread
+            .push("account 555555555555, region us-east-1: AccessDeniedException: denied".into());
+        let alert = digest_alert(&digest, &ctx(None));
+        assert!(alert.body.contains("INSPECTOR'S COVERAGE NOT READ: account 555555555555, region us-east-1: AccessDeniedException: denied. There, whether an image is watched comes from ECR's scan statuses"), "{}", alert.body);
+        assert!(alert.chat.contains("Inspector's coverage not read"));
     }
 }

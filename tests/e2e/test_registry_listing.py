@@ -359,3 +359,58 @@ def test_the_listing_check_sees_what_the_model_cannot_say():
                                       {"repositories": [{"repositoryName": "a/b", "encryptionConfiguration": {}}]}, {})
     assert problems == ["repositories[0].encryptionConfiguration.encryptionType: required member of "
                         "EncryptionConfiguration is missing"]
+
+
+def test_inspectors_coverage_and_aggregations_page_and_filter_as_the_api_reference_says(stack, proxy):
+    """ListCoverage and ListFindingAggregations, which moto lacks, from the
+    proxy's store: filtered, paged with the proxy's tokens, each answer
+    checked against the inspector2 model."""
+    store = proxy.inspector
+    digests = ["sha256:" + f"{n:064x}" for n in range(5)]
+    try:
+        for n, digest in enumerate(digests):
+            store.image("listing/inspected", digest, status="INACTIVE" if n == 4 else "ACTIVE",
+                        reason="SCAN_ELIGIBILITY_EXPIRED" if n == 4 else "SUCCESSFUL",
+                        counts={"critical": n, "high": 1, "medium": 0})
+        store.image("listing/other-account", digests[0], account="999999999999", counts={"high": 1})
+        inspector = stack.client("inspector2")
+        images = {"resourceType": [{"comparison": "EQUALS", "value": "AWS_ECR_CONTAINER_IMAGE"}]}
+        pages, token = [], None
+        while True:
+            page = inspector.list_coverage(filterCriteria=images, maxResults=2, **({"nextToken": token} if token else {}))
+            pages.append(page)
+            token = page.get("nextToken")
+            if not token:
+                break
+        assert [len(p["coveredResources"]) for p in pages] == [2, 2, 1]
+        assert {r["accountId"] for p in pages for r in p["coveredResources"]} == {"123456789012"}, \
+            "the caller's account only"
+        inactive = inspector.list_coverage(filterCriteria={**images, "scanStatusCode": [
+            {"comparison": "EQUALS", "value": "INACTIVE"}]})["coveredResources"]
+        assert [r["scanStatus"] for r in inactive] == [{"statusCode": "INACTIVE", "reason": "SCAN_ELIGIBILITY_EXPIRED"}]
+        # A token of another listing (other filters), or none the proxy issued.
+        for bad in (pages[0]["nextToken"], "not-a-token"):
+            with pytest.raises(ClientError) as excinfo:
+                inspector.list_coverage(filterCriteria={"resourceType": images["resourceType"] * 2}, nextToken=bad)
+            assert error_code(excinfo) == "ValidationException"
+        with pytest.raises(ClientError) as excinfo:
+            inspector.list_coverage(filterCriteria={"lambdaFunctionName": [{"comparison": "EQUALS", "value": "f"}]})
+        assert error_code(excinfo) == "ValidationException", "a filter the local stack ignores is refused"
+        aggregated = inspector.list_finding_aggregations(
+            aggregationType="AWS_ECR_CONTAINER", maxResults=3,
+            accountIds=[{"comparison": "EQUALS", "value": "123456789012"}],
+            aggregationRequest={"awsEcrContainerAggregation": {}})
+        assert aggregated["aggregationType"] == "AWS_ECR_CONTAINER" and aggregated.get("nextToken")
+        first = aggregated["responses"][0]["awsEcrContainerAggregation"]
+        assert first["repository"] == "listing/inspected" and first["imageSha"] == digests[0]
+        assert first["severityCounts"] == {"all": 1, "critical": 0, "high": 1, "medium": 0}
+        with pytest.raises(ClientError) as excinfo:
+            inspector.list_finding_aggregations(aggregationType="REPOSITORY")
+        assert error_code(excinfo) == "ValidationException"
+        store.denied = True
+        with pytest.raises(ClientError) as excinfo:
+            inspector.list_coverage()
+        assert error_code(excinfo) == "AccessDeniedException"
+        assert proxy.contract_violations == []
+    finally:
+        store.clear()

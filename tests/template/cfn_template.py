@@ -461,6 +461,7 @@ NO_RESOURCE_LEVEL = {
     "inspector2:ListFindings",
     "inspector2:ListCoverage",
     "inspector2:ListAccountPermissions",
+    "inspector2:ListFindingAggregations",
     # Acts on the caller's registry, not on a repository.
     "ecr:GetRegistryScanningConfiguration",
     # The organisation's account list: no resource type.

@@ -55,7 +55,7 @@ def member_problems(template, **params):
         actions = sorted(a for _, s in policy_statements(role["Properties"]["Policies"])
                          for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
         if actions != ["ecr:DescribeImageScanFindings", "ecr:ListTagsForResource", "inspector2:ListAccountPermissions",
-                       "inspector2:ListCoverage", "inspector2:ListFindings"]:
+                       "inspector2:ListCoverage", "inspector2:ListFindingAggregations", "inspector2:ListFindings"]:
             problems.append(f"ReaderRole may do {actions}")
     region = r.params["CentralRegion"] or REGION
     bus = f"arn:aws:events:{region}:{CENTRAL}:event-bus/default"
@@ -134,7 +134,7 @@ def test_the_reader_role_reads_findings_only_and_explains_each_wildcard(member):
     assert grants == {"ecr:DescribeImageScanFindings": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
                       "ecr:ListTagsForResource": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
                       "inspector2:ListFindings": "*", "inspector2:ListCoverage": "*",
-                      "inspector2:ListAccountPermissions": "*"}
+                      "inspector2:ListAccountPermissions": "*", "inspector2:ListFindingAggregations": "*"}
     assert uncommented_wildcard_resources(MEMBER) == []
 
 

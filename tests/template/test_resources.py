@@ -679,15 +679,22 @@ def test_the_findings_function_waits_for_a_lost_scan_event_within_the_queues_rec
 # enhanced scanning needs. Reading findings takes the read-only ones.
 ENHANCED_SCANNING_READ = {"inspector2:ListFindings", "inspector2:ListCoverage", "inspector2:ListAccountPermissions"}
 ENHANCED_SCANNING_ENABLE = {"inspector2:Enable", "inspector2:Disable", "iam:CreateServiceLinkedRole"}
+# The digest's own reads of Amazon Inspector with enhanced scanning (Amazon
+# Inspector API Reference, ListCoverage and ListFindingAggregations): the
+# digest role's, and the member reader role's, through which it reads a
+# member's registry.
+DIGEST_INSPECTOR_READ = {"inspector2:ListCoverage", "inspector2:ListFindingAggregations"}
 
 
 def test_reading_enhanced_findings_is_granted_as_the_ecr_guide_lists_it_and_cited(template):
     central = Resolved(template)
     member = Resolved(load(ROOT / "member.yaml"), CentralAccountId="999999999999")
-    for name, resolved in (("FunctionRole", central), ("ReaderRole", member)):
+    for name, resolved, expected in (("FunctionRole", central, ENHANCED_SCANNING_READ),
+                                     ("DigestFunctionRole", central, ENHANCED_SCANNING_READ | DIGEST_INSPECTOR_READ),
+                                     ("ReaderRole", member, ENHANCED_SCANNING_READ | DIGEST_INSPECTOR_READ)):
         grants = role_grants(resolved, name)
         inspector = {a for a in grants if a.startswith("inspector2:")}
-        assert inspector == ENHANCED_SCANNING_READ, name
+        assert inspector == expected, name
         assert not ENHANCED_SCANNING_ENABLE & set(grants), f"{name} may enable or disable scanning"
         assert all(grants[a] == ["*"] for a in inspector), "no resource-level permissions"
     for path in (TEMPLATE, ROOT / "member.yaml"):

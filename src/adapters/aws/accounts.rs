@@ -308,6 +308,26 @@ impl crate::ports::RegistryListing for AccountFindings {
         })
     }
 
+    /// Inspector's coverage of the registry's account and region, through
+    /// the same reader as its ECR calls (the member role in a member
+    /// account); `None` when no Inspector client is configured.
+    fn coverage<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Option<crate::domain::coverage::RegistryCoverage>, SourceError>> {
+        Box::pin(async move {
+            if self.inspector.is_none() {
+                return Ok(None);
+            }
+            let reader = self.reader(registry).await?;
+            reader
+                .findings()
+                .coverage(registry)
+                .await
+                .map_err(|e| reader.note(e, &registry.account))
+        })
+    }
+
     fn repositories<'a>(
         &'a self,
         registry: &'a ImageRef,

@@ -281,6 +281,23 @@ pub fn repository_arn(image: &ImageRef) -> String {
 }
 
 impl RegistryListing for EcrFindings {
+    /// Inspector's coverage and findings aggregations of the registry, with
+    /// this source's Inspector client; `None` without one.
+    fn coverage<'a>(
+        &'a self,
+        registry: &'a ImageRef,
+    ) -> BoxFuture<'a, Result<Option<crate::domain::coverage::RegistryCoverage>, SourceError>> {
+        Box::pin(async move {
+            let Some(inspector) = &self.inspector else {
+                return Ok(None);
+            };
+            super::inspector_coverage::read(inspector.client(), registry)
+                .await
+                .map(Some)
+                .map_err(SourceError::Failed)
+        })
+    }
+
     /// `GetRegistryScanningConfiguration`: the caller's own registry.
     fn scan_type<'a>(
         &'a self,

@@ -68,6 +68,12 @@ impl InspectorSignals {
         InspectorSignals { client }
     }
 
+    /// The Inspector client, for the other reads of the same account and
+    /// region (the digest's coverage).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The image's EPSS scores and usage as Inspector has them, within
     /// [`BUDGET`].
     pub async fn read(&self, image: &ImageRef) -> Result<Signals, ServiceFailure> {

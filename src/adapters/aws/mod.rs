@@ -7,6 +7,7 @@ pub mod ecr;
 mod finding_fields;
 pub mod findings_tap;
 pub mod inspector;
+pub mod inspector_coverage;
 pub mod organizations;
 pub mod s3;
 pub mod sns;
