@@ -54,8 +54,10 @@ def member_problems(template, **params):
                             f"not {expected}")
         actions = sorted(a for _, s in policy_statements(role["Properties"]["Policies"])
                          for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
-        if actions != ["ecr:DescribeImageScanFindings", "ecr:ListTagsForResource", "inspector2:ListAccountPermissions",
-                       "inspector2:ListCoverage", "inspector2:ListFindingAggregations", "inspector2:ListFindings"]:
+        if actions != ["ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:DescribeRepositories",
+                       "ecr:GetRegistryScanningConfiguration", "ecr:ListTagsForResource",
+                       "inspector2:ListAccountPermissions", "inspector2:ListCoverage",
+                       "inspector2:ListFindingAggregations", "inspector2:ListFindings"]:
             problems.append(f"ReaderRole may do {actions}")
     region = r.params["CentralRegion"] or REGION
     bus = f"arn:aws:events:{region}:{CENTRAL}:event-bus/default"
@@ -131,8 +133,13 @@ def test_the_reader_role_reads_findings_only_and_explains_each_wildcard(member):
     role = resolved(member).resources["ReaderRole"]["Properties"]
     grants = {a: s["Resource"] for _, s in policy_statements(role["Policies"])
               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    # The digest also lists the registry (repositories, images with their
+    # summaries, its scan type): read-only, as the findings.
     assert grants == {"ecr:DescribeImageScanFindings": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
                       "ecr:ListTagsForResource": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
+                      "ecr:DescribeRepositories": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
+                      "ecr:DescribeImages": f"arn:aws:ecr:*:{ACCOUNT}:repository/*",
+                      "ecr:GetRegistryScanningConfiguration": "*",
                       "inspector2:ListFindings": "*", "inspector2:ListCoverage": "*",
                       "inspector2:ListAccountPermissions": "*", "inspector2:ListFindingAggregations": "*"}
     assert uncommented_wildcard_resources(MEMBER) == []
