@@ -41,7 +41,8 @@ fn equals(value: &str) -> Result<StringFilter, ServiceFailure> {
         .map_err(|e| invalid_request(e.to_string()))
 }
 
-fn invalid_request(message: String) -> ServiceFailure {
+/// A request the SDK could not build, as an Inspector failure.
+pub(super) fn invalid_request(message: String) -> ServiceFailure {
     ServiceFailure {
         service: "Inspector",
         code: "InvalidRequest".into(),

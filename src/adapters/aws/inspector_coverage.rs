@@ -13,6 +13,7 @@
 //! each: a registry larger than that fails the read, and the digest falls
 //! back to ECR's image statuses, saying so.
 
+use super::inspector::invalid_request;
 use super::service_failure;
 use crate::domain::coverage::{
     image_of_arn, AggregatedCounts, ImageAggregation, ImageCoverage, RegistryCoverage,
@@ -33,15 +34,6 @@ pub const AGGREGATION_PAGE: i32 = 100;
 /// Pages read at most per listing and registry: 400,000 images of
 /// coverage, 200,000 of aggregations, far beyond what one run reads.
 pub const MAX_PAGES: u32 = 2_000;
-
-fn invalid_request(message: String) -> ServiceFailure {
-    ServiceFailure {
-        service: "Inspector",
-        code: "InvalidRequest".into(),
-        message,
-        transient: false,
-    }
-}
 
 fn too_many_pages(operation: &str) -> ServiceFailure {
     ServiceFailure {
