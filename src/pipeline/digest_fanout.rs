@@ -22,6 +22,7 @@ use crate::domain::event::EventError;
 use crate::ports::{
     AlertSink, DigestRunStore, FindingsSource, RegistryListing, ServiceFailure, WorkQueue,
 };
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
 
 /// How long a run's record and partials stay in the table past its wait.
@@ -51,6 +52,12 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         } else {
             self.handle_digest_by(event, deadline).await
         }
+    }
+
+    /// When a run's record and partials leave the table: two days past
+    /// the run's wait.
+    fn run_expires_at(&self, run: i64) -> i64 {
+        run + self.config.digest_wait_minutes as i64 * 60 + RUN_KEEP_SECONDS
     }
 
     /// The table and queue, when both are set.
@@ -146,23 +153,19 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
         event: Value,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Value, HandlerError> {
-        let records = event
-            .get("Records")
-            .and_then(Value::as_array)
-            .ok_or_else(|| EventError {
-                field: "Records".into(),
-                problem: "an SQS batch has a list of Records".into(),
-            })?;
-        let mut failures = Vec::new();
-        for record in records {
-            let id = record
-                .get("messageId")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+        let batch: SqsEvent = serde_path_to_error::deserialize(event).map_err(|e| {
+            let path = e.path().to_string();
+            EventError {
+                field: if path == "." { "Records".into() } else { path },
+                problem: e.into_inner().to_string(),
+            }
+        })?;
+        let mut response = SqsBatchResponse::default();
+        for record in batch.records {
+            let id = record.message_id.unwrap_or_default();
             let work = record
-                .get("body")
-                .and_then(Value::as_str)
+                .body
+                .as_deref()
                 .ok_or_else(|| "the message has no body".to_string())
                 .and_then(|body| {
                     serde_json::from_str::<Work>(body).map_err(|e| {
@@ -183,11 +186,16 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                 Ok(outcome) => tracing::info!(message_id = %id, %outcome, "digest work done"),
                 Err(error) => {
                     tracing::error!(message_id = %id, %error, "digest work failed: SQS delivers it again");
-                    failures.push(json!({"itemIdentifier": id}));
+                    response.add_failure(id);
                 }
             }
         }
-        Ok(json!({"batchItemFailures": failures}))
+        serde_json::to_value(response).map_err(|e| {
+            HandlerError::InvalidEvent(EventError {
+                field: "batchItemFailures".into(),
+                problem: e.to_string(),
+            })
+        })
     }
 
     async fn digest_work(
@@ -255,7 +263,7 @@ impl<S: FindingsSource + RegistryListing, A: AlertSink> App<S, A> {
                     Err(why)
                 }
             };
-            let expires_at = run + self.config.digest_wait_minutes as i64 * 60 + RUN_KEEP_SECONDS;
+            let expires_at = self.run_expires_at(run);
             record = fan_out
                 .runs
                 .report(run, &registry, outcome, expires_at)
